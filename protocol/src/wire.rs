@@ -194,9 +194,78 @@ pub fn split_trailing_opaque(bytes: &[u8], len: usize) -> Option<(&[u8], &[u8])>
         .then(|| (rest, &field[prefix.len()..]))
 }
 
+/// Reads a Welcome MLSMessage: (cipher suite, the `new_member` KeyPackageRefs, the
+/// encrypted_group_info bytes).
+pub fn welcome_parts(bytes: &[u8]) -> Result<(u16, Vec<Vec<u8>>, Vec<u8>), WireError> {
+    let mut r = Reader { bytes, pos: 0 };
+    let version = r.u16("version")?;
+    if version != 1 {
+        return Err(WireError::UnsupportedVersion(version));
+    }
+    let wire = r.u16("wire_format")?;
+    if wire != wire_format::WELCOME {
+        return Err(WireError::NotPublicMessage(wire));
+    }
+    let suite = r.u16("cipher_suite")?;
+    let secrets = r.opaque("secrets")?;
+    let mut inner = Reader {
+        bytes: secrets,
+        pos: 0,
+    };
+    let mut new_members = Vec::new();
+    while inner.pos < secrets.len() {
+        new_members.push(inner.opaque("new_member")?.to_vec());
+        inner.opaque("kem_output")?;
+        inner.opaque("ciphertext")?;
+    }
+    let info = r.opaque("encrypted_group_info")?.to_vec();
+    if r.pos != bytes.len() {
+        return Err(WireError::Truncated("trailing bytes after Welcome"));
+    }
+    Ok((suite, new_members, info))
+}
+
+/// Reads an X.509 credential's content (`Certificate certificates<V>`, each `opaque
+/// cert_data<V>`) into the DER certificates, leaf first.
+pub fn x509_chain(content: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
+    let mut r = Reader {
+        bytes: content,
+        pos: 0,
+    };
+    let list = r.opaque("certificates")?;
+    let mut inner = Reader {
+        bytes: list,
+        pos: 0,
+    };
+    let mut chain = Vec::new();
+    while inner.pos < list.len() {
+        chain.push(inner.opaque("cert_data")?.to_vec());
+    }
+    Ok(chain)
+}
+
+/// Encodes DER certificates as an X.509 credential's content.
+pub fn encode_x509_chain(chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut list = Vec::new();
+    for cert in chain {
+        list.extend(encode_varint(cert.len()));
+        list.extend(cert);
+    }
+    let mut out = encode_varint(list.len());
+    out.extend(list);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn x509_chain_round_trip() {
+        let chain = vec![vec![1u8; 70], vec![2u8; 3]];
+        assert_eq!(x509_chain(&encode_x509_chain(&chain)), Ok(chain));
+        assert!(x509_chain(&[5, 1]).is_err());
+    }
 
     #[test]
     fn varints_round_trip() {

@@ -1,1 +1,168 @@
+//! The p2mls reference polyproto-mls home server: Authentication Service and Delivery Service.
+//!
+//! Design decisions and limits:
+//! - axum + tokio; `app(state)` builds the router so tests drive it without a socket.
+//! - SQLite (file by default, in-memory for tests), one connection behind a mutex; every write
+//!   commits before its 2xx (see `store`).
+//! - The AS issues polyproto ID-Certs from its own Ed25519 root and accepts only KeyPackages whose
+//!   X.509 credential is such an ID-Cert for the uploading session's key.
+//! - The DS holds no group secrets: it checks MLS framing, epochs, senders and that the JSON
+//!   summaries agree with the bytes (`mls`), and orders proposals and commits per group.
+//! - Faults (`faults`) break single rules on purpose and exist only behind `--fault`.
 
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod faults;
+pub mod json;
+pub mod mls;
+pub mod routes;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use p2mls_protocol::idcert::ServerIdentity;
+use p2mls_protocol::suites::SuiteRegistry;
+use rusqlite::OptionalExtension;
+
+pub use config::{Config, ServeArgs};
+
+/// Everything a handler needs.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: store::Store,
+    pub identity: Arc<ServerIdentity>,
+    pub signing_key: Arc<ed25519_dalek::SigningKey>,
+    pub mls: Arc<mls::MlsContext>,
+}
+
+impl AppState {
+    /// Opens storage and loads (or creates) the server's identity key.
+    pub async fn new(config: Config) -> anyhow::Result<Self> {
+        let store = store::Store::open(config.db.as_deref())
+            .with_context(|| format!("cannot open database {:?}", config.db))?;
+        let seed = store
+            .tx(|tx| {
+                let existing: Option<Vec<u8>> = tx
+                    .query_row("SELECT seed FROM server_key WHERE id = 1", [], |r| r.get(0))
+                    .optional()?;
+                match existing {
+                    Some(seed) => Ok(seed),
+                    None => {
+                        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+                        let seed = key.to_bytes().to_vec();
+                        tx.execute("INSERT INTO server_key (id, seed) VALUES (1, ?1)", [&seed])?;
+                        Ok(seed)
+                    }
+                }
+            })
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot load the server key: {e}"))?;
+        let seed: [u8; 32] = seed
+            .try_into()
+            .map_err(|_| anyhow::anyhow!("stored server key has the wrong length"))?;
+        let signing_key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let identity = ServerIdentity::new(&config.domain, &signing_key)?;
+        let mls = mls::MlsContext::new(
+            SuiteRegistry::new(config.hybrid_wire),
+            identity.cert_der.clone(),
+        );
+        Ok(Self {
+            config: Arc::new(config),
+            store,
+            identity: Arc::new(identity),
+            signing_key: Arc::new(signing_key),
+            mls: Arc::new(mls),
+        })
+    }
+}
+
+/// The complete HTTP application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::core::router())
+        .merge(routes::keypackages::router())
+        .merge(routes::groups::router())
+        .fallback(|| async { error::ApiError::NotFound })
+        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .with_state(state)
+}
+
+/// A server running on a background task.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    pub registration_secret: String,
+    pub domain: String,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting, finishes in-flight requests and waits for the task.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Binds `config.listen` and serves in the background.
+pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let registration_secret = config.registration_secret.clone();
+    let domain = config.domain.clone();
+    if !config.faults.is_empty() {
+        tracing::warn!(faults = ?config.faults, "serving with deliberate faults");
+    }
+    let state = AppState::new(config).await?;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let result = axum::serve(listener, app(state))
+            .with_graceful_shutdown(async {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    Ok(RunningServer {
+        addr,
+        registration_secret,
+        domain,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Runs the server in the foreground until Ctrl-C (used by both binaries).
+pub async fn serve_forever(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::resolve(args)?;
+    let source = config.secret_source;
+    let secret = config.registration_secret.clone();
+    let db = config.db.clone();
+    let server = spawn(config).await?;
+    println!("p2mls reference server for domain `{}`", server.domain);
+    println!("serving {}", server.url());
+    match db {
+        Some(path) => println!("storage: SQLite file {}", path.display()),
+        None => println!("storage: in memory"),
+    }
+    println!("registration secret ({source}): {secret}");
+    tokio::signal::ctrl_c().await?;
+    server.stop().await;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! Server configuration from flags, environment and a TOML file (in that order of precedence).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::faults::Fault;
+
+/// Flags and environment variables of `p2mls serve` and `p2mls-reference-server`.
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "P2MLS_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// SQLite database file (created with migrations on first start). Default: p2mls.sqlite.
+    #[arg(long, env = "P2MLS_DB")]
+    pub db: Option<PathBuf>,
+    /// Keep all state in memory (for tests); overrides --db.
+    #[arg(long)]
+    #[serde(default)]
+    pub in_memory: bool,
+    /// The home server's domain: a single DNS label (see docs/DESIGN.md).
+    #[arg(long, env = "P2MLS_DOMAIN")]
+    pub domain: Option<String>,
+    /// Shared secret that gates actor registration. Generated and printed when absent.
+    #[arg(long, env = "P2MLS_REGISTRATION_SECRET", hide_env_values = true)]
+    pub registration_secret: Option<String>,
+    /// MLS wire code point that carries the 0xF110 Hybrid PQS suite.
+    #[arg(long, env = "P2MLS_HYBRID_WIRE", value_parser = parse_u16)]
+    pub hybrid_wire: Option<u16>,
+    /// Most KeyPackages one session may have stored.
+    #[arg(long, env = "P2MLS_KEYPACKAGE_LIMIT")]
+    pub keypackage_limit: Option<usize>,
+    /// TOML file with the same keys (kebab-case); flags and environment take precedence.
+    #[arg(long)]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Break one rule on purpose, to show that the harness notices. Never use in production.
+    #[arg(long = "fault", value_name = "NAME")]
+    #[serde(default)]
+    pub faults: Vec<Fault>,
+}
+
+fn parse_u16(text: &str) -> Result<u16, String> {
+    p2mls_protocol::identifiers::parse_code_point(text)
+        .map_err(|e| e.to_string())
+        .or_else(|_| text.parse::<u16>().map_err(|e| e.to_string()))
+}
+
+/// The complete configuration the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// None: in-memory storage.
+    pub db: Option<PathBuf>,
+    pub domain: String,
+    pub registration_secret: String,
+    /// Where the registration secret came from, for the start-up message.
+    pub secret_source: &'static str,
+    pub hybrid_wire: u16,
+    pub keypackage_limit: usize,
+    pub faults: Vec<Fault>,
+}
+
+impl Config {
+    /// Merges flags/env over the TOML file over defaults.
+    pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
+        let file: ServeArgs = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("cannot read config {}: {e}", path.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("invalid config {}: {e}", path.display()))?
+            }
+            None => ServeArgs::default(),
+        };
+        let (registration_secret, secret_source) =
+            match (args.registration_secret, file.registration_secret) {
+                (Some(s), _) => (s, "flag or P2MLS_REGISTRATION_SECRET"),
+                (None, Some(s)) => (s, "config file"),
+                (None, None) => (random_token(), "generated at start-up"),
+            };
+        let in_memory = args.in_memory || file.in_memory;
+        let domain = args
+            .domain
+            .or(file.domain)
+            .unwrap_or_else(|| "localhost".into());
+        if domain.is_empty() || domain.contains('.') {
+            anyhow::bail!("domain `{domain}` must be a single DNS label (see docs/DESIGN.md)");
+        }
+        let mut faults = file.faults;
+        faults.extend(args.faults);
+        Ok(Self {
+            listen: args
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            db: if in_memory {
+                None
+            } else {
+                Some(args.db.or(file.db).unwrap_or_else(|| "p2mls.sqlite".into()))
+            },
+            domain,
+            registration_secret,
+            secret_source,
+            hybrid_wire: args
+                .hybrid_wire
+                .or(file.hybrid_wire)
+                .unwrap_or(p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE),
+            keypackage_limit: args
+                .keypackage_limit
+                .or(file.keypackage_limit)
+                .unwrap_or(100),
+            faults,
+        })
+    }
+}
+
+/// 32 random bytes as hex: tokens, secrets, ids.
+pub fn random_token() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}

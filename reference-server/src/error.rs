@@ -1,0 +1,92 @@
+//! The one error type of the HTTP API. Each variant documents its status; internal details are
+//! logged, never sent (clients get a machine code and a short message, PROFILE.error-body).
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the body or a parameter is malformed or violates the schema or profile.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 400 with the documented `[{id, reason}]` body of KeyPackage upload.
+    #[error("{} faulty KeyPackage(s)", .0.len())]
+    FaultyKeyPackages(Vec<(String, String)>),
+    /// 401: missing or invalid bearer token.
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// 401 for a wrong registration secret or sensitive-action solution.
+    #[error("{0}")]
+    WrongSecret(&'static str),
+    /// 404: missing, or not visible to the caller (deliberately indistinguishable).
+    #[error("not found")]
+    NotFound,
+    /// 409: conflicts with current state (stale epoch, taken name, session id in use).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the caller would hold more KeyPackages than the server allows.
+    #[error("too many KeyPackages stored for this session (limit {0})")]
+    TooManyKeyPackages(usize),
+    /// 500: a fault of the server itself.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn storage(e: rusqlite::Error) -> Self {
+        Self::Internal(format!("storage: {e}"))
+    }
+
+    pub fn bad(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+}
+
+impl From<rusqlite::Error> for ApiError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::storage(e)
+    }
+}
+
+fn body(code: &str, message: &str) -> axum::Json<serde_json::Value> {
+    axum::Json(json!({ "error": code, "message": message }))
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = self.to_string();
+        match self {
+            Self::BadRequest(_) => {
+                (StatusCode::BAD_REQUEST, body("bad_request", &message)).into_response()
+            }
+            Self::FaultyKeyPackages(entries) => {
+                let list: Vec<_> = entries
+                    .into_iter()
+                    .map(|(id, reason)| json!({ "id": id, "reason": reason }))
+                    .collect();
+                (StatusCode::BAD_REQUEST, axum::Json(list)).into_response()
+            }
+            Self::Unauthorized | Self::WrongSecret(_) => (
+                StatusCode::UNAUTHORIZED,
+                [(header::WWW_AUTHENTICATE, "Bearer")],
+                body("unauthorized", &message),
+            )
+                .into_response(),
+            // The same body for "missing" and "not yours" (OAS.not-found-ambiguity).
+            Self::NotFound => (StatusCode::NOT_FOUND, body("not_found", &message)).into_response(),
+            Self::Conflict(_) => (StatusCode::CONFLICT, body("conflict", &message)).into_response(),
+            Self::TooManyKeyPackages(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, body("too_many", &message)).into_response()
+            }
+            Self::Internal(detail) => {
+                tracing::error!(%detail, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    body("internal", "internal error"),
+                )
+                    .into_response()
+            }
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! What the AS/DS checks in MLS bytes it receives: KeyPackages fully (openmls validation, the
+//! ID-Cert credential, the JSON summary), proposals and commits by their public framing (the DS
+//! holds no group secrets, so it checks wire format, group, epoch, sender and the signature field
+//! of the JSON against the bytes).
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
+use openmls::prelude::{
+    CredentialType, KeyPackageIn, MlsMessageBodyIn, MlsMessageIn, ProtocolVersion,
+};
+use openmls_rust_crypto::RustCrypto;
+use p2mls_protocol::idcert::{verify_actor_cert, ActorName};
+use p2mls_protocol::identifiers::{
+    format_code_point, format_version, parse_code_point, parse_version,
+};
+use p2mls_protocol::suites::SuiteRegistry;
+use p2mls_protocol::wire;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+/// Ed25519 signature length: both required suites sign with Ed25519.
+pub const SIGNATURE_LEN: usize = 64;
+/// SHA-256 output length: both required suites hash with SHA-256 (MACs and tags).
+pub const HASH_LEN: usize = 32;
+
+/// Client capabilities as written in JSON.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CapabilitiesBody {
+    pub versions: Vec<String>,
+    pub ciphersuites: Vec<String>,
+    pub extensions: Vec<String>,
+}
+
+/// A KeyPackage JSON object as a client submits it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyPackageBody {
+    pub id: String,
+    pub public_key: String,
+    pub capabilities: CapabilitiesBody,
+    pub signature: String,
+    pub last_resort: bool,
+    pub mls_message: Option<String>,
+}
+
+/// A KeyPackage that passed every check, with what storage and discovery need.
+#[derive(Debug, Clone)]
+pub struct ValidKeyPackage {
+    pub id: String,
+    pub owner: ActorName,
+    pub signature_key: Vec<u8>,
+    /// polyproto suite identifier.
+    pub suite: u16,
+    pub version: u16,
+    pub extensions: Vec<u16>,
+    pub last_resort: bool,
+    /// The JSON summary (as the server computed it) plus `mlsMessage`.
+    pub json: Value,
+}
+
+/// Server-wide context for MLS checks.
+pub struct MlsContext {
+    pub registry: SuiteRegistry,
+    pub server_cert_der: Vec<u8>,
+    crypto: RustCrypto,
+}
+
+impl MlsContext {
+    pub fn new(registry: SuiteRegistry, server_cert_der: Vec<u8>) -> Self {
+        Self {
+            registry,
+            server_cert_der,
+            crypto: RustCrypto::default(),
+        }
+    }
+
+    /// Full AS check of one KeyPackage; the error is the reason reported to the client.
+    pub fn check_key_package(&self, body: &KeyPackageBody) -> Result<ValidKeyPackage, String> {
+        if !(8..=128).contains(&body.id.chars().count()) {
+            return Err("id must be 8 to 128 characters".into());
+        }
+        let encoded = body
+            .mls_message
+            .as_deref()
+            .ok_or("mlsMessage is missing (PROFILE.mls-message-field)")?;
+        let bytes = B64
+            .decode(encoded)
+            .map_err(|e| format!("mlsMessage is not base64: {e}"))?;
+        let message = MlsMessageIn::tls_deserialize_exact(&bytes)
+            .map_err(|e| format!("mlsMessage is not an MLSMessage: {e}"))?;
+        let key_package_in = match message.extract() {
+            MlsMessageBodyIn::KeyPackage(kp) => kp,
+            _ => return Err("mlsMessage does not carry a KeyPackage".into()),
+        };
+        self.check_key_package_in(key_package_in, &bytes, body, encoded)
+    }
+
+    /// Checks a KeyPackage found inside another message (an Add proposal) against its JSON.
+    pub fn check_embedded_key_package(
+        &self,
+        kp_bytes: &[u8],
+        body: &KeyPackageBody,
+    ) -> Result<ValidKeyPackage, String> {
+        let mut reader = kp_bytes;
+        let key_package_in = KeyPackageIn::tls_deserialize(&mut reader)
+            .map_err(|e| format!("embedded KeyPackage does not decode: {e}"))?;
+        let consumed = kp_bytes.len() - reader.len();
+        let mut message = vec![0, 1, 0, 5];
+        message.extend_from_slice(&kp_bytes[..consumed]);
+        let encoded = B64.encode(&message);
+        if body.mls_message.as_deref().is_some_and(|m| m != encoded) {
+            return Err("keyPackage.mlsMessage differs from the package in the proposal".into());
+        }
+        self.check_key_package_in(key_package_in, &message, body, &encoded)
+    }
+
+    fn check_key_package_in(
+        &self,
+        key_package_in: KeyPackageIn,
+        message_bytes: &[u8],
+        body: &KeyPackageBody,
+        encoded: &str,
+    ) -> Result<ValidKeyPackage, String> {
+        let key_package = key_package_in
+            .validate(&self.crypto, ProtocolVersion::Mls10)
+            .map_err(|e| format!("KeyPackage is invalid: {e}"))?;
+        let wire_suite = u16::from(key_package.ciphersuite());
+        let suite = self.registry.by_wire(wire_suite).ok_or_else(|| {
+            format!(
+                "cipher suite {} is not supported",
+                format_code_point(wire_suite)
+            )
+        })?;
+
+        // The JSON summary must agree with the bytes (PROFILE.keypackage-summary).
+        let id = hex::encode(
+            key_package
+                .hash_ref(&self.crypto)
+                .map_err(|e| format!("cannot compute KeyPackageRef: {e}"))?
+                .as_slice(),
+        );
+        let public_key = B64.encode(key_package.hpke_init_key().as_slice());
+        let (_, signature) = wire::split_trailing_opaque(message_bytes, SIGNATURE_LEN)
+            .ok_or("KeyPackage signature is not an Ed25519 signature")?;
+        let signature = B64.encode(signature);
+        let caps = key_package.leaf_node().capabilities();
+        let versions: Vec<u16> = caps
+            .versions()
+            .iter()
+            .map(|v| match v {
+                ProtocolVersion::Mls10 => 1,
+                ProtocolVersion::Other(x) => *x,
+            })
+            .collect();
+        let suites: Vec<u16> = caps
+            .ciphersuites()
+            .iter()
+            .map(|c| self.registry.polyproto_id_for_wire(c.value()))
+            .collect();
+        let extensions: Vec<u16> = caps.extensions().iter().map(|e| u16::from(*e)).collect();
+        let mismatch = |field: &str| format!("{field} does not agree with mlsMessage");
+        if body.id != id {
+            return Err(mismatch("id"));
+        }
+        if body.public_key != public_key {
+            return Err(mismatch("publicKey"));
+        }
+        if body.signature != signature {
+            return Err(mismatch("signature"));
+        }
+        if body.last_resort != key_package.last_resort() {
+            return Err(mismatch("lastResort"));
+        }
+        let parsed_versions: Result<Vec<u16>, _> = body
+            .capabilities
+            .versions
+            .iter()
+            .map(|v| parse_version(v))
+            .collect();
+        let parsed_suites: Result<Vec<u16>, _> = body
+            .capabilities
+            .ciphersuites
+            .iter()
+            .map(|v| parse_code_point(v))
+            .collect();
+        let parsed_extensions: Result<Vec<u16>, _> = body
+            .capabilities
+            .extensions
+            .iter()
+            .map(|v| parse_code_point(v))
+            .collect();
+        if parsed_versions.map_err(|e| e.to_string())? != versions {
+            return Err(mismatch("capabilities.versions"));
+        }
+        if parsed_suites.map_err(|e| e.to_string())? != suites {
+            return Err(mismatch("capabilities.ciphersuites"));
+        }
+        if parsed_extensions.map_err(|e| e.to_string())? != extensions {
+            return Err(mismatch("capabilities.extensions"));
+        }
+
+        // The credential must be an ID-Cert we issued, for this very signature key.
+        let credential = key_package.leaf_node().credential();
+        if credential.credential_type() != CredentialType::X509 {
+            return Err("credential is not an X.509 credential".into());
+        }
+        let chain = wire::x509_chain(credential.serialized_content())
+            .map_err(|e| format!("X.509 credential does not decode: {e}"))?;
+        let leaf = chain
+            .first()
+            .ok_or("X.509 credential holds no certificate")?;
+        let info = verify_actor_cert(leaf, &self.server_cert_der)
+            .map_err(|e| format!("credential is not an ID-Cert issued by this server: {e}"))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if now < info.not_before || now > info.not_after {
+            return Err("credential's ID-Cert is outside its validity period".into());
+        }
+        let signature_key = key_package.leaf_node().signature_key().as_slice().to_vec();
+        if info.public_key != signature_key {
+            return Err(
+                "credential's ID-Cert is for another key than the leaf signature key".into(),
+            );
+        }
+
+        let json = json!({
+            "id": id,
+            "publicKey": public_key,
+            "capabilities": {
+                "versions": versions.iter().map(|v| format_version(*v)).collect::<Vec<_>>(),
+                "ciphersuites": suites.iter().map(|v| format_code_point(*v)).collect::<Vec<_>>(),
+                "extensions": extensions.iter().map(|v| format_code_point(*v)).collect::<Vec<_>>(),
+            },
+            "signature": signature,
+            "lastResort": key_package.last_resort(),
+            "mlsMessage": encoded,
+        });
+        // Keep the serialisation in sync with what we verified (no re-encoding drift).
+        debug_assert_eq!(
+            key_package
+                .tls_serialize_detached()
+                .map(|b| b.len())
+                .unwrap_or(0)
+                + 4,
+            message_bytes.len()
+        );
+        Ok(ValidKeyPackage {
+            id,
+            owner: info.name,
+            signature_key,
+            suite: suite.polyproto_id,
+            version: 1,
+            extensions,
+            last_resort: key_package.last_resort(),
+            json,
+        })
+    }
+}
+
+/// Lowercase hex SHA-256: the id of proposals and commits (PROFILE.proposal-summary).
+pub fn message_id(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// RFC 9420 ProposalType names as the OpenAPI enum writes them.
+pub fn proposal_type_name(value: u16) -> Option<&'static str> {
+    Some(match value {
+        1 => "Add",
+        2 => "Update",
+        3 => "Remove",
+        4 => "PreSharedKey",
+        5 => "ReInit",
+        6 => "ExternalInit",
+        7 => "GroupContextExtensions",
+        _ => return None,
+    })
+}

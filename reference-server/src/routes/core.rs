@@ -1,0 +1,207 @@
+//! The AS side of polyproto-core that polyproto-mls needs: the server's ID-Cert, ID-CSR signing,
+//! and our registration route (PROFILE.actor-registration).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::Signer;
+use p2mls_protocol::idcert::verify_csr;
+use p2mls_protocol::routes;
+use rusqlite::OptionalExtension;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::config::random_token;
+use crate::error::ApiError;
+use crate::json::Json;
+use crate::AppState;
+
+/// How long issued actor ID-Certs are valid.
+const ACTOR_CERT_SECONDS: i64 = 30 * 24 * 3600;
+/// How long clients may cache the server's ID-Cert answer.
+const SERVER_CERT_CACHE_SECONDS: u64 = 3600;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(routes::REGISTER, post(register))
+        .route(routes::IDCERT, post(new_id_cert))
+        .route(routes::SERVER_IDCERT, get(server_id_cert))
+}
+
+#[derive(Deserialize)]
+struct Registration {
+    name: String,
+    secret: String,
+    password: String,
+}
+
+fn valid_local_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
+}
+
+async fn register(
+    State(state): State<AppState>,
+    Json(body): Json<Registration>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    if !constant_time_eq(
+        body.secret.as_bytes(),
+        state.config.registration_secret.as_bytes(),
+    ) {
+        return Err(ApiError::WrongSecret("wrong registration secret"));
+    }
+    if !valid_local_name(&body.name) {
+        return Err(ApiError::bad(
+            "name must be 1-32 characters of a-z, 0-9, _, - or .",
+        ));
+    }
+    if body.password.is_empty() {
+        return Err(ApiError::bad("password must not be empty"));
+    }
+    let fid = format!("{}@{}", body.name, state.config.domain);
+    let token = random_token();
+    let (fid_out, token_out) = (fid.clone(), token.clone());
+    state
+        .store
+        .tx(move |tx| {
+            let taken: bool = tx
+                .query_row("SELECT 1 FROM actors WHERE local_name = ?1", [&body.name], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                return Err(ApiError::Conflict(format!("name `{}` is taken", body.name)));
+            }
+            tx.execute(
+                "INSERT INTO actors (local_name, fid, password, account_token) VALUES (?1, ?2, ?3, ?4)",
+                (&body.name, &fid, &body.password, &token),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "fid": fid_out, "token": token_out })),
+    ))
+}
+
+async fn new_id_cert(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: String,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_owned)
+        .ok_or(ApiError::Unauthorized)?;
+    let solution = headers
+        .get(routes::SENSITIVE_SOLUTION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let csr = verify_csr(&body).map_err(|e| ApiError::bad(format!("invalid ID-CSR: {e}")))?;
+    if csr.name.domain != state.config.domain {
+        return Err(ApiError::bad(format!(
+            "the ID-CSR names domain `{}`, this server is `{}`",
+            csr.name.domain, state.config.domain
+        )));
+    }
+    let serial = {
+        use rand::RngCore;
+        let mut serial = [0u8; 16];
+        rand::rngs::OsRng.fill_bytes(&mut serial);
+        serial[0] &= 0x7F; // positive INTEGER
+        serial[0] |= 0x01; // and no leading zero byte
+        serial
+    };
+    let (pem, der) = state
+        .identity
+        .issue(&csr, &serial, ACTOR_CERT_SECONDS)
+        .map_err(|e| ApiError::bad(format!("cannot issue an ID-Cert for this ID-CSR: {e}")))?;
+    let session_token = random_token();
+    let session_out = session_token.clone();
+    state
+        .store
+        .tx(move |tx| {
+            let actor: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT local_name, password FROM actors WHERE account_token = ?1",
+                    [&token],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (local_name, password) = actor.ok_or(ApiError::Unauthorized)?;
+            if solution
+                .as_deref()
+                .map(str::as_bytes)
+                .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
+            {
+                return Err(ApiError::WrongSecret(
+                    "missing or wrong X-P2-Sensitive-Solution",
+                ));
+            }
+            if csr.name.local_name != local_name {
+                return Err(ApiError::bad(
+                    "the ID-CSR's common name is not the caller's name",
+                ));
+            }
+            let in_use: bool = tx
+                .query_row(
+                    "SELECT 1 FROM sessions WHERE fid = ?1 AND session_id = ?2",
+                    (csr.name.fid(), &csr.name.session_id),
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if in_use {
+                return Err(ApiError::Conflict("session id is in use".into()));
+            }
+            tx.execute(
+                "INSERT INTO sessions (token, fid, session_id, public_key, cert_der, serial) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                (
+                    &session_token,
+                    csr.name.fid(),
+                    &csr.name.session_id,
+                    &csr.public_key,
+                    &der,
+                    serial.as_slice(),
+                ),
+            )?;
+            Ok(())
+        })
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "id_cert": pem, "token": session_out })),
+    ))
+}
+
+async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let until = now + SERVER_CERT_CACHE_SECONDS;
+    // The cache signature covers the PEM and both cache bounds (documented in PROFILE.md).
+    let signed = format!("{}{}{}", state.identity.cert_pem, now, until);
+    let signature = state.signing_key.sign(signed.as_bytes());
+    axum::Json(json!({
+        "idCertPem": state.identity.cert_pem,
+        "cacheNotValidBefore": now,
+        "cacheNotValidAfter": until,
+        "cacheSignature": B64.encode(signature.to_bytes()),
+    }))
+}
+
+/// Compares secrets without an early exit on the first differing byte.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,223 @@
+//! KeyPackage upload and discovery (the DS's store of initial key material).
+
+use std::collections::{BTreeSet, HashMap};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use p2mls_protocol::identifiers::{parse_code_point, parse_version};
+use p2mls_protocol::routes::MLS_BASE;
+use rusqlite::OptionalExtension;
+use serde_json::Value;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::faults::Fault;
+use crate::json::Json;
+use crate::mls::{KeyPackageBody, ValidKeyPackage};
+use crate::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(&format!("{MLS_BASE}/keypackages"), post(upload))
+        .route(&format!("{MLS_BASE}/keypackages/{{fid}}"), get(discover))
+}
+
+/// The JSON `id` of an array element, or its position when it has none.
+fn element_id(index: usize, value: &Value) -> String {
+    value
+        .get("id")
+        .and_then(Value::as_str)
+        .map_or_else(|| format!("#{index}"), str::to_owned)
+}
+
+async fn upload(
+    State(state): State<AppState>,
+    caller: Caller,
+    Json(body): Json<Vec<Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut faulty = Vec::new();
+    let mut valid: Vec<ValidKeyPackage> = Vec::new();
+    let mut seen = BTreeSet::new();
+    for (index, element) in body.iter().enumerate() {
+        let id = element_id(index, element);
+        let checked = serde_json::from_value::<KeyPackageBody>(element.clone())
+            .map_err(|e| format!("not a KeyPackage object: {e}"))
+            .and_then(|kp| state.mls.check_key_package(&kp));
+        match checked {
+            Err(reason) => faulty.push((id, reason)),
+            Ok(kp) if kp.owner.fid() != caller.fid || kp.owner.session_id != caller.session_id => {
+                faulty.push((id, "credential belongs to another actor or session".into()))
+            }
+            Ok(kp) if !seen.insert(kp.id.clone()) => {
+                faulty.push((id, "duplicate KeyPackage in this batch".into()))
+            }
+            Ok(kp) => valid.push(kp),
+        }
+    }
+    if !faulty.is_empty() {
+        return Err(ApiError::FaultyKeyPackages(faulty));
+    }
+    let limit = state.config.keypackage_limit;
+    state
+        .store
+        .tx(move |tx| {
+            let stored: usize = tx.query_row(
+                "SELECT count(*) FROM keypackages WHERE fid = ?1 AND session_id = ?2",
+                (&caller.fid, &caller.session_id),
+                |r| r.get(0),
+            )?;
+            if stored + valid.len() > limit {
+                return Err(ApiError::TooManyKeyPackages(limit));
+            }
+            let mut faulty = Vec::new();
+            for kp in &valid {
+                let exists = tx
+                    .query_row("SELECT 1 FROM keypackages WHERE id = ?1", [&kp.id], |_| {
+                        Ok(())
+                    })
+                    .optional()?
+                    .is_some();
+                if exists {
+                    faulty.push((kp.id.clone(), "KeyPackage was uploaded before".to_owned()));
+                }
+            }
+            if !faulty.is_empty() {
+                return Err(ApiError::FaultyKeyPackages(faulty));
+            }
+            for kp in &valid {
+                tx.execute(
+                    "INSERT INTO keypackages (id, fid, session_id, suite, version, extensions, \
+                     last_resort, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                    (
+                        &kp.id,
+                        &caller.fid,
+                        &caller.session_id,
+                        kp.suite,
+                        kp.version,
+                        serde_json::to_string(&kp.extensions).unwrap_or_default(),
+                        kp.last_resort,
+                        kp.json.to_string(),
+                    ),
+                )?;
+            }
+            Ok(())
+        })
+        .await?;
+    // The document's 200 answer is text/plain holding the number 200.
+    Ok((
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/plain")],
+        "200",
+    ))
+}
+
+/// Parsed discovery filters (explode: false, comma-separated).
+struct Filters {
+    versions: BTreeSet<u16>,
+    suites: BTreeSet<u16>,
+    extensions: BTreeSet<u16>,
+}
+
+fn parse_list<T: Ord>(
+    raw: Option<&String>,
+    parse: impl Fn(&str) -> Result<T, p2mls_protocol::identifiers::IdentifierError>,
+) -> Result<Option<BTreeSet<T>>, ApiError> {
+    let Some(raw) = raw else { return Ok(None) };
+    raw.split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(s.trim()).map_err(|e| ApiError::bad(e.to_string())))
+        .collect::<Result<BTreeSet<T>, _>>()
+        .map(Some)
+}
+
+impl Filters {
+    fn parse(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let suites = parse_list(query.get("ciphersuites"), parse_code_point)?
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                ApiError::bad("query parameter ciphersuites needs at least one value")
+            })?;
+        Ok(Self {
+            versions: parse_list(query.get("versions"), parse_version)?
+                .unwrap_or_else(|| BTreeSet::from([1])),
+            suites,
+            extensions: parse_list(query.get("extensions"), parse_code_point)?.unwrap_or_default(),
+        })
+    }
+
+    fn matches(&self, suite: u16, version: u16, extensions: &str) -> bool {
+        let supported: BTreeSet<u16> = serde_json::from_str(extensions).unwrap_or_default();
+        self.suites.contains(&suite)
+            && self.versions.contains(&version)
+            && self.extensions.is_subset(&supported)
+    }
+}
+
+async fn discover(
+    State(state): State<AppState>,
+    _caller: Caller,
+    Path(fid): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<axum::Json<Vec<Value>>, ApiError> {
+    let filters = Filters::parse(&query)?;
+    let reuse = state.config.faults.contains(&Fault::KeypackageReuse);
+    let found = state
+        .store
+        .tx(move |tx| {
+            let known = tx
+                .query_row("SELECT 1 FROM actors WHERE fid = ?1", [&fid], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if !known {
+                return Err(ApiError::NotFound);
+            }
+            let mut stmt = tx.prepare(
+                "SELECT seq, session_id, suite, version, extensions, last_resort, json \
+                 FROM keypackages WHERE fid = ?1 ORDER BY session_id, last_resort, seq",
+            )?;
+            let rows = stmt
+                .query_map([&fid], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, u16>(2)?,
+                        r.get::<_, u16>(3)?,
+                        r.get::<_, String>(4)?,
+                        r.get::<_, bool>(5)?,
+                        r.get::<_, String>(6)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            // One package per client (session): the oldest matching one-time package, else the
+            // matching last-resort package, which is kept (PROFILE.keypackage-one-time).
+            let mut chosen: Vec<(i64, bool, String)> = Vec::new();
+            let mut served_sessions = BTreeSet::new();
+            for (seq, session, suite, version, extensions, last_resort, json) in rows {
+                if served_sessions.contains(&session)
+                    || !filters.matches(suite, version, &extensions)
+                {
+                    continue;
+                }
+                served_sessions.insert(session);
+                chosen.push((seq, last_resort, json));
+            }
+            for (seq, last_resort, _) in &chosen {
+                if !last_resort && !reuse {
+                    tx.execute("DELETE FROM keypackages WHERE seq = ?1", [seq])?;
+                }
+            }
+            Ok(chosen
+                .into_iter()
+                .map(|(_, _, json)| json)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    found
+        .iter()
+        .map(|j| serde_json::from_str(j).map_err(|e| ApiError::Internal(e.to_string())))
+        .collect::<Result<Vec<Value>, _>>()
+        .map(axum::Json)
+}
