@@ -19,6 +19,9 @@ pub enum ApiError {
     /// 401 for a wrong registration secret or sensitive-action solution.
     #[error("{0}")]
     WrongSecret(&'static str),
+    /// 403: the second factor of a sensitive action is missing or wrong.
+    #[error("{0}")]
+    Forbidden(&'static str),
     /// 404: missing, or not visible to the caller (deliberately indistinguishable).
     #[error("not found")]
     NotFound,
@@ -73,6 +76,7 @@ impl IntoResponse for ApiError {
                 body("unauthorized", &message),
             )
                 .into_response(),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, body("forbidden", &message)).into_response(),
             // The same body for "missing" and "not yours" (OAS.not-found-ambiguity).
             Self::NotFound => (StatusCode::NOT_FOUND, body("not_found", &message)).into_response(),
             Self::Conflict(_) => (StatusCode::CONFLICT, body("conflict", &message)).into_response(),

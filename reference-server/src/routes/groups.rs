@@ -3,6 +3,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -314,7 +315,7 @@ async fn submit_proposal(
                     .optional()?
                     .is_some();
                 if already {
-                    return Err(ApiError::Conflict(format!("{fid} is already a member")));
+                    return Err(ApiError::bad(format!("{fid} is already a member (duplicate_member)")));
                 }
                 stored["keyPackage"] = kp.json;
                 added_fid = Some(fid);
@@ -392,7 +393,7 @@ async fn submit_commit(
     caller: Caller,
     Path(group_id): Path<String>,
     Json(body): Json<CommitBody>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     let registry = state.mls.registry.clone();
     state
         .store
@@ -514,12 +515,15 @@ async fn submit_commit(
                 "INSERT INTO commits (group_id, epoch, json) VALUES (?1, ?2, ?3)",
                 (&group_id, new_epoch, commit.to_string()),
             )?;
-            // The document answers a commit with a Welcome; a commit that adds nobody has none,
-            // so it answers the commit's own summary with 200 (a spec finding, PROFILE.md).
-            Ok(welcome.unwrap_or(commit))
+            Ok(welcome)
         })
         .await
-        .map(axum::Json)
+        .map(|welcome| match welcome {
+            Some(welcome) => (StatusCode::OK, axum::Json(welcome)).into_response(),
+            // The document answers a commit with a Welcome; a commit that adds nobody has none,
+            // so it answers 204 (PROFILE.commit-summary, a spec finding).
+            None => StatusCode::NO_CONTENT.into_response(),
+        })
 }
 
 async fn latest_commit(

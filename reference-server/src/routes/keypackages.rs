@@ -88,6 +88,13 @@ async fn upload(
                 return Err(ApiError::FaultyKeyPackages(faulty));
             }
             for kp in &valid {
+                if kp.last_resort {
+                    // A new last-resort package replaces the client's previous one.
+                    tx.execute(
+                        "DELETE FROM keypackages WHERE fid = ?1 AND session_id = ?2 AND last_resort = 1",
+                        (&caller.fid, &caller.session_id),
+                    )?;
+                }
                 tx.execute(
                     "INSERT INTO keypackages (id, fid, session_id, suite, version, extensions, \
                      last_resort, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",

@@ -1,0 +1,128 @@
+//! The vocabulary of a verdict: levels, verdicts, evidence and outcomes.
+//!
+//! Five outcomes are kept apart (pass, fail, non-strict, unsupported, error): a harness fault is
+//! never shown as a server failure, and an unsupported feature never as a pass.
+
+use serde::Serialize;
+
+/// How binding the requirements behind a check are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Level {
+    Must,
+    Should,
+    May,
+    /// Our interop profile (specs/PROFILE.md): binding for certification against the profile.
+    Profile,
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+            Level::Profile => "PROFILE",
+        }
+    }
+}
+
+/// The verdict of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// A SHOULD was broken.
+    NonStrict,
+    /// The target lacks an optional or profile feature the check needs.
+    Unsupported,
+    /// The harness could not run the check.
+    Error,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::NonStrict => "non-strict",
+            Verdict::Unsupported => "unsupported",
+            Verdict::Error => "error",
+        }
+    }
+}
+
+/// One HTTP exchange, recorded as evidence.
+#[derive(Debug, Clone, Serialize)]
+pub struct Exchange {
+    /// The request as a curl command line (tokens replaced by variable names).
+    pub request: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    /// The response body, truncated.
+    pub body: String,
+}
+
+/// What a check observed when it did not pass.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Evidence {
+    pub expected: String,
+    pub observed: String,
+    pub exchanges: Vec<Exchange>,
+}
+
+/// How a check function ends, before the runner applies the level.
+#[derive(Debug)]
+pub enum Finding {
+    /// The target broke the rule: expected vs observed.
+    Mismatch { expected: String, observed: String },
+    /// The target lacks what the check needs (with the reason).
+    Unsupported(String),
+    /// The harness itself failed.
+    Harness(String),
+}
+
+impl Finding {
+    pub fn mismatch(expected: impl Into<String>, observed: impl Into<String>) -> Self {
+        Finding::Mismatch {
+            expected: expected.into(),
+            observed: observed.into(),
+        }
+    }
+
+    pub fn harness(message: impl std::fmt::Display) -> Self {
+        Finding::Harness(message.to_string())
+    }
+}
+
+/// The result of a check function.
+pub type CheckResult = Result<(), Finding>;
+
+/// Turns a finding into a verdict by the check's level: a broken SHOULD is non-strict, unless
+/// `--strict` makes SHOULDs count.
+pub fn verdict_for(result: &CheckResult, level: Level, strict: bool) -> Verdict {
+    match result {
+        Ok(()) => Verdict::Pass,
+        Err(Finding::Mismatch { .. }) if level == Level::Should && !strict => Verdict::NonStrict,
+        Err(Finding::Mismatch { .. }) => Verdict::Fail,
+        Err(Finding::Unsupported(_)) => Verdict::Unsupported,
+        Err(Finding::Harness(_)) => Verdict::Error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn should_failures_are_non_strict_unless_strict() {
+        let broken: CheckResult = Err(Finding::mismatch("a", "b"));
+        assert_eq!(verdict_for(&broken, Level::Should, false), Verdict::NonStrict);
+        assert_eq!(verdict_for(&broken, Level::Should, true), Verdict::Fail);
+        assert_eq!(verdict_for(&broken, Level::Must, false), Verdict::Fail);
+        assert_eq!(verdict_for(&Ok(()), Level::Must, false), Verdict::Pass);
+        let harness: CheckResult = Err(Finding::harness("x"));
+        assert_eq!(verdict_for(&harness, Level::Must, false), Verdict::Error);
+    }
+}

@@ -1,0 +1,135 @@
+//! Obtaining actor sessions from the target: registration + ID-CSR (reference mode), a static
+//! list, or an operator's command.
+
+use ed25519_dalek::SigningKey;
+use p2mls_protocol::idcert::{build_csr, cert_pem_to_der, ActorName};
+use p2mls_protocol::routes;
+use reqwest::Method;
+use serde_json::json;
+
+use crate::clients::http::{ApiRequest, Auth, Http};
+use crate::clients::mls::MlsClient;
+use crate::target::{ActorSource, StaticActor};
+
+/// One actor session the checks act as.
+pub struct Actor {
+    /// Upper-case label used for the token in evidence (`$TOKEN_ALICE`).
+    pub label: String,
+    pub fid: String,
+    pub session_id: String,
+    pub token: String,
+    pub mls: MlsClient,
+}
+
+impl Actor {
+    pub fn auth(&self) -> Auth {
+        Auth::Bearer {
+            token: self.token.clone(),
+            label: format!("TOKEN_{}", self.label),
+        }
+    }
+}
+
+const NAMES: [&str; 3] = ["alice", "bob", "carol"];
+
+/// Obtains the actors (alice, bob, carol, in that order).
+pub async fn obtain(http: &Http, source: &ActorSource, run_tag: &str) -> Result<Vec<Actor>, String> {
+    match source {
+        ActorSource::Reference { registration_secret } => {
+            let mut actors = Vec::new();
+            for name in NAMES {
+                actors.push(register(http, registration_secret, name, run_tag).await?);
+            }
+            Ok(actors)
+        }
+        ActorSource::Static { list } => list.iter().zip(NAMES).map(|(a, n)| from_static(a, n)).collect(),
+        ActorSource::Command { command } => {
+            let output = tokio::process::Command::new(&command[0])
+                .args(&command[1..])
+                .output()
+                .await
+                .map_err(|e| format!("cannot run actor command {:?}: {e}", command[0]))?;
+            if !output.status.success() {
+                return Err(format!(
+                    "actor command exited with {}: {}",
+                    output.status,
+                    String::from_utf8_lossy(&output.stderr)
+                ));
+            }
+            let list: Vec<StaticActor> = serde_json::from_slice(&output.stdout)
+                .map_err(|e| format!("actor command printed no actor list: {e}"))?;
+            if list.len() < 3 {
+                return Err("actor command printed fewer than three actors".into());
+            }
+            list.iter().zip(NAMES).map(|(a, n)| from_static(a, n)).collect()
+        }
+    }
+}
+
+fn from_static(actor: &StaticActor, name: &str) -> Result<Actor, String> {
+    let seed: [u8; 32] = hex::decode(&actor.signing_key)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| format!("{}: signing_key must be 64 hex digits", actor.fid))?;
+    let cert = cert_pem_to_der(&actor.id_cert_pem).map_err(|e| format!("{}: {e}", actor.fid))?;
+    Ok(Actor {
+        label: name.to_uppercase(),
+        fid: actor.fid.clone(),
+        session_id: actor.session_id.clone(),
+        token: actor.token.clone(),
+        mls: MlsClient::new(SigningKey::from_bytes(&seed), cert),
+    })
+}
+
+async fn register(http: &Http, secret: &str, name: &str, run_tag: &str) -> Result<Actor, String> {
+    let local_name = format!("{name}-{run_tag}");
+    let password = crate::random_hex(16);
+    let req = ApiRequest::new(Method::POST, routes::REGISTER, Auth::None)
+        .json(&json!({ "name": local_name, "secret": secret, "password": password }));
+    let (result, _) = http.send(&req).await;
+    let response = result?;
+    let body = response
+        .json()
+        .filter(|_| response.status == 201)
+        .ok_or_else(|| format!("registration of {local_name} answered {}: {}", response.status, response.text()))?;
+    let fid = body["fid"].as_str().ok_or("registration answer lacks fid")?.to_owned();
+    let account_token = body["token"].as_str().ok_or("registration answer lacks token")?.to_owned();
+    let domain = fid.split_once('@').map(|(_, d)| d.to_owned()).ok_or("fid has no domain")?;
+    let key = SigningKey::generate(&mut rand::rngs::OsRng);
+    let session_id = format!("p2mls-{}", crate::random_hex(4));
+    let csr = build_csr(
+        &ActorName {
+            local_name: local_name.clone(),
+            domain,
+            session_id: session_id.clone(),
+        },
+        &key,
+    )
+    .map_err(|e| e.to_string())?;
+    let req = ApiRequest::new(
+        Method::POST,
+        routes::IDCERT,
+        Auth::Bearer {
+            token: account_token,
+            label: format!("ACCOUNT_{}", name.to_uppercase()),
+        },
+    )
+    .header(routes::SENSITIVE_SOLUTION_HEADER, &password)
+    .raw("text/plain", csr);
+    let (result, _) = http.send(&req).await;
+    let response = result?;
+    let body = response
+        .json()
+        .filter(|_| response.status == 201)
+        .ok_or_else(|| format!("ID-CSR of {local_name} answered {}: {}", response.status, response.text()))?;
+    let pem = body["id_cert"].as_str().ok_or("ID-Cert answer lacks id_cert")?;
+    let token = body["token"].as_str().ok_or("ID-Cert answer lacks token")?.to_owned();
+    let cert = cert_pem_to_der(pem).map_err(|e| e.to_string())?;
+    Ok(Actor {
+        label: name.to_uppercase(),
+        fid,
+        session_id,
+        token,
+        mls: MlsClient::new(key, cert),
+    })
+}

@@ -1,0 +1,5 @@
+//! How the harness speaks to a target: HTTP with recorded evidence, and real MLS clients.
+
+pub mod actors;
+pub mod http;
+pub mod mls;

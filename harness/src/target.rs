@@ -1,0 +1,95 @@
+//! The target under test and how the harness obtains its actors (see TARGET.md).
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// `--config FILE` for `p2mls run --target URL`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    /// Base URL; `--target` overrides it.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Per-request timeout.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    pub actors: ActorSource,
+}
+
+fn default_timeout() -> u64 {
+    10
+}
+
+/// Where the (at least three) actors come from.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ActorSource {
+    /// Register through the p2mls registration route with the shared secret, then obtain an
+    /// ID-Cert for a fresh session key through the core ID-CSR route.
+    Reference { registration_secret: String },
+    /// Actors listed in the file.
+    Static { list: Vec<StaticActor> },
+    /// A program that prints a JSON array of `StaticActor` objects on stdout.
+    Command { command: Vec<String> },
+}
+
+/// An actor whose session the operator set up beforehand.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticActor {
+    pub fid: String,
+    pub session_id: String,
+    /// Bearer session token for `/.p2/mls/v1/`.
+    pub token: String,
+    /// Hex of the 32-byte Ed25519 seed of the session's identity key.
+    pub signing_key: String,
+    /// The ID-Cert the target issued for that key (PEM).
+    pub id_cert_pem: String,
+}
+
+impl TargetConfig {
+    pub fn load(path: &Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        let config: Self =
+            toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))?;
+        if let ActorSource::Static { list } = &config.actors {
+            if list.len() < 3 {
+                return Err(format!("{}: static mode needs at least three actors", path.display()));
+            }
+        }
+        if let ActorSource::Command { command } = &config.actors {
+            if command.is_empty() {
+                return Err(format!("{}: command mode needs a command", path.display()));
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_seconds.max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_parse_and_bad_ones_are_refused() {
+        let dir = std::env::temp_dir().join(format!("p2mls-target-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let good = dir.join("good.toml");
+        std::fs::write(&good, "url = 'http://x'\n[actors]\nmode = 'reference'\nregistration_secret = 's'\n").expect("write");
+        assert!(matches!(TargetConfig::load(&good).expect("loads").actors, ActorSource::Reference { .. }));
+        let few = dir.join("few.toml");
+        std::fs::write(&few, "[actors]\nmode = 'static'\nlist = []\n").expect("write");
+        assert!(TargetConfig::load(&few).unwrap_err().contains("three"));
+        let typo = dir.join("typo.toml");
+        std::fs::write(&typo, "[actors]\nmode = 'reference'\nregistration_secrett = 's'\n").expect("write");
+        assert!(TargetConfig::load(&typo).is_err());
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
