@@ -1,1 +1,177 @@
+//! p2mls: the conformance and interop harness for polyproto-mls.
+//!
+//! The harness only speaks HTTP (and, later, WebSocket) to its target; it judges responses by the
+//! OpenAPI document and raw JSON, and MLS behaviour with its own openmls clients. The embedded
+//! reference server is started in-process but reached over loopback like any other target.
 
+pub mod catalogue;
+pub mod check;
+pub mod checks;
+pub mod clients;
+pub mod report;
+pub mod runner;
+pub mod spec;
+pub mod target;
+
+use std::path::PathBuf;
+
+use p2mls_protocol::identifiers::format_code_point;
+use p2mls_protocol::suites::SuiteRegistry;
+use p2mls_reference_server::faults::Fault;
+
+use crate::report::{Header, Report, SuiteRow};
+use crate::runner::{Expectations, Gate, Selection};
+use crate::spec::ApiSpec;
+use crate::target::{ActorSource, TargetConfig};
+
+/// Random lowercase hex of `bytes` bytes.
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut buf = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Options of `p2mls run`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunArgs {
+    /// Base URL of the server to certify; without it the embedded reference server is started.
+    #[arg(long)]
+    pub target: Option<String>,
+    /// Target configuration (how to obtain actors); required with --target.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// OpenAPI 3.0.x or 3.1.x document to judge by (default: ours for v0.1.0-alpha.4).
+    #[arg(long)]
+    pub spec: Option<PathBuf>,
+    /// Directory for report.json, junit.xml and report.md.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Run only checks whose id matches one of these globs.
+    #[arg(long)]
+    pub only: Vec<String>,
+    /// Skip checks whose id matches one of these globs.
+    #[arg(long)]
+    pub skip: Vec<String>,
+    /// List the selected checks and exit (no network).
+    #[arg(long)]
+    pub list: bool,
+    /// Count broken SHOULDs as failures.
+    #[arg(long)]
+    pub strict: bool,
+    /// Known failures, each with a reason: only new failures fail the gate.
+    #[arg(long)]
+    pub expect: Option<PathBuf>,
+    /// Start the embedded server with a deliberate fault (to see the harness catch it).
+    #[arg(long = "embedded-fault", value_name = "NAME")]
+    pub embedded_faults: Vec<Fault>,
+}
+
+/// A usage, configuration or document error: exit code 2.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// What `p2mls run` produced.
+pub enum RunOutput {
+    /// `--list`: the selected checks.
+    Listed(Vec<checks::CheckDef>),
+    Certified(Report),
+}
+
+impl RunOutput {
+    /// 0 nothing failed (beyond expectations), 1 a check failed.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            RunOutput::Listed(_) => 0,
+            RunOutput::Certified(report) => i32::from(!report.gate.passed()),
+        }
+    }
+}
+
+/// Runs `p2mls run`.
+pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
+    let spec = match &args.spec {
+        Some(path) => ApiSpec::load(path).map_err(|e| UsageError(e.to_string()))?,
+        None => ApiSpec::default_spec(),
+    };
+    let selection = Selection::new(&args.only, &args.skip).map_err(UsageError)?;
+    let defs: Vec<_> = checks::catalogue(&spec).into_iter().filter(|d| selection.includes(&d.id)).collect();
+    if args.list {
+        return Ok(RunOutput::Listed(defs));
+    }
+    let expectations = args
+        .expect
+        .as_deref()
+        .map(Expectations::load)
+        .transpose()
+        .map_err(UsageError)?;
+    let registry = SuiteRegistry::default();
+    let (base, config, embedded) = match &args.target {
+        Some(url) => {
+            let path = args
+                .config
+                .as_deref()
+                .ok_or_else(|| UsageError("--target needs --config FILE saying how to obtain actors".into()))?;
+            let config = TargetConfig::load(path).map_err(UsageError)?;
+            (url.clone(), config, None)
+        }
+        None => {
+            let secret = random_hex(16);
+            let server_config = p2mls_reference_server::Config {
+                listen: ([127, 0, 0, 1], 0).into(),
+                db: None,
+                domain: "localhost".into(),
+                registration_secret: secret.clone(),
+                secret_source: "harness",
+                hybrid_wire: registry.suites()[1].wire,
+                keypackage_limit: 100,
+                faults: args.embedded_faults.clone(),
+            };
+            let server = p2mls_reference_server::spawn(server_config)
+                .await
+                .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?;
+            let config = TargetConfig {
+                url: None,
+                timeout_seconds: 10,
+                actors: ActorSource::Reference { registration_secret: secret },
+            };
+            (server.url(), config, Some(server))
+        }
+    };
+    let http = clients::http::Http::new(&base, config.timeout()).map_err(|e| UsageError(e.to_string()))?;
+    let run_tag = random_hex(4);
+    let actors = clients::actors::obtain(&http, &config.actors, &run_tag)
+        .await
+        .map_err(|e| UsageError(format!("cannot obtain actors from {base}: {e}")))?;
+    let mut ctx = checks::Ctx::new(http, spec.clone(), registry.clone(), actors);
+    let results = runner::run(&mut ctx, defs, args.strict).await;
+    let header = Header {
+        harness: format!("p2mls {}", env!("CARGO_PKG_VERSION")),
+        target: if embedded.is_some() { "embedded reference server".into() } else { base.clone() },
+        embedded: embedded.is_some(),
+        spec_source: spec.source_name.clone(),
+        spec_openapi: spec.openapi.clone(),
+        spec_version: spec.version.clone(),
+        suites: registry
+            .suites()
+            .iter()
+            .map(|s| SuiteRow {
+                polyproto_id: format_code_point(s.polyproto_id),
+                wire: format_code_point(s.wire),
+                name: s.name.to_owned(),
+            })
+            .collect(),
+        strict: args.strict,
+    };
+    if let Some(server) = embedded {
+        server.stop().await;
+    }
+    let gate = Gate::decide(&results, expectations.as_ref());
+    Ok(RunOutput::Certified(Report::new(header, results, catalogue::requirements(), gate)))
+}

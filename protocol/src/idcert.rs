@@ -321,6 +321,13 @@ pub fn verify_actor_cert(der: &[u8], issuer_der: &[u8]) -> Result<IdCertInfo, Id
     })
 }
 
+/// Reads the actor claims of a DER ID-Cert without verifying who issued it.
+pub fn actor_name_of(der: &[u8]) -> Result<ActorName, IdCertError> {
+    let (_, cert) =
+        X509Certificate::from_der(der).map_err(|_| IdCertError::Encoding("certificate"))?;
+    actor_name(cert.subject())
+}
+
 /// Decodes the first PEM certificate in `pem` to DER.
 pub fn cert_pem_to_der(pem: &str) -> Result<Vec<u8>, IdCertError> {
     pem_contents(pem, "CERTIFICATE")

@@ -47,12 +47,13 @@ pub struct MlsClient {
     pub cert_der: Vec<u8>,
 }
 
-/// Capabilities our clients advertise: the suite in use, X.509 credentials.
+/// Capabilities our clients advertise: the suite in use, X.509 credentials, and the
+/// last_resort extension (a package carrying it must list it, RFC 9420 §10.1).
 pub fn capabilities(suite: Ciphersuite) -> Capabilities {
     Capabilities::new(
         None,
         Some(&[suite]),
-        None,
+        Some(&[ExtensionType::LastResort]),
         None,
         Some(&[CredentialType::X509, CredentialType::Basic]),
     )

@@ -1,0 +1,384 @@
+//! What checks share: the HTTP client, the document, the actors, recorded evidence, and MLS
+//! fixtures (groups driven by real openmls clients through the target).
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use openmls::prelude::tls_codec::Serialize as _;
+use openmls::prelude::*;
+use p2mls_protocol::identifiers::format_code_point;
+use p2mls_protocol::suites::SuiteRegistry;
+use p2mls_protocol::wire;
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+use crate::check::{CheckResult, Exchange, Finding};
+use crate::clients::actors::Actor;
+use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
+use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions};
+use crate::spec::ApiSpec;
+
+pub const ALICE: usize = 0;
+pub const BOB: usize = 1;
+pub const CAROL: usize = 2;
+
+/// A group created on the target and mirrored by its creator's openmls client.
+pub struct LiveGroup {
+    pub id: String,
+    pub owner: usize,
+    pub mls: MlsGroup,
+    /// JSON of proposals submitted and not yet committed.
+    pub pending: Vec<Value>,
+}
+
+/// The established fixture: alice's group with bob added by one commit.
+pub struct Established {
+    pub group: LiveGroup,
+    pub welcome: Value,
+}
+
+pub struct Ctx {
+    pub http: Http,
+    pub spec: ApiSpec,
+    pub registry: SuiteRegistry,
+    pub actors: Vec<Actor>,
+    /// The MLS suite of this run (0x0001 on the wire).
+    pub suite: Ciphersuite,
+    /// Evidence of the check that is running.
+    pub exchanges: Vec<Exchange>,
+    established: Option<Established>,
+    counter: u64,
+}
+
+impl Ctx {
+    pub fn new(http: Http, spec: ApiSpec, registry: SuiteRegistry, actors: Vec<Actor>) -> Self {
+        Self {
+            http,
+            spec,
+            registry,
+            actors,
+            suite: Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
+            exchanges: Vec::new(),
+            established: None,
+            counter: 0,
+        }
+    }
+
+    /// The polyproto identifier of this run's suite, as written in queries.
+    pub fn suite_id(&self) -> String {
+        format_code_point(self.registry.polyproto_id_for_wire(u16::from(self.suite)))
+    }
+
+    /// A fresh unique string for ids the harness makes up.
+    pub fn unique(&mut self, prefix: &str) -> String {
+        self.counter += 1;
+        format!("{prefix}-{}-{}", crate::random_hex(4), self.counter)
+    }
+
+    /// Sends a request, recording it; a transport failure is the target's failure.
+    pub async fn send(&mut self, req: ApiRequest) -> Result<ApiResponse, Finding> {
+        let (result, exchange) = self.http.send(&req).await;
+        self.exchanges.push(exchange);
+        result.map_err(|e| Finding::mismatch("an HTTP response", e))
+    }
+
+    /// Method and concrete path of an operation in the document.
+    pub fn route(&self, op: &str, params: &[(&str, &str)]) -> Result<(Method, String), Finding> {
+        let operation = self
+            .spec
+            .operation(op)
+            .ok_or_else(|| Finding::Unsupported(format!("the document has no operation {op}")))?;
+        let mut path = operation.path.clone();
+        for (name, value) in params {
+            path = path.replace(&format!("{{{name}}}"), &encode_segment(value));
+        }
+        let method = Method::from_bytes(operation.method.as_bytes()).map_err(Finding::harness)?;
+        Ok((method, path))
+    }
+
+    /// The response's status is documented and its body matches the schema.
+    pub fn conforms(&self, op: &str, resp: &ApiResponse) -> CheckResult {
+        self.spec
+            .check_response(op, resp.status, resp.content_type.as_deref(), &resp.body)
+            .map_err(|errors| {
+                Finding::mismatch(
+                    format!("a response documented for {op}"),
+                    format!("status {}: {}", resp.status, errors.join("; ")),
+                )
+            })
+    }
+
+    pub fn auth(&self, actor: usize) -> Auth {
+        self.actors[actor].auth()
+    }
+
+    pub fn fid(&self, actor: usize) -> String {
+        self.actors[actor].fid.clone()
+    }
+
+    /// A KeyPackage of `actor` as JSON (PROFILE.keypackage-summary).
+    pub fn key_package(&self, actor: usize, options: &KeyPackageOptions) -> Result<Value, Finding> {
+        self.key_package_of_suite(actor, self.suite, options)
+    }
+
+    pub fn key_package_of_suite(
+        &self,
+        actor: usize,
+        suite: Ciphersuite,
+        options: &KeyPackageOptions,
+    ) -> Result<Value, Finding> {
+        let bytes = self.actors[actor]
+            .mls
+            .key_package(suite, options)
+            .map_err(Finding::harness)?;
+        key_package_json(&bytes, &self.registry).map_err(Finding::harness)
+    }
+
+    /// Uploads KeyPackages as `actor`.
+    pub async fn upload(&mut self, actor: usize, packages: Vec<Value>) -> Result<ApiResponse, Finding> {
+        let (method, path) = self.route("keypackages_addKeyPackages", &[])?;
+        let req = ApiRequest::new(method, path, self.auth(actor)).json(&Value::Array(packages));
+        self.send(req).await
+    }
+
+    /// Uploads and requires success.
+    pub async fn upload_ok(&mut self, actor: usize, packages: Vec<Value>) -> CheckResult {
+        let resp = self.upload(actor, packages).await?;
+        expect_status(&resp, &[200], "the upload to succeed")
+    }
+
+    /// Discovers `owner`'s KeyPackages as `by` with a raw query string.
+    pub async fn discover(&mut self, by: usize, owner: &str, query: &str) -> Result<ApiResponse, Finding> {
+        let (method, path) = self.route("keypackages_discoverKeyPackages", &[("fid", owner)])?;
+        let path = if query.is_empty() { path } else { format!("{path}?{query}") };
+        self.send(ApiRequest::new(method, path, self.auth(by))).await
+    }
+
+    /// Discovers and returns the list (200 with an array, or 204 read as empty).
+    pub async fn discover_list(&mut self, by: usize, owner: usize, query: &str) -> Result<Vec<Value>, Finding> {
+        let fid = self.fid(owner);
+        let resp = self.discover(by, &fid, query).await?;
+        if resp.status == 204 {
+            return Ok(Vec::new());
+        }
+        expect_status(&resp, &[200], "discovery to answer 200")?;
+        match resp.json() {
+            Some(Value::Array(list)) => Ok(list),
+            _ => Err(Finding::mismatch("a JSON array of KeyPackages", resp.text())),
+        }
+    }
+
+    /// Default discovery query for this run's suite.
+    pub fn suite_query(&self) -> String {
+        format!("ciphersuites={}", self.suite_id())
+    }
+
+    /// Consumes `owner`'s one-time KeyPackages until discovery returns none (or only the same
+    /// last-resort package), so that a check starts from a known state.
+    pub async fn drain(&mut self, owner: usize) -> CheckResult {
+        let query = self.suite_query();
+        let mut previous: Option<Value> = None;
+        for _ in 0..256 {
+            let list = self.discover_list(ALICE, owner, &query).await?;
+            let first = list.first().map(|kp| kp["id"].clone());
+            if first.is_none() || first == previous {
+                self.exchanges.clear();
+                return Ok(());
+            }
+            previous = first;
+        }
+        Err(Finding::mismatch(
+            "discovery to run out of one-time KeyPackages",
+            "more than 256 packages handed out while draining",
+        ))
+    }
+
+    /// Creates a group on the target with `owner`'s KeyPackage, and the mirroring MLS group.
+    pub async fn create_group(&mut self, owner: usize) -> Result<(LiveGroup, ApiResponse), Finding> {
+        let kp = self.key_package(owner, &KeyPackageOptions::default())?;
+        let (method, path) = self.route("groups_createGroup", &[])?;
+        let resp = self.send(ApiRequest::new(method, path, self.auth(owner)).json(&kp)).await?;
+        expect_status(&resp, &[200], "group creation to answer 200")?;
+        let id = resp
+            .json()
+            .and_then(|g| g["id"].as_str().map(str::to_owned))
+            .ok_or_else(|| Finding::mismatch("a Group with an id", resp.text()))?;
+        let config = MlsGroupCreateConfig::builder()
+            .ciphersuite(self.suite)
+            .use_ratchet_tree_extension(true)
+            .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+            .capabilities(capabilities(self.suite))
+            .build();
+        let actor = &self.actors[owner];
+        let mls = MlsGroup::new_with_group_id(
+            &actor.mls.provider,
+            &actor.mls.key,
+            &config,
+            GroupId::from_slice(id.as_bytes()),
+            actor.mls.credential(None),
+        )
+        .map_err(Finding::harness)?;
+        Ok((
+            LiveGroup {
+                id,
+                owner,
+                mls,
+                pending: Vec::new(),
+            },
+            resp,
+        ))
+    }
+
+    /// `added` uploads a fresh KeyPackage; the group owner discovers it and proposes the add.
+    pub async fn propose_add(&mut self, group: &mut LiveGroup, added: usize) -> Result<(Value, ApiResponse), Finding> {
+        let kp = self.key_package(added, &KeyPackageOptions::default())?;
+        self.upload_ok(added, vec![kp]).await?;
+        let query = self.suite_query();
+        let found = self.discover_list(group.owner, added, &query).await?;
+        let kp_json = found
+            .into_iter()
+            .next()
+            .ok_or_else(|| Finding::mismatch("a KeyPackage right after its upload", "none"))?;
+        let bytes = decode_b64(&kp_json["mlsMessage"])?;
+        let kp_in = crate::clients::mls::decode_key_package(&bytes)
+            .map_err(|e| Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string()))?;
+        let owner = &self.actors[group.owner];
+        let crypto = openmls_rust_crypto::RustCrypto::default();
+        let kp = kp_in
+            .validate(&crypto, ProtocolVersion::Mls10)
+            .map_err(|e| Finding::mismatch("a valid KeyPackage from discovery", e.to_string()))?;
+        let (message, _) = group
+            .mls
+            .propose_add_member(&owner.mls.provider, &owner.mls.key, &kp)
+            .map_err(Finding::harness)?;
+        let bytes = message.tls_serialize_detached().map_err(Finding::harness)?;
+        let (rest, _membership_tag) = wire::split_trailing_opaque(&bytes, 32)
+            .ok_or_else(|| Finding::harness("proposal lacks a membership tag"))?;
+        let (_, signature) = wire::split_trailing_opaque(rest, 64)
+            .ok_or_else(|| Finding::harness("proposal lacks a signature"))?;
+        let proposal = json!({
+            "id": hex::encode(Sha256::digest(&bytes)),
+            "type": "Add",
+            "keyPackage": kp_json,
+            "signature": B64.encode(signature),
+            "mlsMessage": B64.encode(&bytes),
+        });
+        let (method, path) = self.route("groups_submitProposal", &[("groupId", &group.id)])?;
+        let resp = self
+            .send(ApiRequest::new(method, path, self.auth(group.owner)).json(&proposal))
+            .await?;
+        if (200..300).contains(&resp.status) {
+            group.pending.push(proposal.clone());
+        }
+        Ok((proposal, resp))
+    }
+
+    /// The owner commits the pending proposals; on success the local group advances.
+    pub async fn commit(&mut self, group: &mut LiveGroup) -> Result<(Value, ApiResponse), Finding> {
+        let owner = &self.actors[group.owner];
+        let epoch = group.mls.epoch().as_u64();
+        let (commit, welcome, _) = group
+            .mls
+            .commit_to_pending_proposals(&owner.mls.provider, &owner.mls.key)
+            .map_err(Finding::harness)?;
+        let bytes = commit.tls_serialize_detached().map_err(Finding::harness)?;
+        let mut rest = bytes.as_slice();
+        for _ in 0..2 {
+            rest = wire::split_trailing_opaque(rest, 32)
+                .ok_or_else(|| Finding::harness("commit lacks its tags"))?
+                .0;
+        }
+        let (_, signature) =
+            wire::split_trailing_opaque(rest, 64).ok_or_else(|| Finding::harness("commit lacks a signature"))?;
+        let mut body = json!({
+            "id": hex::encode(Sha256::digest(&bytes)),
+            "groupId": group.id,
+            "epoch": epoch + 1,
+            "proposals": group.pending,
+            "signature": B64.encode(signature),
+            "mlsMessage": B64.encode(&bytes),
+        });
+        if let Some(welcome) = welcome {
+            body["welcome"] = json!(B64.encode(welcome.tls_serialize_detached().map_err(Finding::harness)?));
+        }
+        let (method, path) = self.route("groups_submitCommit", &[("groupId", &group.id)])?;
+        let resp = self
+            .send(ApiRequest::new(method, path, self.auth(group.owner)).json(&body))
+            .await?;
+        let owner = &self.actors[group.owner];
+        if (200..300).contains(&resp.status) {
+            group
+                .mls
+                .merge_pending_commit(&owner.mls.provider)
+                .map_err(Finding::harness)?;
+            group.pending.clear();
+        } else {
+            group
+                .mls
+                .clear_pending_commit(owner.mls.provider.storage())
+                .map_err(Finding::harness)?;
+        }
+        Ok((body, resp))
+    }
+
+    /// The shared fixture: alice's group with bob added (created on first use).
+    pub async fn established(&mut self) -> Result<&Established, Finding> {
+        if self.established.is_none() {
+            let (mut group, _) = self.create_group(ALICE).await?;
+            let (_, resp) = self.propose_add(&mut group, BOB).await?;
+            expect_status(&resp, &[204], "the Add proposal to be accepted")?;
+            let (_, resp) = self.commit(&mut group).await?;
+            expect_status(&resp, &[200], "the commit to be accepted")?;
+            let welcome = resp
+                .json()
+                .ok_or_else(|| Finding::mismatch("a Welcome JSON body", resp.text()))?;
+            self.established = Some(Established { group, welcome });
+        }
+        self.established
+            .as_ref()
+            .ok_or_else(|| Finding::harness("fixture missing after creation"))
+    }
+
+    pub async fn established_id(&mut self) -> Result<String, Finding> {
+        Ok(self.established().await?.group.id.clone())
+    }
+}
+
+/// Requires one of the statuses.
+pub fn expect_status(resp: &ApiResponse, expected: &[u16], what: &str) -> CheckResult {
+    if expected.contains(&resp.status) {
+        return Ok(());
+    }
+    let list: Vec<String> = expected.iter().map(u16::to_string).collect();
+    Err(Finding::mismatch(
+        format!("status {} ({what})", list.join(" or ")),
+        format!("status {}: {}", resp.status, snippet(&resp.text())),
+    ))
+}
+
+/// The first characters of a body for a mismatch line.
+pub fn snippet(text: &str) -> String {
+    let mut out: String = text.chars().take(200).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+pub fn decode_b64(value: &Value) -> Result<Vec<u8>, Finding> {
+    value
+        .as_str()
+        .and_then(|s| B64.decode(s).ok())
+        .ok_or_else(|| Finding::mismatch("a base64 mlsMessage", value.to_string()))
+}
+
+/// Percent-encodes a path segment (fids contain `@`).
+fn encode_segment(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}

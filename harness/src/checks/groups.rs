@@ -1,0 +1,88 @@
+//! Group behaviour seen through real MLS clients: the roster after a commit, joining from the
+//! Welcome the target returns, and refusal of stale commits.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use openmls::prelude::tls_codec::Deserialize as _;
+use openmls::prelude::*;
+use serde_json::Value;
+
+use super::context::{decode_b64, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use crate::check::{CheckResult, Finding};
+use crate::clients::http::ApiRequest;
+
+pub async fn members_after_commit(ctx: &mut Ctx) -> CheckResult {
+    let id = ctx.established_id().await?;
+    let (method, path) = ctx.route("groups_getGroup", &[("groupId", &id)])?;
+    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(ALICE))).await?;
+    expect_status(&resp, &[200], "the group to be visible to its creator")?;
+    let group = resp.json().unwrap_or(Value::Null);
+    let members: Vec<(String, String)> = group["members"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|m| (m["id"].as_str().unwrap_or("").to_owned(), m["role"].as_str().unwrap_or("").to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let expected = vec![(ctx.fid(ALICE), "Admin".to_owned()), (ctx.fid(BOB), "Member".to_owned())];
+    if group["epoch"] != 1 || members != expected {
+        return Err(Finding::mismatch(
+            format!("epoch 1 with members {expected:?}"),
+            format!("epoch {} with members {members:?}", group["epoch"]),
+        ));
+    }
+    // Bob, now a member, sees the group too.
+    let (method, path) = ctx.route("groups_getGroup", &[("groupId", &id)])?;
+    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(BOB))).await?;
+    expect_status(&resp, &[200], "the group to be visible to the added member")
+}
+
+pub async fn welcome_joins(ctx: &mut Ctx) -> CheckResult {
+    let fixture = ctx.established().await?;
+    let welcome_json = fixture.welcome.clone();
+    let alice_authenticator = fixture.group.mls.epoch_authenticator().as_slice().to_vec();
+    let bytes = decode_b64(&welcome_json["mlsMessage"])?;
+    let welcome = match MlsMessageIn::tls_deserialize_exact(&bytes)
+        .map_err(|e| Finding::mismatch("a Welcome MLSMessage", e.to_string()))?
+        .extract()
+    {
+        MlsMessageBodyIn::Welcome(w) => w,
+        _ => return Err(Finding::mismatch("a Welcome MLSMessage", "another message type")),
+    };
+    if welcome_json["encryptedGroupState"].as_str().map(|s| B64.decode(s).is_ok()) != Some(true) {
+        return Err(Finding::mismatch("base64 encryptedGroupState", welcome_json["encryptedGroupState"].to_string()));
+    }
+    let bob = &ctx.actors[BOB];
+    let join_config = MlsGroupJoinConfig::builder()
+        .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(true)
+        .build();
+    let group = StagedWelcome::new_from_welcome(&bob.mls.provider, &join_config, welcome, None)
+        .and_then(|staged| staged.into_group(&bob.mls.provider))
+        .map_err(|e| Finding::mismatch("bob joins from the Welcome", e.to_string()))?;
+    if group.epoch_authenticator().as_slice() != alice_authenticator.as_slice() {
+        return Err(Finding::mismatch("the same epoch authenticator as alice", "a different one"));
+    }
+    Ok(())
+}
+
+pub async fn stale_commit(ctx: &mut Ctx) -> CheckResult {
+    // Alice's group at epoch 1 (carol added); a second group copy replays an epoch-0 commit.
+    let (mut group, _) = ctx.create_group(ALICE).await?;
+    let (_, resp) = ctx.propose_add(&mut group, CAROL).await?;
+    expect_status(&resp, &[204], "the proposal to be accepted")?;
+    let (first, resp) = ctx.commit(&mut group).await?;
+    expect_status(&resp, &[200], "the first commit to be accepted")?;
+    // Replaying the epoch-0 commit once the group is at epoch 1 must fail and change nothing.
+    let (method, path) = ctx.route("groups_submitCommit", &[("groupId", &group.id)])?;
+    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(ALICE)).json(&first)).await?;
+    expect_status(&resp, &[409], "a commit for a past epoch is refused")?;
+    let (method, path) = ctx.route("groups_getGroup", &[("groupId", &group.id)])?;
+    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(ALICE))).await?;
+    let epoch = resp.json().map(|g| g["epoch"].clone()).unwrap_or(Value::Null);
+    if epoch != 1 {
+        return Err(Finding::mismatch("the group still at epoch 1", format!("epoch {epoch}: {}", snippet(&resp.text()))));
+    }
+    Ok(())
+}

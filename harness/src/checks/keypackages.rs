@@ -1,0 +1,284 @@
+//! KeyPackage behaviour: one-time hand-out, last resort, concurrency, discovery filters, and the
+//! AS refusing faulty packages with per-package reasons, atomically per batch.
+
+use std::collections::BTreeSet;
+
+use openmls::prelude::Ciphersuite;
+use p2mls_protocol::idcert::ServerIdentity;
+use serde_json::Value;
+
+use super::context::{expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use crate::check::{CheckResult, Finding};
+use crate::clients::mls::{key_package_json, KeyPackageOptions};
+
+fn ids(list: &[Value]) -> Vec<String> {
+    list.iter().map(|kp| kp["id"].as_str().unwrap_or("<no id>").to_owned()).collect()
+}
+
+pub async fn one_time(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(BOB).await?;
+    let first = ctx.key_package(BOB, &KeyPackageOptions::default())?;
+    let second = ctx.key_package(BOB, &KeyPackageOptions::default())?;
+    ctx.upload_ok(BOB, vec![first.clone(), second.clone()]).await?;
+    let query = ctx.suite_query();
+    let mut handed_out = Vec::new();
+    for _ in 0..2 {
+        let list = ctx.discover_list(ALICE, BOB, &query).await?;
+        if list.len() != 1 {
+            return Err(Finding::mismatch("exactly one KeyPackage for bob's one client", format!("{:?}", ids(&list))));
+        }
+        handed_out.push(list[0].clone());
+    }
+    let third = ctx.discover_list(ALICE, BOB, &query).await?;
+    if !third.is_empty() {
+        return Err(Finding::mismatch("no KeyPackage once both were handed out", format!("{:?}", ids(&third))));
+    }
+    let uploaded: BTreeSet<String> = [&first, &second].iter().map(|kp| kp["mlsMessage"].to_string()).collect();
+    let got: BTreeSet<String> = handed_out.iter().map(|kp| kp["mlsMessage"].to_string()).collect();
+    if uploaded != got {
+        return Err(Finding::mismatch(
+            "each uploaded package handed out once, with the uploaded wire bytes",
+            format!("handed out {:?}", ids(&handed_out)),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn last_resort(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(CAROL).await?;
+    let resort = ctx.key_package(CAROL, &KeyPackageOptions { last_resort: true, ..Default::default() })?;
+    let normal = ctx.key_package(CAROL, &KeyPackageOptions::default())?;
+    ctx.upload_ok(CAROL, vec![resort.clone(), normal.clone()]).await?;
+    let query = ctx.suite_query();
+    let expected = [&normal["id"], &resort["id"], &resort["id"]];
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let list = ctx.discover_list(ALICE, CAROL, &query).await?;
+        seen.push(list.first().map_or(Value::Null, |kp| kp["id"].clone()));
+    }
+    if seen.iter().zip(expected).any(|(got, want)| got != want) {
+        return Err(Finding::mismatch(
+            "the one-time package first, then the last-resort package on every later discovery",
+            format!("normal {}, last resort {}, handed out {seen:?}", normal["id"], resort["id"]),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn concurrent(ctx: &mut Ctx) -> CheckResult {
+    const N: usize = 8;
+    ctx.drain(BOB).await?;
+    let mut packages = Vec::new();
+    for _ in 0..N {
+        packages.push(ctx.key_package(BOB, &KeyPackageOptions::default())?);
+    }
+    ctx.upload_ok(BOB, packages).await?;
+    let (method, path) = ctx.route("keypackages_discoverKeyPackages", &[("fid", &ctx.fid(BOB))])?;
+    let path = format!("{path}?{}", ctx.suite_query());
+    let mut tasks = Vec::new();
+    for _ in 0..N {
+        let http = ctx.http.clone();
+        let req = crate::clients::http::ApiRequest::new(method.clone(), path.clone(), ctx.auth(ALICE));
+        tasks.push(tokio::spawn(async move { http.send(&req).await }));
+    }
+    let mut handed_out = Vec::new();
+    for task in tasks {
+        let (result, exchange) = task.await.map_err(Finding::harness)?;
+        ctx.exchanges.push(exchange);
+        let resp = result.map_err(|e| Finding::mismatch("an HTTP response", e))?;
+        expect_status(&resp, &[200], "each concurrent discovery to succeed")?;
+        let list = resp.json().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+        handed_out.extend(ids(&list));
+    }
+    let distinct: BTreeSet<&String> = handed_out.iter().collect();
+    if handed_out.len() != N || distinct.len() != N {
+        return Err(Finding::mismatch(
+            format!("{N} distinct KeyPackages for {N} concurrent discoveries"),
+            format!("{} handed out, {} distinct", handed_out.len(), distinct.len()),
+        ));
+    }
+    Ok(())
+}
+
+/// Uploads one package of bob's, then asks with `query`: nothing may come back; then asks with
+/// the plain suite query: the package must still be there (the filter consumed nothing).
+async fn filtered_out(ctx: &mut Ctx, query: String) -> CheckResult {
+    ctx.drain(BOB).await?;
+    let kp = ctx.key_package(BOB, &KeyPackageOptions::default())?;
+    ctx.upload_ok(BOB, vec![kp.clone()]).await?;
+    let list = ctx.discover_list(ALICE, BOB, &query).await?;
+    if !list.is_empty() {
+        return Err(Finding::mismatch(
+            format!("no KeyPackage for `{query}`"),
+            format!("{:?}", ids(&list)),
+        ));
+    }
+    let plain = ctx.suite_query();
+    let list = ctx.discover_list(ALICE, BOB, &plain).await?;
+    if ids(&list) != vec![kp["id"].as_str().unwrap_or_default().to_owned()] {
+        return Err(Finding::mismatch(
+            "the package, untouched by the filtered discovery",
+            format!("{:?}", ids(&list)),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn filter_suite(ctx: &mut Ctx) -> CheckResult {
+    let other = ctx
+        .registry
+        .suites()
+        .iter()
+        .map(|s| s.polyproto_id)
+        .find(|id| *id != ctx.registry.polyproto_id_for_wire(u16::from(ctx.suite)))
+        .unwrap_or(0xF110);
+    filtered_out(ctx, format!("ciphersuites={}", p2mls_protocol::identifiers::format_code_point(other))).await
+}
+
+pub async fn filter_version(ctx: &mut Ctx) -> CheckResult {
+    let query = format!("{}&versions=0x0002", ctx.suite_query());
+    filtered_out(ctx, query).await
+}
+
+pub async fn filter_extension(ctx: &mut Ctx) -> CheckResult {
+    // 0xF0A0 is in the private-use range: no package of ours supports it.
+    let query = format!("{}&extensions=0xF0A0", ctx.suite_query());
+    filtered_out(ctx, query).await
+}
+
+pub async fn discover_empty(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(BOB).await?;
+    let fid = ctx.fid(BOB);
+    let query = ctx.suite_query();
+    let resp = ctx.discover(ALICE, &fid, &query).await?;
+    match resp.status {
+        204 => Ok(()),
+        200 if resp.json() == Some(Value::Array(Vec::new())) => Ok(()),
+        _ => Err(Finding::mismatch("200 with [] (or 204)", format!("{} {}", resp.status, snippet(&resp.text())))),
+    }
+}
+
+pub async fn unknown_fid(ctx: &mut Ctx) -> CheckResult {
+    let domain = ctx.fid(ALICE).split_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+    let nobody = format!("{}@{domain}", ctx.unique("nobody"));
+    let query = ctx.suite_query();
+    let resp = ctx.discover(ALICE, &nobody, &query).await?;
+    expect_status(&resp, &[404], "an unknown actor is not found")
+}
+
+pub async fn missing_suites(ctx: &mut Ctx) -> CheckResult {
+    let fid = ctx.fid(BOB);
+    let resp = ctx.discover(ALICE, &fid, "").await?;
+    expect_status(&resp, &[400], "the required ciphersuites parameter is missing")
+}
+
+/// Ways to make a KeyPackage that the AS must refuse.
+#[derive(Debug, Clone, Copy)]
+pub enum Defect {
+    TamperedSignature,
+    Expired,
+    ForeignCredential,
+    UnknownSuite,
+    SummaryMismatch,
+    OtherActor,
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A faulty package uploaded by alice, as JSON.
+fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
+    let registry = ctx.registry.clone();
+    match defect {
+        Defect::TamperedSignature => {
+            let mut kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
+            let mut bytes = super::context::decode_b64(&kp["mlsMessage"])?;
+            let last = bytes.len() - 1;
+            bytes[last] ^= 0x01;
+            use base64::Engine;
+            kp["mlsMessage"] = Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes));
+            Ok(kp)
+        }
+        Defect::Expired => ctx.key_package(
+            ALICE,
+            &KeyPackageOptions { lifetime: Some((now() - 7200, now() - 3600)), ..Default::default() },
+        ),
+        Defect::ForeignCredential => {
+            // Another CA, same domain and claims: only the issuer differs.
+            let rogue_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+            let name = parse_name(&ctx.actors[ALICE].mls.cert_der)?;
+            let rogue = ServerIdentity::new(&name.domain, &rogue_key).map_err(Finding::harness)?;
+            let csr_pem = p2mls_protocol::idcert::build_csr(&name, &ctx.actors[ALICE].mls.key.0).map_err(Finding::harness)?;
+            let csr = p2mls_protocol::idcert::verify_csr(&csr_pem).map_err(Finding::harness)?;
+            let (_, der) = rogue.issue(&csr, &[7], 3600).map_err(Finding::harness)?;
+            ctx.key_package(ALICE, &KeyPackageOptions { certificate: Some(der), ..Default::default() })
+        }
+        Defect::UnknownSuite => ctx.key_package_of_suite(
+            ALICE,
+            Ciphersuite::MLS_128_DHKEMX25519_CHACHA20POLY1305_SHA256_Ed25519,
+            &KeyPackageOptions::default(),
+        ),
+        Defect::SummaryMismatch => {
+            let mut kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
+            let other = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
+            kp["publicKey"] = other["publicKey"].clone();
+            Ok(kp)
+        }
+        Defect::OtherActor => {
+            let bytes = ctx.actors[BOB]
+                .mls
+                .key_package(ctx.suite, &KeyPackageOptions::default())
+                .map_err(Finding::harness)?;
+            key_package_json(&bytes, &registry).map_err(Finding::harness)
+        }
+    }
+}
+
+/// The pDN claims of a certificate of ours, read without verifying its issuer.
+fn parse_name(der: &[u8]) -> Result<p2mls_protocol::idcert::ActorName, Finding> {
+    p2mls_protocol::idcert::actor_name_of(der).map_err(Finding::harness)
+}
+
+pub async fn reject(ctx: &mut Ctx, defect: Defect) -> CheckResult {
+    let bad = faulty(ctx, defect)?;
+    let bad_id = bad["id"].as_str().unwrap_or_default().to_owned();
+    let resp = ctx.upload(ALICE, vec![bad]).await?;
+    expect_status(&resp, &[400], "the faulty KeyPackage to be refused")?;
+    ctx.conforms("keypackages_addKeyPackages", &resp)?;
+    let entries = resp.json().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+    let named = entries.iter().any(|e| {
+        e["id"].as_str() == Some(bad_id.as_str()) && e["reason"].as_str().is_some_and(|r| !r.trim().is_empty())
+    });
+    if !named {
+        return Err(Finding::mismatch(
+            format!("an entry {{id: {bad_id}, reason}} for the faulty package ({defect:?})"),
+            snippet(&resp.text()),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn batch_atomic(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(ALICE).await?;
+    let good = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
+    let bad = faulty(ctx, Defect::SummaryMismatch)?;
+    let good_id = good["id"].as_str().unwrap_or_default().to_owned();
+    let resp = ctx.upload(ALICE, vec![good, bad]).await?;
+    expect_status(&resp, &[400], "a batch with a faulty package to be refused")?;
+    let entries = resp.json().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+    if entries.iter().any(|e| e["id"].as_str() == Some(good_id.as_str())) {
+        return Err(Finding::mismatch("no error entry for the sound package", snippet(&resp.text())));
+    }
+    let query = ctx.suite_query();
+    let list = ctx.discover_list(BOB, ALICE, &query).await?;
+    if !list.is_empty() {
+        return Err(Finding::mismatch(
+            "nothing of the refused batch stored",
+            format!("discovery handed out {:?}", ids(&list)),
+        ));
+    }
+    Ok(())
+}

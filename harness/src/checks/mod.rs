@@ -1,0 +1,280 @@
+//! The check catalogue. Each check has a stable id, a title, the requirement ids it verifies and
+//! a level; `run` dispatches to the function in the module of its spec area.
+//!
+//! Operation-level checks are generated from the OpenAPI document (every operation, its security
+//! and its documented 404), so a `--spec` document with other operations yields other checks.
+
+pub mod context;
+pub mod groups;
+pub mod keypackages;
+pub mod operations;
+
+use serde::Serialize;
+
+use crate::check::{CheckResult, Level};
+use crate::spec::ApiSpec;
+pub use context::Ctx;
+
+/// What a check does; the operation id where it is generated per operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "operation", rename_all = "kebab-case")]
+pub enum Kind {
+    Success(String),
+    MissingToken(String),
+    InvalidToken(String),
+    NotFoundMissing(String),
+    NotFoundForeign(String),
+    InvalidJson(String),
+    SchemaInvalidBody(String),
+    KeyPackageOneTime,
+    KeyPackageLastResort,
+    KeyPackageConcurrent,
+    KeyPackageFilterSuite,
+    KeyPackageFilterVersion,
+    KeyPackageFilterExtension,
+    KeyPackageDiscoverEmpty,
+    KeyPackageUnknownFid,
+    KeyPackageMissingSuites,
+    KeyPackageRejectTampered,
+    KeyPackageRejectExpired,
+    KeyPackageRejectForeignCredential,
+    KeyPackageRejectUnknownSuite,
+    KeyPackageRejectSummaryMismatch,
+    KeyPackageRejectOtherActor,
+    KeyPackageBatchAtomic,
+    GroupMembersAfterCommit,
+    GroupWelcomeJoins,
+    GroupStaleCommit,
+}
+
+/// A check as listed and reported.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckDef {
+    pub id: String,
+    pub title: String,
+    pub requirements: Vec<String>,
+    pub level: Level,
+    #[serde(skip)]
+    pub kind: Kind,
+}
+
+fn def(id: impl Into<String>, title: impl Into<String>, level: Level, reqs: &[&str], kind: Kind) -> CheckDef {
+    CheckDef {
+        id: id.into(),
+        title: title.into(),
+        requirements: reqs.iter().map(|r| (*r).to_owned()).collect(),
+        level,
+        kind,
+    }
+}
+
+/// Operations whose path carries a group id: their 404 behaviour is checked.
+fn takes_group(op: &crate::spec::Operation) -> bool {
+    op.path.contains("{groupId}")
+}
+
+/// All checks for a spec, sorted by id.
+pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
+    use Kind::*;
+    use Level::*;
+    let mut checks = Vec::new();
+    for op in spec.operations.values() {
+        let id = &op.id;
+        let oas = |aspect: &str| format!("OAS.{id}.{aspect}");
+        let known = known_operation(id);
+        if known {
+            checks.push(CheckDef {
+                id: format!("{id}.success"),
+                title: format!("{} {} succeeds with a documented status and a schema-valid body", op.method, op.path),
+                requirements: vec![oas("success"), oas("schema")],
+                level: Must,
+                kind: Success(id.clone()),
+            });
+        }
+        if op.secured && known {
+            checks.push(CheckDef {
+                id: format!("{id}.auth.missing-token"),
+                title: format!("{} {} without a token is refused with 401", op.method, op.path),
+                requirements: vec![oas("auth"), "PROFILE.auth-401".into()],
+                level: Must,
+                kind: MissingToken(id.clone()),
+            });
+            checks.push(CheckDef {
+                id: format!("{id}.auth.invalid-token"),
+                title: format!("{} {} with an unknown token is refused with 401", op.method, op.path),
+                requirements: vec![oas("auth"), "PROFILE.auth-401".into()],
+                level: Must,
+                kind: InvalidToken(id.clone()),
+            });
+        }
+        if op.responses.contains_key("404") && takes_group(op) && known {
+            checks.push(CheckDef {
+                id: format!("{id}.not-found.missing"),
+                title: format!("{} {} for a group that does not exist answers 404", op.method, op.path),
+                requirements: vec![oas("not-found")],
+                level: Must,
+                kind: NotFoundMissing(id.clone()),
+            });
+            checks.push(CheckDef {
+                id: format!("{id}.not-found.foreign"),
+                title: format!(
+                    "{} {} for a group the caller is not in answers the same 404 as a missing one",
+                    op.method, op.path
+                ),
+                requirements: vec![oas("not-found"), "OAS.not-found-ambiguity".into()],
+                level: Must,
+                kind: NotFoundForeign(id.clone()),
+            });
+        }
+        if !op.request_body.is_empty() && known {
+            checks.push(CheckDef {
+                id: format!("{id}.bad-request.invalid-json"),
+                title: format!("{} {} with a body that is not JSON answers 400, never 5xx", op.method, op.path),
+                requirements: vec!["PROFILE.bad-request-400".into(), "PROFILE.no-5xx-for-client-errors".into()],
+                level: Profile,
+                kind: InvalidJson(id.clone()),
+            });
+            checks.push(CheckDef {
+                id: format!("{id}.bad-request.schema-invalid"),
+                title: format!("{} {} with a schema-invalid JSON body answers 400, never 5xx", op.method, op.path),
+                requirements: vec!["PROFILE.bad-request-400".into(), "PROFILE.no-5xx-for-client-errors".into()],
+                level: Profile,
+                kind: SchemaInvalidBody(id.clone()),
+            });
+        }
+    }
+    let kp_ops = spec.operation("keypackages_addKeyPackages").is_some()
+        && spec.operation("keypackages_discoverKeyPackages").is_some();
+    if kp_ops {
+        checks.extend([
+            def("keypackages.discover.one-time", "A discovered KeyPackage is handed out once, with the uploaded wire bytes", Profile,
+                &["PROFILE.keypackage-one-time", "MLS.2.ds-keypackages", "PROFILE.mls-message-field"], KeyPackageOneTime),
+            def("keypackages.discover.last-resort", "The last-resort KeyPackage serves only when no other matches, and is kept", Must,
+                &["OAS.keypackages.last-resort", "PROFILE.keypackage-last-resort-kept"], KeyPackageLastResort),
+            def("keypackages.discover.concurrent-distinct", "Concurrent discoveries never hand out the same KeyPackage twice", Profile,
+                &["PROFILE.keypackage-concurrent-distinct"], KeyPackageConcurrent),
+            def("keypackages.discover.filter-ciphersuites", "Discovery returns only KeyPackages of the requested cipher suites", Must,
+                &["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"], KeyPackageFilterSuite),
+            def("keypackages.discover.filter-versions", "Discovery returns only KeyPackages of the requested protocol versions", Must,
+                &["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"], KeyPackageFilterVersion),
+            def("keypackages.discover.filter-extensions", "Discovery returns only KeyPackages supporting the requested extensions", Must,
+                &["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"], KeyPackageFilterExtension),
+            def("keypackages.discover.empty", "A known actor without matching KeyPackages gets an empty answer", Profile,
+                &["PROFILE.keypackage-discover-empty"], KeyPackageDiscoverEmpty),
+            def("keypackages.discover.unknown-fid", "Discovery for an unknown actor answers 404", Profile,
+                &["PROFILE.keypackage-discover-empty"], KeyPackageUnknownFid),
+            def("keypackages.discover.missing-ciphersuites", "Discovery without the required ciphersuites parameter answers 400", Must,
+                &["OAS.keypackages.discover-filter", "PROFILE.bad-request-400"], KeyPackageMissingSuites),
+            def("keypackages.upload.reject-tampered-signature", "A KeyPackage with a tampered signature is refused with its id and a reason", Must,
+                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation", "MLS.2.as-validate-credentials"], KeyPackageRejectTampered),
+            def("keypackages.upload.reject-expired", "A KeyPackage whose lifetime has ended is refused", Must,
+                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation"], KeyPackageRejectExpired),
+            def("keypackages.upload.reject-foreign-credential", "A KeyPackage whose ID-Cert another CA issued is refused", Must,
+                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-credential", "MLS.2.as-validate-credentials", "MLS.2.as-attest-binding"], KeyPackageRejectForeignCredential),
+            def("keypackages.upload.reject-unknown-suite", "A KeyPackage of a suite outside the registry is refused", Must,
+                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation", "PROFILE.suite-registry"], KeyPackageRejectUnknownSuite),
+            def("keypackages.upload.reject-summary-mismatch", "A KeyPackage whose JSON summary disagrees with its bytes is refused", Profile,
+                &["PROFILE.keypackage-summary", "OAS.keypackages.upload-errors"], KeyPackageRejectSummaryMismatch),
+            def("keypackages.upload.reject-other-actor", "A KeyPackage with another actor's credential is refused", Must,
+                &["PROFILE.keypackage-credential", "MLS.2.as-attest-binding"], KeyPackageRejectOtherActor),
+            def("keypackages.upload.batch-atomic", "A batch with one faulty KeyPackage stores none of its packages", Profile,
+                &["PROFILE.keypackage-batch-atomic", "OAS.keypackages.upload-errors"], KeyPackageBatchAtomic),
+        ]);
+    }
+    let group_ops = ["groups_createGroup", "groups_submitProposal", "groups_submitCommit", "members_getMembers"]
+        .iter()
+        .all(|o| spec.operation(o).is_some());
+    if group_ops && kp_ops {
+        checks.extend([
+            def("groups.members-after-commit", "After a commit that adds a member, the group lists both members and the new epoch", Profile,
+                &["PROFILE.group-members", "PROFILE.commit-epoch", "PROFILE.group-create"], GroupMembersAfterCommit),
+            def("groups.welcome-joins", "The Welcome the target returns lets the added member join with the same epoch authenticator", Must,
+                &["MLS.2.ds-distribute-messages", "PROFILE.commit-summary", "PROFILE.mls-message-field"], GroupWelcomeJoins),
+            def("groups.stale-commit-refused", "A commit for a past epoch is refused with 409 and changes nothing", Profile,
+                &["PROFILE.commit-epoch"], GroupStaleCommit),
+        ]);
+    }
+    checks.sort_by(|a, b| a.id.cmp(&b.id));
+    checks
+}
+
+/// Operations whose happy path the harness knows how to drive.
+fn known_operation(id: &str) -> bool {
+    operations::KNOWN.contains(&id)
+}
+
+/// Runs one check.
+pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
+    use Kind::*;
+    match kind {
+        Success(op) => operations::success(ctx, op).await,
+        MissingToken(op) => operations::missing_token(ctx, op).await,
+        InvalidToken(op) => operations::invalid_token(ctx, op).await,
+        NotFoundMissing(op) => operations::not_found_missing(ctx, op).await,
+        NotFoundForeign(op) => operations::not_found_foreign(ctx, op).await,
+        InvalidJson(op) => operations::invalid_json(ctx, op).await,
+        SchemaInvalidBody(op) => operations::schema_invalid(ctx, op).await,
+        KeyPackageOneTime => keypackages::one_time(ctx).await,
+        KeyPackageLastResort => keypackages::last_resort(ctx).await,
+        KeyPackageConcurrent => keypackages::concurrent(ctx).await,
+        KeyPackageFilterSuite => keypackages::filter_suite(ctx).await,
+        KeyPackageFilterVersion => keypackages::filter_version(ctx).await,
+        KeyPackageFilterExtension => keypackages::filter_extension(ctx).await,
+        KeyPackageDiscoverEmpty => keypackages::discover_empty(ctx).await,
+        KeyPackageUnknownFid => keypackages::unknown_fid(ctx).await,
+        KeyPackageMissingSuites => keypackages::missing_suites(ctx).await,
+        KeyPackageRejectTampered => keypackages::reject(ctx, keypackages::Defect::TamperedSignature).await,
+        KeyPackageRejectExpired => keypackages::reject(ctx, keypackages::Defect::Expired).await,
+        KeyPackageRejectForeignCredential => keypackages::reject(ctx, keypackages::Defect::ForeignCredential).await,
+        KeyPackageRejectUnknownSuite => keypackages::reject(ctx, keypackages::Defect::UnknownSuite).await,
+        KeyPackageRejectSummaryMismatch => keypackages::reject(ctx, keypackages::Defect::SummaryMismatch).await,
+        KeyPackageRejectOtherActor => keypackages::reject(ctx, keypackages::Defect::OtherActor).await,
+        KeyPackageBatchAtomic => keypackages::batch_atomic(ctx).await,
+        GroupMembersAfterCommit => groups::members_after_commit(ctx).await,
+        GroupWelcomeJoins => groups::welcome_joins(ctx).await,
+        GroupStaleCommit => groups::stale_commit(ctx).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+    use crate::catalogue::requirements;
+
+    #[test]
+    fn every_cited_requirement_exists() {
+        let known: BTreeSet<String> = requirements().into_iter().map(|r| r.id).collect();
+        for check in catalogue(&ApiSpec::default_spec()) {
+            for req in &check.requirements {
+                assert!(known.contains(req), "{} cites unknown requirement {req}", check.id);
+            }
+        }
+    }
+
+    #[test]
+    fn every_must_is_checked_or_explains_why_not() {
+        let checked: BTreeSet<String> = catalogue(&ApiSpec::default_spec())
+            .into_iter()
+            .flat_map(|c| c.requirements)
+            .collect();
+        let missing: Vec<String> = requirements()
+            .into_iter()
+            .filter(|r| r.level == Level::Must && !checked.contains(&r.id) && r.not_checked.is_none())
+            .map(|r| r.id)
+            .collect();
+        assert!(missing.is_empty(), "MUST requirements without a check or a reason: {missing:?}");
+    }
+
+    #[test]
+    fn check_ids_are_unique_and_sorted() {
+        let checks = catalogue(&ApiSpec::default_spec());
+        let ids: Vec<&str> = checks.iter().map(|c| c.id.as_str()).collect();
+        let unique: BTreeSet<&str> = ids.iter().copied().collect();
+        assert_eq!(unique.len(), ids.len());
+        let mut sorted = ids.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, ids);
+    }
+}

@@ -1,0 +1,188 @@
+//! Checks generated per operation of the document: success with a schema-valid body, 401 without
+//! or with a bad token, the ambiguous 404, and 400 for malformed bodies.
+
+use serde_json::{json, Value};
+
+use super::context::{expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use crate::check::{CheckResult, Finding};
+use crate::clients::http::{ApiRequest, Auth};
+use crate::clients::mls::KeyPackageOptions;
+
+/// Operations whose requests the harness can build.
+pub const KNOWN: &[&str] = &[
+    "groups_createGroup",
+    "groups_getGroup",
+    "groups_submitCommit",
+    "groups_getLatestCommit",
+    "members_getMembers",
+    "members_getMember",
+    "groups_submitProposal",
+    "members_getProposals",
+    "keypackages_addKeyPackages",
+    "keypackages_discoverKeyPackages",
+];
+
+/// A well-formed request for `op` (schema-valid body, existing resources), sent as `caller`
+/// against `group` (the established group unless given).
+async fn sample(ctx: &mut Ctx, op: &str, caller: Auth, group: Option<String>) -> Result<ApiRequest, Finding> {
+    let group = match group {
+        Some(g) => g,
+        None if op.starts_with("groups_") && op != "groups_createGroup" || op.starts_with("members_") => {
+            ctx.established_id().await?
+        }
+        None => String::new(),
+    };
+    let alice = ctx.fid(ALICE);
+    let bob = ctx.fid(BOB);
+    let params: Vec<(&str, &str)> = vec![("groupId", &group), ("memberId", &alice), ("fid", &bob)];
+    let (method, mut path) = ctx.route(op, &params)?;
+    let req = ApiRequest::new(method, String::new(), caller);
+    let body = match op {
+        "groups_createGroup" => Some(ctx.key_package(ALICE, &KeyPackageOptions::default())?),
+        "keypackages_addKeyPackages" => Some(json!([ctx.key_package(ALICE, &KeyPackageOptions::default())?])),
+        "groups_submitProposal" => Some(json!({
+            "id": "0".repeat(64), "type": "Remove", "target": bob, "signature": "AAAA",
+        })),
+        "groups_submitCommit" => Some(json!({
+            "id": "0".repeat(64), "groupId": group, "epoch": 2, "proposals": [], "signature": "AAAA",
+        })),
+        _ => None,
+    };
+    if op == "keypackages_discoverKeyPackages" {
+        path = format!("{path}?{}", ctx.suite_query());
+    }
+    let mut req = ApiRequest { path, ..req };
+    if let Some(body) = body {
+        req = req.json(&body);
+    }
+    Ok(req)
+}
+
+pub async fn success(ctx: &mut Ctx, op: &str) -> CheckResult {
+    let resp = match op {
+        "groups_createGroup" => ctx.create_group(ALICE).await?.1,
+        "groups_submitProposal" => {
+            let (mut group, _) = ctx.create_group(ALICE).await?;
+            ctx.propose_add(&mut group, CAROL).await?.1
+        }
+        "members_getProposals" => {
+            let (mut group, _) = ctx.create_group(ALICE).await?;
+            let (proposal, resp) = ctx.propose_add(&mut group, CAROL).await?;
+            expect_status(&resp, &[204], "the proposal to be accepted")?;
+            let req = sample(ctx, op, ctx.auth(ALICE), Some(group.id.clone())).await?;
+            let resp = ctx.send(req).await?;
+            ctx.conforms(op, &resp)?;
+            let ids: Vec<Value> = resp
+                .json()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default()
+                .iter()
+                .map(|p| p["id"].clone())
+                .collect();
+            if ids != vec![proposal["id"].clone()] {
+                return Err(Finding::mismatch(
+                    format!("the one pending proposal {}", proposal["id"]),
+                    format!("proposal ids {ids:?}"),
+                ));
+            }
+            resp
+        }
+        "groups_submitCommit" => {
+            let (mut group, _) = ctx.create_group(ALICE).await?;
+            let (_, resp) = ctx.propose_add(&mut group, CAROL).await?;
+            expect_status(&resp, &[204], "the proposal to be accepted")?;
+            ctx.commit(&mut group).await?.1
+        }
+        "keypackages_addKeyPackages" => {
+            let kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
+            ctx.upload(ALICE, vec![kp]).await?
+        }
+        "keypackages_discoverKeyPackages" => {
+            let kp = ctx.key_package(BOB, &KeyPackageOptions::default())?;
+            ctx.upload_ok(BOB, vec![kp]).await?;
+            let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
+            let resp = ctx.send(req).await?;
+            ctx.conforms(op, &resp)?;
+            if resp.json().and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0) == 0 {
+                return Err(Finding::mismatch("bob's freshly uploaded KeyPackage", snippet(&resp.text())));
+            }
+            resp
+        }
+        _ => {
+            let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
+            ctx.send(req).await?
+        }
+    };
+    let documented = ctx
+        .spec
+        .operation(op)
+        .map(|o| o.success_statuses())
+        .unwrap_or_default();
+    expect_status(&resp, &documented, "a documented success status")?;
+    ctx.conforms(op, &resp)
+}
+
+pub async fn missing_token(ctx: &mut Ctx, op: &str) -> CheckResult {
+    let req = sample(ctx, op, Auth::None, None).await?;
+    let resp = ctx.send(req).await?;
+    expect_status(&resp, &[401], "a request without a token is unauthorised")
+}
+
+pub async fn invalid_token(ctx: &mut Ctx, op: &str) -> CheckResult {
+    let bogus = Auth::Literal(format!("p2mls-invalid-{}", crate::random_hex(8)));
+    let req = sample(ctx, op, bogus, None).await?;
+    let resp = ctx.send(req).await?;
+    expect_status(&resp, &[401], "an unknown token is unauthorised")
+}
+
+fn missing_group(ctx: &mut Ctx) -> String {
+    ctx.unique("p2mls-missing-group")
+}
+
+pub async fn not_found_missing(ctx: &mut Ctx, op: &str) -> CheckResult {
+    let group = missing_group(ctx);
+    let req = sample(ctx, op, ctx.auth(ALICE), Some(group)).await?;
+    let resp = ctx.send(req).await?;
+    expect_status(&resp, &[404], "a missing group is not found")
+}
+
+/// Carol is in no group of alice's: she must get the 404 a missing group gets, body included.
+pub async fn not_found_foreign(ctx: &mut Ctx, op: &str) -> CheckResult {
+    let foreign = ctx.established_id().await?;
+    let req = sample(ctx, op, ctx.auth(CAROL), Some(foreign)).await?;
+    let seen = ctx.send(req).await?;
+    expect_status(&seen, &[404], "another actor's group is not found")?;
+    let group = missing_group(ctx);
+    let req = sample(ctx, op, ctx.auth(CAROL), Some(group)).await?;
+    let missing = ctx.send(req).await?;
+    if missing.status != seen.status || missing.body != seen.body {
+        return Err(Finding::mismatch(
+            "the same status and body as for a missing group",
+            format!(
+                "foreign: {} {}; missing: {} {}",
+                seen.status,
+                snippet(&seen.text()),
+                missing.status,
+                snippet(&missing.text())
+            ),
+        ));
+    }
+    Ok(())
+}
+
+async fn bad_body(ctx: &mut Ctx, op: &str, content: &str) -> CheckResult {
+    let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
+    let req = req.raw("application/json", content.as_bytes().to_vec());
+    let resp = ctx.send(req).await?;
+    expect_status(&resp, &[400], "a malformed body is the client's error")
+}
+
+pub async fn invalid_json(ctx: &mut Ctx, op: &str) -> CheckResult {
+    bad_body(ctx, op, "{\"truncated\": ").await
+}
+
+pub async fn schema_invalid(ctx: &mut Ctx, op: &str) -> CheckResult {
+    // Right JSON syntax, wrong shape: a number where an object or array is required.
+    let body = if op == "keypackages_addKeyPackages" { "[42]" } else { "{\"id\": 42}" };
+    bad_body(ctx, op, body).await
+}

@@ -1,0 +1,56 @@
+//! report.json. The deterministic form drops timings and the target URL, keeps evidence only for
+//! checks that did not pass, and redacts volatile values.
+
+use serde_json::{json, Value};
+
+use super::redact::redact;
+use super::Report;
+
+pub fn render(report: &Report, deterministic: bool) -> Value {
+    let checks: Vec<Value> = report
+        .checks
+        .iter()
+        .map(|c| {
+            let mut v = json!({
+                "id": c.def.id,
+                "title": c.def.title,
+                "requirements": c.def.requirements,
+                "level": c.def.level,
+                "verdict": c.verdict,
+                "reason": c.reason,
+                "evidence": c.evidence,
+            });
+            if deterministic {
+                v["reason"] = json!(redact(&c.reason));
+                v["evidence"] = match &c.evidence {
+                    None => Value::Null,
+                    Some(e) => json!({
+                        "expected": redact(&e.expected),
+                        "observed": redact(&e.observed),
+                        "requests": e.exchanges.iter().map(|x| redact(&x.request)).collect::<Vec<_>>(),
+                        "statuses": e.exchanges.iter().map(|x| x.status).collect::<Vec<_>>(),
+                    }),
+                };
+            } else {
+                v["duration_ms"] = json!(c.duration.as_millis() as u64);
+            }
+            v
+        })
+        .collect();
+    let mut header = serde_json::to_value(&report.header).unwrap_or(Value::Null);
+    if deterministic {
+        if let Some(h) = header.as_object_mut() {
+            if !report.header.embedded {
+                h.insert("target".into(), json!("<target>"));
+            }
+            h.insert("harness".into(), json!("p2mls"));
+        }
+    }
+    json!({
+        "header": header,
+        "summary": report.summary,
+        "gate": report.gate,
+        "checks": checks,
+        "requirements": report.requirements,
+    })
+}

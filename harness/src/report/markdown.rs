@@ -1,0 +1,68 @@
+//! report.md: summary, per-check table and the traceability matrix requirement -> checks ->
+//! verdict.
+
+use super::Report;
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn render(report: &Report) -> String {
+    let h = &report.header;
+    let s = &report.summary;
+    let mut out = String::new();
+    out.push_str("# p2mls conformance report\n\n");
+    out.push_str(&format!("- Target: {}\n", h.target));
+    out.push_str(&format!("- Document: {} (OpenAPI {}, API {})\n", h.spec_source, h.spec_openapi, h.spec_version));
+    out.push_str(&format!("- Harness: {}{}\n", h.harness, if h.strict { " (strict: SHOULDs count)" } else { "" }));
+    out.push_str("- Cipher suites (polyproto id -> MLS wire code point):\n");
+    for suite in &h.suites {
+        out.push_str(&format!("  - `{}` -> `{}`: {}\n", suite.polyproto_id, suite.wire, suite.name));
+    }
+    out.push_str("\n## Summary\n\n| pass | fail | non-strict | unsupported | error |\n|---|---|---|---|---|\n");
+    out.push_str(&format!("| {} | {} | {} | {} | {} |\n\n", s.pass, s.fail, s.non_strict, s.unsupported, s.error));
+    if !report.gate.new_failures.is_empty() {
+        out.push_str(&format!("New failures: {}\n\n", report.gate.new_failures.join(", ")));
+    }
+    if !report.gate.now_passing.is_empty() {
+        out.push_str(&format!("Expected failures that now pass: {}\n\n", report.gate.now_passing.join(", ")));
+    }
+    out.push_str("## Checks\n\n| check | level | verdict | requirements | reason |\n|---|---|---|---|---|\n");
+    for c in &report.checks {
+        out.push_str(&format!(
+            "| `{}` | {} | **{}** | {} | {} |\n",
+            c.def.id,
+            c.def.level.as_str(),
+            c.verdict.as_str(),
+            c.def.requirements.join(", "),
+            cell(&c.reason)
+        ));
+    }
+    let failing: Vec<_> = report.checks.iter().filter(|c| c.evidence.is_some()).collect();
+    if !failing.is_empty() {
+        out.push_str("\n## Evidence\n");
+        for c in failing {
+            out.push_str(&format!("\n### `{}` ({})\n\n{}\n", c.def.id, c.verdict.as_str(), c.reason));
+            for x in c.evidence.iter().flat_map(|e| &e.exchanges) {
+                out.push_str(&format!("\n```\n{}\n-> {:?}\n{}\n```\n", x.request, x.status, x.body));
+            }
+        }
+    }
+    out.push_str("\n## Traceability\n\n| requirement | level | source | checks | verdict |\n|---|---|---|---|---|\n");
+    for r in &report.requirements {
+        let verdict = match (&r.verdict, &r.not_checked) {
+            (Some(v), _) => v.as_str().to_owned(),
+            (None, Some(why)) => format!("not checked: {}", cell(why)),
+            (None, None) => "no check selected".to_owned(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} |\n",
+            r.id,
+            r.level.as_str(),
+            cell(&r.source),
+            r.checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+            verdict
+        ));
+    }
+    out
+}

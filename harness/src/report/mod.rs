@@ -1,0 +1,142 @@
+//! The report model and its three renderings (JSON, JUnit, Markdown). The deterministic form of
+//! the JSON (sorted, volatile values redacted) is what the snapshot in `reports/` holds.
+
+pub mod json;
+pub mod junit;
+pub mod markdown;
+pub mod redact;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::catalogue::Requirement;
+use crate::check::{Level, Verdict};
+use crate::runner::{CheckReport, Gate};
+
+/// Counts per verdict.
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct Summary {
+    pub pass: usize,
+    pub fail: usize,
+    pub non_strict: usize,
+    pub unsupported: usize,
+    pub error: usize,
+}
+
+impl Summary {
+    pub fn of(checks: &[CheckReport]) -> Self {
+        let mut s = Summary::default();
+        for c in checks {
+            match c.verdict {
+                Verdict::Pass => s.pass += 1,
+                Verdict::Fail => s.fail += 1,
+                Verdict::NonStrict => s.non_strict += 1,
+                Verdict::Unsupported => s.unsupported += 1,
+                Verdict::Error => s.error += 1,
+            }
+        }
+        s
+    }
+}
+
+/// One cipher suite as the header states it (polyproto id vs MLS wire point).
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteRow {
+    pub polyproto_id: String,
+    pub wire: String,
+    pub name: String,
+}
+
+/// What was tested, with what.
+#[derive(Debug, Clone, Serialize)]
+pub struct Header {
+    pub harness: String,
+    /// The target URL, or "embedded reference server".
+    pub target: String,
+    pub embedded: bool,
+    pub spec_source: String,
+    pub spec_openapi: String,
+    pub spec_version: String,
+    pub suites: Vec<SuiteRow>,
+    pub strict: bool,
+}
+
+/// A requirement with the checks that verify it and its resulting verdict.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementRow {
+    pub id: String,
+    pub level: Level,
+    pub source: String,
+    pub summary: String,
+    pub checks: Vec<String>,
+    /// Worst verdict of its checks; None when no selected check covers it.
+    pub verdict: Option<Verdict>,
+    pub not_checked: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub header: Header,
+    pub summary: Summary,
+    pub gate: Gate,
+    pub checks: Vec<CheckReport>,
+    pub requirements: Vec<RequirementRow>,
+}
+
+impl Report {
+    pub fn new(header: Header, mut checks: Vec<CheckReport>, catalogue: Vec<Requirement>, gate: Gate) -> Self {
+        checks.sort_by(|a, b| a.def.id.cmp(&b.def.id));
+        let mut by_req: BTreeMap<&str, Vec<&CheckReport>> = BTreeMap::new();
+        for c in &checks {
+            for r in &c.def.requirements {
+                by_req.entry(r.as_str()).or_default().push(c);
+            }
+        }
+        let mut requirements: Vec<RequirementRow> = catalogue
+            .into_iter()
+            .map(|r| {
+                let covering = by_req.get(r.id.as_str()).cloned().unwrap_or_default();
+                RequirementRow {
+                    checks: covering.iter().map(|c| c.def.id.clone()).collect(),
+                    verdict: covering.iter().map(|c| c.verdict).max_by_key(|v| severity(*v)),
+                    id: r.id,
+                    level: r.level,
+                    source: r.source,
+                    summary: r.summary,
+                    not_checked: r.not_checked,
+                }
+            })
+            .collect();
+        requirements.sort_by(|a, b| a.id.cmp(&b.id));
+        Self {
+            header,
+            summary: Summary::of(&checks),
+            gate,
+            checks,
+            requirements,
+        }
+    }
+
+    /// Writes report.json, junit.xml and report.md into `dir`.
+    pub fn write(&self, dir: &Path) -> std::io::Result<()> {
+        std::fs::create_dir_all(dir)?;
+        let json = serde_json::to_string_pretty(&json::render(self, false)).map_err(std::io::Error::other)?;
+        std::fs::write(dir.join("report.json"), json + "\n")?;
+        std::fs::write(dir.join("junit.xml"), junit::render(self))?;
+        std::fs::write(dir.join("report.md"), markdown::render(self))?;
+        Ok(())
+    }
+}
+
+/// Order for "worst verdict": error and fail dominate.
+fn severity(v: Verdict) -> u8 {
+    match v {
+        Verdict::Pass => 0,
+        Verdict::Unsupported => 1,
+        Verdict::NonStrict => 2,
+        Verdict::Error => 3,
+        Verdict::Fail => 4,
+    }
+}

@@ -1,0 +1,175 @@
+//! Runs the selected checks in order, applies levels, and gates on `--expect`.
+
+use std::io::{IsTerminal, Write};
+use std::time::{Duration, Instant};
+
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::check::{verdict_for, Evidence, Finding, Verdict};
+use crate::checks::{self, CheckDef, Ctx};
+
+/// A finished check.
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    #[serde(flatten)]
+    pub def: CheckDef,
+    pub verdict: Verdict,
+    /// Why it did not pass (empty on pass).
+    pub reason: String,
+    pub evidence: Option<Evidence>,
+    #[serde(skip)]
+    pub duration: Duration,
+}
+
+/// Check selection.
+#[derive(Debug, Default, Clone)]
+pub struct Selection {
+    only: Option<GlobSet>,
+    skip: Option<GlobSet>,
+}
+
+impl Selection {
+    pub fn new(only: &[String], skip: &[String]) -> Result<Self, String> {
+        let build = |patterns: &[String]| -> Result<Option<GlobSet>, String> {
+            if patterns.is_empty() {
+                return Ok(None);
+            }
+            let mut builder = GlobSetBuilder::new();
+            for p in patterns {
+                builder.add(Glob::new(p).map_err(|e| format!("invalid glob `{p}`: {e}"))?);
+            }
+            builder.build().map(Some).map_err(|e| e.to_string())
+        };
+        Ok(Self {
+            only: build(only)?,
+            skip: build(skip)?,
+        })
+    }
+
+    pub fn includes(&self, id: &str) -> bool {
+        self.only.as_ref().is_none_or(|g| g.is_match(id)) && !self.skip.as_ref().is_some_and(|g| g.is_match(id))
+    }
+}
+
+/// Longest a single check may take, whatever the target does.
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Runs `defs` against the context, printing a progress line per check on a terminal.
+pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckReport> {
+    let total = defs.len();
+    let progress = std::io::stderr().is_terminal();
+    let mut reports = Vec::new();
+    for (index, def) in defs.into_iter().enumerate() {
+        ctx.exchanges.clear();
+        let started = Instant::now();
+        let result = match tokio::time::timeout(CHECK_TIMEOUT, checks::run(&def.kind, ctx)).await {
+            Ok(result) => result,
+            Err(_) => Err(Finding::harness(format!("check did not finish within {CHECK_TIMEOUT:?}"))),
+        };
+        let verdict = verdict_for(&result, def.level, strict);
+        let (reason, evidence) = match result {
+            Ok(()) => (String::new(), None),
+            Err(finding) => {
+                let (reason, expected, observed) = match finding {
+                    Finding::Mismatch { expected, observed } => (format!("expected {expected}; observed {observed}"), expected, observed),
+                    Finding::Unsupported(why) => (format!("unsupported: {why}"), String::new(), why),
+                    Finding::Harness(why) => (format!("harness error: {why}"), String::new(), why),
+                };
+                let evidence = Evidence {
+                    expected,
+                    observed,
+                    exchanges: std::mem::take(&mut ctx.exchanges),
+                };
+                (reason, Some(evidence))
+            }
+        };
+        if progress {
+            let mut err = std::io::stderr();
+            let _ = writeln!(err, "[{:>3}/{total}] {:<11} {}", index + 1, verdict.as_str(), def.id);
+        }
+        reports.push(CheckReport {
+            def,
+            verdict,
+            reason,
+            evidence,
+            duration: started.elapsed(),
+        });
+    }
+    reports
+}
+
+/// Known failures (`--expect FILE`): each with a mandatory reason.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectations {
+    #[serde(default)]
+    pub expected: Vec<ExpectedFailure>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFailure {
+    pub check: String,
+    pub reason: String,
+}
+
+impl Expectations {
+    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let parsed: Self = toml::from_str(&text).map_err(|e| format!("invalid expectations {}: {e}", path.display()))?;
+        if let Some(e) = parsed.expected.iter().find(|e| e.reason.trim().is_empty()) {
+            return Err(format!("{}: expected failure {} needs a reason", path.display(), e.check));
+        }
+        Ok(parsed)
+    }
+}
+
+/// How the gate decided.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Gate {
+    /// Failing checks not listed as expected.
+    pub new_failures: Vec<String>,
+    /// Failing checks that were expected.
+    pub expected_failures: Vec<String>,
+    /// Expected failures that now pass (the expectation went stale).
+    pub now_passing: Vec<String>,
+}
+
+impl Gate {
+    pub fn decide(reports: &[CheckReport], expectations: Option<&Expectations>) -> Self {
+        let expected: Vec<&str> = expectations
+            .map(|e| e.expected.iter().map(|x| x.check.as_str()).collect())
+            .unwrap_or_default();
+        let mut gate = Gate::default();
+        for report in reports {
+            let failing = matches!(report.verdict, Verdict::Fail | Verdict::Error);
+            let listed = expected.contains(&report.def.id.as_str());
+            match (failing, listed) {
+                (true, true) => gate.expected_failures.push(report.def.id.clone()),
+                (true, false) => gate.new_failures.push(report.def.id.clone()),
+                (false, true) if report.verdict == Verdict::Pass => gate.now_passing.push(report.def.id.clone()),
+                _ => {}
+            }
+        }
+        gate
+    }
+
+    pub fn passed(&self) -> bool {
+        self.new_failures.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selection_globs() {
+        let s = Selection::new(&["keypackages.*".into()], &["*.concurrent-*".into()]).expect("globs");
+        assert!(s.includes("keypackages.discover.one-time"));
+        assert!(!s.includes("keypackages.discover.concurrent-distinct"));
+        assert!(!s.includes("groups.welcome-joins"));
+        assert!(Selection::new(&["[".into()], &[]).is_err());
+    }
+}
