@@ -118,7 +118,10 @@ mod tests {
     #[test]
     fn should_failures_are_non_strict_unless_strict() {
         let broken: CheckResult = Err(Finding::mismatch("a", "b"));
-        assert_eq!(verdict_for(&broken, Level::Should, false), Verdict::NonStrict);
+        assert_eq!(
+            verdict_for(&broken, Level::Should, false),
+            Verdict::NonStrict
+        );
         assert_eq!(verdict_for(&broken, Level::Should, true), Verdict::Fail);
         assert_eq!(verdict_for(&broken, Level::Must, false), Verdict::Fail);
         assert_eq!(verdict_for(&Ok(()), Level::Must, false), Verdict::Pass);

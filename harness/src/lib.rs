@@ -101,7 +101,10 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         None => ApiSpec::default_spec(),
     };
     let selection = Selection::new(&args.only, &args.skip).map_err(UsageError)?;
-    let defs: Vec<_> = checks::catalogue(&spec).into_iter().filter(|d| selection.includes(&d.id)).collect();
+    let defs: Vec<_> = checks::catalogue(&spec)
+        .into_iter()
+        .filter(|d| selection.includes(&d.id))
+        .collect();
     if args.list {
         return Ok(RunOutput::Listed(defs));
     }
@@ -114,10 +117,9 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
     let registry = SuiteRegistry::default();
     let (base, config, embedded) = match &args.target {
         Some(url) => {
-            let path = args
-                .config
-                .as_deref()
-                .ok_or_else(|| UsageError("--target needs --config FILE saying how to obtain actors".into()))?;
+            let path = args.config.as_deref().ok_or_else(|| {
+                UsageError("--target needs --config FILE saying how to obtain actors".into())
+            })?;
             let config = TargetConfig::load(path).map_err(UsageError)?;
             (url.clone(), config, None)
         }
@@ -139,12 +141,15 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             let config = TargetConfig {
                 url: None,
                 timeout_seconds: 10,
-                actors: ActorSource::Reference { registration_secret: secret },
+                actors: ActorSource::Reference {
+                    registration_secret: secret,
+                },
             };
             (server.url(), config, Some(server))
         }
     };
-    let http = clients::http::Http::new(&base, config.timeout()).map_err(|e| UsageError(e.to_string()))?;
+    let http =
+        clients::http::Http::new(&base, config.timeout()).map_err(|e| UsageError(e.to_string()))?;
     let run_tag = random_hex(4);
     let actors = clients::actors::obtain(&http, &config.actors, &run_tag)
         .await
@@ -153,7 +158,11 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
     let results = runner::run(&mut ctx, defs, args.strict).await;
     let header = Header {
         harness: format!("p2mls {}", env!("CARGO_PKG_VERSION")),
-        target: if embedded.is_some() { "embedded reference server".into() } else { base.clone() },
+        target: if embedded.is_some() {
+            "embedded reference server".into()
+        } else {
+            base.clone()
+        },
         embedded: embedded.is_some(),
         spec_source: spec.source_name.clone(),
         spec_openapi: spec.openapi.clone(),
@@ -173,5 +182,10 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         server.stop().await;
     }
     let gate = Gate::decide(&results, expectations.as_ref());
-    Ok(RunOutput::Certified(Report::new(header, results, catalogue::requirements(), gate)))
+    Ok(RunOutput::Certified(Report::new(
+        header,
+        results,
+        catalogue::requirements(),
+        gate,
+    )))
 }

@@ -32,7 +32,8 @@ fn main() {
             Command::Serve(args) => {
                 tracing_subscriber::fmt()
                     .with_env_filter(
-                        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+                        tracing_subscriber::EnvFilter::try_from_default_env()
+                            .unwrap_or_else(|_| "info".into()),
                     )
                     .init();
                 match p2mls_reference_server::serve_forever(args).await {
@@ -60,7 +61,12 @@ async fn run(args: RunArgs) -> i32 {
     match &output {
         RunOutput::Listed(defs) => {
             for d in defs {
-                println!("{:<60} {:<8} {}", d.id, d.level.as_str(), d.requirements.join(","));
+                println!(
+                    "{:<60} {:<8} {}",
+                    d.id,
+                    d.level.as_str(),
+                    d.requirements.join(",")
+                );
             }
         }
         RunOutput::Certified(report) => {
@@ -78,7 +84,10 @@ async fn run(args: RunArgs) -> i32 {
                 println!("  {:<11} {}: {}", c.verdict.as_str(), c.def.id, c.reason);
             }
             if !report.gate.now_passing.is_empty() {
-                println!("expected failures that now pass: {}", report.gate.now_passing.join(", "));
+                println!(
+                    "expected failures that now pass: {}",
+                    report.gate.now_passing.join(", ")
+                );
             }
             if let Some(dir) = &args.out {
                 if let Err(e) = report.write(dir) {

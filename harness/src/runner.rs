@@ -48,7 +48,8 @@ impl Selection {
     }
 
     pub fn includes(&self, id: &str) -> bool {
-        self.only.as_ref().is_none_or(|g| g.is_match(id)) && !self.skip.as_ref().is_some_and(|g| g.is_match(id))
+        self.only.as_ref().is_none_or(|g| g.is_match(id))
+            && !self.skip.as_ref().is_some_and(|g| g.is_match(id))
     }
 }
 
@@ -65,15 +66,23 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
         let started = Instant::now();
         let result = match tokio::time::timeout(CHECK_TIMEOUT, checks::run(&def.kind, ctx)).await {
             Ok(result) => result,
-            Err(_) => Err(Finding::harness(format!("check did not finish within {CHECK_TIMEOUT:?}"))),
+            Err(_) => Err(Finding::harness(format!(
+                "check did not finish within {CHECK_TIMEOUT:?}"
+            ))),
         };
         let verdict = verdict_for(&result, def.level, strict);
         let (reason, evidence) = match result {
             Ok(()) => (String::new(), None),
             Err(finding) => {
                 let (reason, expected, observed) = match finding {
-                    Finding::Mismatch { expected, observed } => (format!("expected {expected}; observed {observed}"), expected, observed),
-                    Finding::Unsupported(why) => (format!("unsupported: {why}"), String::new(), why),
+                    Finding::Mismatch { expected, observed } => (
+                        format!("expected {expected}; observed {observed}"),
+                        expected,
+                        observed,
+                    ),
+                    Finding::Unsupported(why) => {
+                        (format!("unsupported: {why}"), String::new(), why)
+                    }
                     Finding::Harness(why) => (format!("harness error: {why}"), String::new(), why),
                 };
                 let evidence = Evidence {
@@ -86,7 +95,13 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
         };
         if progress {
             let mut err = std::io::stderr();
-            let _ = writeln!(err, "[{:>3}/{total}] {:<11} {}", index + 1, verdict.as_str(), def.id);
+            let _ = writeln!(
+                err,
+                "[{:>3}/{total}] {:<11} {}",
+                index + 1,
+                verdict.as_str(),
+                def.id
+            );
         }
         reports.push(CheckReport {
             def,
@@ -116,10 +131,16 @@ pub struct ExpectedFailure {
 
 impl Expectations {
     pub fn load(path: &std::path::Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-        let parsed: Self = toml::from_str(&text).map_err(|e| format!("invalid expectations {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let parsed: Self = toml::from_str(&text)
+            .map_err(|e| format!("invalid expectations {}: {e}", path.display()))?;
         if let Some(e) = parsed.expected.iter().find(|e| e.reason.trim().is_empty()) {
-            return Err(format!("{}: expected failure {} needs a reason", path.display(), e.check));
+            return Err(format!(
+                "{}: expected failure {} needs a reason",
+                path.display(),
+                e.check
+            ));
         }
         Ok(parsed)
     }
@@ -148,7 +169,9 @@ impl Gate {
             match (failing, listed) {
                 (true, true) => gate.expected_failures.push(report.def.id.clone()),
                 (true, false) => gate.new_failures.push(report.def.id.clone()),
-                (false, true) if report.verdict == Verdict::Pass => gate.now_passing.push(report.def.id.clone()),
+                (false, true) if report.verdict == Verdict::Pass => {
+                    gate.now_passing.push(report.def.id.clone())
+                }
                 _ => {}
             }
         }
@@ -166,7 +189,8 @@ mod tests {
 
     #[test]
     fn selection_globs() {
-        let s = Selection::new(&["keypackages.*".into()], &["*.concurrent-*".into()]).expect("globs");
+        let s =
+            Selection::new(&["keypackages.*".into()], &["*.concurrent-*".into()]).expect("globs");
         assert!(s.includes("keypackages.discover.one-time"));
         assert!(!s.includes("keypackages.discover.concurrent-distinct"));
         assert!(!s.includes("groups.welcome-joins"));

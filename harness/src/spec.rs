@@ -13,7 +13,9 @@ pub const DEFAULT_SPEC: &str =
     include_str!("../../specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.1.yaml");
 pub const DEFAULT_SPEC_NAME: &str = "specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.1.yaml";
 
-const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
+const METHODS: &[&str] = &[
+    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+];
 const MAX_REF_DEPTH: usize = 64;
 
 #[derive(Debug, Error)]
@@ -24,9 +26,15 @@ pub enum SpecError {
         source: std::io::Error,
     },
     #[error("{source_name} is not valid YAML or JSON: {message}")]
-    Syntax { source_name: String, message: String },
+    Syntax {
+        source_name: String,
+        message: String,
+    },
     #[error("{source_name}: {message}")]
-    Invalid { source_name: String, message: String },
+    Invalid {
+        source_name: String,
+        message: String,
+    },
 }
 
 /// The JSON Schema dialect of a document.
@@ -93,8 +101,9 @@ pub struct ApiSpec {
 impl ApiSpec {
     /// Our default document.
     pub fn default_spec() -> Self {
-        Self::parse(DEFAULT_SPEC, DEFAULT_SPEC_NAME)
-            .unwrap_or_else(|e| panic!("the embedded default spec is invalid (a build defect): {e}"))
+        Self::parse(DEFAULT_SPEC, DEFAULT_SPEC_NAME).unwrap_or_else(|e| {
+            panic!("the embedded default spec is invalid (a build defect): {e}")
+        })
     }
 
     /// Loads a YAML or JSON document from a file.
@@ -119,7 +128,9 @@ impl ApiSpec {
         let openapi = doc
             .get("openapi")
             .and_then(Value::as_str)
-            .ok_or_else(|| invalid("no `openapi` version field (is this an OpenAPI 3 document?)".into()))?
+            .ok_or_else(|| {
+                invalid("no `openapi` version field (is this an OpenAPI 3 document?)".into())
+            })?
             .to_owned();
         let dialect = if openapi.starts_with("3.0.") {
             // openapiv3 models 3.0 exactly: a typed parse catches structural mistakes early.
@@ -129,10 +140,18 @@ impl ApiSpec {
         } else if openapi.starts_with("3.1.") {
             Dialect::Oas31
         } else {
-            return Err(invalid(format!("unsupported OpenAPI version `{openapi}` (need 3.0.x or 3.1.x)")));
+            return Err(invalid(format!(
+                "unsupported OpenAPI version `{openapi}` (need 3.0.x or 3.1.x)"
+            )));
         };
-        let info = doc.get("info").ok_or_else(|| invalid("no `info` object".into()))?;
-        let title = info.get("title").and_then(Value::as_str).unwrap_or("").to_owned();
+        let info = doc
+            .get("info")
+            .ok_or_else(|| invalid("no `info` object".into()))?;
+        let title = info
+            .get("title")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let version = info
             .get("version")
             .and_then(Value::as_str)
@@ -142,24 +161,41 @@ impl ApiSpec {
             .get("paths")
             .and_then(Value::as_object)
             .ok_or_else(|| invalid("no `paths` object".into()))?;
-        let global_security = doc.get("security").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+        let global_security = doc
+            .get("security")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
         let mut operations = BTreeMap::new();
         for (path, item) in paths {
             let item = resolve(&doc, item, 0).map_err(|m| invalid(format!("paths.{path}: {m}")))?;
-            let shared_params = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
+            let shared_params = item
+                .get("parameters")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             for method in METHODS {
-                let Some(op) = item.get(*method) else { continue };
+                let Some(op) = item.get(*method) else {
+                    continue;
+                };
                 let here = format!("paths.{path}.{method}");
-                let id = op
-                    .get("operationId")
-                    .and_then(Value::as_str)
-                    .map_or_else(|| format!("{} {}", method.to_uppercase(), path), str::to_owned);
+                let id = op.get("operationId").and_then(Value::as_str).map_or_else(
+                    || format!("{} {}", method.to_uppercase(), path),
+                    str::to_owned,
+                );
                 let secured = match op.get("security").and_then(Value::as_array) {
-                    Some(list) => !list.is_empty() && !list.iter().any(|r| r.as_object().is_some_and(Map::is_empty)),
+                    Some(list) => {
+                        !list.is_empty()
+                            && !list
+                                .iter()
+                                .any(|r| r.as_object().is_some_and(Map::is_empty))
+                    }
                     None => global_security,
                 };
                 let mut request_body = BTreeMap::new();
-                if let Some(content) = op.pointer("/requestBody/content").and_then(Value::as_object) {
+                if let Some(content) = op
+                    .pointer("/requestBody/content")
+                    .and_then(Value::as_object)
+                {
                     for (media, body) in content {
                         if let Some(schema) = body.get("schema") {
                             request_body.insert(media.clone(), schema.clone());
@@ -181,7 +217,12 @@ impl ApiSpec {
                     responses.insert(status.clone(), media_map);
                 }
                 let mut parameters = shared_params.clone();
-                parameters.extend(op.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default());
+                parameters.extend(
+                    op.get("parameters")
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default(),
+                );
                 let op = Operation {
                     id: id.clone(),
                     method: method.to_uppercase(),
@@ -208,7 +249,8 @@ impl ApiSpec {
         for op in spec.operations.values() {
             for media in op.responses.values() {
                 for schema in media.values().flatten() {
-                    spec.compile(schema).map_err(|m| invalid(format!("{}: {m}", op.id)))?;
+                    spec.compile(schema)
+                        .map_err(|m| invalid(format!("{}: {m}", op.id)))?;
                 }
             }
         }
@@ -248,13 +290,23 @@ impl ApiSpec {
             return if body.is_empty() {
                 Ok(())
             } else {
-                Err(vec![format!("status {status} documents no body, but one was sent")])
+                Err(vec![format!(
+                    "status {status} documents no body, but one was sent"
+                )])
             };
         }
         let essence = content_type
-            .map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
+            .map(|c| {
+                c.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            })
             .unwrap_or_default();
-        let Some((media_type, schema)) = media.iter().find(|(m, _)| m.eq_ignore_ascii_case(&essence)) else {
+        let Some((media_type, schema)) =
+            media.iter().find(|(m, _)| m.eq_ignore_ascii_case(&essence))
+        else {
             return Err(vec![format!(
                 "content type `{essence}` is not documented for status {status} (documented: {})",
                 media.keys().cloned().collect::<Vec<_>>().join(", ")
@@ -318,7 +370,11 @@ pub fn resolve(doc: &Value, value: &Value, depth: usize) -> Result<Value, String
             }
             Ok(Value::Object(out))
         }
-        Value::Array(items) => items.iter().map(|v| resolve(doc, v, depth + 1)).collect::<Result<Vec<_>, _>>().map(Value::Array),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| resolve(doc, v, depth + 1))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Value::Array),
         other => Ok(other.clone()),
     }
 }
@@ -330,7 +386,8 @@ fn translate_oas30(schema: &Value) -> Value {
             let mut out = Map::new();
             for (k, v) in map {
                 match k.as_str() {
-                    "nullable" | "example" | "discriminator" | "xml" | "externalDocs" | "deprecated" | "readOnly" | "writeOnly" => {}
+                    "nullable" | "example" | "discriminator" | "xml" | "externalDocs"
+                    | "deprecated" | "readOnly" | "writeOnly" => {}
                     _ => {
                         out.insert(k.clone(), translate_oas30(v));
                     }
@@ -338,7 +395,10 @@ fn translate_oas30(schema: &Value) -> Value {
             }
             if map.get("nullable").and_then(Value::as_bool) == Some(true) {
                 if let Some(Value::String(t)) = map.get("type") {
-                    out.insert("type".into(), Value::Array(vec![Value::String(t.clone()), Value::String("null".into())]));
+                    out.insert(
+                        "type".into(),
+                        Value::Array(vec![Value::String(t.clone()), Value::String("null".into())]),
+                    );
                 }
             }
             Value::Object(out)
@@ -362,11 +422,16 @@ mod tests {
 
     #[test]
     fn malformed_documents_get_clear_errors() {
-        let err = ApiSpec::parse("openapi: [", "bad.yaml").unwrap_err().to_string();
-        assert!(err.contains("bad.yaml"), "{err}");
-        let err = ApiSpec::parse("openapi: 2.0.0\ninfo: {title: x, version: '1'}\npaths: {}", "v2.yaml")
+        let err = ApiSpec::parse("openapi: [", "bad.yaml")
             .unwrap_err()
             .to_string();
+        assert!(err.contains("bad.yaml"), "{err}");
+        let err = ApiSpec::parse(
+            "openapi: 2.0.0\ninfo: {title: x, version: '1'}\npaths: {}",
+            "v2.yaml",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("unsupported OpenAPI version"), "{err}");
         let dangling = "openapi: 3.1.0\ninfo: {title: x, version: '1'}\npaths:\n  /a:\n    get:\n      responses:\n        '200':\n          description: ok\n          content:\n            application/json:\n              schema: {$ref: '#/components/schemas/Nope'}\n";
         let err = ApiSpec::parse(dangling, "d.yaml").unwrap_err().to_string();
@@ -377,17 +442,40 @@ mod tests {
     fn responses_are_validated_against_schemas() {
         let spec = ApiSpec::default_spec();
         let good = br#"{"id":"g","epoch":0,"members":[],"publicKey":"AA=="}"#;
-        assert!(spec.check_response("groups_getGroup", 200, Some("application/json"), good).is_ok());
+        assert!(spec
+            .check_response("groups_getGroup", 200, Some("application/json"), good)
+            .is_ok());
         let bad = br#"{"id":"g","epoch":"zero","members":[],"publicKey":"AA=="}"#;
-        assert!(spec.check_response("groups_getGroup", 200, Some("application/json"), bad).is_err());
-        assert!(spec.check_response("groups_getGroup", 418, Some("application/json"), good).is_err());
-        assert!(spec.check_response("keypackages_addKeyPackages", 200, Some("text/plain"), b"200").is_ok());
-        assert!(spec.check_response("keypackages_addKeyPackages", 200, Some("text/plain"), b"201").is_err());
+        assert!(spec
+            .check_response("groups_getGroup", 200, Some("application/json"), bad)
+            .is_err());
+        assert!(spec
+            .check_response("groups_getGroup", 418, Some("application/json"), good)
+            .is_err());
+        assert!(spec
+            .check_response(
+                "keypackages_addKeyPackages",
+                200,
+                Some("text/plain"),
+                b"200"
+            )
+            .is_ok());
+        assert!(spec
+            .check_response(
+                "keypackages_addKeyPackages",
+                200,
+                Some("text/plain"),
+                b"201"
+            )
+            .is_err());
     }
 
     #[test]
     fn oas30_nullable_is_translated() {
         let schema = serde_json::json!({"type": "string", "nullable": true});
-        assert_eq!(translate_oas30(&schema), serde_json::json!({"type": ["string", "null"]}));
+        assert_eq!(
+            translate_oas30(&schema),
+            serde_json::json!({"type": ["string", "null"]})
+        );
     }
 }

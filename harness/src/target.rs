@@ -57,7 +57,10 @@ impl TargetConfig {
             toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))?;
         if let ActorSource::Static { list } = &config.actors {
             if list.len() < 3 {
-                return Err(format!("{}: static mode needs at least three actors", path.display()));
+                return Err(format!(
+                    "{}: static mode needs at least three actors",
+                    path.display()
+                ));
             }
         }
         if let ActorSource::Command { command } = &config.actors {
@@ -82,13 +85,24 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("p2mls-target-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("dir");
         let good = dir.join("good.toml");
-        std::fs::write(&good, "url = 'http://x'\n[actors]\nmode = 'reference'\nregistration_secret = 's'\n").expect("write");
-        assert!(matches!(TargetConfig::load(&good).expect("loads").actors, ActorSource::Reference { .. }));
+        std::fs::write(
+            &good,
+            "url = 'http://x'\n[actors]\nmode = 'reference'\nregistration_secret = 's'\n",
+        )
+        .expect("write");
+        assert!(matches!(
+            TargetConfig::load(&good).expect("loads").actors,
+            ActorSource::Reference { .. }
+        ));
         let few = dir.join("few.toml");
         std::fs::write(&few, "[actors]\nmode = 'static'\nlist = []\n").expect("write");
         assert!(TargetConfig::load(&few).unwrap_err().contains("three"));
         let typo = dir.join("typo.toml");
-        std::fs::write(&typo, "[actors]\nmode = 'reference'\nregistration_secrett = 's'\n").expect("write");
+        std::fs::write(
+            &typo,
+            "[actors]\nmode = 'reference'\nregistration_secrett = 's'\n",
+        )
+        .expect("write");
         assert!(TargetConfig::load(&typo).is_err());
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -76,7 +76,9 @@ impl IntoResponse for ApiError {
                 body("unauthorized", &message),
             )
                 .into_response(),
-            Self::Forbidden(_) => (StatusCode::FORBIDDEN, body("forbidden", &message)).into_response(),
+            Self::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, body("forbidden", &message)).into_response()
+            }
             // The same body for "missing" and "not yours" (OAS.not-found-ambiguity).
             Self::NotFound => (StatusCode::NOT_FOUND, body("not_found", &message)).into_response(),
             Self::Conflict(_) => (StatusCode::CONFLICT, body("conflict", &message)).into_response(),

@@ -135,7 +135,11 @@ impl Ctx {
     }
 
     /// Uploads KeyPackages as `actor`.
-    pub async fn upload(&mut self, actor: usize, packages: Vec<Value>) -> Result<ApiResponse, Finding> {
+    pub async fn upload(
+        &mut self,
+        actor: usize,
+        packages: Vec<Value>,
+    ) -> Result<ApiResponse, Finding> {
         let (method, path) = self.route("keypackages_addKeyPackages", &[])?;
         let req = ApiRequest::new(method, path, self.auth(actor)).json(&Value::Array(packages));
         self.send(req).await
@@ -148,14 +152,29 @@ impl Ctx {
     }
 
     /// Discovers `owner`'s KeyPackages as `by` with a raw query string.
-    pub async fn discover(&mut self, by: usize, owner: &str, query: &str) -> Result<ApiResponse, Finding> {
+    pub async fn discover(
+        &mut self,
+        by: usize,
+        owner: &str,
+        query: &str,
+    ) -> Result<ApiResponse, Finding> {
         let (method, path) = self.route("keypackages_discoverKeyPackages", &[("fid", owner)])?;
-        let path = if query.is_empty() { path } else { format!("{path}?{query}") };
-        self.send(ApiRequest::new(method, path, self.auth(by))).await
+        let path = if query.is_empty() {
+            path
+        } else {
+            format!("{path}?{query}")
+        };
+        self.send(ApiRequest::new(method, path, self.auth(by)))
+            .await
     }
 
     /// Discovers and returns the list (200 with an array, or 204 read as empty).
-    pub async fn discover_list(&mut self, by: usize, owner: usize, query: &str) -> Result<Vec<Value>, Finding> {
+    pub async fn discover_list(
+        &mut self,
+        by: usize,
+        owner: usize,
+        query: &str,
+    ) -> Result<Vec<Value>, Finding> {
         let fid = self.fid(owner);
         let resp = self.discover(by, &fid, query).await?;
         if resp.status == 204 {
@@ -164,7 +183,10 @@ impl Ctx {
         expect_status(&resp, &[200], "discovery to answer 200")?;
         match resp.json() {
             Some(Value::Array(list)) => Ok(list),
-            _ => Err(Finding::mismatch("a JSON array of KeyPackages", resp.text())),
+            _ => Err(Finding::mismatch(
+                "a JSON array of KeyPackages",
+                resp.text(),
+            )),
         }
     }
 
@@ -194,10 +216,15 @@ impl Ctx {
     }
 
     /// Creates a group on the target with `owner`'s KeyPackage, and the mirroring MLS group.
-    pub async fn create_group(&mut self, owner: usize) -> Result<(LiveGroup, ApiResponse), Finding> {
+    pub async fn create_group(
+        &mut self,
+        owner: usize,
+    ) -> Result<(LiveGroup, ApiResponse), Finding> {
         let kp = self.key_package(owner, &KeyPackageOptions::default())?;
         let (method, path) = self.route("groups_createGroup", &[])?;
-        let resp = self.send(ApiRequest::new(method, path, self.auth(owner)).json(&kp)).await?;
+        let resp = self
+            .send(ApiRequest::new(method, path, self.auth(owner)).json(&kp))
+            .await?;
         expect_status(&resp, &[200], "group creation to answer 200")?;
         let id = resp
             .json()
@@ -230,7 +257,11 @@ impl Ctx {
     }
 
     /// `added` uploads a fresh KeyPackage; the group owner discovers it and proposes the add.
-    pub async fn propose_add(&mut self, group: &mut LiveGroup, added: usize) -> Result<(Value, ApiResponse), Finding> {
+    pub async fn propose_add(
+        &mut self,
+        group: &mut LiveGroup,
+        added: usize,
+    ) -> Result<(Value, ApiResponse), Finding> {
         let kp = self.key_package(added, &KeyPackageOptions::default())?;
         self.upload_ok(added, vec![kp]).await?;
         let query = self.suite_query();
@@ -240,8 +271,9 @@ impl Ctx {
             .next()
             .ok_or_else(|| Finding::mismatch("a KeyPackage right after its upload", "none"))?;
         let bytes = decode_b64(&kp_json["mlsMessage"])?;
-        let kp_in = crate::clients::mls::decode_key_package(&bytes)
-            .map_err(|e| Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string()))?;
+        let kp_in = crate::clients::mls::decode_key_package(&bytes).map_err(|e| {
+            Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string())
+        })?;
         let owner = &self.actors[group.owner];
         let crypto = openmls_rust_crypto::RustCrypto::default();
         let kp = kp_in
@@ -288,8 +320,8 @@ impl Ctx {
                 .ok_or_else(|| Finding::harness("commit lacks its tags"))?
                 .0;
         }
-        let (_, signature) =
-            wire::split_trailing_opaque(rest, 64).ok_or_else(|| Finding::harness("commit lacks a signature"))?;
+        let (_, signature) = wire::split_trailing_opaque(rest, 64)
+            .ok_or_else(|| Finding::harness("commit lacks a signature"))?;
         let mut body = json!({
             "id": hex::encode(Sha256::digest(&bytes)),
             "groupId": group.id,
@@ -299,7 +331,8 @@ impl Ctx {
             "mlsMessage": B64.encode(&bytes),
         });
         if let Some(welcome) = welcome {
-            body["welcome"] = json!(B64.encode(welcome.tls_serialize_detached().map_err(Finding::harness)?));
+            body["welcome"] =
+                json!(B64.encode(welcome.tls_serialize_detached().map_err(Finding::harness)?));
         }
         let (method, path) = self.route("groups_submitCommit", &[("groupId", &group.id)])?;
         let resp = self
@@ -377,7 +410,9 @@ fn encode_segment(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'@' => {
+                (b as char).to_string()
+            }
             other => format!("%{other:02X}"),
         })
         .collect()

@@ -14,18 +14,28 @@ use crate::clients::http::ApiRequest;
 pub async fn members_after_commit(ctx: &mut Ctx) -> CheckResult {
     let id = ctx.established_id().await?;
     let (method, path) = ctx.route("groups_getGroup", &[("groupId", &id)])?;
-    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(ALICE))).await?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(ALICE)))
+        .await?;
     expect_status(&resp, &[200], "the group to be visible to its creator")?;
     let group = resp.json().unwrap_or(Value::Null);
     let members: Vec<(String, String)> = group["members"]
         .as_array()
         .map(|list| {
             list.iter()
-                .map(|m| (m["id"].as_str().unwrap_or("").to_owned(), m["role"].as_str().unwrap_or("").to_owned()))
+                .map(|m| {
+                    (
+                        m["id"].as_str().unwrap_or("").to_owned(),
+                        m["role"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let expected = vec![(ctx.fid(ALICE), "Admin".to_owned()), (ctx.fid(BOB), "Member".to_owned())];
+    let expected = vec![
+        (ctx.fid(ALICE), "Admin".to_owned()),
+        (ctx.fid(BOB), "Member".to_owned()),
+    ];
     if group["epoch"] != 1 || members != expected {
         return Err(Finding::mismatch(
             format!("epoch 1 with members {expected:?}"),
@@ -34,7 +44,9 @@ pub async fn members_after_commit(ctx: &mut Ctx) -> CheckResult {
     }
     // Bob, now a member, sees the group too.
     let (method, path) = ctx.route("groups_getGroup", &[("groupId", &id)])?;
-    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(BOB))).await?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(BOB)))
+        .await?;
     expect_status(&resp, &[200], "the group to be visible to the added member")
 }
 
@@ -48,10 +60,22 @@ pub async fn welcome_joins(ctx: &mut Ctx) -> CheckResult {
         .extract()
     {
         MlsMessageBodyIn::Welcome(w) => w,
-        _ => return Err(Finding::mismatch("a Welcome MLSMessage", "another message type")),
+        _ => {
+            return Err(Finding::mismatch(
+                "a Welcome MLSMessage",
+                "another message type",
+            ))
+        }
     };
-    if welcome_json["encryptedGroupState"].as_str().map(|s| B64.decode(s).is_ok()) != Some(true) {
-        return Err(Finding::mismatch("base64 encryptedGroupState", welcome_json["encryptedGroupState"].to_string()));
+    if welcome_json["encryptedGroupState"]
+        .as_str()
+        .map(|s| B64.decode(s).is_ok())
+        != Some(true)
+    {
+        return Err(Finding::mismatch(
+            "base64 encryptedGroupState",
+            welcome_json["encryptedGroupState"].to_string(),
+        ));
     }
     let bob = &ctx.actors[BOB];
     let join_config = MlsGroupJoinConfig::builder()
@@ -62,7 +86,10 @@ pub async fn welcome_joins(ctx: &mut Ctx) -> CheckResult {
         .and_then(|staged| staged.into_group(&bob.mls.provider))
         .map_err(|e| Finding::mismatch("bob joins from the Welcome", e.to_string()))?;
     if group.epoch_authenticator().as_slice() != alice_authenticator.as_slice() {
-        return Err(Finding::mismatch("the same epoch authenticator as alice", "a different one"));
+        return Err(Finding::mismatch(
+            "the same epoch authenticator as alice",
+            "a different one",
+        ));
     }
     Ok(())
 }
@@ -76,13 +103,23 @@ pub async fn stale_commit(ctx: &mut Ctx) -> CheckResult {
     expect_status(&resp, &[200], "the first commit to be accepted")?;
     // Replaying the epoch-0 commit once the group is at epoch 1 must fail and change nothing.
     let (method, path) = ctx.route("groups_submitCommit", &[("groupId", &group.id)])?;
-    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(ALICE)).json(&first)).await?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(ALICE)).json(&first))
+        .await?;
     expect_status(&resp, &[409], "a commit for a past epoch is refused")?;
     let (method, path) = ctx.route("groups_getGroup", &[("groupId", &group.id)])?;
-    let resp = ctx.send(ApiRequest::new(method, path, ctx.auth(ALICE))).await?;
-    let epoch = resp.json().map(|g| g["epoch"].clone()).unwrap_or(Value::Null);
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(ALICE)))
+        .await?;
+    let epoch = resp
+        .json()
+        .map(|g| g["epoch"].clone())
+        .unwrap_or(Value::Null);
     if epoch != 1 {
-        return Err(Finding::mismatch("the group still at epoch 1", format!("epoch {epoch}: {}", snippet(&resp.text()))));
+        return Err(Finding::mismatch(
+            "the group still at epoch 1",
+            format!("epoch {epoch}: {}", snippet(&resp.text())),
+        ));
     }
     Ok(())
 }

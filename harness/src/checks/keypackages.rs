@@ -12,29 +12,44 @@ use crate::check::{CheckResult, Finding};
 use crate::clients::mls::{key_package_json, KeyPackageOptions};
 
 fn ids(list: &[Value]) -> Vec<String> {
-    list.iter().map(|kp| kp["id"].as_str().unwrap_or("<no id>").to_owned()).collect()
+    list.iter()
+        .map(|kp| kp["id"].as_str().unwrap_or("<no id>").to_owned())
+        .collect()
 }
 
 pub async fn one_time(ctx: &mut Ctx) -> CheckResult {
     ctx.drain(BOB).await?;
     let first = ctx.key_package(BOB, &KeyPackageOptions::default())?;
     let second = ctx.key_package(BOB, &KeyPackageOptions::default())?;
-    ctx.upload_ok(BOB, vec![first.clone(), second.clone()]).await?;
+    ctx.upload_ok(BOB, vec![first.clone(), second.clone()])
+        .await?;
     let query = ctx.suite_query();
     let mut handed_out = Vec::new();
     for _ in 0..2 {
         let list = ctx.discover_list(ALICE, BOB, &query).await?;
         if list.len() != 1 {
-            return Err(Finding::mismatch("exactly one KeyPackage for bob's one client", format!("{:?}", ids(&list))));
+            return Err(Finding::mismatch(
+                "exactly one KeyPackage for bob's one client",
+                format!("{:?}", ids(&list)),
+            ));
         }
         handed_out.push(list[0].clone());
     }
     let third = ctx.discover_list(ALICE, BOB, &query).await?;
     if !third.is_empty() {
-        return Err(Finding::mismatch("no KeyPackage once both were handed out", format!("{:?}", ids(&third))));
+        return Err(Finding::mismatch(
+            "no KeyPackage once both were handed out",
+            format!("{:?}", ids(&third)),
+        ));
     }
-    let uploaded: BTreeSet<String> = [&first, &second].iter().map(|kp| kp["mlsMessage"].to_string()).collect();
-    let got: BTreeSet<String> = handed_out.iter().map(|kp| kp["mlsMessage"].to_string()).collect();
+    let uploaded: BTreeSet<String> = [&first, &second]
+        .iter()
+        .map(|kp| kp["mlsMessage"].to_string())
+        .collect();
+    let got: BTreeSet<String> = handed_out
+        .iter()
+        .map(|kp| kp["mlsMessage"].to_string())
+        .collect();
     if uploaded != got {
         return Err(Finding::mismatch(
             "each uploaded package handed out once, with the uploaded wire bytes",
@@ -46,9 +61,16 @@ pub async fn one_time(ctx: &mut Ctx) -> CheckResult {
 
 pub async fn last_resort(ctx: &mut Ctx) -> CheckResult {
     ctx.drain(CAROL).await?;
-    let resort = ctx.key_package(CAROL, &KeyPackageOptions { last_resort: true, ..Default::default() })?;
+    let resort = ctx.key_package(
+        CAROL,
+        &KeyPackageOptions {
+            last_resort: true,
+            ..Default::default()
+        },
+    )?;
     let normal = ctx.key_package(CAROL, &KeyPackageOptions::default())?;
-    ctx.upload_ok(CAROL, vec![resort.clone(), normal.clone()]).await?;
+    ctx.upload_ok(CAROL, vec![resort.clone(), normal.clone()])
+        .await?;
     let query = ctx.suite_query();
     let expected = [&normal["id"], &resort["id"], &resort["id"]];
     let mut seen = Vec::new();
@@ -59,7 +81,10 @@ pub async fn last_resort(ctx: &mut Ctx) -> CheckResult {
     if seen.iter().zip(expected).any(|(got, want)| got != want) {
         return Err(Finding::mismatch(
             "the one-time package first, then the last-resort package on every later discovery",
-            format!("normal {}, last resort {}, handed out {seen:?}", normal["id"], resort["id"]),
+            format!(
+                "normal {}, last resort {}, handed out {seen:?}",
+                normal["id"], resort["id"]
+            ),
         ));
     }
     Ok(())
@@ -78,7 +103,8 @@ pub async fn concurrent(ctx: &mut Ctx) -> CheckResult {
     let mut tasks = Vec::new();
     for _ in 0..N {
         let http = ctx.http.clone();
-        let req = crate::clients::http::ApiRequest::new(method.clone(), path.clone(), ctx.auth(ALICE));
+        let req =
+            crate::clients::http::ApiRequest::new(method.clone(), path.clone(), ctx.auth(ALICE));
         tasks.push(tokio::spawn(async move { http.send(&req).await }));
     }
     let mut handed_out = Vec::new();
@@ -87,14 +113,21 @@ pub async fn concurrent(ctx: &mut Ctx) -> CheckResult {
         ctx.exchanges.push(exchange);
         let resp = result.map_err(|e| Finding::mismatch("an HTTP response", e))?;
         expect_status(&resp, &[200], "each concurrent discovery to succeed")?;
-        let list = resp.json().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+        let list = resp
+            .json()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
         handed_out.extend(ids(&list));
     }
     let distinct: BTreeSet<&String> = handed_out.iter().collect();
     if handed_out.len() != N || distinct.len() != N {
         return Err(Finding::mismatch(
             format!("{N} distinct KeyPackages for {N} concurrent discoveries"),
-            format!("{} handed out, {} distinct", handed_out.len(), distinct.len()),
+            format!(
+                "{} handed out, {} distinct",
+                handed_out.len(),
+                distinct.len()
+            ),
         ));
     }
     Ok(())
@@ -132,7 +165,14 @@ pub async fn filter_suite(ctx: &mut Ctx) -> CheckResult {
         .map(|s| s.polyproto_id)
         .find(|id| *id != ctx.registry.polyproto_id_for_wire(u16::from(ctx.suite)))
         .unwrap_or(0xF110);
-    filtered_out(ctx, format!("ciphersuites={}", p2mls_protocol::identifiers::format_code_point(other))).await
+    filtered_out(
+        ctx,
+        format!(
+            "ciphersuites={}",
+            p2mls_protocol::identifiers::format_code_point(other)
+        ),
+    )
+    .await
 }
 
 pub async fn filter_version(ctx: &mut Ctx) -> CheckResult {
@@ -154,12 +194,19 @@ pub async fn discover_empty(ctx: &mut Ctx) -> CheckResult {
     match resp.status {
         204 => Ok(()),
         200 if resp.json() == Some(Value::Array(Vec::new())) => Ok(()),
-        _ => Err(Finding::mismatch("200 with [] (or 204)", format!("{} {}", resp.status, snippet(&resp.text())))),
+        _ => Err(Finding::mismatch(
+            "200 with [] (or 204)",
+            format!("{} {}", resp.status, snippet(&resp.text())),
+        )),
     }
 }
 
 pub async fn unknown_fid(ctx: &mut Ctx) -> CheckResult {
-    let domain = ctx.fid(ALICE).split_once('@').map(|(_, d)| d.to_owned()).unwrap_or_default();
+    let domain = ctx
+        .fid(ALICE)
+        .split_once('@')
+        .map(|(_, d)| d.to_owned())
+        .unwrap_or_default();
     let nobody = format!("{}@{domain}", ctx.unique("nobody"));
     let query = ctx.suite_query();
     let resp = ctx.discover(ALICE, &nobody, &query).await?;
@@ -169,7 +216,11 @@ pub async fn unknown_fid(ctx: &mut Ctx) -> CheckResult {
 pub async fn missing_suites(ctx: &mut Ctx) -> CheckResult {
     let fid = ctx.fid(BOB);
     let resp = ctx.discover(ALICE, &fid, "").await?;
-    expect_status(&resp, &[400], "the required ciphersuites parameter is missing")
+    expect_status(
+        &resp,
+        &[400],
+        "the required ciphersuites parameter is missing",
+    )
 }
 
 /// Ways to make a KeyPackage that the AS must refuse.
@@ -199,22 +250,33 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
             let last = bytes.len() - 1;
             bytes[last] ^= 0x01;
             use base64::Engine;
-            kp["mlsMessage"] = Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes));
+            kp["mlsMessage"] =
+                Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes));
             Ok(kp)
         }
         Defect::Expired => ctx.key_package(
             ALICE,
-            &KeyPackageOptions { lifetime: Some((now() - 7200, now() - 3600)), ..Default::default() },
+            &KeyPackageOptions {
+                lifetime: Some((now() - 7200, now() - 3600)),
+                ..Default::default()
+            },
         ),
         Defect::ForeignCredential => {
             // Another CA, same domain and claims: only the issuer differs.
             let rogue_key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
             let name = parse_name(&ctx.actors[ALICE].mls.cert_der)?;
             let rogue = ServerIdentity::new(&name.domain, &rogue_key).map_err(Finding::harness)?;
-            let csr_pem = p2mls_protocol::idcert::build_csr(&name, &ctx.actors[ALICE].mls.key.0).map_err(Finding::harness)?;
+            let csr_pem = p2mls_protocol::idcert::build_csr(&name, &ctx.actors[ALICE].mls.key.0)
+                .map_err(Finding::harness)?;
             let csr = p2mls_protocol::idcert::verify_csr(&csr_pem).map_err(Finding::harness)?;
             let (_, der) = rogue.issue(&csr, &[7], 3600).map_err(Finding::harness)?;
-            ctx.key_package(ALICE, &KeyPackageOptions { certificate: Some(der), ..Default::default() })
+            ctx.key_package(
+                ALICE,
+                &KeyPackageOptions {
+                    certificate: Some(der),
+                    ..Default::default()
+                },
+            )
         }
         Defect::UnknownSuite => ctx.key_package_of_suite(
             ALICE,
@@ -248,9 +310,13 @@ pub async fn reject(ctx: &mut Ctx, defect: Defect) -> CheckResult {
     let resp = ctx.upload(ALICE, vec![bad]).await?;
     expect_status(&resp, &[400], "the faulty KeyPackage to be refused")?;
     ctx.conforms("keypackages_addKeyPackages", &resp)?;
-    let entries = resp.json().and_then(|v| v.as_array().cloned()).unwrap_or_default();
+    let entries = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
     let named = entries.iter().any(|e| {
-        e["id"].as_str() == Some(bad_id.as_str()) && e["reason"].as_str().is_some_and(|r| !r.trim().is_empty())
+        e["id"].as_str() == Some(bad_id.as_str())
+            && e["reason"].as_str().is_some_and(|r| !r.trim().is_empty())
     });
     if !named {
         return Err(Finding::mismatch(
@@ -268,9 +334,18 @@ pub async fn batch_atomic(ctx: &mut Ctx) -> CheckResult {
     let good_id = good["id"].as_str().unwrap_or_default().to_owned();
     let resp = ctx.upload(ALICE, vec![good, bad]).await?;
     expect_status(&resp, &[400], "a batch with a faulty package to be refused")?;
-    let entries = resp.json().and_then(|v| v.as_array().cloned()).unwrap_or_default();
-    if entries.iter().any(|e| e["id"].as_str() == Some(good_id.as_str())) {
-        return Err(Finding::mismatch("no error entry for the sound package", snippet(&resp.text())));
+    let entries = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    if entries
+        .iter()
+        .any(|e| e["id"].as_str() == Some(good_id.as_str()))
+    {
+        return Err(Finding::mismatch(
+            "no error entry for the sound package",
+            snippet(&resp.text()),
+        ));
     }
     let query = ctx.suite_query();
     let list = ctx.discover_list(BOB, ALICE, &query).await?;

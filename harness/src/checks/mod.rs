@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod groups;
+pub mod idcert;
 pub mod keypackages;
 pub mod operations;
 
@@ -45,6 +46,8 @@ pub enum Kind {
     GroupMembersAfterCommit,
     GroupWelcomeJoins,
     GroupStaleCommit,
+    ServerRootCert,
+    ActorCerts,
 }
 
 /// A check as listed and reported.
@@ -58,7 +61,13 @@ pub struct CheckDef {
     pub kind: Kind,
 }
 
-fn def(id: impl Into<String>, title: impl Into<String>, level: Level, reqs: &[&str], kind: Kind) -> CheckDef {
+fn def(
+    id: impl Into<String>,
+    title: impl Into<String>,
+    level: Level,
+    reqs: &[&str],
+    kind: Kind,
+) -> CheckDef {
     CheckDef {
         id: id.into(),
         title: title.into(),
@@ -85,8 +94,11 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
         if known {
             checks.push(CheckDef {
                 id: format!("{id}.success"),
-                title: format!("{} {} succeeds with a documented status and a schema-valid body", op.method, op.path),
-                requirements: vec![oas("success"), oas("schema")],
+                title: format!(
+                    "{} {} succeeds with a documented status and a schema-valid body",
+                    op.method, op.path
+                ),
+                requirements: success_requirements(id, oas("success"), oas("schema")),
                 level: Must,
                 kind: Success(id.clone()),
             });
@@ -94,14 +106,20 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
         if op.secured && known {
             checks.push(CheckDef {
                 id: format!("{id}.auth.missing-token"),
-                title: format!("{} {} without a token is refused with 401", op.method, op.path),
+                title: format!(
+                    "{} {} without a token is refused with 401",
+                    op.method, op.path
+                ),
                 requirements: vec![oas("auth"), "PROFILE.auth-401".into()],
                 level: Must,
                 kind: MissingToken(id.clone()),
             });
             checks.push(CheckDef {
                 id: format!("{id}.auth.invalid-token"),
-                title: format!("{} {} with an unknown token is refused with 401", op.method, op.path),
+                title: format!(
+                    "{} {} with an unknown token is refused with 401",
+                    op.method, op.path
+                ),
                 requirements: vec![oas("auth"), "PROFILE.auth-401".into()],
                 level: Must,
                 kind: InvalidToken(id.clone()),
@@ -110,7 +128,10 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
         if op.responses.contains_key("404") && takes_group(op) && known {
             checks.push(CheckDef {
                 id: format!("{id}.not-found.missing"),
-                title: format!("{} {} for a group that does not exist answers 404", op.method, op.path),
+                title: format!(
+                    "{} {} for a group that does not exist answers 404",
+                    op.method, op.path
+                ),
                 requirements: vec![oas("not-found")],
                 level: Must,
                 kind: NotFoundMissing(id.clone()),
@@ -129,15 +150,27 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
         if !op.request_body.is_empty() && known {
             checks.push(CheckDef {
                 id: format!("{id}.bad-request.invalid-json"),
-                title: format!("{} {} with a body that is not JSON answers 400, never 5xx", op.method, op.path),
-                requirements: vec!["PROFILE.bad-request-400".into(), "PROFILE.no-5xx-for-client-errors".into()],
+                title: format!(
+                    "{} {} with a body that is not JSON answers 400, never 5xx",
+                    op.method, op.path
+                ),
+                requirements: vec![
+                    "PROFILE.bad-request-400".into(),
+                    "PROFILE.no-5xx-for-client-errors".into(),
+                ],
                 level: Profile,
                 kind: InvalidJson(id.clone()),
             });
             checks.push(CheckDef {
                 id: format!("{id}.bad-request.schema-invalid"),
-                title: format!("{} {} with a schema-invalid JSON body answers 400, never 5xx", op.method, op.path),
-                requirements: vec!["PROFILE.bad-request-400".into(), "PROFILE.no-5xx-for-client-errors".into()],
+                title: format!(
+                    "{} {} with a schema-invalid JSON body answers 400, never 5xx",
+                    op.method, op.path
+                ),
+                requirements: vec![
+                    "PROFILE.bad-request-400".into(),
+                    "PROFILE.no-5xx-for-client-errors".into(),
+                ],
                 level: Profile,
                 kind: SchemaInvalidBody(id.clone()),
             });
@@ -147,55 +180,236 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
         && spec.operation("keypackages_discoverKeyPackages").is_some();
     if kp_ops {
         checks.extend([
-            def("keypackages.discover.one-time", "A discovered KeyPackage is handed out once, with the uploaded wire bytes", Profile,
-                &["PROFILE.keypackage-one-time", "MLS.2.ds-keypackages", "PROFILE.mls-message-field"], KeyPackageOneTime),
-            def("keypackages.discover.last-resort", "The last-resort KeyPackage serves only when no other matches, and is kept", Must,
-                &["OAS.keypackages.last-resort", "PROFILE.keypackage-last-resort-kept"], KeyPackageLastResort),
-            def("keypackages.discover.concurrent-distinct", "Concurrent discoveries never hand out the same KeyPackage twice", Profile,
-                &["PROFILE.keypackage-concurrent-distinct"], KeyPackageConcurrent),
-            def("keypackages.discover.filter-ciphersuites", "Discovery returns only KeyPackages of the requested cipher suites", Must,
-                &["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"], KeyPackageFilterSuite),
-            def("keypackages.discover.filter-versions", "Discovery returns only KeyPackages of the requested protocol versions", Must,
-                &["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"], KeyPackageFilterVersion),
-            def("keypackages.discover.filter-extensions", "Discovery returns only KeyPackages supporting the requested extensions", Must,
-                &["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"], KeyPackageFilterExtension),
-            def("keypackages.discover.empty", "A known actor without matching KeyPackages gets an empty answer", Profile,
-                &["PROFILE.keypackage-discover-empty"], KeyPackageDiscoverEmpty),
-            def("keypackages.discover.unknown-fid", "Discovery for an unknown actor answers 404", Profile,
-                &["PROFILE.keypackage-discover-empty"], KeyPackageUnknownFid),
-            def("keypackages.discover.missing-ciphersuites", "Discovery without the required ciphersuites parameter answers 400", Must,
-                &["OAS.keypackages.discover-filter", "PROFILE.bad-request-400"], KeyPackageMissingSuites),
-            def("keypackages.upload.reject-tampered-signature", "A KeyPackage with a tampered signature is refused with its id and a reason", Must,
-                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation", "MLS.2.as-validate-credentials"], KeyPackageRejectTampered),
-            def("keypackages.upload.reject-expired", "A KeyPackage whose lifetime has ended is refused", Must,
-                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation"], KeyPackageRejectExpired),
-            def("keypackages.upload.reject-foreign-credential", "A KeyPackage whose ID-Cert another CA issued is refused", Must,
-                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-credential", "MLS.2.as-validate-credentials", "MLS.2.as-attest-binding"], KeyPackageRejectForeignCredential),
-            def("keypackages.upload.reject-unknown-suite", "A KeyPackage of a suite outside the registry is refused", Must,
-                &["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation", "PROFILE.suite-registry"], KeyPackageRejectUnknownSuite),
-            def("keypackages.upload.reject-summary-mismatch", "A KeyPackage whose JSON summary disagrees with its bytes is refused", Profile,
-                &["PROFILE.keypackage-summary", "OAS.keypackages.upload-errors"], KeyPackageRejectSummaryMismatch),
-            def("keypackages.upload.reject-other-actor", "A KeyPackage with another actor's credential is refused", Must,
-                &["PROFILE.keypackage-credential", "MLS.2.as-attest-binding"], KeyPackageRejectOtherActor),
-            def("keypackages.upload.batch-atomic", "A batch with one faulty KeyPackage stores none of its packages", Profile,
-                &["PROFILE.keypackage-batch-atomic", "OAS.keypackages.upload-errors"], KeyPackageBatchAtomic),
+            def(
+                "keypackages.discover.one-time",
+                "A discovered KeyPackage is handed out once, with the uploaded wire bytes",
+                Profile,
+                &[
+                    "PROFILE.keypackage-one-time",
+                    "MLS.2.ds-keypackages",
+                    "MLS.2.ds-role",
+                    "PROFILE.mls-message-field",
+                ],
+                KeyPackageOneTime,
+            ),
+            def(
+                "keypackages.discover.last-resort",
+                "The last-resort KeyPackage serves only when no other matches, and is kept",
+                Must,
+                &[
+                    "OAS.keypackages.last-resort",
+                    "PROFILE.keypackage-last-resort-kept",
+                ],
+                KeyPackageLastResort,
+            ),
+            def(
+                "keypackages.discover.concurrent-distinct",
+                "Concurrent discoveries never hand out the same KeyPackage twice",
+                Profile,
+                &["PROFILE.keypackage-concurrent-distinct"],
+                KeyPackageConcurrent,
+            ),
+            def(
+                "keypackages.discover.filter-ciphersuites",
+                "Discovery returns only KeyPackages of the requested cipher suites",
+                Must,
+                &[
+                    "OAS.keypackages.discover-filter",
+                    "PROFILE.identifier-strings",
+                ],
+                KeyPackageFilterSuite,
+            ),
+            def(
+                "keypackages.discover.filter-versions",
+                "Discovery returns only KeyPackages of the requested protocol versions",
+                Must,
+                &[
+                    "OAS.keypackages.discover-filter",
+                    "PROFILE.identifier-strings",
+                ],
+                KeyPackageFilterVersion,
+            ),
+            def(
+                "keypackages.discover.filter-extensions",
+                "Discovery returns only KeyPackages supporting the requested extensions",
+                Must,
+                &[
+                    "OAS.keypackages.discover-filter",
+                    "PROFILE.identifier-strings",
+                ],
+                KeyPackageFilterExtension,
+            ),
+            def(
+                "keypackages.discover.empty",
+                "A known actor without matching KeyPackages gets an empty answer",
+                Profile,
+                &["PROFILE.keypackage-discover-empty"],
+                KeyPackageDiscoverEmpty,
+            ),
+            def(
+                "keypackages.discover.unknown-fid",
+                "Discovery for an unknown actor answers 404",
+                Profile,
+                &["PROFILE.keypackage-discover-empty"],
+                KeyPackageUnknownFid,
+            ),
+            def(
+                "keypackages.discover.missing-ciphersuites",
+                "Discovery without the required ciphersuites parameter answers 400",
+                Must,
+                &["OAS.keypackages.discover-filter", "PROFILE.bad-request-400"],
+                KeyPackageMissingSuites,
+            ),
+            def(
+                "keypackages.upload.reject-tampered-signature",
+                "A KeyPackage with a tampered signature is refused with its id and a reason",
+                Must,
+                &[
+                    "OAS.keypackages.upload-errors",
+                    "PROFILE.keypackage-validation",
+                    "MLS.2.as-validate-credentials",
+                ],
+                KeyPackageRejectTampered,
+            ),
+            def(
+                "keypackages.upload.reject-expired",
+                "A KeyPackage whose lifetime has ended is refused",
+                Must,
+                &[
+                    "OAS.keypackages.upload-errors",
+                    "PROFILE.keypackage-validation",
+                ],
+                KeyPackageRejectExpired,
+            ),
+            def(
+                "keypackages.upload.reject-foreign-credential",
+                "A KeyPackage whose ID-Cert another CA issued is refused",
+                Must,
+                &[
+                    "OAS.keypackages.upload-errors",
+                    "PROFILE.keypackage-credential",
+                    "MLS.2.as-validate-credentials",
+                    "MLS.2.as-attest-binding",
+                ],
+                KeyPackageRejectForeignCredential,
+            ),
+            def(
+                "keypackages.upload.reject-unknown-suite",
+                "A KeyPackage of a suite outside the registry is refused",
+                Must,
+                &[
+                    "OAS.keypackages.upload-errors",
+                    "PROFILE.keypackage-validation",
+                    "PROFILE.suite-registry",
+                ],
+                KeyPackageRejectUnknownSuite,
+            ),
+            def(
+                "keypackages.upload.reject-summary-mismatch",
+                "A KeyPackage whose JSON summary disagrees with its bytes is refused",
+                Profile,
+                &[
+                    "PROFILE.keypackage-summary",
+                    "OAS.keypackages.upload-errors",
+                ],
+                KeyPackageRejectSummaryMismatch,
+            ),
+            def(
+                "keypackages.upload.reject-other-actor",
+                "A KeyPackage with another actor's credential is refused",
+                Must,
+                &["PROFILE.keypackage-credential", "MLS.2.as-attest-binding"],
+                KeyPackageRejectOtherActor,
+            ),
+            def(
+                "keypackages.upload.batch-atomic",
+                "A batch with one faulty KeyPackage stores none of its packages",
+                Profile,
+                &[
+                    "PROFILE.keypackage-batch-atomic",
+                    "OAS.keypackages.upload-errors",
+                ],
+                KeyPackageBatchAtomic,
+            ),
         ]);
     }
-    let group_ops = ["groups_createGroup", "groups_submitProposal", "groups_submitCommit", "members_getMembers"]
-        .iter()
-        .all(|o| spec.operation(o).is_some());
+    let group_ops = [
+        "groups_createGroup",
+        "groups_submitProposal",
+        "groups_submitCommit",
+        "members_getMembers",
+    ]
+    .iter()
+    .all(|o| spec.operation(o).is_some());
     if group_ops && kp_ops {
         checks.extend([
             def("groups.members-after-commit", "After a commit that adds a member, the group lists both members and the new epoch", Profile,
                 &["PROFILE.group-members", "PROFILE.commit-epoch", "PROFILE.group-create"], GroupMembersAfterCommit),
             def("groups.welcome-joins", "The Welcome the target returns lets the added member join with the same epoch authenticator", Must,
-                &["MLS.2.ds-distribute-messages", "PROFILE.commit-summary", "PROFILE.mls-message-field"], GroupWelcomeJoins),
+                &["MLS.2.ds-distribute-messages", "PROFILE.commit-summary", "PROFILE.mls-message-field",
+                  "MLS.1.suite-default", "MLS.3.rfc9420-basis"], GroupWelcomeJoins),
             def("groups.stale-commit-refused", "A commit for a past epoch is refused with 409 and changes nothing", Profile,
                 &["PROFILE.commit-epoch"], GroupStaleCommit),
         ]);
     }
+    checks.extend([
+        def(
+            "idcert.server-root",
+            "The home server's ID-Cert is a polyproto root certificate",
+            Must,
+            &[
+                "CORE.6.1.root-ca",
+                "CORE.6.1.pdn-server-no-cn",
+                "CORE.6.1.pdn-dc",
+                "CORE.6.1.critical-extensions",
+                "CORE.6.1.x509-v3",
+                "PROFILE.server-idcert",
+            ],
+            ServerRootCert,
+        ),
+        def(
+            "idcert.actor-certs",
+            "The ID-Certs the AS issued bind each actor session to its key per polyproto-core 6.1",
+            Must,
+            &[
+                "CORE.6.1.x509-v3",
+                "CORE.6.1.pdn-actor-cn",
+                "CORE.6.1.pdn-uid-fid",
+                "CORE.6.1.pdn-session-id",
+                "CORE.6.1.pdn-dc",
+                "CORE.6.1.dc-issuer-subject-equal",
+                "CORE.6.1.serial-unique",
+                "CORE.6.1.validity-within-root",
+                "CORE.6.1.session-id-format",
+                "CORE.6.1.actor-not-ca",
+                "CORE.6.1.actor-key-usage",
+                "CORE.6.1.critical-extensions",
+                "CORE.6.1.receiver-verify",
+                "CORE.6.1.cert-per-session",
+                "MLS.2.as-generate-credentials",
+                "MLS.2.as-attest-binding",
+                "MLS.2.as-role",
+                "PROFILE.idcert-issue",
+            ],
+            ActorCerts,
+        ),
+    ]);
     checks.sort_by(|a, b| a.id.cmp(&b.id));
     checks
+}
+
+/// Requirements a success check verifies besides its operation's own.
+fn success_requirements(op: &str, success: String, schema: String) -> Vec<String> {
+    let mut reqs = vec![
+        success,
+        schema,
+        "MLS.3.base-path".into(),
+        "MLS.3.openapi-contract".into(),
+    ];
+    if op.starts_with("keypackages_") {
+        reqs.push("OAS.keypackages.id-length".into());
+    }
+    reqs
 }
 
 /// Operations whose happy path the harness knows how to drive.
@@ -223,16 +437,28 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         KeyPackageDiscoverEmpty => keypackages::discover_empty(ctx).await,
         KeyPackageUnknownFid => keypackages::unknown_fid(ctx).await,
         KeyPackageMissingSuites => keypackages::missing_suites(ctx).await,
-        KeyPackageRejectTampered => keypackages::reject(ctx, keypackages::Defect::TamperedSignature).await,
+        KeyPackageRejectTampered => {
+            keypackages::reject(ctx, keypackages::Defect::TamperedSignature).await
+        }
         KeyPackageRejectExpired => keypackages::reject(ctx, keypackages::Defect::Expired).await,
-        KeyPackageRejectForeignCredential => keypackages::reject(ctx, keypackages::Defect::ForeignCredential).await,
-        KeyPackageRejectUnknownSuite => keypackages::reject(ctx, keypackages::Defect::UnknownSuite).await,
-        KeyPackageRejectSummaryMismatch => keypackages::reject(ctx, keypackages::Defect::SummaryMismatch).await,
-        KeyPackageRejectOtherActor => keypackages::reject(ctx, keypackages::Defect::OtherActor).await,
+        KeyPackageRejectForeignCredential => {
+            keypackages::reject(ctx, keypackages::Defect::ForeignCredential).await
+        }
+        KeyPackageRejectUnknownSuite => {
+            keypackages::reject(ctx, keypackages::Defect::UnknownSuite).await
+        }
+        KeyPackageRejectSummaryMismatch => {
+            keypackages::reject(ctx, keypackages::Defect::SummaryMismatch).await
+        }
+        KeyPackageRejectOtherActor => {
+            keypackages::reject(ctx, keypackages::Defect::OtherActor).await
+        }
         KeyPackageBatchAtomic => keypackages::batch_atomic(ctx).await,
         GroupMembersAfterCommit => groups::members_after_commit(ctx).await,
         GroupWelcomeJoins => groups::welcome_joins(ctx).await,
         GroupStaleCommit => groups::stale_commit(ctx).await,
+        ServerRootCert => idcert::server_root_cert(ctx).await,
+        ActorCerts => idcert::actor_certs(ctx).await,
     }
 }
 
@@ -248,7 +474,11 @@ mod tests {
         let known: BTreeSet<String> = requirements().into_iter().map(|r| r.id).collect();
         for check in catalogue(&ApiSpec::default_spec()) {
             for req in &check.requirements {
-                assert!(known.contains(req), "{} cites unknown requirement {req}", check.id);
+                assert!(
+                    known.contains(req),
+                    "{} cites unknown requirement {req}",
+                    check.id
+                );
             }
         }
     }
@@ -261,10 +491,15 @@ mod tests {
             .collect();
         let missing: Vec<String> = requirements()
             .into_iter()
-            .filter(|r| r.level == Level::Must && !checked.contains(&r.id) && r.not_checked.is_none())
+            .filter(|r| {
+                r.level == Level::Must && !checked.contains(&r.id) && r.not_checked.is_none()
+            })
             .map(|r| r.id)
             .collect();
-        assert!(missing.is_empty(), "MUST requirements without a check or a reason: {missing:?}");
+        assert!(
+            missing.is_empty(),
+            "MUST requirements without a check or a reason: {missing:?}"
+        );
     }
 
     #[test]

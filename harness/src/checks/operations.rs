@@ -24,10 +24,17 @@ pub const KNOWN: &[&str] = &[
 
 /// A well-formed request for `op` (schema-valid body, existing resources), sent as `caller`
 /// against `group` (the established group unless given).
-async fn sample(ctx: &mut Ctx, op: &str, caller: Auth, group: Option<String>) -> Result<ApiRequest, Finding> {
+async fn sample(
+    ctx: &mut Ctx,
+    op: &str,
+    caller: Auth,
+    group: Option<String>,
+) -> Result<ApiRequest, Finding> {
     let group = match group {
         Some(g) => g,
-        None if op.starts_with("groups_") && op != "groups_createGroup" || op.starts_with("members_") => {
+        None if op.starts_with("groups_") && op != "groups_createGroup"
+            || op.starts_with("members_") =>
+        {
             ctx.established_id().await?
         }
         None => String::new(),
@@ -39,7 +46,9 @@ async fn sample(ctx: &mut Ctx, op: &str, caller: Auth, group: Option<String>) ->
     let req = ApiRequest::new(method, String::new(), caller);
     let body = match op {
         "groups_createGroup" => Some(ctx.key_package(ALICE, &KeyPackageOptions::default())?),
-        "keypackages_addKeyPackages" => Some(json!([ctx.key_package(ALICE, &KeyPackageOptions::default())?])),
+        "keypackages_addKeyPackages" => Some(json!([
+            ctx.key_package(ALICE, &KeyPackageOptions::default())?
+        ])),
         "groups_submitProposal" => Some(json!({
             "id": "0".repeat(64), "type": "Remove", "target": bob, "signature": "AAAA",
         })),
@@ -103,8 +112,16 @@ pub async fn success(ctx: &mut Ctx, op: &str) -> CheckResult {
             let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
             let resp = ctx.send(req).await?;
             ctx.conforms(op, &resp)?;
-            if resp.json().and_then(|v| v.as_array().map(Vec::len)).unwrap_or(0) == 0 {
-                return Err(Finding::mismatch("bob's freshly uploaded KeyPackage", snippet(&resp.text())));
+            if resp
+                .json()
+                .and_then(|v| v.as_array().map(Vec::len))
+                .unwrap_or(0)
+                == 0
+            {
+                return Err(Finding::mismatch(
+                    "bob's freshly uploaded KeyPackage",
+                    snippet(&resp.text()),
+                ));
             }
             resp
         }
@@ -183,6 +200,10 @@ pub async fn invalid_json(ctx: &mut Ctx, op: &str) -> CheckResult {
 
 pub async fn schema_invalid(ctx: &mut Ctx, op: &str) -> CheckResult {
     // Right JSON syntax, wrong shape: a number where an object or array is required.
-    let body = if op == "keypackages_addKeyPackages" { "[42]" } else { "{\"id\": 42}" };
+    let body = if op == "keypackages_addKeyPackages" {
+        "[42]"
+    } else {
+        "{\"id\": 42}"
+    };
     bad_body(ctx, op, body).await
 }

@@ -33,16 +33,26 @@ impl Actor {
 const NAMES: [&str; 3] = ["alice", "bob", "carol"];
 
 /// Obtains the actors (alice, bob, carol, in that order).
-pub async fn obtain(http: &Http, source: &ActorSource, run_tag: &str) -> Result<Vec<Actor>, String> {
+pub async fn obtain(
+    http: &Http,
+    source: &ActorSource,
+    run_tag: &str,
+) -> Result<Vec<Actor>, String> {
     match source {
-        ActorSource::Reference { registration_secret } => {
+        ActorSource::Reference {
+            registration_secret,
+        } => {
             let mut actors = Vec::new();
             for name in NAMES {
                 actors.push(register(http, registration_secret, name, run_tag).await?);
             }
             Ok(actors)
         }
-        ActorSource::Static { list } => list.iter().zip(NAMES).map(|(a, n)| from_static(a, n)).collect(),
+        ActorSource::Static { list } => list
+            .iter()
+            .zip(NAMES)
+            .map(|(a, n)| from_static(a, n))
+            .collect(),
         ActorSource::Command { command } => {
             let output = tokio::process::Command::new(&command[0])
                 .args(&command[1..])
@@ -61,7 +71,10 @@ pub async fn obtain(http: &Http, source: &ActorSource, run_tag: &str) -> Result<
             if list.len() < 3 {
                 return Err("actor command printed fewer than three actors".into());
             }
-            list.iter().zip(NAMES).map(|(a, n)| from_static(a, n)).collect()
+            list.iter()
+                .zip(NAMES)
+                .map(|(a, n)| from_static(a, n))
+                .collect()
         }
     }
 }
@@ -91,10 +104,25 @@ async fn register(http: &Http, secret: &str, name: &str, run_tag: &str) -> Resul
     let body = response
         .json()
         .filter(|_| response.status == 201)
-        .ok_or_else(|| format!("registration of {local_name} answered {}: {}", response.status, response.text()))?;
-    let fid = body["fid"].as_str().ok_or("registration answer lacks fid")?.to_owned();
-    let account_token = body["token"].as_str().ok_or("registration answer lacks token")?.to_owned();
-    let domain = fid.split_once('@').map(|(_, d)| d.to_owned()).ok_or("fid has no domain")?;
+        .ok_or_else(|| {
+            format!(
+                "registration of {local_name} answered {}: {}",
+                response.status,
+                response.text()
+            )
+        })?;
+    let fid = body["fid"]
+        .as_str()
+        .ok_or("registration answer lacks fid")?
+        .to_owned();
+    let account_token = body["token"]
+        .as_str()
+        .ok_or("registration answer lacks token")?
+        .to_owned();
+    let domain = fid
+        .split_once('@')
+        .map(|(_, d)| d.to_owned())
+        .ok_or("fid has no domain")?;
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let session_id = format!("p2mls-{}", crate::random_hex(4));
     let csr = build_csr(
@@ -121,9 +149,20 @@ async fn register(http: &Http, secret: &str, name: &str, run_tag: &str) -> Resul
     let body = response
         .json()
         .filter(|_| response.status == 201)
-        .ok_or_else(|| format!("ID-CSR of {local_name} answered {}: {}", response.status, response.text()))?;
-    let pem = body["id_cert"].as_str().ok_or("ID-Cert answer lacks id_cert")?;
-    let token = body["token"].as_str().ok_or("ID-Cert answer lacks token")?.to_owned();
+        .ok_or_else(|| {
+            format!(
+                "ID-CSR of {local_name} answered {}: {}",
+                response.status,
+                response.text()
+            )
+        })?;
+    let pem = body["id_cert"]
+        .as_str()
+        .ok_or("ID-Cert answer lacks id_cert")?;
+    let token = body["token"]
+        .as_str()
+        .ok_or("ID-Cert answer lacks token")?
+        .to_owned();
     let cert = cert_pem_to_der(pem).map_err(|e| e.to_string())?;
     Ok(Actor {
         label: name.to_uppercase(),

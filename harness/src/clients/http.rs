@@ -17,7 +17,10 @@ const MAX_BODY: usize = 8 * 1024 * 1024;
 pub enum Auth {
     None,
     /// A real token, shown in evidence as `$<label>`.
-    Bearer { token: String, label: String },
+    Bearer {
+        token: String,
+        label: String,
+    },
     /// A literal (e.g. invalid) token, shown as is.
     Literal(String),
 }
@@ -109,13 +112,17 @@ impl Http {
         match &req.auth {
             Auth::None => {}
             Auth::Bearer { token, .. } => builder = builder.bearer_auth(token),
-            Auth::Literal(token) => builder = builder.header("Authorization", format!("Bearer {token}")),
+            Auth::Literal(token) => {
+                builder = builder.header("Authorization", format!("Bearer {token}"))
+            }
         }
         for (name, value) in &req.headers {
             builder = builder.header(name, value);
         }
         if let Some((content_type, body)) = &req.body {
-            builder = builder.header("Content-Type", content_type).body(body.clone());
+            builder = builder
+                .header("Content-Type", content_type)
+                .body(body.clone());
         }
         let curl = curl_line(req, &url);
         let result = match builder.send().await {
@@ -124,7 +131,12 @@ impl Http {
                 let headers: Vec<(String, String)> = response
                     .headers()
                     .iter()
-                    .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                    .map(|(k, v)| {
+                        (
+                            k.to_string(),
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        )
+                    })
                     .collect();
                 let content_type = response
                     .headers()
@@ -200,7 +212,12 @@ fn shell_quote(text: &str) -> String {
 
 /// The request as a curl command line, tokens replaced by variable names.
 fn curl_line(req: &ApiRequest, url: &str) -> String {
-    let mut parts = vec!["curl".to_owned(), "-X".into(), req.method.to_string(), shell_quote(url)];
+    let mut parts = vec![
+        "curl".to_owned(),
+        "-X".into(),
+        req.method.to_string(),
+        shell_quote(url),
+    ];
     match &req.auth {
         Auth::None => {}
         Auth::Bearer { label, .. } => {

@@ -77,7 +77,11 @@ impl MlsClient {
     }
 
     /// Builds a KeyPackage and returns its MLSMessage bytes.
-    pub fn key_package(&self, suite: Ciphersuite, options: &KeyPackageOptions) -> anyhow::Result<Vec<u8>> {
+    pub fn key_package(
+        &self,
+        suite: Ciphersuite,
+        options: &KeyPackageOptions,
+    ) -> anyhow::Result<Vec<u8>> {
         let mut builder = KeyPackage::builder().leaf_node_capabilities(capabilities(suite));
         if options.last_resort {
             builder = builder.mark_as_last_resort();

@@ -64,9 +64,18 @@ pub fn render(report: &Report) -> String {
                 c.def.level.as_str(),
                 escape(&detail)
             )),
-            Verdict::Error => out.push_str(&format!("<error message=\"{}\">{}</error>", escape(&c.reason), escape(&detail))),
-            Verdict::Unsupported => out.push_str(&format!("<skipped message=\"{}\"/>", escape(&c.reason))),
-            Verdict::NonStrict => out.push_str(&format!("<system-out>non-strict: {}</system-out>", escape(&detail))),
+            Verdict::Error => out.push_str(&format!(
+                "<error message=\"{}\">{}</error>",
+                escape(&c.reason),
+                escape(&detail)
+            )),
+            Verdict::Unsupported => {
+                out.push_str(&format!("<skipped message=\"{}\"/>", escape(&c.reason)))
+            }
+            Verdict::NonStrict => out.push_str(&format!(
+                "<system-out>non-strict: {}</system-out>",
+                escape(&detail)
+            )),
         }
         out.push_str("</testcase>\n");
     }

@@ -13,21 +13,46 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str("# p2mls conformance report\n\n");
     out.push_str(&format!("- Target: {}\n", h.target));
-    out.push_str(&format!("- Document: {} (OpenAPI {}, API {})\n", h.spec_source, h.spec_openapi, h.spec_version));
-    out.push_str(&format!("- Harness: {}{}\n", h.harness, if h.strict { " (strict: SHOULDs count)" } else { "" }));
+    out.push_str(&format!(
+        "- Document: {} (OpenAPI {}, API {})\n",
+        h.spec_source, h.spec_openapi, h.spec_version
+    ));
+    out.push_str(&format!(
+        "- Harness: {}{}\n",
+        h.harness,
+        if h.strict {
+            " (strict: SHOULDs count)"
+        } else {
+            ""
+        }
+    ));
     out.push_str("- Cipher suites (polyproto id -> MLS wire code point):\n");
     for suite in &h.suites {
-        out.push_str(&format!("  - `{}` -> `{}`: {}\n", suite.polyproto_id, suite.wire, suite.name));
+        out.push_str(&format!(
+            "  - `{}` -> `{}`: {}\n",
+            suite.polyproto_id, suite.wire, suite.name
+        ));
     }
     out.push_str("\n## Summary\n\n| pass | fail | non-strict | unsupported | error |\n|---|---|---|---|---|\n");
-    out.push_str(&format!("| {} | {} | {} | {} | {} |\n\n", s.pass, s.fail, s.non_strict, s.unsupported, s.error));
+    out.push_str(&format!(
+        "| {} | {} | {} | {} | {} |\n\n",
+        s.pass, s.fail, s.non_strict, s.unsupported, s.error
+    ));
     if !report.gate.new_failures.is_empty() {
-        out.push_str(&format!("New failures: {}\n\n", report.gate.new_failures.join(", ")));
+        out.push_str(&format!(
+            "New failures: {}\n\n",
+            report.gate.new_failures.join(", ")
+        ));
     }
     if !report.gate.now_passing.is_empty() {
-        out.push_str(&format!("Expected failures that now pass: {}\n\n", report.gate.now_passing.join(", ")));
+        out.push_str(&format!(
+            "Expected failures that now pass: {}\n\n",
+            report.gate.now_passing.join(", ")
+        ));
     }
-    out.push_str("## Checks\n\n| check | level | verdict | requirements | reason |\n|---|---|---|---|---|\n");
+    out.push_str(
+        "## Checks\n\n| check | level | verdict | requirements | reason |\n|---|---|---|---|---|\n",
+    );
     for c in &report.checks {
         out.push_str(&format!(
             "| `{}` | {} | **{}** | {} | {} |\n",
@@ -38,13 +63,25 @@ pub fn render(report: &Report) -> String {
             cell(&c.reason)
         ));
     }
-    let failing: Vec<_> = report.checks.iter().filter(|c| c.evidence.is_some()).collect();
+    let failing: Vec<_> = report
+        .checks
+        .iter()
+        .filter(|c| c.evidence.is_some())
+        .collect();
     if !failing.is_empty() {
         out.push_str("\n## Evidence\n");
         for c in failing {
-            out.push_str(&format!("\n### `{}` ({})\n\n{}\n", c.def.id, c.verdict.as_str(), c.reason));
+            out.push_str(&format!(
+                "\n### `{}` ({})\n\n{}\n",
+                c.def.id,
+                c.verdict.as_str(),
+                c.reason
+            ));
             for x in c.evidence.iter().flat_map(|e| &e.exchanges) {
-                out.push_str(&format!("\n```\n{}\n-> {:?}\n{}\n```\n", x.request, x.status, x.body));
+                out.push_str(&format!(
+                    "\n```\n{}\n-> {:?}\n{}\n```\n",
+                    x.request, x.status, x.body
+                ));
             }
         }
     }
@@ -60,7 +97,11 @@ pub fn render(report: &Report) -> String {
             r.id,
             r.level.as_str(),
             cell(&r.source),
-            r.checks.iter().map(|c| format!("`{c}`")).collect::<Vec<_>>().join(", "),
+            r.checks
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
             verdict
         ));
     }

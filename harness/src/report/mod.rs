@@ -86,7 +86,12 @@ pub struct Report {
 }
 
 impl Report {
-    pub fn new(header: Header, mut checks: Vec<CheckReport>, catalogue: Vec<Requirement>, gate: Gate) -> Self {
+    pub fn new(
+        header: Header,
+        mut checks: Vec<CheckReport>,
+        catalogue: Vec<Requirement>,
+        gate: Gate,
+    ) -> Self {
         checks.sort_by(|a, b| a.def.id.cmp(&b.def.id));
         let mut by_req: BTreeMap<&str, Vec<&CheckReport>> = BTreeMap::new();
         for c in &checks {
@@ -100,7 +105,10 @@ impl Report {
                 let covering = by_req.get(r.id.as_str()).cloned().unwrap_or_default();
                 RequirementRow {
                     checks: covering.iter().map(|c| c.def.id.clone()).collect(),
-                    verdict: covering.iter().map(|c| c.verdict).max_by_key(|v| severity(*v)),
+                    verdict: covering
+                        .iter()
+                        .map(|c| c.verdict)
+                        .max_by_key(|v| severity(*v)),
                     id: r.id,
                     level: r.level,
                     source: r.source,
@@ -122,7 +130,8 @@ impl Report {
     /// Writes report.json, junit.xml and report.md into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
-        let json = serde_json::to_string_pretty(&json::render(self, false)).map_err(std::io::Error::other)?;
+        let json = serde_json::to_string_pretty(&json::render(self, false))
+            .map_err(std::io::Error::other)?;
         std::fs::write(dir.join("report.json"), json + "\n")?;
         std::fs::write(dir.join("junit.xml"), junit::render(self))?;
         std::fs::write(dir.join("report.md"), markdown::render(self))?;

@@ -23,11 +23,19 @@ pub fn redact(text: &str) -> String {
         if chars[i].is_ascii_alphanumeric() || chars[i] == '+' || chars[i] == '/' {
             let start = i;
             let mut j = i;
-            while j < chars.len() && (chars[j].is_ascii_alphanumeric() || "+/=-_".contains(chars[j])) {
+            while j < chars.len()
+                && (chars[j].is_ascii_alphanumeric() || "+/=-_".contains(chars[j]))
+            {
                 j += 1;
             }
             let word: String = chars[start..j].iter().collect();
-            out.push_str(&redact_word(&word));
+            // Long runs are base64 blobs (which may hold '/'); shorter ones are path-like.
+            if word.len() >= 40 || !word.contains('/') {
+                out.push_str(&redact_word(&word));
+            } else {
+                let parts: Vec<String> = word.split('/').map(redact_word).collect();
+                out.push_str(&parts.join("/"));
+            }
             i = j;
             continue;
         }
@@ -38,19 +46,21 @@ pub fn redact(text: &str) -> String {
 }
 
 fn redact_word(word: &str) -> String {
-    let hex_run = word.chars().filter(char::is_ascii_hexdigit).count();
-    let has_digit = word.chars().any(|c| c.is_ascii_digit());
-    if word.len() >= 16 && has_digit && hex_run * 10 >= word.len() * 7 {
-        return "<id>".into();
-    }
-    if word.len() >= 24 && has_digit {
-        return "<blob>".into();
-    }
     // Actor names carry a per-run tag: alice-1a2b3c4d.
     if let Some((name, tag)) = word.split_once('-') {
-        if ["alice", "bob", "carol"].contains(&name) && tag.len() == 8 && tag.chars().all(|c| c.is_ascii_hexdigit()) {
+        if ["alice", "bob", "carol"].contains(&name)
+            && tag.len() == 8
+            && tag.chars().all(|c| c.is_ascii_hexdigit())
+        {
             return format!("{name}-<run>");
         }
+    }
+    let has_digit = word.chars().any(|c| c.is_ascii_digit());
+    if word.len() >= 16 && has_digit && word.chars().all(|c| c.is_ascii_hexdigit()) {
+        return "<id>".into();
+    }
+    if word.len() >= 20 && has_digit {
+        return "<blob>".into();
     }
     word.to_owned()
 }
@@ -63,6 +73,9 @@ mod tests {
     fn volatile_values_are_replaced() {
         let text = "curl http://127.0.0.1:43123/x/0123456789abcdef0123 alice-1a2b3c4d@localhost AAAAB3NzaC1yc2EAAAADAQABAAABAQ== 404";
         let out = redact(text);
-        assert_eq!(out, "curl http://127.0.0.1:<port>/x/<id> alice-<run>@localhost <blob> 404");
+        assert_eq!(
+            out,
+            "curl http://127.0.0.1:<port>/x/<id> alice-<run>@localhost <blob> 404"
+        );
     }
 }

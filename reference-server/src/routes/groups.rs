@@ -315,7 +315,9 @@ async fn submit_proposal(
                     .optional()?
                     .is_some();
                 if already {
-                    return Err(ApiError::bad(format!("{fid} is already a member (duplicate_member)")));
+                    return Err(ApiError::bad(format!(
+                        "{fid} is already a member (duplicate_member)"
+                    )));
                 }
                 stored["keyPackage"] = kp.json;
                 added_fid = Some(fid);

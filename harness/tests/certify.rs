@@ -1,0 +1,184 @@
+//! End-to-end: `p2mls run` against the embedded reference server (clean and with faults) and
+//! against a separately started one, through the library entry point.
+
+use p2mls::check::Verdict;
+use p2mls::report::Report;
+use p2mls::{RunArgs, RunOutput};
+use p2mls_reference_server::faults::Fault;
+
+async fn certify(args: RunArgs) -> (Report, i32) {
+    let output = p2mls::run(&args).await.expect("run starts");
+    let code = output.exit_code();
+    match output {
+        RunOutput::Certified(report) => (report, code),
+        RunOutput::Listed(_) => panic!("expected a report"),
+    }
+}
+
+fn failed(report: &Report) -> Vec<String> {
+    report
+        .checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Pass)
+        .map(|c| c.def.id.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn embedded_reference_server_passes_every_check_and_matches_the_snapshot() {
+    let (report, code) = certify(RunArgs::default()).await;
+    assert_eq!(failed(&report), Vec::<String>::new());
+    assert_eq!(code, 0);
+    assert!(
+        report.checks.len() >= 60,
+        "only {} checks ran",
+        report.checks.len()
+    );
+    let deterministic = p2mls::report::json::render(&report, true);
+    insta::with_settings!({ snapshot_path => "../../reports", prepend_module_to_snapshot => false }, {
+        insta::assert_json_snapshot!("reference-server-report", deterministic);
+    });
+}
+
+#[tokio::test]
+async fn a_server_answering_without_a_token_fails_the_auth_checks() {
+    let args = RunArgs {
+        embedded_faults: vec![Fault::NoAuth],
+        ..Default::default()
+    };
+    let (report, code) = certify(args).await;
+    assert_eq!(code, 1);
+    let failures = failed(&report);
+    assert!(
+        failures.iter().all(|id| id.contains(".auth.")),
+        "{failures:?}"
+    );
+    // Every secured operation's missing-token check fails.
+    assert_eq!(
+        failures
+            .iter()
+            .filter(|id| id.ends_with(".auth.missing-token"))
+            .count(),
+        10
+    );
+}
+
+#[tokio::test]
+async fn a_server_handing_out_a_keypackage_twice_fails_the_one_time_checks() {
+    let args = RunArgs {
+        embedded_faults: vec![Fault::KeypackageReuse],
+        ..Default::default()
+    };
+    let (report, code) = certify(args).await;
+    assert_eq!(code, 1);
+    let failures = failed(&report);
+    for expected in [
+        "keypackages.discover.one-time",
+        "keypackages.discover.concurrent-distinct",
+    ] {
+        assert!(
+            failures.contains(&expected.to_owned()),
+            "{expected} not in {failures:?}"
+        );
+    }
+    assert!(
+        failures
+            .iter()
+            .all(|id| id.starts_with("keypackages.discover.")),
+        "{failures:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_separately_started_server_gets_the_same_verdicts() {
+    let secret = "test-secret".to_owned();
+    let server = p2mls_reference_server::spawn(p2mls_reference_server::Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        db: None,
+        domain: "localhost".into(),
+        registration_secret: secret.clone(),
+        secret_source: "test",
+        hybrid_wire: 0x004F,
+        keypackage_limit: 100,
+        faults: Vec::new(),
+    })
+    .await
+    .expect("server starts");
+    let dir = std::env::temp_dir().join(format!("p2mls-target-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("target.toml");
+    std::fs::write(
+        &config,
+        format!("[actors]\nmode = \"reference\"\nregistration_secret = \"{secret}\"\n"),
+    )
+    .expect("config");
+    let args = RunArgs {
+        target: Some(server.url()),
+        config: Some(config),
+        out: Some(dir.join("out")),
+        ..Default::default()
+    };
+    let (remote, code) = certify(args.clone()).await;
+    assert_eq!(code, 0, "{:?}", failed(&remote));
+    let (embedded, _) = certify(RunArgs::default()).await;
+    let verdicts = |r: &Report| {
+        r.checks
+            .iter()
+            .map(|c| (c.def.id.clone(), c.verdict))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(verdicts(&remote), verdicts(&embedded));
+    remote.write(&dir.join("out")).expect("reports written");
+    for file in ["report.json", "junit.xml", "report.md"] {
+        let text = std::fs::read_to_string(dir.join("out").join(file)).expect(file);
+        assert!(
+            text.contains("keypackages.discover.one-time"),
+            "{file} lacks the checks"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/report.json")).expect("json"))
+            .expect("valid");
+    for key in ["pass", "fail", "non_strict", "unsupported", "error"] {
+        assert!(json["summary"][key].is_u64(), "summary.{key}");
+    }
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn expected_failures_do_not_fail_the_gate_but_stale_ones_are_reported() {
+    let dir = std::env::temp_dir().join(format!("p2mls-expect-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let expect = dir.join("expect.toml");
+    std::fs::write(
+        &expect,
+        "[[expected]]\ncheck = \"keypackages.discover.one-time\"\nreason = \"known reuse bug\"\n\
+         [[expected]]\ncheck = \"keypackages.discover.concurrent-distinct\"\nreason = \"same bug\"\n\
+         [[expected]]\ncheck = \"keypackages.discover.empty\"\nreason = \"same bug\"\n\
+         [[expected]]\ncheck = \"keypackages.discover.filter-*\"\nreason = \"not an id: stays a new failure\"\n\
+         [[expected]]\ncheck = \"groups.welcome-joins\"\nreason = \"stale: passes\"\n",
+    )
+    .expect("write");
+    let args = RunArgs {
+        embedded_faults: vec![Fault::KeypackageReuse],
+        expect: Some(expect),
+        only: vec![
+            "keypackages.discover.*".into(),
+            "groups.welcome-joins".into(),
+        ],
+        ..Default::default()
+    };
+    let (report, code) = certify(args).await;
+    assert_eq!(
+        report.gate.now_passing,
+        vec!["groups.welcome-joins".to_owned()]
+    );
+    assert!(report
+        .gate
+        .expected_failures
+        .contains(&"keypackages.discover.one-time".to_owned()));
+    // The filter checks fail under this fault and are not listed by id: the gate fails on them.
+    assert_eq!(code, i32::from(!report.gate.new_failures.is_empty()));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,59 @@
+//! The `p2mls` binary's exit codes and usage errors.
+
+use std::process::Command;
+
+fn p2mls(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_p2mls"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn list_needs_no_network_and_names_requirements() {
+    let (code, stdout, _) = p2mls(&["run", "--list", "--only", "keypackages.*"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("keypackages.discover.one-time"));
+    assert!(stdout.contains("PROFILE.keypackage-one-time"));
+    assert!(!stdout.contains("groups.welcome-joins"));
+}
+
+#[test]
+fn a_malformed_spec_is_a_usage_error() {
+    let dir = std::env::temp_dir().join(format!("p2mls-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bad = dir.join("bad.yaml");
+    std::fs::write(&bad, "openapi: 3.1.0\ninfo: [unclosed\n").expect("write");
+    let (code, _, stderr) = p2mls(&["run", "--list", "--spec", bad.to_str().expect("utf8")]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("bad.yaml"), "{stderr}");
+    let (code, _, stderr) = p2mls(&["run", "--spec", "/nonexistent/spec.yaml"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("cannot read"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn target_without_config_is_a_usage_error() {
+    let (code, _, stderr) = p2mls(&["run", "--target", "http://127.0.0.1:9"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--config"), "{stderr}");
+}
+
+#[test]
+fn a_faulty_embedded_server_exits_1() {
+    let (code, stdout, _) = p2mls(&[
+        "run",
+        "--embedded-fault",
+        "no-auth",
+        "--only",
+        "*.auth.missing-token",
+    ]);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("fail"), "{stdout}");
+}
