@@ -81,7 +81,7 @@ impl std::fmt::Display for UsageError {
 pub enum RunOutput {
     /// `--list`: the selected checks.
     Listed(Vec<checks::CheckDef>),
-    Certified(Report),
+    Certified(Box<Report>),
 }
 
 impl RunOutput {
@@ -182,10 +182,10 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         server.stop().await;
     }
     let gate = Gate::decide(&results, expectations.as_ref());
-    Ok(RunOutput::Certified(Report::new(
+    Ok(RunOutput::Certified(Box::new(Report::new(
         header,
         results,
         catalogue::requirements(),
         gate,
-    )))
+    ))))
 }

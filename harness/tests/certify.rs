@@ -10,7 +10,7 @@ async fn certify(args: RunArgs) -> (Report, i32) {
     let output = p2mls::run(&args).await.expect("run starts");
     let code = output.exit_code();
     match output {
-        RunOutput::Certified(report) => (report, code),
+        RunOutput::Certified(report) => (*report, code),
         RunOutput::Listed(_) => panic!("expected a report"),
     }
 }

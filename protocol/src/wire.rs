@@ -194,9 +194,17 @@ pub fn split_trailing_opaque(bytes: &[u8], len: usize) -> Option<(&[u8], &[u8])>
         .then(|| (rest, &field[prefix.len()..]))
 }
 
-/// Reads a Welcome MLSMessage: (cipher suite, the `new_member` KeyPackageRefs, the
-/// encrypted_group_info bytes).
-pub fn welcome_parts(bytes: &[u8]) -> Result<(u16, Vec<Vec<u8>>, Vec<u8>), WireError> {
+/// The public parts of a Welcome.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WelcomeParts {
+    pub cipher_suite: u16,
+    /// The `new_member` KeyPackageRefs, in order.
+    pub new_members: Vec<Vec<u8>>,
+    pub encrypted_group_info: Vec<u8>,
+}
+
+/// Reads a Welcome MLSMessage.
+pub fn welcome_parts(bytes: &[u8]) -> Result<WelcomeParts, WireError> {
     let mut r = Reader { bytes, pos: 0 };
     let version = r.u16("version")?;
     if version != 1 {
@@ -222,7 +230,11 @@ pub fn welcome_parts(bytes: &[u8]) -> Result<(u16, Vec<Vec<u8>>, Vec<u8>), WireE
     if r.pos != bytes.len() {
         return Err(WireError::Truncated("trailing bytes after Welcome"));
     }
-    Ok((suite, new_members, info))
+    Ok(WelcomeParts {
+        cipher_suite: suite,
+        new_members,
+        encrypted_group_info: info,
+    })
 }
 
 /// Reads an X.509 credential's content (`Certificate certificates<V>`, each `opaque

@@ -454,12 +454,12 @@ async fn submit_commit(
                     let bytes = B64
                         .decode(encoded)
                         .map_err(|e| ApiError::bad(format!("welcome is not base64: {e}")))?;
-                    let (suite, new_members, info) = wire::welcome_parts(&bytes)
+                    let parts = wire::welcome_parts(&bytes)
                         .map_err(|e| ApiError::bad(format!("welcome is not a Welcome: {e}")))?;
-                    if registry.polyproto_id_for_wire(suite) != row.suite {
+                    if registry.polyproto_id_for_wire(parts.cipher_suite) != row.suite {
                         return Err(ApiError::bad("welcome is of another cipher suite"));
                     }
-                    let refs: Vec<String> = new_members.iter().map(hex::encode).collect();
+                    let refs: Vec<String> = parts.new_members.iter().map(hex::encode).collect();
                     let added: Vec<&str> = adds
                         .iter()
                         .filter_map(|(_, kp)| kp["id"].as_str())
@@ -473,7 +473,7 @@ async fn submit_commit(
                         "groupId": group_id,
                         "epoch": new_epoch,
                         "keyPackage": adds[0].1,
-                        "encryptedGroupState": B64.encode(info),
+                        "encryptedGroupState": B64.encode(&parts.encrypted_group_info),
                         "mlsMessage": encoded,
                     }))
                 }
@@ -486,16 +486,17 @@ async fn submit_commit(
                 "signature": body.signature,
                 "mlsMessage": body.mls_message,
             });
-            let mut next_leaf: u32 = tx.query_row(
+            let first_free_leaf: u32 = tx.query_row(
                 "SELECT coalesce(max(leaf_index) + 1, 0) FROM members WHERE group_id = ?1",
                 [&group_id],
                 |r| r.get(0),
             )?;
-            for (fid, kp) in &adds {
+            // Without removals, MLS fills leaves left to right: added members take the next ones.
+            for ((fid, kp), leaf) in adds.iter().zip(first_free_leaf..) {
                 tx.execute(
                     "INSERT INTO members (group_id, fid, role, keypackage, leaf_index) \
                      VALUES (?1, ?2, 'Member', ?3, ?4)",
-                    (&group_id, fid, kp.to_string(), next_leaf),
+                    (&group_id, fid, kp.to_string(), leaf),
                 )?;
                 if let Some(welcome) = &welcome {
                     tx.execute(
@@ -503,7 +504,6 @@ async fn submit_commit(
                         (&group_id, fid, welcome.to_string()),
                     )?;
                 }
-                next_leaf += 1;
             }
             tx.execute(
                 "UPDATE proposals SET committed = 1 WHERE group_id = ?1 AND epoch = ?2",

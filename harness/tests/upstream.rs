@@ -1,0 +1,129 @@
+//! Checks against the third-party material in `../shared` (never copied into the repository).
+//! They need `P2MLS_SHARED` pointing at that directory; `.ci/run` sets it and runs them with
+//! `--ignored`. Without the variable they fail loudly instead of passing silently.
+
+use std::path::PathBuf;
+
+use p2mls::spec::{resolve, ApiSpec};
+use serde_json::Value;
+
+fn shared() -> PathBuf {
+    let dir = std::env::var("P2MLS_SHARED")
+        .expect("set P2MLS_SHARED to the shared/ directory (see .ci/run)");
+    PathBuf::from(dir)
+}
+
+fn load(path: &std::path::Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_yaml_ng::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Maps whose keys are names (not keywords): text keywords inside them are names and stay.
+const NAME_MAPS: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "paths",
+    "responses",
+    "content",
+    "schemas",
+    "securitySchemes",
+    "variables",
+    "headers",
+    "examples",
+    "links",
+    "callbacks",
+    "$defs",
+];
+
+/// Removes human-readable text (`description`, `summary`, `title`) where it is a keyword.
+fn strip_text(value: &Value, parent_is_name_map: bool) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, v)| {
+                    parent_is_name_map
+                        || !(matches!(k.as_str(), "description" | "summary" | "title")
+                            && v.is_string())
+                })
+                .map(|(k, v)| (k.clone(), strip_text(v, NAME_MAPS.contains(&k.as_str()))))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(|v| strip_text(v, false)).collect()),
+        other => other.clone(),
+    }
+}
+
+fn structure(doc: &Value) -> Value {
+    let resolved = resolve(doc, doc, 0).expect("refs resolve");
+    strip_text(&resolved, false)
+}
+
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn our_documents_are_structurally_equal_to_the_published_ones() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    for (ours, theirs) in [
+        (
+            "polyproto-mls-v0.1.0-alpha.4.openapi-3.1.yaml",
+            "3.1.0/polyproto.mls-v0.1.0-alpha.4.yaml",
+        ),
+        (
+            "polyproto-mls-v0.1.0-alpha.4.openapi-3.0.yaml",
+            "3.0.0/polyproto.mls-v0.1.0-alpha.4.yaml",
+        ),
+    ] {
+        let ours_doc = load(&PathBuf::from(root).join("../specs/openapi").join(ours));
+        let theirs_doc = load(&shared().join("openapi-upstream").join(theirs));
+        assert_eq!(
+            structure(&ours_doc),
+            structure(&theirs_doc),
+            "{ours} differs from {theirs}"
+        );
+        // The text must be ours: no description may be copied verbatim.
+        let ours_text = serde_json::to_string(&ours_doc).expect("json");
+        for desc in [
+            "Create a new MLS group",
+            "Get information about an MLS group",
+        ] {
+            assert!(!ours_text.contains(desc), "{ours} copies `{desc}`");
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn every_published_document_loads() {
+    for version in ["3.0.0", "3.1.0"] {
+        let dir = shared().join("openapi-upstream").join(version);
+        let mut count = 0;
+        for entry in std::fs::read_dir(&dir).expect("dir") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "yaml") {
+                ApiSpec::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                count += 1;
+            }
+        }
+        assert_eq!(
+            count, 3,
+            "{version}: expected the three published documents"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn the_published_alpha4_document_certifies_the_reference_server() {
+    let spec = shared().join("openapi-upstream/3.0.0/polyproto.mls-v0.1.0-alpha.4.yaml");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let output = runtime
+        .block_on(p2mls::run(&p2mls::RunArgs {
+            spec: Some(spec),
+            ..Default::default()
+        }))
+        .expect("runs");
+    assert_eq!(
+        output.exit_code(),
+        0,
+        "the 3.0.0 document judges the reference server differently"
+    );
+}
