@@ -182,3 +182,108 @@ async fn expected_failures_do_not_fail_the_gate_but_stale_ones_are_reported() {
     assert_eq!(code, i32::from(!report.gate.new_failures.is_empty()));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Registers an actor over HTTP the way an operator's own tooling would, returning the static
+/// actor entry (fid, session, token, key seed, ID-Cert).
+async fn provision(base: &str, secret: &str, name: &str) -> serde_json::Value {
+    let client = reqwest::Client::new();
+    let password = "pw-".to_owned() + name;
+    let reg: serde_json::Value = client
+        .post(format!("{base}/.p2/p2mls/v1/register"))
+        .json(&serde_json::json!({ "name": name, "secret": secret, "password": password }))
+        .send()
+        .await
+        .expect("register")
+        .json()
+        .await
+        .expect("json");
+    let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+    let fid = reg["fid"].as_str().expect("fid").to_owned();
+    let name_parts = p2mls_protocol::idcert::ActorName {
+        local_name: name.to_owned(),
+        domain: fid.split_once('@').expect("domain").1.to_owned(),
+        session_id: "ops-1".into(),
+    };
+    let csr = p2mls_protocol::idcert::build_csr(&name_parts, &key).expect("csr");
+    let cert: serde_json::Value = client
+        .post(format!("{base}/.p2/core/v1/idcert"))
+        .bearer_auth(reg["token"].as_str().expect("token"))
+        .header("X-P2-Sensitive-Solution", password)
+        .body(csr)
+        .send()
+        .await
+        .expect("idcert")
+        .json()
+        .await
+        .expect("json");
+    serde_json::json!({
+        "fid": fid,
+        "session_id": "ops-1",
+        "token": cert["token"],
+        "signing_key": hex::encode(key.to_bytes()),
+        "id_cert_pem": cert["id_cert"],
+    })
+}
+
+#[tokio::test]
+async fn static_and_command_actor_sources_certify_a_server() {
+    let secret = "ops-secret";
+    let server = p2mls_reference_server::spawn(p2mls_reference_server::Config {
+        listen: ([127, 0, 0, 1], 0).into(),
+        db: None,
+        domain: "localhost".into(),
+        registration_secret: secret.into(),
+        secret_source: "test",
+        hybrid_wire: 0x004F,
+        keypackage_limit: 100,
+        faults: Vec::new(),
+    })
+    .await
+    .expect("server starts");
+    let mut actors = Vec::new();
+    for name in ["ann", "ben", "cat"] {
+        actors.push(provision(&server.url(), secret, name).await);
+    }
+    let dir = std::env::temp_dir().join(format!("p2mls-static-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+
+    let list: Vec<toml::Value> = actors
+        .iter()
+        .map(|a| toml::Value::try_from(a).expect("toml"))
+        .collect();
+    let mut table = toml::map::Map::new();
+    table.insert("mode".into(), toml::Value::String("static".into()));
+    table.insert("list".into(), toml::Value::Array(list));
+    let mut root = toml::map::Map::new();
+    root.insert("actors".into(), toml::Value::Table(table));
+    let static_config = dir.join("static.toml");
+    std::fs::write(
+        &static_config,
+        toml::to_string(&toml::Value::Table(root)).expect("toml"),
+    )
+    .expect("write");
+
+    let json_file = dir.join("actors.json");
+    std::fs::write(&json_file, serde_json::to_string(&actors).expect("json")).expect("write");
+    let command_config = dir.join("command.toml");
+    std::fs::write(
+        &command_config,
+        format!(
+            "[actors]\nmode = \"command\"\ncommand = [\"cat\", {:?}]\n",
+            json_file.display().to_string()
+        ),
+    )
+    .expect("write");
+
+    for config in [static_config, command_config] {
+        let args = RunArgs {
+            target: Some(server.url()),
+            config: Some(config.clone()),
+            ..Default::default()
+        };
+        let (report, code) = certify(args).await;
+        assert_eq!(code, 0, "{}: {:?}", config.display(), failed(&report));
+    }
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -88,8 +88,28 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::keypackages::router())
         .merge(routes::groups::router())
         .fallback(|| async { error::ApiError::NotFound })
+        .layer(axum::middleware::from_fn(log_request))
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(state)
+}
+
+/// One structured log line per request: method, path, status and latency (no bodies, no tokens).
+async fn log_request(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = std::time::Instant::now();
+    let response = next.run(req).await;
+    tracing::info!(
+        %method,
+        %path,
+        status = response.status().as_u16(),
+        micros = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    response
 }
 
 /// A server running on a background task.
