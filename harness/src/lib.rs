@@ -32,6 +32,9 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// Heartbeat interval of the embedded server's gateway.
+pub const EMBEDDED_HEARTBEAT_MS: u64 = 1500;
+
 /// Options of `p2mls run`.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct RunArgs {
@@ -125,16 +128,12 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         }
         None => {
             let secret = random_hex(16);
-            let server_config = p2mls_reference_server::Config {
-                listen: ([127, 0, 0, 1], 0).into(),
-                db: None,
-                domain: "localhost".into(),
-                registration_secret: secret.clone(),
-                secret_source: "harness",
-                hybrid_wire: registry.suites()[1].wire,
-                keypackage_limit: 100,
-                faults: args.embedded_faults.clone(),
-            };
+            let mut server_config = p2mls_reference_server::Config::ephemeral(secret.clone());
+            server_config.hybrid_wire = registry.suites()[1].wire;
+            server_config.faults = args.embedded_faults.clone();
+            // Short heartbeats so that the heartbeat-request check need not wait long.
+            server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
+            server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
             let server = p2mls_reference_server::spawn(server_config)
                 .await
                 .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?;

@@ -92,18 +92,10 @@ async fn a_server_handing_out_a_keypackage_twice_fails_the_one_time_checks() {
 #[tokio::test]
 async fn a_separately_started_server_gets_the_same_verdicts() {
     let secret = "test-secret".to_owned();
-    let server = p2mls_reference_server::spawn(p2mls_reference_server::Config {
-        listen: ([127, 0, 0, 1], 0).into(),
-        db: None,
-        domain: "localhost".into(),
-        registration_secret: secret.clone(),
-        secret_source: "test",
-        hybrid_wire: 0x004F,
-        keypackage_limit: 100,
-        faults: Vec::new(),
-    })
-    .await
-    .expect("server starts");
+    let server =
+        p2mls_reference_server::spawn(p2mls_reference_server::Config::ephemeral(secret.clone()))
+            .await
+            .expect("server starts");
     let dir = std::env::temp_dir().join(format!("p2mls-target-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("target.toml");
@@ -228,18 +220,10 @@ async fn provision(base: &str, secret: &str, name: &str) -> serde_json::Value {
 #[tokio::test]
 async fn static_and_command_actor_sources_certify_a_server() {
     let secret = "ops-secret";
-    let server = p2mls_reference_server::spawn(p2mls_reference_server::Config {
-        listen: ([127, 0, 0, 1], 0).into(),
-        db: None,
-        domain: "localhost".into(),
-        registration_secret: secret.into(),
-        secret_source: "test",
-        hybrid_wire: 0x004F,
-        keypackage_limit: 100,
-        faults: Vec::new(),
-    })
-    .await
-    .expect("server starts");
+    let server =
+        p2mls_reference_server::spawn(p2mls_reference_server::Config::ephemeral(secret.into()))
+            .await
+            .expect("server starts");
     let mut actors = Vec::new();
     for name in ["ann", "ben", "cat"] {
         actors.push(provision(&server.url(), secret, name).await);

@@ -33,6 +33,16 @@ pub struct ServeArgs {
     /// Most KeyPackages one session may have stored.
     #[arg(long, env = "P2MLS_KEYPACKAGE_LIMIT")]
     pub keypackage_limit: Option<usize>,
+    /// Gateway heartbeat interval announced in the hello, in milliseconds.
+    #[arg(long, env = "P2MLS_HEARTBEAT_INTERVAL_MS")]
+    pub heartbeat_interval_ms: Option<u64>,
+    /// Extra time after a missed heartbeat before the heartbeat request, and after the request
+    /// before closing with 4009, in milliseconds.
+    #[arg(long, env = "P2MLS_HEARTBEAT_GRACE_MS")]
+    pub heartbeat_grace_ms: Option<u64>,
+    /// Most gateway connections served at once; more are refused with 503.
+    #[arg(long, env = "P2MLS_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// TOML file with the same keys (kebab-case); flags and environment take precedence.
     #[arg(long)]
     #[serde(skip)]
@@ -61,10 +71,45 @@ pub struct Config {
     pub secret_source: &'static str,
     pub hybrid_wire: u16,
     pub keypackage_limit: usize,
+    pub gateway: GatewayConfig,
     pub faults: Vec<Fault>,
 }
 
+/// Gateway timing and limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GatewayConfig {
+    pub heartbeat_interval_ms: u64,
+    pub heartbeat_grace_ms: u64,
+    pub max_connections: usize,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval_ms: 45_000,
+            heartbeat_grace_ms: 10_000,
+            max_connections: 10_000,
+        }
+    }
+}
+
 impl Config {
+    /// In-memory storage on an ephemeral loopback port, domain `localhost`, no faults: for
+    /// embedding in the harness and for tests.
+    pub fn ephemeral(registration_secret: impl Into<String>) -> Self {
+        Self {
+            listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            db: None,
+            domain: "localhost".into(),
+            registration_secret: registration_secret.into(),
+            secret_source: "set by the embedding program",
+            hybrid_wire: p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE,
+            keypackage_limit: 100,
+            gateway: GatewayConfig::default(),
+            faults: Vec::new(),
+        }
+    }
+
     /// Merges flags/env over the TOML file over defaults.
     pub fn resolve(args: ServeArgs) -> anyhow::Result<Self> {
         let file: ServeArgs = match &args.config {
@@ -113,6 +158,21 @@ impl Config {
                 .keypackage_limit
                 .or(file.keypackage_limit)
                 .unwrap_or(100),
+            gateway: GatewayConfig {
+                heartbeat_interval_ms: args
+                    .heartbeat_interval_ms
+                    .or(file.heartbeat_interval_ms)
+                    .unwrap_or(GatewayConfig::default().heartbeat_interval_ms)
+                    .max(100),
+                heartbeat_grace_ms: args
+                    .heartbeat_grace_ms
+                    .or(file.heartbeat_grace_ms)
+                    .unwrap_or(GatewayConfig::default().heartbeat_grace_ms),
+                max_connections: args
+                    .max_connections
+                    .or(file.max_connections)
+                    .unwrap_or(GatewayConfig::default().max_connections),
+            },
             faults,
         })
     }

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod faults;
+pub mod gateway;
 pub mod json;
 pub mod mls;
 pub mod routes;
@@ -28,7 +29,7 @@ use p2mls_protocol::idcert::ServerIdentity;
 use p2mls_protocol::suites::SuiteRegistry;
 use rusqlite::OptionalExtension;
 
-pub use config::{Config, ServeArgs};
+pub use config::{Config, GatewayConfig, ServeArgs};
 
 /// Everything a handler needs.
 #[derive(Clone)]
@@ -38,6 +39,7 @@ pub struct AppState {
     pub identity: Arc<ServerIdentity>,
     pub signing_key: Arc<ed25519_dalek::SigningKey>,
     pub mls: Arc<mls::MlsContext>,
+    pub hub: Arc<gateway::Hub>,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             identity: Arc::new(identity),
             signing_key: Arc::new(signing_key),
             mls: Arc::new(mls),
+            hub: Arc::default(),
         })
     }
 }
@@ -87,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::core::router())
         .merge(routes::keypackages::router())
         .merge(routes::groups::router())
+        .merge(gateway::router())
         .fallback(|| async { error::ApiError::NotFound })
         .layer(axum::middleware::from_fn(log_request))
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))

@@ -7,18 +7,9 @@ use p2mls_reference_server::{app, AppState, Config};
 use tower::ServiceExt;
 
 async fn state() -> AppState {
-    AppState::new(Config {
-        listen: ([127, 0, 0, 1], 0).into(),
-        db: None,
-        domain: "localhost".into(),
-        registration_secret: "s3cret".into(),
-        secret_source: "test",
-        hybrid_wire: 0x004F,
-        keypackage_limit: 100,
-        faults: Vec::new(),
-    })
-    .await
-    .expect("state")
+    AppState::new(Config::ephemeral("s3cret"))
+        .await
+        .expect("state")
 }
 
 async fn call(state: &AppState, req: Request<Body>) -> (StatusCode, Vec<(String, String)>, String) {

@@ -8,6 +8,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use p2mls_protocol::gateway::mls_op;
 use p2mls_protocol::routes::MLS_BASE;
 use p2mls_protocol::wire::{self, content_type, Sender};
 use rusqlite::{OptionalExtension, Transaction};
@@ -89,6 +90,12 @@ fn member_list(tx: &Transaction<'_>, group_id: &str) -> Result<Vec<Value>, ApiEr
     rows.into_iter()
         .map(|(fid, role, kp)| member_json(fid, role, &kp))
         .collect()
+}
+
+fn member_fids(tx: &Transaction<'_>, group_id: &str) -> Result<Vec<String>, ApiError> {
+    let mut stmt = tx.prepare("SELECT fid FROM members WHERE group_id = ?1 ORDER BY leaf_index")?;
+    let rows = stmt.query_map([group_id], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<Vec<_>, _>>()?)
 }
 
 fn member_json(fid: String, role: String, keypackage: &str) -> Result<Value, ApiError> {
@@ -264,6 +271,7 @@ async fn submit_proposal(
     Json(body): Json<ProposalBody>,
 ) -> Result<StatusCode, ApiError> {
     let mls = state.mls.clone();
+    let hub = state.hub.clone();
     state
         .store
         .tx(move |tx| {
@@ -341,9 +349,14 @@ async fn submit_proposal(
                 "INSERT INTO proposals (group_id, epoch, json) VALUES (?1, ?2, ?3)",
                 (&group_id, row.epoch, record.to_string()),
             )?;
-            Ok(StatusCode::NO_CONTENT)
+            let event = json!({ "groupId": group_id, "epoch": row.epoch, "proposal": stored });
+            Ok((member_fids(tx, &group_id)?, event))
         })
         .await
+        .map(|(members, event)| {
+            hub.publish(&members, mls_op::PROPOSAL, event);
+            StatusCode::NO_CONTENT
+        })
 }
 
 /// Pending (uncommitted) proposals of the current epoch, in submission order.
@@ -397,6 +410,7 @@ async fn submit_commit(
     Json(body): Json<CommitBody>,
 ) -> Result<axum::response::Response, ApiError> {
     let registry = state.mls.registry.clone();
+    let hub = state.hub.clone();
     state
         .store
         .tx(move |tx| {
@@ -486,6 +500,8 @@ async fn submit_commit(
                 "signature": body.signature,
                 "mlsMessage": body.mls_message,
             });
+            // Members before the commit process it; the added ones join from the Welcome.
+            let previous_members = member_fids(tx, &group_id)?;
             let first_free_leaf: u32 = tx.query_row(
                 "SELECT coalesce(max(leaf_index) + 1, 0) FROM members WHERE group_id = ?1",
                 [&group_id],
@@ -517,9 +533,29 @@ async fn submit_commit(
                 "INSERT INTO commits (group_id, epoch, json) VALUES (?1, ?2, ?3)",
                 (&group_id, new_epoch, commit.to_string()),
             )?;
-            Ok(welcome)
+            // Events go out only after the transaction committed (below).
+            let mut events = vec![(
+                previous_members,
+                mls_op::COMMIT,
+                json!({ "groupId": group_id, "epoch": new_epoch, "commit": commit }),
+            )];
+            if let Some(welcome) = &welcome {
+                let added: Vec<String> = adds.iter().map(|(fid, _)| fid.clone()).collect();
+                events.push((
+                    added,
+                    mls_op::WELCOME,
+                    json!({ "groupId": group_id, "epoch": new_epoch, "welcome": welcome }),
+                ));
+            }
+            Ok((welcome, events))
         })
         .await
+        .map(|(welcome, events)| {
+            for (fids, op, data) in events {
+                hub.publish(&fids, op, data);
+            }
+            welcome
+        })
         .map(|welcome| match welcome {
             Some(welcome) => (StatusCode::OK, axum::Json(welcome)).into_response(),
             // The document answers a commit with a Welcome; a commit that adds nobody has none,
