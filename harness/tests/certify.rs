@@ -220,10 +220,9 @@ async fn provision(base: &str, secret: &str, name: &str) -> serde_json::Value {
 #[tokio::test]
 async fn static_and_command_actor_sources_certify_a_server() {
     let secret = "ops-secret";
-    let server =
-        p2mls_reference_server::spawn(p2mls_reference_server::Config::ephemeral(secret))
-            .await
-            .expect("server starts");
+    let server = p2mls_reference_server::spawn(p2mls_reference_server::Config::ephemeral(secret))
+        .await
+        .expect("server starts");
     let mut actors = Vec::new();
     for name in ["ann", "ben", "cat"] {
         actors.push(provision(&server.url(), secret, name).await);

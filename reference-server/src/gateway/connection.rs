@@ -10,44 +10,47 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use super::{EventLog, LOG_CAPACITY, QUEUE_CAPACITY};
+use super::{lock_log, EventLog, QUEUE_CAPACITY};
 use crate::faults::Fault;
 use crate::AppState;
 
 /// Why a connection ends: a close code and a reason for the client.
 struct Closing(u16, &'static str);
 
-struct Connection {
-    state: AppState,
-    id: u64,
-    next_s: u64,
-    /// (fid, session token) once identified or resumed.
-    identity: Option<(String, String)>,
-    log: EventLog,
-    last_heartbeat: Instant,
-    requested_at: Option<Instant>,
-}
-
-/// What a handled frame asks of the connection's event queue.
+/// What a handled frame asks of the connection's `mls` event queue.
 enum QueueChange {
     Subscribe(mpsc::Receiver<Value>),
     Unsubscribe,
 }
 
+struct Connection {
+    state: AppState,
+    id: u64,
+    /// (fid, session token) once identified or resumed.
+    identity: Option<(String, String)>,
+    /// This connection's log; it becomes the session's log on identify or resume.
+    log: EventLog,
+    last_heartbeat: Instant,
+    requested_at: Option<Instant>,
+}
+
+fn send_failed() -> Closing {
+    Closing(close::UNKNOWN_ERROR, "send failed")
+}
+
 pub async fn run(mut socket: WebSocket, state: AppState) {
     let mut conn = Connection {
         id: state.hub.connection_id(),
-        next_s: 0,
         identity: None,
         log: EventLog::default(),
         last_heartbeat: Instant::now(),
         requested_at: None,
         state,
     };
-    let interval = conn.state.config.gateway.heartbeat_interval_ms;
-    let hello = json!({ "heartbeat_interval": interval });
+    let hello = json!({ "heartbeat_interval": conn.state.config.gateway.heartbeat_interval_ms });
+    let mut queue: Option<mpsc::Receiver<Value>> = None;
     let outcome = match conn.send(&mut socket, NS_CORE, core_op::HELLO, hello).await {
-        Ok(()) => conn.serve(&mut socket).await,
+        Ok(()) => conn.serve(&mut socket, &mut queue).await,
         Err(()) => Ok(()),
     };
     if let Err(Closing(code, reason)) = outcome {
@@ -62,8 +65,11 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
         };
         let _ = socket.send(Message::Close(Some(frame))).await;
     }
-    if let Some((fid, _)) = &conn.identity {
-        conn.state.hub.unsubscribe(fid, conn.id);
+    if let Some((fid, token)) = &conn.identity {
+        let queue = queue.take();
+        conn.state
+            .hub
+            .detach(fid, conn.id, token, conn.log.clone(), queue);
     }
 }
 
@@ -72,34 +78,29 @@ impl Connection {
         self.state.config.faults.contains(&fault)
     }
 
-    /// Sends one envelope with the next sequence number and logs it.
+    /// Sends one envelope under the next sequence number, recording it in the log first.
     async fn send(&mut self, socket: &mut WebSocket, n: &str, op: u16, d: Value) -> Result<(), ()> {
-        if self.has(Fault::HelloSeqOne) && self.next_s == 0 {
-            self.next_s = 1;
-        }
-        let s = self.next_s;
-        self.next_s += if self.has(Fault::SequenceGap) && s == 1 {
-            2
-        } else {
-            1
-        };
-        let envelope = json!({ "n": n, "op": op, "d": d, "s": s });
-        {
-            let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
-            log.push_back((s, envelope.clone()));
-            while log.len() > LOG_CAPACITY {
-                log.pop_front();
+        let envelope = {
+            let mut log = lock_log(&self.log);
+            if log.next_s == 0 && self.has(Fault::HelloSeqOne) {
+                log.next_s = 1;
             }
-        }
+            let skip = u64::from(self.has(Fault::SequenceGap) && log.next_s == 1);
+            log.record(json!({ "n": n, "op": op, "d": d }), skip)
+        };
         socket
             .send(Message::Text(envelope.to_string().into()))
             .await
             .map_err(|_| ())
     }
 
-    async fn serve(&mut self, socket: &mut WebSocket) -> Result<(), Closing> {
-        // The hub holds the sender while subscribed; it drops it when the queue overflows.
-        let mut queue: Option<mpsc::Receiver<Value>> = None;
+    /// `queue` is the `mls` event queue while subscribed (the hub holds its sender and drops it
+    /// when the queue overflows).
+    async fn serve(
+        &mut self,
+        socket: &mut WebSocket,
+        queue: &mut Option<mpsc::Receiver<Value>>,
+    ) -> Result<(), Closing> {
         let interval = Duration::from_millis(self.state.config.gateway.heartbeat_interval_ms);
         let grace = Duration::from_millis(self.state.config.gateway.heartbeat_grace_ms);
         loop {
@@ -111,20 +112,22 @@ impl Connection {
                 frame = socket.recv() => match frame {
                     None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
                     Some(Ok(Message::Text(text))) => match self.handle(socket, text.as_str()).await? {
-                        Some(QueueChange::Subscribe(rx)) => queue = Some(rx),
-                        Some(QueueChange::Unsubscribe) => queue = None,
+                        Some(QueueChange::Subscribe(rx)) => *queue = Some(rx),
+                        Some(QueueChange::Unsubscribe) => *queue = None,
                         None => {}
                     },
-                    Some(Ok(Message::Binary(_))) => return Err(Closing(close::INVALID_PAYLOAD, "binary frames are not gateway events")),
+                    Some(Ok(Message::Binary(_))) => {
+                        return Err(Closing(close::INVALID_PAYLOAD, "binary frames are not gateway events"));
+                    }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 },
-                event = next_event(&mut queue), if queue.is_some() => match event {
+                event = next_event(queue), if queue.is_some() => match event {
                     Some(event) => {
                         if self.has(Fault::DropMlsEvents) {
                             continue;
                         }
-                        let (n, op) = (event["n"].as_str().unwrap_or(NS_MLS).to_owned(), event["op"].as_u64().unwrap_or(0) as u16);
-                        self.send(socket, &n, op, event["d"].clone()).await.map_err(|()| Closing(close::UNKNOWN_ERROR, "send failed"))?;
+                        let op = event["op"].as_u64().and_then(|o| u16::try_from(o).ok()).unwrap_or(0);
+                        self.send(socket, NS_MLS, op, event["d"].clone()).await.map_err(|()| send_failed())?;
                     }
                     None => return Err(Closing(close::UNKNOWN_ERROR, "too slow: event queue overflowed")),
                 },
@@ -133,7 +136,9 @@ impl Connection {
                         return Err(Closing(close::TIMEOUT, "no heartbeat in time"));
                     }
                     self.requested_at = Some(Instant::now());
-                    self.send(socket, NS_CORE, core_op::HEARTBEAT_REQUEST, json!({})).await.map_err(|()| Closing(close::UNKNOWN_ERROR, "send failed"))?;
+                    self.send(socket, NS_CORE, core_op::HEARTBEAT_REQUEST, json!({}))
+                        .await
+                        .map_err(|()| send_failed())?;
                 }
             }
         }
@@ -162,21 +167,18 @@ impl Connection {
         match op {
             core_op::HEARTBEAT => self.heartbeat(socket, &d).await.map(|()| None),
             core_op::IDENTIFY => self.identify(socket, &d).await.map(|()| None),
-            core_op::RESUME => self.resume(socket, &d).await.map(|()| None),
+            core_op::RESUME => self.resume(socket, &d).await,
             core_op::SERVICE_CHANNEL => {
                 if self.identity.is_none() {
                     return Err(Closing(close::NOT_AUTHENTICATED, "identify first"));
                 }
                 self.service_channel(socket, &d).await
             }
-            core_op::CERT_INVALIDATION => Err(Closing(
-                close::UNKNOWN_OPCODE,
-                "certificate invalidation is not supported",
-            )),
             _ => Err(Closing(close::UNKNOWN_OPCODE, "unknown opcode")),
         }
     }
 
+    /// The fid of a valid session token.
     async fn session(&self, token: &str) -> Option<String> {
         let token = token.to_owned();
         self.state
@@ -193,100 +195,100 @@ impl Connection {
             .flatten()
     }
 
-    async fn identify(&mut self, socket: &mut WebSocket, d: &Value) -> Result<(), Closing> {
+    async fn authenticate(
+        &self,
+        d: &Value,
+        what: &'static str,
+    ) -> Result<(String, String), Closing> {
         if self.identity.is_some() {
             return Err(Closing(close::ALREADY_AUTHENTICATED, "already identified"));
         }
         let token = d
             .get("token")
             .and_then(Value::as_str)
-            .ok_or(Closing(close::INVALID_PAYLOAD, "identify needs a token"))?;
+            .ok_or(Closing(close::INVALID_PAYLOAD, what))?;
         let fid = self.session(token).await.ok_or(Closing(
             close::INVALID_AUTHENTICATION,
             "invalid session token",
         ))?;
-        // Keep what this connection already sent (the hello) in the session's new log.
-        let log = self.state.hub.new_log(token);
-        {
-            let old = self.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            *log.lock().unwrap_or_else(|p| p.into_inner()) = old;
-        }
-        self.log = log;
-        self.identity = Some((fid.clone(), token.to_owned()));
+        Ok((fid, token.to_owned()))
+    }
+
+    async fn identify(&mut self, socket: &mut WebSocket, d: &Value) -> Result<(), Closing> {
+        let (fid, token) = self.authenticate(d, "identify needs a token").await?;
+        self.state.hub.attach(&fid, &token, self.log.clone());
+        self.identity = Some((fid.clone(), token));
         if self.has(Fault::NoReady) {
             return Ok(());
         }
         self.send(socket, NS_CORE, core_op::READY, json!({ "fid": fid }))
             .await
-            .map_err(|()| Closing(close::UNKNOWN_ERROR, "send failed"))
+            .map_err(|()| send_failed())
     }
 
-    async fn resume(&mut self, socket: &mut WebSocket, d: &Value) -> Result<(), Closing> {
-        if self.identity.is_some() {
-            return Err(Closing(close::ALREADY_AUTHENTICATED, "already identified"));
-        }
-        let token = d
-            .get("token")
-            .and_then(Value::as_str)
-            .ok_or(Closing(close::INVALID_PAYLOAD, "resume needs a token"))?;
+    async fn resume(
+        &mut self,
+        socket: &mut WebSocket,
+        d: &Value,
+    ) -> Result<Option<QueueChange>, Closing> {
+        let (fid, token) = self.authenticate(d, "resume needs a token").await?;
         let since = d
             .get("s")
             .and_then(Value::as_u64)
             .ok_or(Closing(close::INVALID_PAYLOAD, "resume needs s"))?;
-        let fid = self.session(token).await.ok_or(Closing(
-            close::INVALID_AUTHENTICATION,
-            "invalid session token",
-        ))?;
         let old = self
             .state
             .hub
-            .log(token)
+            .log(&token)
             .ok_or(Closing(close::UNRESUMEABLE, "no connection to resume"))?;
-        let missed: Vec<Value> = {
-            let log = old.lock().unwrap_or_else(|p| p.into_inner());
-            let oldest = log.front().map_or(0, |(s, _)| *s);
-            let newest = log.back().map_or(0, |(s, _)| *s);
-            if since > newest || since + 1 < oldest {
+        let (missed, was_subscribed) = {
+            let log = lock_log(&old);
+            let oldest = log.entries.front().map_or(0, |(s, _)| *s);
+            if since >= log.next_s || since + 1 < oldest {
                 return Err(Closing(
                     close::UNRESUMEABLE,
                     "sequence number outside the kept events",
                 ));
             }
-            log.iter()
+            let missed: Vec<Value> = log
+                .entries
+                .iter()
                 .filter(|(s, e)| *s > since && !is_heartbeat_ack(e))
                 .map(|(_, e)| e.clone())
-                .collect()
+                .collect();
+            (missed, log.subscribed)
         };
         let missed = if self.has(Fault::ResumeEmpty) {
             Vec::new()
         } else {
             missed
         };
-        let log = self.state.hub.new_log(token);
-        {
-            let current = self.log.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            *log.lock().unwrap_or_else(|p| p.into_inner()) = current;
-        }
-        self.log = log;
-        self.identity = Some((fid, token.to_owned()));
+        self.state.hub.attach(&fid, &token, self.log.clone());
+        self.identity = Some((fid.clone(), token));
         self.send(socket, NS_CORE, core_op::RESUMED, Value::Array(missed))
             .await
-            .map_err(|()| Closing(close::UNKNOWN_ERROR, "send failed"))
+            .map_err(|()| send_failed())?;
+        // A resumed session keeps its `mls` subscription.
+        if !was_subscribed {
+            return Ok(None);
+        }
+        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
+        self.state.hub.subscribe(&fid, self.id, tx);
+        lock_log(&self.log).subscribed = true;
+        Ok(Some(QueueChange::Subscribe(rx)))
     }
 
     async fn heartbeat(&mut self, socket: &mut WebSocket, d: &Value) -> Result<(), Closing> {
         let bad = || Closing(close::INVALID_SEQUENCE, "invalid sequence numbers");
         let number = |v: &Value| v.as_str().and_then(|s| s.parse::<u64>().ok());
-        let from = number(
-            d.get("from")
-                .ok_or(Closing(close::INVALID_PAYLOAD, "heartbeat needs from"))?,
-        )
-        .ok_or_else(bad)?;
-        let to = number(
-            d.get("to")
-                .ok_or(Closing(close::INVALID_PAYLOAD, "heartbeat needs to"))?,
-        )
-        .ok_or_else(bad)?;
+        let field = |name: &'static str| {
+            d.get(name).ok_or(Closing(
+                close::INVALID_PAYLOAD,
+                "heartbeat needs from and to",
+            ))
+        };
+        let from = number(field("from")?).ok_or_else(bad)?;
+        let to = number(field("to")?).ok_or_else(bad)?;
         let except: Vec<u64> = match d.get("except") {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items
@@ -295,7 +297,8 @@ impl Connection {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(bad()),
         };
-        if from > to || to >= self.next_s || except.iter().any(|x| *x < from || *x > to) {
+        let next_s = lock_log(&self.log).next_s;
+        if from > to || to >= next_s || except.iter().any(|x| *x < from || *x > to) {
             return Err(bad());
         }
         self.last_heartbeat = Instant::now();
@@ -306,10 +309,15 @@ impl Connection {
         let resent: Vec<Value> = if self.has(Fault::AckWithoutResend) {
             Vec::new()
         } else {
-            let log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+            let log = lock_log(&self.log);
             except
                 .iter()
-                .filter_map(|x| log.iter().find(|(s, _)| s == x).map(|(_, e)| e.clone()))
+                .filter_map(|x| {
+                    log.entries
+                        .iter()
+                        .find(|(s, _)| s == x)
+                        .map(|(_, e)| e.clone())
+                })
                 .filter(|e| !is_heartbeat_ack(e))
                 .collect()
         };
@@ -320,7 +328,7 @@ impl Connection {
             Value::Array(resent),
         )
         .await
-        .map_err(|()| Closing(close::UNKNOWN_ERROR, "send failed"))
+        .map_err(|()| send_failed())
     }
 
     async fn service_channel(
@@ -328,14 +336,13 @@ impl Connection {
         socket: &mut WebSocket,
         d: &Value,
     ) -> Result<Option<QueueChange>, Closing> {
-        let action = d.get("action").and_then(Value::as_str).ok_or(Closing(
-            close::INVALID_PAYLOAD,
-            "service channel needs action",
-        ))?;
-        let service = d.get("service").and_then(Value::as_str).ok_or(Closing(
-            close::INVALID_PAYLOAD,
-            "service channel needs service",
-        ))?;
+        let field = |name: &'static str| d.get(name).and_then(Value::as_str);
+        let (Some(action), Some(service)) = (field("action"), field("service")) else {
+            return Err(Closing(
+                close::INVALID_PAYLOAD,
+                "service channel needs action and service",
+            ));
+        };
         if action != "subscribe" && action != "unsubscribe" {
             return Err(Closing(
                 close::INVALID_PAYLOAD,
@@ -347,15 +354,17 @@ impl Connection {
         let mut change = None;
         if !known {
             ack["error"] = json!(format!("unknown service `{service}`"));
-        } else if let Some((fid, _)) = &self.identity {
-            if service == NS_MLS && action == "subscribe" {
+        } else if let (Some((fid, _)), true) = (&self.identity, service == NS_MLS) {
+            let subscribe = action == "subscribe";
+            if subscribe {
                 let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
                 self.state.hub.subscribe(fid, self.id, tx);
                 change = Some(QueueChange::Subscribe(rx));
-            } else if service == NS_MLS {
+            } else {
                 self.state.hub.unsubscribe(fid, self.id);
                 change = Some(QueueChange::Unsubscribe);
             }
+            lock_log(&self.log).subscribed = subscribe;
         }
         if self.has(Fault::AckWithoutSuccess) {
             if let Some(map) = ack.as_object_mut() {
@@ -364,7 +373,7 @@ impl Connection {
         }
         self.send(socket, NS_CORE, core_op::SERVICE_CHANNEL_ACK, ack)
             .await
-            .map_err(|()| Closing(close::UNKNOWN_ERROR, "send failed"))?;
+            .map_err(|()| send_failed())?;
         Ok(change)
     }
 }

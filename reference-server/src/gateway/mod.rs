@@ -62,8 +62,37 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
         })
 }
 
-/// Events sent on a session's latest connection: (s, envelope).
-pub type EventLog = Arc<Mutex<VecDeque<(u64, Value)>>>;
+/// What a session's latest connection sent, and its sequence counter. While the connection is
+/// gone but was subscribed, the hub keeps appending the session's events here, so that a resume
+/// replays what the client missed.
+#[derive(Debug, Default)]
+pub struct SessionLog {
+    pub entries: VecDeque<(u64, Value)>,
+    pub next_s: u64,
+    /// Whether the connection was subscribed to `mls` (restored on resume).
+    pub subscribed: bool,
+}
+
+impl SessionLog {
+    /// Records an envelope under the next sequence number and returns it with `s` set.
+    pub fn record(&mut self, mut envelope: Value, skip: u64) -> Value {
+        let s = self.next_s;
+        self.next_s += 1 + skip;
+        envelope["s"] = Value::from(s);
+        self.entries.push_back((s, envelope.clone()));
+        while self.entries.len() > LOG_CAPACITY {
+            self.entries.pop_front();
+        }
+        envelope
+    }
+}
+
+pub type EventLog = Arc<Mutex<SessionLog>>;
+
+/// Locks a log; a panic while holding it cannot leave it half-updated (single pushes).
+pub fn lock_log(log: &EventLog) -> std::sync::MutexGuard<'_, SessionLog> {
+    log.lock().unwrap_or_else(|p| p.into_inner())
+}
 
 /// Routes `mls` events to subscribed connections and keeps per-session logs.
 #[derive(Default)]
@@ -79,6 +108,8 @@ struct HubInner {
     subscribers: HashMap<String, HashMap<u64, mpsc::Sender<Value>>>,
     /// session token -> log of its latest connection.
     logs: HashMap<String, EventLog>,
+    /// fid -> logs of subscribed sessions whose connection is gone, awaiting a resume.
+    detached: HashMap<String, Vec<(String, EventLog)>>,
 }
 
 /// Counts a connection while alive.
@@ -128,11 +159,49 @@ impl Hub {
         }
     }
 
-    /// A fresh log for the session's new connection (replacing the previous one).
-    pub fn new_log(&self, token: &str) -> EventLog {
-        let log: EventLog = Arc::default();
-        self.lock().logs.insert(token.to_owned(), log.clone());
-        log
+    /// Makes `log` the session's current log (identify or resume), ending any detached one.
+    pub fn attach(&self, fid: &str, token: &str, log: EventLog) {
+        let mut inner = self.lock();
+        inner.logs.insert(token.to_owned(), log);
+        if let Some(list) = inner.detached.get_mut(fid) {
+            list.retain(|(t, _)| t != token);
+            if list.is_empty() {
+                inner.detached.remove(fid);
+            }
+        }
+    }
+
+    /// The connection ends: stop routing to it, move what is still queued into its log, and keep
+    /// collecting the session's events there if it was subscribed. One lock, so no event slips
+    /// between the queue and the log.
+    pub fn detach(
+        &self,
+        fid: &str,
+        connection: u64,
+        token: &str,
+        log: EventLog,
+        queue: Option<mpsc::Receiver<Value>>,
+    ) {
+        let mut inner = self.lock();
+        if let Some(map) = inner.subscribers.get_mut(fid) {
+            map.remove(&connection);
+            if map.is_empty() {
+                inner.subscribers.remove(fid);
+            }
+        }
+        if let Some(mut queue) = queue {
+            let mut guard = lock_log(&log);
+            while let Ok(event) = queue.try_recv() {
+                guard.record(event, 0);
+            }
+            guard.subscribed = true;
+            drop(guard);
+            inner
+                .detached
+                .entry(fid.to_owned())
+                .or_default()
+                .push((token.to_owned(), log));
+        }
     }
 
     /// The log of the session's latest connection, for resuming.
@@ -148,6 +217,9 @@ impl Hub {
         for fid in fids {
             if let Some(map) = inner.subscribers.get_mut(fid) {
                 map.retain(|_, queue| queue.try_send(event.clone()).is_ok());
+            }
+            for (_, log) in inner.detached.get(fid).into_iter().flatten() {
+                lock_log(log).record(event.clone(), 0);
             }
         }
         inner.subscribers.retain(|_, map| !map.is_empty());
