@@ -70,6 +70,9 @@ pub struct Evidence {
     pub expected: String,
     pub observed: String,
     pub exchanges: Vec<Exchange>,
+    /// Gateway frames of the check, in order (replayable with `p2mls replay`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub transcript: Vec<crate::clients::gateway::TranscriptFrame>,
 }
 
 /// How a check function ends, before the runner applies the level.

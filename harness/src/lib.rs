@@ -140,6 +140,8 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             let config = TargetConfig {
                 url: None,
                 timeout_seconds: 10,
+                gateway_url: None,
+                event_timeout_ms: 5000,
                 actors: ActorSource::Reference {
                     registration_secret: secret,
                 },
@@ -154,6 +156,10 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         .await
         .map_err(|e| UsageError(format!("cannot obtain actors from {base}: {e}")))?;
     let mut ctx = checks::Ctx::new(http, spec.clone(), registry.clone(), actors);
+    ctx.gateway_config = (
+        config.gateway_url.clone(),
+        std::time::Duration::from_millis(config.event_timeout_ms),
+    );
     let results = runner::run(&mut ctx, defs, args.strict).await;
     let header = Header {
         harness: format!("p2mls {}", env!("CARGO_PKG_VERSION")),

@@ -63,6 +63,7 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
     let mut reports = Vec::new();
     for (index, def) in defs.into_iter().enumerate() {
         ctx.exchanges.clear();
+        ctx.transcript.take();
         let started = Instant::now();
         let result = match tokio::time::timeout(CHECK_TIMEOUT, checks::run(&def.kind, ctx)).await {
             Ok(result) => result,
@@ -89,6 +90,7 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
                     expected,
                     observed,
                     exchanges: std::mem::take(&mut ctx.exchanges),
+                    transcript: ctx.transcript.take(),
                 };
                 (reason, Some(evidence))
             }

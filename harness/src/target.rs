@@ -15,11 +15,21 @@ pub struct TargetConfig {
     /// Per-request timeout.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// The gateway's WebSocket URL, for targets without `GET /.p2/core/v1/gateway`.
+    #[serde(default)]
+    pub gateway_url: Option<String>,
+    /// How long to wait for a gateway event, in milliseconds.
+    #[serde(default = "default_event_timeout")]
+    pub event_timeout_ms: u64,
     pub actors: ActorSource,
 }
 
 fn default_timeout() -> u64 {
     10
+}
+
+fn default_event_timeout() -> u64 {
+    5000
 }
 
 /// Where the (at least three) actors come from.

@@ -92,10 +92,13 @@ async fn a_server_handing_out_a_keypackage_twice_fails_the_one_time_checks() {
 #[tokio::test]
 async fn a_separately_started_server_gets_the_same_verdicts() {
     let secret = "test-secret".to_owned();
-    let server =
-        p2mls_reference_server::spawn(p2mls_reference_server::Config::ephemeral(secret.clone()))
-            .await
-            .expect("server starts");
+    // Same short heartbeats as the embedded server, so the heartbeat-request check can run.
+    let mut config = p2mls_reference_server::Config::ephemeral(secret.clone());
+    config.gateway.heartbeat_interval_ms = p2mls::EMBEDDED_HEARTBEAT_MS;
+    config.gateway.heartbeat_grace_ms = p2mls::EMBEDDED_HEARTBEAT_MS / 2;
+    let server = p2mls_reference_server::spawn(config)
+        .await
+        .expect("server starts");
     let dir = std::env::temp_dir().join(format!("p2mls-target-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
     let config = dir.join("target.toml");

@@ -11,9 +11,11 @@ use p2mls_protocol::wire;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
 
 use crate::check::{CheckResult, Exchange, Finding};
 use crate::clients::actors::Actor;
+use crate::clients::gateway::{GatewayClient, Transcript};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions};
 use crate::spec::ApiSpec;
@@ -48,6 +50,11 @@ pub struct Ctx {
     pub exchanges: Vec<Exchange>,
     established: Option<Established>,
     counter: u64,
+    /// Gateway frames of the check that is running.
+    pub transcript: Transcript,
+    /// (gateway URL from the config, event timeout).
+    pub gateway_config: (Option<String>, Duration),
+    gateway_url: Option<String>,
 }
 
 impl Ctx {
@@ -61,6 +68,9 @@ impl Ctx {
             exchanges: Vec::new(),
             established: None,
             counter: 0,
+            transcript: Transcript::default(),
+            gateway_config: (None, Duration::from_secs(5)),
+            gateway_url: None,
         }
     }
 
@@ -374,6 +384,71 @@ impl Ctx {
 
     pub async fn established_id(&mut self) -> Result<String, Finding> {
         Ok(self.established().await?.group.id.clone())
+    }
+}
+
+impl Ctx {
+    /// The gateway URL: `GET /.p2/core/v1/gateway`, else the config's, else unsupported.
+    pub async fn gateway_url(&mut self) -> Result<String, Finding> {
+        if let Some(url) = &self.gateway_url {
+            return Ok(url.clone());
+        }
+        let req = ApiRequest::new(Method::GET, p2mls_protocol::gateway::DISCOVERY, Auth::None);
+        let resp = self.send(req).await?;
+        let discovered = resp
+            .json()
+            .filter(|_| resp.status == 200)
+            .and_then(|v| v["url"].as_str().map(str::to_owned));
+        self.exchanges.clear();
+        let url = discovered
+            .or_else(|| self.gateway_config.0.clone())
+            .ok_or_else(|| {
+                Finding::Unsupported(
+                    "the target has no gateway discovery route and the config names no gateway_url"
+                        .into(),
+                )
+            })?;
+        self.gateway_url = Some(url.clone());
+        Ok(url)
+    }
+
+    pub fn event_timeout(&self) -> Duration {
+        self.gateway_config.1
+    }
+
+    /// Opens a gateway connection named `label` and reads the hello.
+    pub async fn gateway(&mut self, label: &str) -> Result<(GatewayClient, Value), Finding> {
+        let url = self.gateway_url().await?;
+        let mut client = GatewayClient::connect(&url, label, self.transcript.clone())
+            .await
+            .map_err(|e| Finding::mismatch("a WebSocket connection to the gateway", e))?;
+        let timeout = self.event_timeout();
+        let hello = client
+            .expect(timeout, "hello", |_| true)
+            .await
+            .map_err(|e| Finding::mismatch("a hello event", e))?;
+        Ok((client, hello))
+    }
+
+    /// A connection of `actor`, identified (the ready event received).
+    pub async fn identified(&mut self, actor: usize) -> Result<GatewayClient, Finding> {
+        let label = format!(
+            "{}#{}",
+            self.actors[actor].label.to_lowercase(),
+            self.counter
+        );
+        self.counter += 1;
+        let (mut client, _) = self.gateway(&label).await?;
+        let token = self.actors[actor].token.clone();
+        client.identify(&token).await.map_err(Finding::harness)?;
+        let timeout = self.event_timeout();
+        client
+            .expect(timeout, "the ready event (core op 12)", |e| {
+                e["n"] == "core" && e["op"] == p2mls_protocol::gateway::core_op::READY
+            })
+            .await
+            .map_err(|e| Finding::mismatch("identify to be confirmed", e))?;
+        Ok(client)
     }
 }
 

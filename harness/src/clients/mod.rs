@@ -1,5 +1,6 @@
 //! How the harness speaks to a target: HTTP with recorded evidence, and real MLS clients.
 
 pub mod actors;
+pub mod gateway;
 pub mod http;
 pub mod mls;

@@ -1,0 +1,425 @@
+//! The polyproto gateway (polyproto-core §3.2) and the `mls` service channel, checked over a real
+//! WebSocket: hello, identify, each close code, heartbeats and re-sends, heartbeat requests,
+//! service channels, sequence numbers, resume, and `mls` events caused by HTTP calls.
+
+use std::time::Duration;
+
+use p2mls_protocol::gateway::{close, core_op, mls_op, NS_CORE, NS_MLS};
+use serde_json::{json, Value};
+
+use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
+use crate::check::{CheckResult, Finding};
+use crate::clients::gateway::GatewayClient;
+
+fn is(event: &Value, n: &str, op: u16) -> bool {
+    event["n"] == n && event["op"] == op
+}
+
+fn mismatch(expected: &str) -> impl FnOnce(String) -> Finding + '_ {
+    move |observed| Finding::mismatch(expected, observed)
+}
+
+pub async fn hello(ctx: &mut Ctx) -> CheckResult {
+    let (client, hello) = ctx.gateway("probe#hello").await?;
+    client.close().await;
+    let interval = hello["d"]["heartbeat_interval"]
+        .as_u64()
+        .filter(|i| *i > 0 && *i <= u64::from(u32::MAX));
+    if !is(&hello, NS_CORE, core_op::HELLO) || hello["s"] != 0 || interval.is_none() {
+        return Err(Finding::mismatch(
+            "first frame {n: core, op: 1, d: {heartbeat_interval: uint32 > 0}, s: 0}",
+            hello.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn identify(ctx: &mut Ctx) -> CheckResult {
+    let client = ctx.identified(ALICE).await?;
+    client.close().await;
+    Ok(())
+}
+
+/// What a close check does before sending its offending frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Provocation {
+    UnknownOpcode,
+    InvalidPayload,
+    NotAuthenticated,
+    InvalidAuthentication,
+    AlreadyAuthenticated,
+    InvalidSequence,
+}
+
+pub async fn close_code(ctx: &mut Ctx, provocation: Provocation) -> CheckResult {
+    use Provocation::*;
+    let mut client = match provocation {
+        NotAuthenticated | InvalidAuthentication => ctx.gateway("alice#close").await?.0,
+        _ => ctx.identified(ALICE).await?,
+    };
+    let token = ctx.actors[ALICE].token.clone();
+    let (sent, expected) = match provocation {
+        UnknownOpcode => (
+            client.send_core(4711, json!({})).await,
+            close::UNKNOWN_OPCODE,
+        ),
+        InvalidPayload => (
+            client.send_text("this is not a gateway event".into()).await,
+            close::INVALID_PAYLOAD,
+        ),
+        NotAuthenticated => (
+            client.service("subscribe", NS_MLS).await,
+            close::NOT_AUTHENTICATED,
+        ),
+        InvalidAuthentication => (
+            client.identify("p2mls-not-a-session-token").await,
+            close::INVALID_AUTHENTICATION,
+        ),
+        AlreadyAuthenticated => (client.identify(&token).await, close::ALREADY_AUTHENTICATED),
+        InvalidSequence => (
+            client
+                .send_core(
+                    core_op::HEARTBEAT,
+                    json!({ "from": "0", "to": "1000000000", "except": [] }),
+                )
+                .await,
+            close::INVALID_SEQUENCE,
+        ),
+    };
+    sent.map_err(Finding::harness)?;
+    let timeout = ctx.event_timeout();
+    let code = client
+        .expect_close(timeout)
+        .await
+        .map_err(mismatch("the server to close the connection"))?;
+    if code != Some(expected) {
+        return Err(Finding::mismatch(
+            format!("close code {expected}"),
+            format!("close code {code:?}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn ack(client: &mut GatewayClient, timeout: Duration) -> Result<Value, Finding> {
+    client
+        .expect(timeout, "a heartbeat ACK (core op 7)", |e| {
+            is(e, NS_CORE, core_op::HEARTBEAT_ACK)
+        })
+        .await
+        .map_err(mismatch("a heartbeat ACK"))
+}
+
+pub async fn heartbeat_ack(ctx: &mut Ctx) -> CheckResult {
+    let mut client = ctx.identified(ALICE).await?;
+    client.heartbeat(&[]).await.map_err(Finding::harness)?;
+    let ack = ack(&mut client, ctx.event_timeout()).await?;
+    client.close().await;
+    match ack["d"].as_array() {
+        Some(items)
+            if items
+                .iter()
+                .all(|e| !is(e, NS_CORE, core_op::HEARTBEAT_ACK)) =>
+        {
+            Ok(())
+        }
+        _ => Err(Finding::mismatch(
+            "d: an array of re-sent events, without heartbeat ACKs",
+            ack.to_string(),
+        )),
+    }
+}
+
+pub async fn heartbeat_resend(ctx: &mut Ctx) -> CheckResult {
+    let mut client = ctx.identified(ALICE).await?;
+    let timeout = ctx.event_timeout();
+    client
+        .service("subscribe", NS_MLS)
+        .await
+        .map_err(Finding::harness)?;
+    let acked = client
+        .expect(timeout, "the service channel ACK", |e| {
+            is(e, NS_CORE, core_op::SERVICE_CHANNEL_ACK)
+        })
+        .await
+        .map_err(mismatch("a service channel ACK"))?;
+    let missed = acked["s"]
+        .as_u64()
+        .ok_or_else(|| Finding::mismatch("a sequence number on the ACK", acked.to_string()))?;
+    client
+        .heartbeat(&[missed])
+        .await
+        .map_err(Finding::harness)?;
+    let ack = ack(&mut client, timeout).await?;
+    client.close().await;
+    let resent = ack["d"].as_array().cloned().unwrap_or_default();
+    if !resent.contains(&acked) {
+        return Err(Finding::mismatch(
+            format!("the ACK to re-send event s = {missed} unchanged"),
+            ack.to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// Longest heartbeat interval the harness waits through.
+const MAX_WAIT_INTERVAL_MS: u64 = 10_000;
+
+pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
+    let (mut client, hello) = ctx.gateway("alice#silent").await?;
+    let interval = hello["d"]["heartbeat_interval"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    if interval > MAX_WAIT_INTERVAL_MS {
+        return Err(Finding::Unsupported(format!(
+            "heartbeat interval {interval} ms is longer than the {MAX_WAIT_INTERVAL_MS} ms the harness waits; \
+             configure the target with a shorter one"
+        )));
+    }
+    let token = ctx.actors[ALICE].token.clone();
+    client.identify(&token).await.map_err(Finding::harness)?;
+    client.auto_heartbeat = false;
+    let patience = Duration::from_millis(interval * 3 + 2000);
+    let request = client
+        .expect(patience, "a heartbeat request (core op 11)", |e| {
+            is(e, NS_CORE, core_op::HEARTBEAT_REQUEST)
+        })
+        .await
+        .map_err(mismatch(
+            "a heartbeat request before closing a silent client",
+        ))?;
+    if request["d"] != json!({}) {
+        return Err(Finding::mismatch(
+            "a heartbeat request with an empty d",
+            request.to_string(),
+        ));
+    }
+    let code = client
+        .expect_close(patience)
+        .await
+        .map_err(mismatch("the silent client to be closed"))?;
+    if code != Some(close::TIMEOUT) {
+        return Err(Finding::mismatch(
+            "close code 4009",
+            format!("close code {code:?}"),
+        ));
+    }
+    Ok(())
+}
+
+async fn service_ack(
+    ctx: &mut Ctx,
+    client: &mut GatewayClient,
+    action: &str,
+    service: &str,
+) -> Result<Value, Finding> {
+    client
+        .service(action, service)
+        .await
+        .map_err(Finding::harness)?;
+    let timeout = ctx.event_timeout();
+    let ack = client
+        .expect(timeout, "a service channel ACK (core op 9)", |e| {
+            is(e, NS_CORE, core_op::SERVICE_CHANNEL_ACK)
+        })
+        .await
+        .map_err(mismatch("a service channel ACK"))?;
+    Ok(ack["d"].clone())
+}
+
+fn expect_success(d: &Value, action: &str) -> CheckResult {
+    if d["action"] == action
+        && d["service"] == NS_MLS
+        && d["success"] == true
+        && d.get("error").is_none()
+    {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            format!("{{action: {action}, service: mls, success: true}} without error"),
+            d.to_string(),
+        ))
+    }
+}
+
+pub async fn subscribe(ctx: &mut Ctx) -> CheckResult {
+    let mut client = ctx.identified(ALICE).await?;
+    let d = service_ack(ctx, &mut client, "subscribe", NS_MLS).await?;
+    client.close().await;
+    expect_success(&d, "subscribe")
+}
+
+pub async fn unsubscribe(ctx: &mut Ctx) -> CheckResult {
+    let mut client = ctx.identified(ALICE).await?;
+    let first = service_ack(ctx, &mut client, "subscribe", NS_MLS).await?;
+    expect_success(&first, "subscribe")?;
+    let d = service_ack(ctx, &mut client, "unsubscribe", NS_MLS).await?;
+    client.close().await;
+    expect_success(&d, "unsubscribe")
+}
+
+pub async fn unknown_service(ctx: &mut Ctx) -> CheckResult {
+    let mut client = ctx.identified(ALICE).await?;
+    let d = service_ack(ctx, &mut client, "subscribe", "p2mls-no-such-service").await?;
+    client.close().await;
+    if d["success"] == false && d["error"].as_str().is_some_and(|e| !e.is_empty()) {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            "{success: false, error: <why>}",
+            d.to_string(),
+        ))
+    }
+}
+
+pub async fn sequence(ctx: &mut Ctx) -> CheckResult {
+    let mut client = ctx.identified(ALICE).await?;
+    service_ack(ctx, &mut client, "subscribe", NS_MLS).await?;
+    client.heartbeat(&[]).await.map_err(Finding::harness)?;
+    ack(&mut client, ctx.event_timeout()).await?;
+    service_ack(ctx, &mut client, "unsubscribe", NS_MLS).await?;
+    let received = client.received.clone();
+    client.close().await;
+    let expected: Vec<u64> = (0..received.len() as u64).collect();
+    if received != expected {
+        return Err(Finding::mismatch(
+            format!("sequence numbers {expected:?}"),
+            format!("{received:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Alice makes a fresh group and adds `added` with one commit; returns the group id and the
+/// commit's Welcome JSON.
+async fn add_to_fresh_group(
+    ctx: &mut Ctx,
+    added: usize,
+) -> Result<(super::context::LiveGroup, Value), Finding> {
+    let (mut group, _) = ctx.create_group(ALICE).await?;
+    let (_, resp) = ctx.propose_add(&mut group, added).await?;
+    expect_status(&resp, &[204], "the proposal to be accepted")?;
+    let (_, resp) = ctx.commit(&mut group).await?;
+    expect_status(&resp, &[200], "the commit to be accepted")?;
+    let welcome = resp.json().unwrap_or(Value::Null);
+    Ok((group, welcome))
+}
+
+pub async fn resume(ctx: &mut Ctx) -> CheckResult {
+    let mut first = ctx.identified(BOB).await?;
+    let d = service_ack(ctx, &mut first, "subscribe", NS_MLS).await?;
+    expect_success(&d, "subscribe")?;
+    let last = first.received.last().copied().unwrap_or(0);
+    first.close().await;
+    // Let the server notice the disconnect before the event happens.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (group, _) = add_to_fresh_group(ctx, BOB).await?;
+    let (mut second, _) = ctx.gateway("bob#resume").await?;
+    let token = ctx.actors[BOB].token.clone();
+    second
+        .send_core(core_op::RESUME, json!({ "s": last, "token": token }))
+        .await
+        .map_err(Finding::harness)?;
+    let timeout = ctx.event_timeout();
+    let outcome = second
+        .expect(timeout, "a resumed event (core op 10)", |e| {
+            is(e, NS_CORE, core_op::RESUMED)
+        })
+        .await;
+    let resumed = match outcome {
+        Ok(resumed) => resumed,
+        Err(e) if e.contains(&format!("code Some({})", close::UNRESUMEABLE)) => {
+            return Err(Finding::Unsupported(
+                "the target refuses to resume (4010); resuming is optional".into(),
+            ));
+        }
+        Err(e) => return Err(Finding::mismatch("a resumed event", e)),
+    };
+    second.close().await;
+    let replayed = resumed["d"].as_array().cloned().unwrap_or_default();
+    let welcome = replayed
+        .iter()
+        .find(|e| is(e, NS_MLS, mls_op::WELCOME) && e["d"]["groupId"] == group.id.as_str());
+    match welcome {
+        Some(event) if event["s"].as_u64().is_some_and(|s| s > last) => Ok(()),
+        _ => Err(Finding::mismatch(
+            format!(
+                "the Welcome of group {} missed while disconnected, with s > {last}",
+                group.id
+            ),
+            resumed.to_string(),
+        )),
+    }
+}
+
+pub async fn resume_rejected(ctx: &mut Ctx) -> CheckResult {
+    let first = ctx.identified(BOB).await?;
+    first.close().await;
+    let (mut client, _) = ctx.gateway("bob#stale").await?;
+    let token = ctx.actors[BOB].token.clone();
+    client
+        .send_core(
+            core_op::RESUME,
+            json!({ "s": 1_000_000_000_000u64, "token": token }),
+        )
+        .await
+        .map_err(Finding::harness)?;
+    let code = client
+        .expect_close(ctx.event_timeout())
+        .await
+        .map_err(mismatch("an unresumable session to be closed"))?;
+    if code != Some(close::UNRESUMEABLE) {
+        return Err(Finding::mismatch(
+            "close code 4010",
+            format!("close code {code:?}"),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn mls_events(ctx: &mut Ctx) -> CheckResult {
+    let mut bob = ctx.identified(BOB).await?;
+    let d = service_ack(ctx, &mut bob, "subscribe", NS_MLS).await?;
+    expect_success(&d, "subscribe")?;
+    let mut carol = ctx.identified(CAROL).await?;
+    let d = service_ack(ctx, &mut carol, "subscribe", NS_MLS).await?;
+    expect_success(&d, "subscribe")?;
+    let (mut group, _) = add_to_fresh_group(ctx, BOB).await?;
+    let (proposal, resp) = ctx.propose_add(&mut group, CAROL).await?;
+    expect_status(&resp, &[204], "the proposal to be accepted")?;
+    let (commit, resp) = ctx.commit(&mut group).await?;
+    expect_status(&resp, &[200], "the commit to be accepted")?;
+    let welcome = resp.json().unwrap_or(Value::Null);
+    let timeout = ctx.event_timeout();
+    let group_id = group.id.clone();
+    bob.expect(timeout, "the proposal event (mls op 0)", |e| {
+        is(e, NS_MLS, mls_op::PROPOSAL)
+            && e["d"]["groupId"] == group_id.as_str()
+            && e["d"]["proposal"]["id"] == proposal["id"]
+    })
+    .await
+    .map_err(mismatch("bob to receive the proposal event"))?;
+    bob.expect(
+        timeout,
+        "the commit event (mls op 1) after the proposal",
+        |e| {
+            is(e, NS_MLS, mls_op::COMMIT)
+                && e["d"]["groupId"] == group_id.as_str()
+                && e["d"]["commit"]["id"] == commit["id"]
+        },
+    )
+    .await
+    .map_err(mismatch(
+        "bob to receive the commit event after the proposal event",
+    ))?;
+    carol
+        .expect(timeout, "the Welcome event (mls op 2)", |e| {
+            is(e, NS_MLS, mls_op::WELCOME)
+                && e["d"]["welcome"]["mlsMessage"] == welcome["mlsMessage"]
+        })
+        .await
+        .map_err(mismatch("carol to receive her Welcome"))?;
+    bob.close().await;
+    carol.close().await;
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! A polyproto gateway client that records a frame transcript (direction, time offset, payload)
+//! for evidence and replay.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use p2mls_protocol::gateway::{core_op, NS_CORE};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// Longest frame the harness accepts from a target.
+const MAX_FRAME: usize = 1024 * 1024;
+
+/// Which way a frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Sent,
+    Received,
+    /// Connection events: open, close (with code), errors.
+    Note,
+}
+
+/// One line of a transcript.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TranscriptFrame {
+    /// Which connection of the check (e.g. `bob#1`).
+    pub connection: String,
+    pub direction: Direction,
+    /// Milliseconds since the check's first connection opened.
+    pub at_ms: u64,
+    pub payload: String,
+}
+
+/// Shared by all connections of one check.
+#[derive(Clone, Default)]
+pub struct Transcript {
+    frames: Arc<Mutex<Vec<TranscriptFrame>>>,
+    started: Arc<Mutex<Option<Instant>>>,
+}
+
+impl Transcript {
+    fn push(&self, connection: &str, direction: Direction, payload: String) {
+        let at_ms = {
+            let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
+            started
+                .get_or_insert_with(Instant::now)
+                .elapsed()
+                .as_millis() as u64
+        };
+        self.frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(TranscriptFrame {
+                connection: connection.to_owned(),
+                direction,
+                at_ms,
+                payload,
+            });
+    }
+
+    /// Takes the frames recorded so far and restarts the clock.
+    pub fn take(&self) -> Vec<TranscriptFrame> {
+        *self.started.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        std::mem::take(&mut *self.frames.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// What arrived.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Incoming {
+    Event(Value),
+    /// The server closed, with its close code if any.
+    Closed(Option<u16>),
+    /// A frame that is not a JSON text event.
+    Malformed(String),
+    Timeout,
+}
+
+pub struct GatewayClient {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    name: String,
+    transcript: Transcript,
+    /// Sequence numbers received, in order.
+    pub received: Vec<u64>,
+    /// Answer heartbeat requests (op 11) automatically while waiting for something else.
+    pub auto_heartbeat: bool,
+    closed: bool,
+}
+
+impl GatewayClient {
+    pub async fn connect(url: &str, name: &str, transcript: Transcript) -> Result<Self, String> {
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME))
+            .max_frame_size(Some(MAX_FRAME));
+        let (ws, _) = tokio::time::timeout(
+            Duration::from_secs(10),
+            tokio_tungstenite::connect_async_with_config(url, Some(config), false),
+        )
+        .await
+        .map_err(|_| format!("connecting to {url} timed out"))?
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        transcript.push(name, Direction::Note, format!("open {url}"));
+        Ok(Self {
+            ws,
+            name: name.to_owned(),
+            transcript,
+            received: Vec::new(),
+            auto_heartbeat: true,
+            closed: false,
+        })
+    }
+
+    pub async fn send_text(&mut self, text: String) -> Result<(), String> {
+        self.transcript
+            .push(&self.name, Direction::Sent, text.clone());
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .map_err(|e| format!("send failed: {e}"))
+    }
+
+    pub async fn send(&mut self, event: &Value) -> Result<(), String> {
+        self.send_text(event.to_string()).await
+    }
+
+    pub async fn send_core(&mut self, op: u16, d: Value) -> Result<(), String> {
+        self.send(&json!({ "n": NS_CORE, "op": op, "d": d })).await
+    }
+
+    pub async fn identify(&mut self, token: &str) -> Result<(), String> {
+        self.send_core(core_op::IDENTIFY, json!({ "token": token }))
+            .await
+    }
+
+    pub async fn service(&mut self, action: &str, service: &str) -> Result<(), String> {
+        self.send_core(
+            core_op::SERVICE_CHANNEL,
+            json!({ "action": action, "service": service }),
+        )
+        .await
+    }
+
+    /// A heartbeat acknowledging everything received, except the listed sequence numbers.
+    pub async fn heartbeat(&mut self, except: &[u64]) -> Result<(), String> {
+        let from = self.received.iter().min().copied().unwrap_or(0);
+        let to = self.received.iter().max().copied().unwrap_or(0);
+        let except: Vec<String> = except.iter().map(u64::to_string).collect();
+        self.send_core(
+            core_op::HEARTBEAT,
+            json!({ "from": from.to_string(), "to": to.to_string(), "except": except }),
+        )
+        .await
+    }
+
+    /// The next frame within `timeout`.
+    pub async fn recv(&mut self, timeout: Duration) -> Incoming {
+        if self.closed {
+            return Incoming::Closed(None);
+        }
+        loop {
+            let next = match tokio::time::timeout(timeout, self.ws.next()).await {
+                Err(_) => return Incoming::Timeout,
+                Ok(next) => next,
+            };
+            match next {
+                None => {
+                    self.closed = true;
+                    self.transcript
+                        .push(&self.name, Direction::Note, "connection ended".into());
+                    return Incoming::Closed(None);
+                }
+                Some(Err(e)) => {
+                    self.closed = true;
+                    self.transcript
+                        .push(&self.name, Direction::Note, format!("error: {e}"));
+                    return Incoming::Closed(None);
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    self.closed = true;
+                    let code = frame.as_ref().map(|f| u16::from(f.code));
+                    self.transcript.push(
+                        &self.name,
+                        Direction::Note,
+                        format!(
+                            "close {}",
+                            code.map_or("without code".into(), |c| c.to_string())
+                        ),
+                    );
+                    return Incoming::Closed(code);
+                }
+                Some(Ok(Message::Text(text))) => {
+                    self.transcript
+                        .push(&self.name, Direction::Received, text.to_string());
+                    let Ok(event) = serde_json::from_str::<Value>(text.as_str()) else {
+                        return Incoming::Malformed(text.to_string());
+                    };
+                    if let Some(s) = event.get("s").and_then(Value::as_u64) {
+                        self.received.push(s);
+                    }
+                    return Incoming::Event(event);
+                }
+                Some(Ok(Message::Binary(b))) => {
+                    self.transcript.push(
+                        &self.name,
+                        Direction::Received,
+                        format!("<{} binary bytes>", b.len()),
+                    );
+                    return Incoming::Malformed("binary frame".into());
+                }
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Waits for the first event matching `wanted`, skipping others (and answering heartbeat
+    /// requests when `auto_heartbeat`). Err carries what happened instead.
+    pub async fn expect(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Result<Value, String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv(left).await {
+                Incoming::Event(event) if wanted(&event) => return Ok(event),
+                Incoming::Event(event) => {
+                    if self.auto_heartbeat
+                        && event["n"] == NS_CORE
+                        && event["op"] == core_op::HEARTBEAT_REQUEST
+                    {
+                        self.heartbeat(&[]).await?;
+                    }
+                }
+                Incoming::Closed(code) => {
+                    return Err(format!("connection closed (code {code:?}) before {what}"))
+                }
+                Incoming::Malformed(text) => {
+                    return Err(format!("malformed frame before {what}: {text}"))
+                }
+                Incoming::Timeout => {
+                    return Err(format!("{what} did not arrive within {timeout:?}"))
+                }
+            }
+        }
+    }
+
+    /// Waits for the server to close; returns its code. Events before the close are skipped.
+    pub async fn expect_close(&mut self, timeout: Duration) -> Result<Option<u16>, String> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.recv(left).await {
+                Incoming::Closed(code) => return Ok(code),
+                Incoming::Timeout => {
+                    return Err(format!("the server did not close within {timeout:?}"))
+                }
+                Incoming::Event(_) | Incoming::Malformed(_) => {}
+            }
+        }
+    }
+
+    /// Closes from the client side (normal closure).
+    pub async fn close(mut self) {
+        self.transcript
+            .push(&self.name, Direction::Note, "client closes".into());
+        let _ = self
+            .ws
+            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                code: CloseCode::Normal,
+                reason: "done".into(),
+            }))
+            .await;
+    }
+}

@@ -1,0 +1,105 @@
+//! Each gateway check fails against a reference server that breaks its rule, and only the
+//! checks that depend on that rule fail.
+
+use p2mls::check::Verdict;
+use p2mls::{RunArgs, RunOutput};
+use p2mls_reference_server::faults::Fault;
+
+async fn not_passing(fault: Fault) -> Vec<(String, Verdict)> {
+    not_passing_among(fault, "gateway.*").await
+}
+
+async fn not_passing_among(fault: Fault, only: &str) -> Vec<(String, Verdict)> {
+    let args = RunArgs {
+        only: vec![only.into()],
+        embedded_faults: vec![fault],
+        ..Default::default()
+    };
+    let RunOutput::Certified(report) = p2mls::run(&args).await.expect("runs") else {
+        panic!("expected a report");
+    };
+    report
+        .checks
+        .iter()
+        .filter(|c| c.verdict != Verdict::Pass)
+        .map(|c| (c.def.id.clone(), c.verdict))
+        .collect()
+}
+
+fn ids(found: &[(String, Verdict)]) -> Vec<&str> {
+    found.iter().map(|(id, _)| id.as_str()).collect()
+}
+
+#[tokio::test]
+async fn every_gateway_fault_is_caught_by_its_checks() {
+    let cases: &[(Fault, &[&str])] = &[
+        (Fault::HelloSeqOne, &["gateway.hello", "gateway.sequence"]),
+        (Fault::SequenceGap, &["gateway.sequence"]),
+        (
+            Fault::NoHeartbeatAck,
+            &[
+                "gateway.heartbeat.ack",
+                "gateway.heartbeat.resend",
+                "gateway.sequence",
+            ],
+        ),
+        (Fault::AckWithoutResend, &["gateway.heartbeat.resend"]),
+        (Fault::UnknownServiceAccepted, &["gateway.service.unknown"]),
+        (Fault::ResumeEmpty, &["gateway.resume"]),
+        (Fault::DropMlsEvents, &["gateway.mls.events"]),
+    ];
+    for (fault, expected) in cases {
+        let found = not_passing(*fault).await;
+        assert_eq!(ids(&found), *expected, "{fault:?}");
+        assert!(
+            found.iter().all(|(_, v)| *v == Verdict::Fail),
+            "{fault:?}: {found:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_close_codes_fail_every_close_check() {
+    let found = not_passing(Fault::WrongCloseCode).await;
+    let fails: Vec<&str> = found
+        .iter()
+        .filter(|(_, v)| *v == Verdict::Fail)
+        .map(|(id, _)| id.as_str())
+        .collect();
+    for id in [
+        "gateway.close.unknown-opcode",
+        "gateway.close.invalid-payload",
+        "gateway.close.not-authenticated",
+        "gateway.close.invalid-authentication",
+        "gateway.close.already-authenticated",
+        "gateway.close.invalid-sequence",
+        "gateway.resume.rejected",
+    ] {
+        assert!(fails.contains(&id), "{id} not failing: {found:?}");
+    }
+    // The 4009 close is part of a SHOULD-level check: non-strict, not fail.
+    assert!(
+        found.contains(&("gateway.heartbeat.request".to_owned(), Verdict::NonStrict)),
+        "{found:?}"
+    );
+}
+
+#[tokio::test]
+async fn missing_ready_acks_and_requests_are_caught() {
+    // Without a ready event every identified check waits out its timeout: run just one.
+    let found = not_passing_among(Fault::NoReady, "gateway.identify").await;
+    assert_eq!(ids(&found), vec!["gateway.identify"]);
+    let found = not_passing(Fault::AckWithoutSuccess).await;
+    for id in [
+        "gateway.service.subscribe",
+        "gateway.service.unsubscribe",
+        "gateway.service.unknown",
+    ] {
+        assert!(ids(&found).contains(&id), "{id}: {found:?}");
+    }
+    let found = not_passing(Fault::NoHeartbeatRequest).await;
+    assert_eq!(
+        found,
+        vec![("gateway.heartbeat.request".to_owned(), Verdict::NonStrict)]
+    );
+}
