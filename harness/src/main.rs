@@ -16,10 +16,16 @@ enum Command {
     Run(RunArgs),
     /// Run the reference server.
     Serve(p2mls_reference_server::ServeArgs),
+    /// Lint OpenAPI documents against the polyproto rule catalogue (docs/LINT.md).
+    Lint(p2mls::lint::LintArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
+    // lint and diff are synchronous: no runtime needed.
+    if let Command::Lint(args) = &cli.command {
+        std::process::exit(lint(args));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -45,6 +51,7 @@ fn main() {
                 }
             }
             Command::Run(args) => run(args).await,
+            Command::Lint(_) => unreachable_command(),
         }
     });
     std::process::exit(code);
@@ -99,4 +106,27 @@ async fn run(args: RunArgs) -> i32 {
         }
     }
     output.exit_code()
+}
+
+/// Commands handled before the runtime starts never reach the async dispatch.
+fn unreachable_command() -> i32 {
+    eprintln!("p2mls: internal error: command dispatched twice");
+    2
+}
+
+fn lint(args: &p2mls::lint::LintArgs) -> i32 {
+    let outcome = p2mls::lint::run(args);
+    for e in &outcome.errors {
+        eprintln!("p2mls lint: {e}");
+    }
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &outcome.output) {
+                eprintln!("p2mls lint: cannot write {}: {e}", path.display());
+                return 2;
+            }
+        }
+        None => print!("{}", outcome.output),
+    }
+    outcome.code
 }
