@@ -18,13 +18,18 @@ enum Command {
     Serve(p2mls_reference_server::ServeArgs),
     /// Lint OpenAPI documents against the polyproto rule catalogue (docs/LINT.md).
     Lint(p2mls::lint::LintArgs),
+    /// List the changes between two versions of a document, breaking or not for clients and
+    /// for servers.
+    Diff(p2mls::diff::DiffArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
     // lint and diff are synchronous: no runtime needed.
-    if let Command::Lint(args) = &cli.command {
-        std::process::exit(lint(args));
+    match &cli.command {
+        Command::Lint(args) => std::process::exit(lint(args)),
+        Command::Diff(args) => std::process::exit(diff(args)),
+        _ => {}
     }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -51,7 +56,7 @@ fn main() {
                 }
             }
             Command::Run(args) => run(args).await,
-            Command::Lint(_) => unreachable_command(),
+            Command::Lint(_) | Command::Diff(_) => unreachable_command(),
         }
     });
     std::process::exit(code);
@@ -129,4 +134,17 @@ fn lint(args: &p2mls::lint::LintArgs) -> i32 {
         None => print!("{}", outcome.output),
     }
     outcome.code
+}
+
+fn diff(args: &p2mls::diff::DiffArgs) -> i32 {
+    match p2mls::diff::run(args) {
+        Ok((output, code)) => {
+            print!("{output}");
+            code
+        }
+        Err(e) => {
+            eprintln!("p2mls diff: {e}");
+            2
+        }
+    }
 }
