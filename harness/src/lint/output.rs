@@ -115,9 +115,18 @@ pub fn json(report: &LintReport) -> Value {
     })
 }
 
-/// SARIF's URIs use forward slashes.
+/// A document name as a SARIF URI reference: forward slashes, and everything but unreserved
+/// characters and `/` percent-encoded (RFC 3986).
 fn uri(document: &str) -> String {
-    document.replace('\\', "/")
+    let mut out = String::new();
+    for byte in document.replace('\\', "/").bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~/".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// The SARIF 2.1.0 form: one run, every rule in `tool.driver.rules`, one result per finding;
@@ -289,4 +298,102 @@ pub fn markdown(report: &LintReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lint::{lint, Baseline, Options};
+
+    /// A small document with findings of several rules and severities.
+    const DOC: &str = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\ntags: []\npaths:\n  /.p2/mls/v1/groups/{id}:\n    get:\n      operationId: groups_getGroup\n      security: [{B: []}]\n      responses:\n        '200':\n          description: ok\n          content:\n            text/plain:\n              schema: {type: number, enum: [413]}\ncomponents:\n  securitySchemes:\n    B: {type: http, scheme: bearer}\n";
+
+    fn report() -> (LintReport, Vec<Document>) {
+        let docs = vec![Document::parse(DOC, "specs/a b.yaml").expect("parses")];
+        let baseline = Baseline::parse(
+            "[[accepted]]\nrule = \"P2L-STRUCT-008\"\nreason = \"tags come later\"\n",
+        )
+        .expect("baseline");
+        (lint(&docs, &Options::default(), Some(&baseline)), docs)
+    }
+
+    #[test]
+    fn sarif_output_validates_against_our_sarif_subset_schema() {
+        let (report, _) = report();
+        let sarif = sarif(&report);
+        let schema: Value =
+            serde_json::from_str(include_str!("sarif-subset.schema.json")).expect("schema");
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("schema compiles");
+        let errors: Vec<String> = validator
+            .iter_errors(&sarif)
+            .map(|e| format!("{e} at {}", e.instance_path))
+            .collect();
+        assert!(errors.is_empty(), "{errors:#?}");
+        // What a schema cannot say: indexes point at the right rule and artifact.
+        let run = &sarif["runs"][0];
+        let results = run["results"].as_array().expect("results");
+        assert!(!results.is_empty());
+        for r in results {
+            let index = r["ruleIndex"].as_u64().expect("index") as usize;
+            assert_eq!(run["tool"]["driver"]["rules"][index]["id"], r["ruleId"]);
+            let location = &r["locations"][0]["physicalLocation"]["artifactLocation"];
+            let artifact = location["index"].as_u64().expect("artifact") as usize;
+            assert_eq!(
+                run["artifacts"][artifact]["location"]["uri"],
+                location["uri"]
+            );
+        }
+        let suppressed: Vec<&Value> = results
+            .iter()
+            .filter(|r| r.get("suppressions").is_some())
+            .collect();
+        assert_eq!(suppressed.len(), 1);
+        assert_eq!(suppressed[0]["ruleId"], "P2L-STRUCT-008");
+        // A misspelt member is caught: the schema is not vacuous.
+        let mut broken = sarif.clone();
+        broken["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"]
+            ["startline"] = json!(3);
+        assert!(!validator.is_valid(&broken));
+    }
+
+    #[test]
+    fn uris_are_percent_encoded() {
+        assert_eq!(uri("specs/a b.yaml"), "specs/a%20b.yaml");
+        assert_eq!(uri("3.1.0\\x~1.yaml"), "3.1.0/x~1.yaml");
+        assert_eq!(uri("ü"), "%C3%BC");
+    }
+
+    #[test]
+    fn text_output_has_codeframes_and_a_summary() {
+        let (report, docs) = report();
+        let out = text(&report, &docs);
+        assert!(out.contains("error[P2L-HTTP-001]"), "{out}");
+        assert!(out.contains("  --> specs/a b.yaml:14:15"), "{out}");
+        assert!(
+            out.contains("14 |               schema: {type: number, enum: [413]}"),
+            "{out}"
+        );
+        assert!(out.contains("   |               ^^^^^^"), "{out}");
+        assert!(out.contains("accepted info[P2L-STRUCT-008]"), "{out}");
+        assert!(out.ends_with("(1 accepted) in 1 documents\n"), "{out}");
+    }
+
+    #[test]
+    fn markdown_and_json_outputs_list_every_finding() {
+        let (report, _) = report();
+        let md = markdown(&report);
+        let json = json(&report);
+        for f in &report.findings {
+            assert!(md.contains(&format!("`{}`", f.rule)), "{md}");
+        }
+        assert_eq!(
+            json["findings"].as_array().map(Vec::len),
+            Some(report.findings.len())
+        );
+        assert_eq!(json["summary"]["accepted"], 1);
+        assert!(md.contains("(accepted: tags come later)"), "{md}");
+    }
 }
