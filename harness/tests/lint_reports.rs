@@ -143,14 +143,20 @@ fn diff_of_mls_alpha2_and_alpha4_matches_the_snapshot() {
     let member = "/.p2/mls/v1/groups/{groupId}/members/{memberId}";
     for method in ["PUT", "DELETE"] {
         let c = find(Kind::Removed, &format!("{method} {member}"));
-        assert_eq!((c.clients, c.servers), (Impact::Breaking, Impact::NonBreaking));
+        assert_eq!(
+            (c.clients, c.servers),
+            (Impact::Breaking, Impact::NonBreaking)
+        );
     }
     for route in [
         "POST /.p2/mls/v1/keypackages",
         "GET /.p2/mls/v1/keypackages/{fid}",
     ] {
         let c = find(Kind::Added, route);
-        assert_eq!((c.clients, c.servers), (Impact::NonBreaking, Impact::Breaking));
+        assert_eq!(
+            (c.clients, c.servers),
+            (Impact::NonBreaking, Impact::Breaking)
+        );
     }
     compare("mls-alpha.2-to-alpha.4.diff.txt", &diff::text(&report));
 }
@@ -165,6 +171,9 @@ fn snapshots_are_machine_independent() {
     ] {
         let path: &Path = &reports().join(name);
         let text = std::fs::read_to_string(path).unwrap_or_default();
-        assert!(!text.contains("/work/") && !text.contains("/tmp/"), "{name}");
+        assert!(
+            !text.contains("/work/") && !text.contains("/tmp/"),
+            "{name}"
+        );
     }
 }
