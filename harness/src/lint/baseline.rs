@@ -131,4 +131,24 @@ mod tests {
         let e = Baseline::parse("[[accepted]]\nrule = \"P2L-NOPE\"\nreason = \"x\"\n").unwrap_err();
         assert!(e.contains("unknown rule"), "{e}");
     }
+
+    /// The baseline examples in README.md and docs/LINT.md parse.
+    #[test]
+    fn documented_examples_parse() {
+        for (name, text) in [
+            ("README.md", include_str!("../../../README.md")),
+            ("docs/LINT.md", include_str!("../../../docs/LINT.md")),
+        ] {
+            let examples: Vec<&str> = text
+                .split("```toml\n")
+                .skip(1)
+                .filter_map(|rest| rest.split("```").next())
+                .filter(|block| block.contains("[[accepted]]"))
+                .collect();
+            assert!(!examples.is_empty(), "{name} has no baseline example");
+            for block in examples {
+                Baseline::parse(block).unwrap_or_else(|e| panic!("{name}: {e}"));
+            }
+        }
+    }
 }
