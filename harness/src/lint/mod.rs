@@ -93,6 +93,8 @@ pub const RULES: &[Rule] = &[
     structure::PLACEHOLDER_SERVER,
     structure::EMPTY_TAGS,
     structure::OAS30_MODEL,
+    structure::REQUIRED_WITH_DEFAULT,
+    structure::INVALID_EXAMPLE,
     http::STATUS_AS_BODY,
     http::SECURED_WITHOUT_401,
     http::GET_WITH_BODY,

@@ -245,9 +245,17 @@ fn unconstrained_string(root: &Value, schema: &Value) -> bool {
 
 fn identifier_formats(doc: &Document, out: &mut Vec<Finding>) {
     let message = |name: &str| {
+        let lower = name.to_ascii_lowercase();
+        let spellings = if lower.contains("cipher") {
+            "`0x0001`? `1`? `MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519`?"
+        } else if lower.contains("version") {
+            "`1.0`? `mls10`? `0x0001`?"
+        } else {
+            "`0x000A`? `10`? `last_resort`?"
+        };
         format!(
             "`{name}` holds MLS identifiers as strings with no format, pattern or enum: their \
-             spelling (0x0001? 1? a suite name?) is left open"
+             spelling ({spellings}) is left open"
         )
     };
     for_each_schema(doc, |pointer, schema| {

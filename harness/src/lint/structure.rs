@@ -98,6 +98,26 @@ pub const OAS30_MODEL: Rule = Rule {
                 tooling (and `p2mls run --spec`, which parses 3.0 documents with a typed model).",
 };
 
+pub const REQUIRED_WITH_DEFAULT: Rule = Rule {
+    id: "P2L-STRUCT-010",
+    name: "required-with-default",
+    severity: Severity::Warning,
+    summary: "A required property declares a `default`.",
+    rationale: "A default only applies when the property is absent, which `required` forbids: \
+                either the property is optional (and the default says what absence means) or the \
+                default is dead text (polyproto.mls alpha.4: `KeyPackage.lastResort`).",
+};
+
+pub const INVALID_EXAMPLE: Rule = Rule {
+    id: "P2L-STRUCT-011",
+    name: "invalid-example",
+    severity: Severity::Warning,
+    summary: "A schema's `example`/`examples` value does not validate against the schema.",
+    rationale: "Readers and mock servers take examples at face value; an example the schema \
+                rejects means one of them is wrong (polyproto.core beta.3: a 64-character \
+                `cacheSignature` example for a field limited to 32).",
+};
+
 /// Runs the structure rules on `doc`.
 pub fn check(doc: &Document, out: &mut Vec<Finding>) {
     unresolved_refs(doc, out);
@@ -108,6 +128,8 @@ pub fn check(doc: &Document, out: &mut Vec<Finding>) {
     placeholder_servers(doc, out);
     empty_tags(doc, out);
     oas30_model(doc, out);
+    required_with_default(doc, out);
+    invalid_examples(doc, out);
 }
 
 /// Keys whose values are data, not document structure.
@@ -710,6 +732,73 @@ fn oas30_model(doc: &Document, out: &mut Vec<Finding>) {
     }
 }
 
+fn required_with_default(doc: &Document, out: &mut Vec<Finding>) {
+    for_each_schema(doc, |pointer, schema| {
+        let required: Vec<&str> = schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        for (name, prop) in schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(default) = prop
+                .get("default")
+                .filter(|_| required.contains(&name.as_str()))
+            {
+                out.push(Finding::at(
+                    &REQUIRED_WITH_DEFAULT,
+                    doc,
+                    &format!("{}/default", child(&child(pointer, "properties"), name)),
+                    format!("`{name}` is required, so its default {default} never applies"),
+                ));
+            }
+        }
+    });
+}
+
+fn invalid_examples(doc: &Document, out: &mut Vec<Finding>) {
+    for_each_schema(doc, |pointer, schema| {
+        let mut examples: Vec<(String, &Value)> = Vec::new();
+        if let Some(example) = schema.get("example") {
+            examples.push((format!("{pointer}/example"), example));
+        }
+        if let Some(list) = schema.get("examples").and_then(Value::as_array) {
+            for (i, example) in list.iter().enumerate() {
+                examples.push((format!("{pointer}/examples/{i}"), example));
+            }
+        }
+        if examples.is_empty() {
+            return;
+        }
+        let Ok(resolved) = crate::spec::resolve(&doc.value, schema, 0) else {
+            return; // dangling references: reported by P2L-STRUCT-001
+        };
+        let (resolved, draft) = match doc.dialect {
+            Dialect::Oas30 => (as_draft4(&resolved), jsonschema::Draft::Draft4),
+            Dialect::Oas31 => (resolved, jsonschema::Draft::Draft202012),
+        };
+        let Ok(validator) = jsonschema::options().with_draft(draft).build(&resolved) else {
+            return; // an invalid schema: reported by P2L-STRUCT-002
+        };
+        for (at, example) in examples {
+            if let Some(e) = validator.iter_errors(example).next() {
+                out.push(Finding::at(
+                    &INVALID_EXAMPLE,
+                    doc,
+                    &at,
+                    format!("the example does not fit its schema: {e}"),
+                ));
+            }
+        }
+    });
+}
+
 /// Splits a pointer into its unescaped segments (used by tests and other modules).
 pub fn segments(pointer: &str) -> Vec<String> {
     pointer.split('/').skip(1).map(unescape).collect()
@@ -874,6 +963,36 @@ mod tests {
         );
         let good = doc31(OP, "  schemas:\n    Thing: {type: string}\n");
         assert!(findings(&good, EMPTY_TAGS.id).is_empty());
+    }
+
+    #[test]
+    fn required_with_default_fires_and_stays_silent() {
+        let bad = doc31(OP, "  schemas:\n    Thing:\n      type: object\n      required: [last]\n      properties:\n        last: {type: boolean, default: false}\n");
+        let f = findings(&bad, REQUIRED_WITH_DEFAULT.id);
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].line, 21);
+        let good = bad.replace("required: [last]", "required: []");
+        assert!(findings(&good, REQUIRED_WITH_DEFAULT.id).is_empty());
+    }
+
+    #[test]
+    fn invalid_example_fires_and_stays_silent() {
+        let bad = doc31(
+            OP,
+            "  schemas:\n    Thing: {type: string, maxLength: 4, examples: [abcdefgh]}\n",
+        );
+        assert_eq!(findings(&bad, INVALID_EXAMPLE.id).len(), 1);
+        let bad30 = doc31(
+            OP,
+            "  schemas:\n    Thing: {type: string, maxLength: 4, example: abcdefgh}\n",
+        )
+        .replace("3.1.0", "3.0.3");
+        assert_eq!(findings(&bad30, INVALID_EXAMPLE.id).len(), 1);
+        let good = doc31(
+            OP,
+            "  schemas:\n    Thing: {type: string, maxLength: 4, examples: [abcd]}\n",
+        );
+        assert!(findings(&good, INVALID_EXAMPLE.id).is_empty());
     }
 
     #[test]
