@@ -211,10 +211,11 @@ fn cell(text: &str) -> String {
 /// The Markdown form: documents, counts per rule, then the findings of each document.
 pub fn markdown(report: &LintReport) -> String {
     let mut out = String::from("# p2mls lint report\n\n");
-    out.push_str("| document | OpenAPI | title | version |\n|---|---|---|---|\n");
-    for d in &report.documents {
+    out.push_str("| # | document | OpenAPI | title | version |\n|---|---|---|---|---|\n");
+    for (i, d) in report.documents.iter().enumerate() {
         out.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
+            "| {} | `{}` | {} | {} | {} |\n",
+            i + 1,
             d.name,
             d.openapi,
             cell(&d.title),
@@ -236,9 +237,9 @@ pub fn markdown(report: &LintReport) -> String {
     out.push_str(&format!(
         "\n**{errors} errors, {warnings} warnings, {infos} infos** ({accepted} accepted)\n"
     ));
-    out.push_str("\n## Findings per rule\n\n| rule | name | severity | ");
-    for d in &report.documents {
-        out.push_str(&format!("`{}` | ", d.name));
+    out.push_str("\n## Findings per rule and document\n\n| rule | name | severity | ");
+    for i in 1..=report.documents.len() {
+        out.push_str(&format!("#{i} | "));
     }
     out.push_str("total |\n|---|---|---|");
     out.push_str(&"---|".repeat(report.documents.len() + 1));
@@ -264,6 +265,14 @@ pub fn markdown(report: &LintReport) -> String {
             r.severity.as_str(),
             counts.iter().map(|c| format!("{c} | ")).collect::<String>()
         ));
+    }
+    let silent: Vec<String> = RULES
+        .iter()
+        .filter(|r| !report.findings.iter().any(|f| f.rule == r.id))
+        .map(|r| format!("`{}`", r.id))
+        .collect();
+    if !silent.is_empty() {
+        out.push_str(&format!("\nNo findings for: {}.\n", silent.join(", ")));
     }
     for d in &report.documents {
         let findings: Vec<&Finding> = report
