@@ -68,7 +68,9 @@ impl Document {
             message,
         };
         let value: Value = serde_yaml_ng::from_str(text).map_err(|e| syntax(e.to_string()))?;
-        let positions = positions(text).map_err(syntax)?;
+        // The values parsed, so the document is lintable even if the position parser disagrees
+        // on some YAML corner: findings then point at line 1 rather than not at all.
+        let positions = positions(text).unwrap_or_default();
         let not_openapi = |message: &str| LoadError::NotOpenApi {
             name: name.to_owned(),
             message: message.to_owned(),
