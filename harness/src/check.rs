@@ -75,6 +75,21 @@ pub struct Evidence {
     pub transcript: Vec<crate::clients::gateway::TranscriptFrame>,
 }
 
+/// A response that did not conform because the document is defective (see
+/// `lint::attribution`): reported as a finding about the spec, not as a server failure.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpecFinding {
+    /// The check that observed it (filled in by the runner).
+    pub check: String,
+    pub operation: String,
+    pub status: u16,
+    /// The lint rule that flags the defect (docs/LINT.md).
+    pub rule: String,
+    pub explanation: String,
+    /// What validation said about the response.
+    pub observed: String,
+}
+
 /// How a check function ends, before the runner applies the level.
 #[derive(Debug)]
 pub enum Finding {

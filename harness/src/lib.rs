@@ -8,6 +8,8 @@ pub mod catalogue;
 pub mod check;
 pub mod checks;
 pub mod clients;
+pub mod diff;
+pub mod lint;
 pub mod report;
 pub mod runner;
 pub mod spec;

@@ -16,10 +16,21 @@ enum Command {
     Run(RunArgs),
     /// Run the reference server.
     Serve(p2mls_reference_server::ServeArgs),
+    /// Lint OpenAPI documents against the polyproto rule catalogue (docs/LINT.md).
+    Lint(p2mls::lint::LintArgs),
+    /// List the changes between two versions of a document, breaking or not for clients and
+    /// for servers.
+    Diff(p2mls::diff::DiffArgs),
 }
 
 fn main() {
     let cli = Cli::parse();
+    // lint and diff are synchronous: no runtime needed.
+    match &cli.command {
+        Command::Lint(args) => std::process::exit(lint(args)),
+        Command::Diff(args) => std::process::exit(diff(args)),
+        _ => {}
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -45,6 +56,7 @@ fn main() {
                 }
             }
             Command::Run(args) => run(args).await,
+            Command::Lint(_) | Command::Diff(_) => unreachable_command(),
         }
     });
     std::process::exit(code);
@@ -99,4 +111,40 @@ async fn run(args: RunArgs) -> i32 {
         }
     }
     output.exit_code()
+}
+
+/// Commands handled before the runtime starts never reach the async dispatch.
+fn unreachable_command() -> i32 {
+    eprintln!("p2mls: internal error: command dispatched twice");
+    2
+}
+
+fn lint(args: &p2mls::lint::LintArgs) -> i32 {
+    let outcome = p2mls::lint::run(args);
+    for e in &outcome.errors {
+        eprintln!("p2mls lint: {e}");
+    }
+    match &args.output {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &outcome.output) {
+                eprintln!("p2mls lint: cannot write {}: {e}", path.display());
+                return 2;
+            }
+        }
+        None => print!("{}", outcome.output),
+    }
+    outcome.code
+}
+
+fn diff(args: &p2mls::diff::DiffArgs) -> i32 {
+    match p2mls::diff::run(args) {
+        Ok((output, code)) => {
+            print!("{output}");
+            code
+        }
+        Err(e) => {
+            eprintln!("p2mls diff: {e}");
+            2
+        }
+    }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{verdict_for, Evidence, Finding, Verdict};
+use crate::check::{verdict_for, Evidence, Finding, SpecFinding, Verdict};
 use crate::checks::{self, CheckDef, Ctx};
 
 /// A finished check.
@@ -18,6 +18,9 @@ pub struct CheckReport {
     /// Why it did not pass (empty on pass).
     pub reason: String,
     pub evidence: Option<Evidence>,
+    /// Mismatches a document defect explains (collected into the report's `spec_findings`).
+    #[serde(skip)]
+    pub spec_findings: Vec<SpecFinding>,
     #[serde(skip)]
     pub duration: Duration,
 }
@@ -64,6 +67,7 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
     for (index, def) in defs.into_iter().enumerate() {
         ctx.exchanges.clear();
         ctx.transcript.take();
+        ctx.spec_findings.clear();
         let started = Instant::now();
         let result = match tokio::time::timeout(CHECK_TIMEOUT, checks::run(&def.kind, ctx)).await {
             Ok(result) => result,
@@ -105,11 +109,19 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
                 def.id
             );
         }
+        let spec_findings = std::mem::take(&mut ctx.spec_findings)
+            .into_iter()
+            .map(|f| SpecFinding {
+                check: def.id.clone(),
+                ..f
+            })
+            .collect();
         reports.push(CheckReport {
             def,
             verdict,
             reason,
             evidence,
+            spec_findings,
             duration: started.elapsed(),
         });
     }

@@ -67,7 +67,8 @@ impl Operation {
         self.response_for(status).is_some()
     }
 
-    fn response_for(&self, status: u16) -> Option<&BTreeMap<String, Option<Value>>> {
+    /// The media types documented for `status` (exactly, by range, or by `default`).
+    pub fn response_for(&self, status: u16) -> Option<&BTreeMap<String, Option<Value>>> {
         let exact = status.to_string();
         let range = format!("{}XX", status / 100);
         self.responses
@@ -261,11 +262,14 @@ impl ApiSpec {
         self.operations.get(id)
     }
 
-    fn compile(&self, schema: &Value) -> Result<jsonschema::Validator, String> {
+    /// Compiles a resolved schema in the document's dialect. OpenAPI's `int32`/`int64` formats
+    /// become bounds, as OpenAPI defines them (JSON Schema leaves unknown formats unchecked).
+    pub(crate) fn compile(&self, schema: &Value) -> Result<jsonschema::Validator, String> {
         let (schema, draft) = match self.dialect {
             Dialect::Oas30 => (translate_oas30(schema), jsonschema::Draft::Draft4),
             Dialect::Oas31 => (schema.clone(), jsonschema::Draft::Draft202012),
         };
+        let schema = bound_integer_formats(&schema);
         jsonschema::options()
             .with_draft(draft)
             .build(&schema)
@@ -329,7 +333,7 @@ impl ApiSpec {
 
 /// Parses a body for schema validation: JSON for JSON media types; for text/plain, a JSON scalar
 /// when the text is one (the documents use number schemas under text/plain), else a string.
-fn parse_instance(media_type: &str, body: &[u8]) -> Result<Value, String> {
+pub(crate) fn parse_instance(media_type: &str, body: &[u8]) -> Result<Value, String> {
     let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
     if media_type.contains("json") {
         serde_json::from_str(text).map_err(|e| format!("body is not JSON: {e}"))
@@ -376,6 +380,39 @@ pub fn resolve(doc: &Value, value: &Value, depth: usize) -> Result<Value, String
             .collect::<Result<Vec<_>, _>>()
             .map(Value::Array),
         other => Ok(other.clone()),
+    }
+}
+
+/// Adds the value range of OpenAPI's integer formats (`int32`, `int64`) as `minimum`/`maximum`
+/// where the schema sets no tighter bound of its own.
+fn bound_integer_formats(schema: &Value) -> Value {
+    match schema {
+        Value::Object(map) => {
+            let mut out: Map<String, Value> = map
+                .iter()
+                .map(|(k, v)| {
+                    let v = match k.as_str() {
+                        "enum" | "const" | "default" | "examples" | "example" | "required" => {
+                            v.clone()
+                        }
+                        _ => bound_integer_formats(v),
+                    };
+                    (k.clone(), v)
+                })
+                .collect();
+            let range = match map.get("format").and_then(Value::as_str) {
+                Some("int32") => Some((i64::from(i32::MIN), i64::from(i32::MAX))),
+                Some("int64") => Some((i64::MIN, i64::MAX)),
+                _ => None,
+            };
+            if let Some((min, max)) = range {
+                out.entry("minimum").or_insert(Value::from(min));
+                out.entry("maximum").or_insert(Value::from(max));
+            }
+            Value::Object(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(bound_integer_formats).collect()),
+        other => other.clone(),
     }
 }
 
@@ -468,6 +505,20 @@ mod tests {
                 b"201"
             )
             .is_err());
+    }
+
+    #[test]
+    fn integer_formats_are_bounded() {
+        let spec = ApiSpec::default_spec();
+        let big = br#"{"id":"g","epoch":2147483648,"members":[],"publicKey":"AA=="}"#;
+        assert!(spec
+            .check_response("groups_getGroup", 200, Some("application/json"), big)
+            .is_err());
+        let schema = serde_json::json!({"type": "integer", "format": "int32", "minimum": 0});
+        assert_eq!(
+            bound_integer_formats(&schema),
+            serde_json::json!({"type": "integer", "format": "int32", "minimum": 0, "maximum": 2147483647})
+        );
     }
 
     #[test]

@@ -13,11 +13,12 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
-use crate::check::{CheckResult, Exchange, Finding};
+use crate::check::{CheckResult, Exchange, Finding, SpecFinding};
 use crate::clients::actors::Actor;
 use crate::clients::gateway::{GatewayClient, Transcript};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions};
+use crate::lint::attribution;
 use crate::spec::ApiSpec;
 
 pub const ALICE: usize = 0;
@@ -48,6 +49,8 @@ pub struct Ctx {
     pub suite: Ciphersuite,
     /// Evidence of the check that is running.
     pub exchanges: Vec<Exchange>,
+    /// Mismatches of the running check that a document defect explains (not server failures).
+    pub spec_findings: Vec<SpecFinding>,
     established: Option<Established>,
     counter: u64,
     /// Gateway frames of the check that is running.
@@ -66,6 +69,7 @@ impl Ctx {
             actors,
             suite: Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
             exchanges: Vec::new(),
+            spec_findings: Vec::new(),
             established: None,
             counter: 0,
             transcript: Transcript::default(),
@@ -106,16 +110,35 @@ impl Ctx {
         Ok((method, path))
     }
 
-    /// The response's status is documented and its body matches the schema.
-    pub fn conforms(&self, op: &str, resp: &ApiResponse) -> CheckResult {
-        self.spec
-            .check_response(op, resp.status, resp.content_type.as_deref(), &resp.body)
-            .map_err(|errors| {
-                Finding::mismatch(
-                    format!("a response documented for {op}"),
-                    format!("status {}: {}", resp.status, errors.join("; ")),
-                )
-            })
+    /// The response's status is documented and its body matches the schema. A mismatch that a
+    /// defect of the document explains (lint's attribution) is recorded as a spec finding and
+    /// does not fail the check.
+    pub fn conforms(&mut self, op: &str, resp: &ApiResponse) -> CheckResult {
+        let content_type = resp.content_type.as_deref();
+        let Err(errors) = self
+            .spec
+            .check_response(op, resp.status, content_type, &resp.body)
+        else {
+            return Ok(());
+        };
+        let observed = format!("status {}: {}", resp.status, errors.join("; "));
+        match attribution::explain(&self.spec, op, resp.status, content_type, &resp.body) {
+            Some(defect) => {
+                self.spec_findings.push(SpecFinding {
+                    check: String::new(),
+                    operation: op.to_owned(),
+                    status: resp.status,
+                    rule: defect.rule.to_owned(),
+                    explanation: defect.explanation,
+                    observed,
+                });
+                Ok(())
+            }
+            None => Err(Finding::mismatch(
+                format!("a response documented for {op}"),
+                observed,
+            )),
+        }
     }
 
     pub fn auth(&self, actor: usize) -> Auth {

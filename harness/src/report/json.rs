@@ -46,11 +46,23 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
             h.insert("harness".into(), json!("p2mls"));
         }
     }
+    let spec_findings: Vec<Value> = report
+        .spec_findings
+        .iter()
+        .map(|f| {
+            let mut v = json!(f);
+            if deterministic {
+                v["observed"] = json!(redact(&f.observed));
+            }
+            v
+        })
+        .collect();
     json!({
         "header": header,
         "summary": report.summary,
         "gate": report.gate,
         "checks": checks,
         "requirements": report.requirements,
+        "spec_findings": spec_findings,
     })
 }

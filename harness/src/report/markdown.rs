@@ -85,6 +85,24 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    if !report.spec_findings.is_empty() {
+        out.push_str(
+            "\n## Spec findings\n\nResponses that did not match the document because the document is \
+             defective (docs/LINT.md, attribution); they do not fail their checks.\n\n\
+             | check | operation | status | rule | explanation | observed |\n|---|---|---|---|---|---|\n",
+        );
+        for f in &report.spec_findings {
+            out.push_str(&format!(
+                "| `{}` | {} | {} | `{}` | {} | {} |\n",
+                f.check,
+                f.operation,
+                f.status,
+                f.rule,
+                cell(&f.explanation),
+                cell(&f.observed)
+            ));
+        }
+    }
     out.push_str("\n## Traceability\n\n| requirement | level | source | checks | verdict |\n|---|---|---|---|---|\n");
     for r in &report.requirements {
         let verdict = match (&r.verdict, &r.not_checked) {

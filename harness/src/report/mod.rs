@@ -12,7 +12,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::catalogue::Requirement;
-use crate::check::{Level, Verdict};
+use crate::check::{Level, SpecFinding, Verdict};
 use crate::runner::{CheckReport, Gate};
 
 /// Counts per verdict.
@@ -83,6 +83,9 @@ pub struct Report {
     pub gate: Gate,
     pub checks: Vec<CheckReport>,
     pub requirements: Vec<RequirementRow>,
+    /// Responses that failed validation because of a document defect (lint's attribution):
+    /// findings about the spec, not server failures. Sorted by check.
+    pub spec_findings: Vec<SpecFinding>,
 }
 
 impl Report {
@@ -118,12 +121,17 @@ impl Report {
             })
             .collect();
         requirements.sort_by(|a, b| a.id.cmp(&b.id));
+        let spec_findings = checks
+            .iter()
+            .flat_map(|c| c.spec_findings.iter().cloned())
+            .collect();
         Self {
             header,
             summary: Summary::of(&checks),
             gate,
             checks,
             requirements,
+            spec_findings,
         }
     }
 
