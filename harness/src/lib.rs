@@ -10,6 +10,7 @@ pub mod checks;
 pub mod clients;
 pub mod diff;
 pub mod lint;
+pub mod replay;
 pub mod report;
 pub mod runner;
 pub mod spec;

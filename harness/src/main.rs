@@ -21,6 +21,8 @@ enum Command {
     /// List the changes between two versions of a document, breaking or not for clients and
     /// for servers.
     Diff(p2mls::diff::DiffArgs),
+    /// Re-send the gateway frames of a failed check from a report.json and print what comes back.
+    Replay(p2mls::replay::ReplayArgs),
 }
 
 fn main() {
@@ -56,6 +58,24 @@ fn main() {
                 }
             }
             Command::Run(args) => run(args).await,
+            Command::Replay(args) => match p2mls::replay::replay(&args).await {
+                Ok(frames) => {
+                    for f in frames {
+                        println!(
+                            "{:>6} ms  {:<10} {:<8} {}",
+                            f.at_ms,
+                            f.connection,
+                            format!("{:?}", f.direction).to_lowercase(),
+                            f.payload
+                        );
+                    }
+                    0
+                }
+                Err(e) => {
+                    eprintln!("p2mls replay: {e}");
+                    2
+                }
+            },
             Command::Lint(_) | Command::Diff(_) => unreachable_command(),
         }
     });

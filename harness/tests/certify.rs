@@ -273,3 +273,63 @@ async fn static_and_command_actor_sources_certify_a_server() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn a_failed_gateway_check_replays_from_its_transcript() {
+    let secret = "replay-secret";
+    let mut config = p2mls_reference_server::Config::ephemeral(secret);
+    config.faults = vec![Fault::UnknownServiceAccepted];
+    let server = p2mls_reference_server::spawn(config)
+        .await
+        .expect("server starts");
+    let mut actors = Vec::new();
+    for name in ["rae", "rob", "ria"] {
+        actors.push(provision(&server.url(), secret, name).await);
+    }
+    let dir = std::env::temp_dir().join(format!("p2mls-replay-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let json_file = dir.join("actors.json");
+    std::fs::write(&json_file, serde_json::to_string(&actors).expect("json")).expect("write");
+    let config = dir.join("command.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[actors]\nmode = \"command\"\ncommand = [\"cat\", {:?}]\n",
+            json_file.display().to_string()
+        ),
+    )
+    .expect("write");
+    let args = RunArgs {
+        target: Some(server.url()),
+        config: Some(config),
+        only: vec!["gateway.service.unknown".into()],
+        ..Default::default()
+    };
+    let (report, code) = certify(args).await;
+    assert_eq!(code, 1);
+    report.write(&dir.join("out")).expect("written");
+    let recorded = std::fs::read_to_string(dir.join("out/report.json")).expect("report");
+    let token = actors[0]["token"].as_str().expect("token");
+    assert!(
+        !recorded.contains(token),
+        "the session token leaked into the report"
+    );
+    std::env::set_var("TOKEN_ALICE", token);
+    let frames = p2mls::replay::replay(&p2mls::replay::ReplayArgs {
+        report: dir.join("out/report.json"),
+        check: "gateway.service.unknown".into(),
+        gateway: None,
+    })
+    .await
+    .expect("replays");
+    // The replay reproduces the fault: the unknown service is acknowledged as a success.
+    assert!(
+        frames
+            .iter()
+            .any(|f| f.payload.contains("p2mls-no-such-service")
+                && f.payload.contains("\"success\":true")),
+        "{frames:?}"
+    );
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -62,6 +62,10 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(http: Http, spec: ApiSpec, registry: SuiteRegistry, actors: Vec<Actor>) -> Self {
+        let transcript = Transcript::default();
+        for actor in &actors {
+            transcript.hide(&actor.token, &format!("TOKEN_{}", actor.label));
+        }
         Self {
             http,
             spec,
@@ -72,7 +76,7 @@ impl Ctx {
             spec_findings: Vec::new(),
             established: None,
             counter: 0,
-            transcript: Transcript::default(),
+            transcript,
             gateway_config: (None, Duration::from_secs(5)),
             gateway_url: None,
         }

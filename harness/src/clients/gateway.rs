@@ -42,10 +42,29 @@ pub struct TranscriptFrame {
 pub struct Transcript {
     frames: Arc<Mutex<Vec<TranscriptFrame>>>,
     started: Arc<Mutex<Option<Instant>>>,
+    /// (secret, variable name): secrets are written as `$NAME` in the transcript, and `p2mls
+    /// replay` takes them back from the environment.
+    secrets: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Transcript {
+    /// Writes `secret` as `$name` in every frame recorded from now on.
+    pub fn hide(&self, secret: &str, name: &str) {
+        self.secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((secret.to_owned(), name.to_owned()));
+    }
+
     fn push(&self, connection: &str, direction: Direction, payload: String) {
+        let payload = self
+            .secrets
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .fold(payload, |text, (secret, name)| {
+                text.replace(secret.as_str(), &format!("${name}"))
+            });
         let at_ms = {
             let mut started = self.started.lock().unwrap_or_else(|p| p.into_inner());
             started

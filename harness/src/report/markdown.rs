@@ -85,6 +85,25 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+    let noted: Vec<_> = report
+        .requirements
+        .iter()
+        .filter(|r| r.note.is_some() && !r.checks.is_empty())
+        .collect();
+    if !noted.is_empty() {
+        out.push_str(
+            "\n## Source defects behind these checks\n\nWhere the sources contradict themselves or \
+             leave a gap, the checks hold the target to the reading below; a failure there is the \
+             target's only under that reading.\n\n| requirement | note |\n|---|---|\n",
+        );
+        for r in noted {
+            out.push_str(&format!(
+                "| `{}` | {} |\n",
+                r.id,
+                cell(r.note.as_deref().unwrap_or(""))
+            ));
+        }
+    }
     if !report.spec_findings.is_empty() {
         out.push_str(
             "\n## Spec findings\n\nResponses that did not match the document because the document is \

@@ -74,6 +74,10 @@ pub struct RequirementRow {
     /// Worst verdict of its checks; None when no selected check covers it.
     pub verdict: Option<Verdict>,
     pub not_checked: Option<String>,
+    /// Contradictions or defects in the source, and how the harness reads them (which side a
+    /// verdict holds to account).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,6 +121,7 @@ impl Report {
                     source: r.source,
                     summary: r.summary,
                     not_checked: r.not_checked,
+                    note: r.note,
                 }
             })
             .collect();
