@@ -1,0 +1,1 @@
+//! Shared passive-client logic (stub).
