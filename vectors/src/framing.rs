@@ -587,3 +587,143 @@ pub fn reinit_round_trip(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
     w.opaque(group_id).u16(version).u16(suite).opaque(&exts.buf);
     Ok(w.into_bytes())
 }
+
+/// GroupContext (§8.1) as read from the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupContext {
+    pub raw: Vec<u8>,
+    pub cipher_suite: u16,
+    pub group_id: Vec<u8>,
+    pub epoch: u64,
+    pub tree_hash: Vec<u8>,
+    pub confirmed_transcript_hash: Vec<u8>,
+    /// The content of `extensions<V>`.
+    pub extensions: Vec<u8>,
+}
+
+impl GroupContext {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        let start = r.position();
+        let at = r.position();
+        let version = r.u16("GroupContext.version")?;
+        if version != 1 {
+            return Err(CodecError::BadValue {
+                at,
+                what: "GroupContext.version",
+                value: u64::from(version),
+            });
+        }
+        let cipher_suite = r.u16("GroupContext.cipher_suite")?;
+        let group_id = r.opaque("GroupContext.group_id")?.to_vec();
+        let epoch = r.u64("GroupContext.epoch")?;
+        let tree_hash = r.opaque("GroupContext.tree_hash")?.to_vec();
+        let confirmed_transcript_hash =
+            r.opaque("GroupContext.confirmed_transcript_hash")?.to_vec();
+        let extensions = r.opaque("GroupContext.extensions")?.to_vec();
+        Ok(GroupContext {
+            raw: r.slice(start, r.position()).to_vec(),
+            cipher_suite,
+            group_id,
+            epoch,
+            tree_hash,
+            confirmed_transcript_hash,
+            extensions,
+        })
+    }
+}
+
+/// GroupInfo (§12.4.3).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupInfo {
+    pub group_context: GroupContext,
+    /// The content of `extensions<V>`.
+    pub extensions: Vec<u8>,
+    pub confirmation_tag: Vec<u8>,
+    pub signer: u32,
+    /// GroupInfoTBS: everything before the signature.
+    pub tbs: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+impl GroupInfo {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+        let mut r = Reader::new(bytes);
+        let group_context = GroupContext::parse(&mut r)?;
+        let extensions = r.opaque("GroupInfo.extensions")?.to_vec();
+        let confirmation_tag = r.opaque("GroupInfo.confirmation_tag")?.to_vec();
+        let signer = r.u32("GroupInfo.signer")?;
+        let tbs = r.slice(0, r.position()).to_vec();
+        let signature = r.opaque("GroupInfo.signature")?.to_vec();
+        r.finish("GroupInfo")?;
+        Ok(GroupInfo {
+            group_context,
+            extensions,
+            confirmation_tag,
+            signer,
+            tbs,
+            signature,
+        })
+    }
+
+    /// The `ratchet_tree` extension's data (type 2), if present.
+    pub fn ratchet_tree_extension(&self) -> Result<Option<Vec<u8>>, CodecError> {
+        let mut r = Reader::new(&self.extensions);
+        while !r.is_empty() {
+            let ty = r.u16("Extension.extension_type")?;
+            let data = r.opaque("Extension.extension_data")?;
+            if ty == 2 {
+                return Ok(Some(data.to_vec()));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Welcome (§12.4.3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Welcome {
+    pub cipher_suite: u16,
+    /// (new_member KeyPackageRef, kem_output, ciphertext).
+    pub secrets: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)>,
+    pub encrypted_group_info: Vec<u8>,
+}
+
+impl Welcome {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+        let cipher_suite = r.u16("Welcome.cipher_suite")?;
+        let mut v = r.vector("Welcome.secrets")?;
+        let mut secrets = Vec::new();
+        while !v.is_empty() {
+            let new_member = v.opaque("EncryptedGroupSecrets.new_member")?.to_vec();
+            let kem = v.opaque("HPKECiphertext.kem_output")?.to_vec();
+            let ct = v.opaque("HPKECiphertext.ciphertext")?.to_vec();
+            secrets.push((new_member, kem, ct));
+        }
+        let encrypted_group_info = r.opaque("Welcome.encrypted_group_info")?.to_vec();
+        Ok(Welcome {
+            cipher_suite,
+            secrets,
+            encrypted_group_info,
+        })
+    }
+}
+
+/// An MLSMessage of the given wire format: a reader positioned at its body.
+pub fn expect_mls_message(bytes: &[u8], wire_format: u16) -> Result<Reader<'_>, CodecError> {
+    let (version, wf, r) = mls_message(bytes)?;
+    if version != 1 {
+        return Err(CodecError::BadValue {
+            at: 0,
+            what: "MLSMessage.version",
+            value: u64::from(version),
+        });
+    }
+    if wf != wire_format {
+        return Err(CodecError::BadValue {
+            at: 2,
+            what: "MLSMessage.wire_format",
+            value: u64::from(wf),
+        });
+    }
+    Ok(r)
+}

@@ -608,6 +608,77 @@ impl RatchetTree {
     }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tree modifications (§7.7, §12.1).
+
+impl RatchetTree {
+    /// Blanks the direct path of leaf `leaf_index`.
+    pub fn blank_direct_path(&mut self, leaf_index: u32) {
+        for p in direct_path(2 * leaf_index, self.n_leaves()) {
+            self.nodes[p as usize] = None;
+        }
+    }
+
+    /// Add (§12.1.1): the new leaf goes to the leftmost blank leaf, or the tree is extended to
+    /// the right; its index joins `unmerged_leaves` of every non-blank node on its direct path.
+    /// Returns the new leaf's index.
+    pub fn add_leaf(&mut self, leaf: LeafNode) -> u32 {
+        let n = self.n_leaves();
+        let index = match (0..n).find(|i| self.node(2 * i).is_none()) {
+            Some(i) => i,
+            None => {
+                let width = self.nodes.len();
+                self.nodes.resize(2 * width + 1, None);
+                n
+            }
+        };
+        self.nodes[2 * index as usize] = Some(Node::Leaf(leaf));
+        for p in direct_path(2 * index, self.n_leaves()) {
+            if let Some(Node::Parent(parent)) = &mut self.nodes[p as usize] {
+                parent.unmerged_leaves.push(index);
+            }
+        }
+        index
+    }
+
+    /// Update (§12.1.2): replaces the sender's leaf and blanks its direct path.
+    pub fn update_leaf(&mut self, leaf_index: u32, leaf: LeafNode) {
+        if let Some(slot) = self.nodes.get_mut(2 * leaf_index as usize) {
+            *slot = Some(Node::Leaf(leaf));
+        }
+        self.blank_direct_path(leaf_index);
+    }
+
+    /// Remove (§12.1.3): blanks the leaf and its direct path, then truncates the tree while its
+    /// right half holds no leaf.
+    pub fn remove_leaf(&mut self, leaf_index: u32) {
+        if let Some(slot) = self.nodes.get_mut(2 * leaf_index as usize) {
+            *slot = None;
+        }
+        self.blank_direct_path(leaf_index);
+        self.truncate();
+    }
+
+    /// Halves the tree while the right subtree of the root has no non-blank leaf.
+    pub fn truncate(&mut self) {
+        while self.nodes.len() > 1 {
+            let half = self.nodes.len() / 2;
+            let right_has_leaf = (half + 1..self.nodes.len())
+                .step_by(2)
+                .any(|i| self.nodes[i].is_some());
+            if right_has_leaf {
+                break;
+            }
+            self.nodes.truncate(half);
+        }
+    }
+
+    /// The root tree hash.
+    pub fn root_hash<C: OpenMlsCrypto>(&self, cs: Cs<'_, C>) -> Result<Vec<u8>, String> {
+        self.tree_hash(cs, self.root(), &BTreeSet::new())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
