@@ -1,18 +1,17 @@
-//! `passive-client-welcome.json` (stub, replaced below).
-use crate::load::Hex;
-use crate::verdict::{Checked, Finding};
+//! `passive-client-welcome.json`: a passive client joins by Welcome and follows the group (RFC 9420, via openmls's
+//! public API). Format and verification: see [`crate::passive_client`].
+
+use crate::passive_client::{verify, Entry};
+use crate::verdict::Checked;
 use crate::{Backend, VectorFile};
-use serde::Deserialize;
-#[derive(Debug, Clone, Deserialize)]
-pub struct Entry {
-    pub cipher_suite: u16,
-    pub group_id: Hex,
-}
+
 pub struct PassiveClientWelcome;
+
 impl VectorFile for PassiveClientWelcome {
     const FILE: &'static str = "passive-client-welcome.json";
     type Entry = Entry;
-    fn verify<B: Backend>(_e: &Entry, _p: &B) -> Checked {
-        Err(Finding::Unsupported("verifier not implemented".into()))
+
+    fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {
+        verify(e, provider)
     }
 }
