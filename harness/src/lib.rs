@@ -12,6 +12,7 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod target;
+pub mod vectors;
 
 use std::path::PathBuf;
 

@@ -16,10 +16,16 @@ enum Command {
     Run(RunArgs),
     /// Run the reference server.
     Serve(p2mls_reference_server::ServeArgs),
+    /// RFC 9420 test vectors: verify a directory, or generate our own for a suite.
+    #[command(subcommand)]
+    Vectors(p2mls::vectors::VectorsCommand),
 }
 
 fn main() {
     let cli = Cli::parse();
+    if let Command::Vectors(command) = &cli.command {
+        std::process::exit(p2mls::vectors::run(command));
+    }
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -45,6 +51,8 @@ fn main() {
                 }
             }
             Command::Run(args) => run(args).await,
+            // Handled before the runtime starts.
+            Command::Vectors(_) => 2,
         }
     });
     std::process::exit(code);
