@@ -183,7 +183,7 @@ impl Proposal {
 /// ProposalOrRef (§12.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProposalOrRef {
-    Proposal(Proposal),
+    Proposal(Box<Proposal>),
     Reference(Vec<u8>),
 }
 
@@ -260,7 +260,7 @@ impl Commit {
         while !v.is_empty() {
             let at = v.position();
             match v.u8("ProposalOrRef.type")? {
-                1 => proposals.push(ProposalOrRef::Proposal(Proposal::parse(&mut v)?)),
+                1 => proposals.push(ProposalOrRef::Proposal(Box::new(Proposal::parse(&mut v)?))),
                 2 => proposals.push(ProposalOrRef::Reference(
                     v.opaque("ProposalOrRef.reference")?.to_vec(),
                 )),

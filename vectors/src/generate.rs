@@ -173,23 +173,24 @@ pub fn generate(wire: u16, seed: u64) -> Result<Files, String> {
         cs: Cs::new(suite, provider.crypto()),
         wire,
     };
-    let mut files = Files::new();
-    files.push(("crypto-basics.json", json(&[crypto_basics(&mut g)?])?));
-    files.push((
-        "secret-tree.json",
-        json(&[secret_tree(&mut g, 1)?, secret_tree(&mut g, 8)?])?,
-    ));
-    files.push(("key-schedule.json", json(&[key_schedule(&mut g)?])?));
-    files.push((
-        "psk_secret.json",
-        json(&[psk(&mut g, 0)?, psk(&mut g, 1)?, psk(&mut g, 3)?])?,
-    ));
-    files.push(("transcript-hashes.json", json(&[transcript(&mut g)?])?));
-    files.push((
-        "message-protection.json",
-        json(&[message_protection(&mut g)?])?,
-    ));
-    files.push(("welcome.json", json(&[welcome(&mut g)?])?));
+    let files: Files = vec![
+        ("crypto-basics.json", json(&[crypto_basics(&mut g)?])?),
+        (
+            "secret-tree.json",
+            json(&[secret_tree(&mut g, 1)?, secret_tree(&mut g, 8)?])?,
+        ),
+        ("key-schedule.json", json(&[key_schedule(&mut g)?])?),
+        (
+            "psk_secret.json",
+            json(&[psk(&mut g, 0)?, psk(&mut g, 1)?, psk(&mut g, 3)?])?,
+        ),
+        ("transcript-hashes.json", json(&[transcript(&mut g)?])?),
+        (
+            "message-protection.json",
+            json(&[message_protection(&mut g)?])?,
+        ),
+        ("welcome.json", json(&[welcome(&mut g)?])?),
+    ];
     Ok(files)
 }
 
