@@ -31,7 +31,7 @@ fn mistyped_field_names_file_entry_and_field() {
 #[test]
 fn hostile_entry_is_an_error_verdict_not_a_panic() {
     let kind = p2mls_vectors::file_kind("secret-tree").expect("known file");
-    // A generation of 2^32 - 1 would ratchet for hours: refused with a named field.
+    // A well-formed entry with wrong values fails on the named field.
     let value = serde_json::json!({
         "cipher_suite": 1,
         "encryption_secret": "00",
@@ -45,6 +45,7 @@ fn hostile_entry_is_an_error_verdict_not_a_panic() {
         "{}",
         outcome.reason
     );
+    // A mistyped entry is an error verdict naming file, entry and field.
     let value = serde_json::json!({"cipher_suite": 1, "leaves": "nope"});
     let outcome = kind.run(ProviderKind::RustCrypto, 7, &value);
     assert_eq!(outcome.verdict, Verdict::Error);
@@ -53,6 +54,19 @@ fn hostile_entry_is_an_error_verdict_not_a_panic() {
         "{}",
         outcome.reason
     );
+}
+
+#[test]
+fn huge_generations_are_refused_not_ratcheted() {
+    let provider = openmls_rust_crypto::OpenMlsRustCrypto::default();
+    let suite = openmls::prelude::Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+    let cs =
+        p2mls_vectors::crypto::Cs::new(suite, openmls::prelude::OpenMlsProvider::crypto(&provider));
+    let tree = p2mls_vectors::schedule::SecretTree::new(cs, &[0u8; 32], 2);
+    let err = tree
+        .key_nonce(0, p2mls_vectors::schedule::RatchetKind::Handshake, u32::MAX)
+        .unwrap_err();
+    assert!(err.contains("above the verifier's limit"), "{err}");
 }
 
 fn arb_json() -> impl Strategy<Value = serde_json::Value> {
