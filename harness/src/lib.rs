@@ -15,6 +15,7 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod target;
+pub mod vectors;
 
 use std::path::PathBuf;
 

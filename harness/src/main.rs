@@ -23,14 +23,18 @@ enum Command {
     Diff(p2mls::diff::DiffArgs),
     /// Re-send the gateway frames of a failed check from a report.json and print what comes back.
     Replay(p2mls::replay::ReplayArgs),
+    /// RFC 9420 test vectors: verify a directory, or generate our own for a suite.
+    #[command(subcommand)]
+    Vectors(p2mls::vectors::VectorsCommand),
 }
 
 fn main() {
     let cli = Cli::parse();
-    // lint and diff are synchronous: no runtime needed.
+    // lint, diff and vectors are synchronous: no runtime needed.
     match &cli.command {
         Command::Lint(args) => std::process::exit(lint(args)),
         Command::Diff(args) => std::process::exit(diff(args)),
+        Command::Vectors(command) => std::process::exit(p2mls::vectors::run(command)),
         _ => {}
     }
     let runtime = match tokio::runtime::Runtime::new() {
@@ -76,7 +80,7 @@ fn main() {
                     2
                 }
             },
-            Command::Lint(_) | Command::Diff(_) => unreachable_command(),
+            Command::Lint(_) | Command::Diff(_) | Command::Vectors(_) => unreachable_command(),
         }
     });
     std::process::exit(code);

@@ -1,0 +1,141 @@
+//! Typed loading of vector files. A file is first read as a JSON array, then each entry is
+//! deserialised on its own, so that one broken entry does not hide the others and every error
+//! names the file, the entry and the field (via `serde_path_to_error`).
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::Value;
+use thiserror::Error;
+
+/// A vector file or entry that could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum LoadError {
+    #[error("{file}: cannot read: {message}")]
+    Io { file: String, message: String },
+    #[error("{file}: not valid JSON: {message}")]
+    Json { file: String, message: String },
+    #[error("{file}: expected a JSON array of entries, found {found}")]
+    NotAnArray { file: String, found: &'static str },
+    #[error("{file}: entry {entry}, field `{field}`: {message}")]
+    Entry {
+        file: String,
+        entry: usize,
+        field: String,
+        message: String,
+    },
+}
+
+/// Bytes written as a hex string in JSON.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Hex(pub Vec<u8>);
+
+impl Hex {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", hex::encode(&self.0))
+    }
+}
+
+impl std::ops::Deref for Hex {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl From<Vec<u8>> for Hex {
+    fn from(v: Vec<u8>) -> Self {
+        Hex(v)
+    }
+}
+
+impl<'de> Deserialize<'de> for Hex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        hex::decode(&s)
+            .map(Hex)
+            .map_err(|e| serde::de::Error::custom(format!("invalid hex string: {e}")))
+    }
+}
+
+impl Serialize for Hex {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&hex::encode(&self.0))
+    }
+}
+
+fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Parses the bytes of a file named `file` into its raw entries.
+pub fn parse_entries(file: &str, bytes: &[u8]) -> Result<Vec<Value>, LoadError> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| LoadError::Json {
+        file: file.to_owned(),
+        message: e.to_string(),
+    })?;
+    match value {
+        Value::Array(entries) => Ok(entries),
+        other => Err(LoadError::NotAnArray {
+            file: file.to_owned(),
+            found: kind(&other),
+        }),
+    }
+}
+
+/// Reads `dir/file` into its raw entries.
+pub fn read_entries(dir: &Path, file: &str) -> Result<Vec<Value>, LoadError> {
+    let bytes = std::fs::read(dir.join(file)).map_err(|e| LoadError::Io {
+        file: file.to_owned(),
+        message: e.to_string(),
+    })?;
+    parse_entries(file, &bytes)
+}
+
+/// Deserialises entry number `entry` of `file`.
+pub fn entry<E: DeserializeOwned>(file: &str, entry: usize, value: &Value) -> Result<E, LoadError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        LoadError::Entry {
+            file: file.to_owned(),
+            entry,
+            field: if path.is_empty() || path == "." {
+                "(entry)".to_owned()
+            } else {
+                path
+            },
+            message: e.into_inner().to_string(),
+        }
+    })
+}
+
+/// Deserialises every entry of a file (strict: the first broken entry is the error).
+pub fn load<E: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<Vec<E>, LoadError> {
+    parse_entries(file, bytes)?
+        .iter()
+        .enumerate()
+        .map(|(i, v)| entry(file, i, v))
+        .collect()
+}
+
+/// The `cipher_suite` of a raw entry, when it has a well-formed one.
+pub fn suite_of(value: &Value) -> Option<u16> {
+    value
+        .get("cipher_suite")
+        .and_then(Value::as_u64)
+        .and_then(|v| u16::try_from(v).ok())
+}

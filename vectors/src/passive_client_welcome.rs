@@ -1,0 +1,17 @@
+//! `passive-client-welcome.json`: a passive client joins by Welcome and follows the group (RFC 9420, via openmls's
+//! public API). Format and verification: see [`crate::passive_client`].
+
+use crate::passive_client::{verify, Entry};
+use crate::verdict::Checked;
+use crate::{Backend, VectorFile};
+
+pub struct PassiveClientWelcome;
+
+impl VectorFile for PassiveClientWelcome {
+    const FILE: &'static str = "passive-client-welcome.json";
+    type Entry = Entry;
+
+    fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {
+        verify(e, provider)
+    }
+}
