@@ -31,7 +31,7 @@ pub enum WireError {
     InvalidVarint(&'static str),
     #[error("unknown sender type {0}")]
     UnknownSenderType(u8),
-    #[error("wire format {0} is not a PublicMessage")]
+    #[error("wire format {0} is not the expected one")]
     NotPublicMessage(u16),
     #[error("protocol version {0} is not mls10")]
     UnsupportedVersion(u16),
@@ -179,6 +179,41 @@ pub fn public_message_header(bytes: &[u8]) -> Result<PublicMessageHeader, WireEr
         content_type,
         proposal_type,
         body_offset,
+    })
+}
+
+/// The public fields of a PrivateMessage (RFC 9420 §6.3): group, epoch, content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateMessageHeader {
+    pub group_id: Vec<u8>,
+    pub epoch: u64,
+    pub content_type: u8,
+}
+
+/// Reads the public fields of an MLSMessage that carries a PrivateMessage.
+pub fn private_message_header(bytes: &[u8]) -> Result<PrivateMessageHeader, WireError> {
+    let mut r = Reader { bytes, pos: 0 };
+    let version = r.u16("version")?;
+    if version != 1 {
+        return Err(WireError::UnsupportedVersion(version));
+    }
+    let wire = r.u16("wire_format")?;
+    if wire != wire_format::PRIVATE_MESSAGE {
+        return Err(WireError::NotPublicMessage(wire));
+    }
+    let group_id = r.opaque("group_id")?.to_vec();
+    let epoch = r.u64("epoch")?;
+    let content_type = r.u8("content_type")?;
+    r.opaque("authenticated_data")?;
+    r.opaque("encrypted_sender_data")?;
+    r.opaque("ciphertext")?;
+    if r.pos != bytes.len() {
+        return Err(WireError::Truncated("trailing bytes after PrivateMessage"));
+    }
+    Ok(PrivateMessageHeader {
+        group_id,
+        epoch,
+        content_type,
     })
 }
 

@@ -32,4 +32,12 @@ pub enum Fault {
     ResumeEmpty,
     /// `mls` events are never delivered.
     DropMlsEvents,
+    /// Welcomes are accepted with their commit but never delivered to the invitees.
+    DropWelcome,
+    /// Commits since an epoch are listed newest first.
+    ReorderCommits,
+    /// Discovery ignores the ciphersuites filter.
+    IgnoreSuiteFilter,
+    /// One byte of every relayed application message is flipped.
+    FlipRelayedByte,
 }

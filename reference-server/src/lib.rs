@@ -90,6 +90,7 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::core::router())
         .merge(routes::keypackages::router())
         .merge(routes::groups::router())
+        .merge(routes::relay::router())
         .merge(gateway::router())
         .fallback(|| async { error::ApiError::NotFound })
         .layer(axum::middleware::from_fn(log_request))

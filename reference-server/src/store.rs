@@ -10,7 +10,10 @@ use rusqlite::Connection;
 use crate::error::ApiError;
 
 /// Ordered schema migrations; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/0001_initial.sql"),
+    include_str!("../migrations/0002_relay.sql"),
+];
 
 /// Shared handle to the database.
 #[derive(Clone)]

@@ -9,13 +9,14 @@ use base64::Engine;
 use ed25519_dalek::Signer as _;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
-use openmls_rust_crypto::OpenMlsRustCrypto;
 use openmls_traits::signatures::{Signer, SignerError};
 use openmls_traits::types::SignatureScheme;
 use p2mls_protocol::identifiers::{format_code_point, format_version};
 use p2mls_protocol::suites::SuiteRegistry;
 use p2mls_protocol::wire;
 use serde_json::{json, Value};
+
+use crate::clients::provider::{Backend, Provider};
 
 /// An Ed25519 identity key acting as openmls signer.
 pub struct IdentityKey(pub ed25519_dalek::SigningKey);
@@ -42,7 +43,7 @@ pub struct KeyPackageOptions {
 
 /// One MLS client of an actor session.
 pub struct MlsClient {
-    pub provider: OpenMlsRustCrypto,
+    pub provider: Provider,
     pub key: IdentityKey,
     pub cert_der: Vec<u8>,
 }
@@ -60,12 +61,23 @@ pub fn capabilities(suite: Ciphersuite) -> Capabilities {
 }
 
 impl MlsClient {
+    /// A client on openmls_rust_crypto.
     pub fn new(key: ed25519_dalek::SigningKey, cert_der: Vec<u8>) -> Self {
-        Self {
-            provider: OpenMlsRustCrypto::default(),
+        Self::with_backend(key, cert_der, Backend::RustCrypto)
+            .unwrap_or_else(|_| unreachable!("RustCrypto construction cannot fail"))
+    }
+
+    /// A client on the given crypto back end (libcrux checks CPU features and may refuse).
+    pub fn with_backend(
+        key: ed25519_dalek::SigningKey,
+        cert_der: Vec<u8>,
+        backend: Backend,
+    ) -> Result<Self, openmls_traits::types::CryptoError> {
+        Ok(Self {
+            provider: Provider::new(backend)?,
             key: IdentityKey(key),
             cert_der,
-        }
+        })
     }
 
     pub fn credential(&self, cert: Option<&[u8]>) -> CredentialWithKey {

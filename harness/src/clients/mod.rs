@@ -4,3 +4,4 @@ pub mod actors;
 pub mod gateway;
 pub mod http;
 pub mod mls;
+pub mod provider;

@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use crate::auth::Caller;
 use crate::config::random_token;
 use crate::error::ApiError;
+use crate::faults::Fault;
 use crate::json::Json;
 use crate::mls::{message_id, proposal_type_name, KeyPackageBody, HASH_LEN, SIGNATURE_LEN};
 use crate::AppState;
@@ -49,14 +50,18 @@ pub fn router() -> Router<AppState> {
 }
 
 /// A group row, loaded only for a caller who is a member (others get the ambiguous 404).
-struct GroupRow {
+pub(crate) struct GroupRow {
     suite: u16,
-    epoch: u64,
+    pub(crate) epoch: u64,
     public_key: String,
     caller_leaf: u32,
 }
 
-fn visible_group(tx: &Transaction<'_>, group_id: &str, fid: &str) -> Result<GroupRow, ApiError> {
+pub(crate) fn visible_group(
+    tx: &Transaction<'_>,
+    group_id: &str,
+    fid: &str,
+) -> Result<GroupRow, ApiError> {
     tx.query_row(
         "SELECT g.suite, g.epoch, g.public_key, m.leaf_index FROM groups g \
          JOIN members m ON m.group_id = g.id AND m.fid = ?2 WHERE g.id = ?1",
@@ -92,7 +97,7 @@ fn member_list(tx: &Transaction<'_>, group_id: &str) -> Result<Vec<Value>, ApiEr
         .collect()
 }
 
-fn member_fids(tx: &Transaction<'_>, group_id: &str) -> Result<Vec<String>, ApiError> {
+pub(crate) fn member_fids(tx: &Transaction<'_>, group_id: &str) -> Result<Vec<String>, ApiError> {
     let mut stmt = tx.prepare("SELECT fid FROM members WHERE group_id = ?1 ORDER BY leaf_index")?;
     let rows = stmt.query_map([group_id], |r| r.get::<_, String>(0))?;
     Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -330,12 +335,35 @@ async fn submit_proposal(
                 stored["keyPackage"] = kp.json;
                 added_fid = Some(fid);
             }
-            if let Some(target) = &body.target {
+            let mut removed_fid = None;
+            if body.kind == "Remove" {
+                // Remove { uint32 removed; }: the leaf index follows the proposal type.
+                let start = header.body_offset + 2;
+                let leaf = bytes
+                    .get(start..start + 4)
+                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+                    .ok_or_else(|| ApiError::bad("Remove proposal lacks its leaf index"))?;
+                let fid: String = tx
+                    .query_row(
+                        "SELECT fid FROM members WHERE group_id = ?1 AND leaf_index = ?2",
+                        (&group_id, leaf),
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .ok_or_else(|| ApiError::bad(format!("no member at leaf {leaf}")))?;
+                if body.target.as_ref().is_some_and(|t| *t != fid) {
+                    return Err(ApiError::bad(
+                        "target is not the member the proposal removes",
+                    ));
+                }
+                stored["target"] = json!(fid);
+                removed_fid = Some(fid);
+            } else if let Some(target) = &body.target {
                 stored["target"] = json!(target);
             }
             let duplicate = tx
                 .query_row(
-                    "SELECT 1 FROM proposals WHERE group_id = ?1 AND json ->> '$.id' = ?2",
+                    "SELECT 1 FROM proposals WHERE group_id = ?1 AND json ->> '$.proposal.id' = ?2",
                     (&group_id, &body.id),
                     |_| Ok(()),
                 )
@@ -344,7 +372,7 @@ async fn submit_proposal(
             if duplicate {
                 return Err(ApiError::Conflict("proposal was submitted before".into()));
             }
-            let record = json!({ "proposal": stored, "adds": added_fid });
+            let record = json!({ "proposal": stored, "adds": added_fid, "removes": removed_fid });
             tx.execute(
                 "INSERT INTO proposals (group_id, epoch, json) VALUES (?1, ?2, ?3)",
                 (&group_id, row.epoch, record.to_string()),
@@ -411,6 +439,7 @@ async fn submit_commit(
 ) -> Result<axum::response::Response, ApiError> {
     let registry = state.mls.registry.clone();
     let hub = state.hub.clone();
+    let drop_welcome = state.config.faults.contains(&Fault::DropWelcome);
     state
         .store
         .tx(move |tx| {
@@ -500,21 +529,31 @@ async fn submit_commit(
                 "signature": body.signature,
                 "mlsMessage": body.mls_message,
             });
-            // Members before the commit process it; the added ones join from the Welcome.
+            // Members before the commit process it (removed ones included); the added ones join
+            // from the Welcome.
             let previous_members = member_fids(tx, &group_id)?;
-            let first_free_leaf: u32 = tx.query_row(
-                "SELECT coalesce(max(leaf_index) + 1, 0) FROM members WHERE group_id = ?1",
-                [&group_id],
-                |r| r.get(0),
-            )?;
-            // Without removals, MLS fills leaves left to right: added members take the next ones.
-            for ((fid, kp), leaf) in adds.iter().zip(first_free_leaf..) {
+            for record in &pending {
+                if let Some(fid) = record["removes"].as_str() {
+                    tx.execute(
+                        "DELETE FROM members WHERE group_id = ?1 AND fid = ?2",
+                        (&group_id, fid),
+                    )?;
+                }
+            }
+            // RFC 9420 §12.1.1: an Add takes the leftmost blank leaf, after the removals.
+            let occupied: std::collections::BTreeSet<u32> = {
+                let mut stmt = tx.prepare("SELECT leaf_index FROM members WHERE group_id = ?1")?;
+                let rows = stmt.query_map([&group_id], |r| r.get::<_, u32>(0))?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let free_leaves = (0u32..).filter(|leaf| !occupied.contains(leaf));
+            for ((fid, kp), leaf) in adds.iter().zip(free_leaves) {
                 tx.execute(
                     "INSERT INTO members (group_id, fid, role, keypackage, leaf_index) \
                      VALUES (?1, ?2, 'Member', ?3, ?4)",
                     (&group_id, fid, kp.to_string(), leaf),
                 )?;
-                if let Some(welcome) = &welcome {
+                if let Some(welcome) = welcome.as_ref().filter(|_| !drop_welcome) {
                     tx.execute(
                         "INSERT INTO welcomes (group_id, fid, json) VALUES (?1, ?2, ?3)",
                         (&group_id, fid, welcome.to_string()),
@@ -539,7 +578,7 @@ async fn submit_commit(
                 mls_op::COMMIT,
                 json!({ "groupId": group_id, "epoch": new_epoch, "commit": commit }),
             )];
-            if let Some(welcome) = &welcome {
+            if let Some(welcome) = welcome.as_ref().filter(|_| !drop_welcome) {
                 let added: Vec<String> = adds.iter().map(|(fid, _)| fid.clone()).collect();
                 events.push((
                     added,

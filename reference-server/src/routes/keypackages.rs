@@ -155,9 +155,9 @@ impl Filters {
         })
     }
 
-    fn matches(&self, suite: u16, version: u16, extensions: &str) -> bool {
+    fn matches(&self, suite: u16, version: u16, extensions: &str, any_suite: bool) -> bool {
         let supported: BTreeSet<u16> = serde_json::from_str(extensions).unwrap_or_default();
-        self.suites.contains(&suite)
+        (any_suite || self.suites.contains(&suite))
             && self.versions.contains(&version)
             && self.extensions.is_subset(&supported)
     }
@@ -171,6 +171,7 @@ async fn discover(
 ) -> Result<axum::Json<Vec<Value>>, ApiError> {
     let filters = Filters::parse(&query)?;
     let reuse = state.config.faults.contains(&Fault::KeypackageReuse);
+    let any_suite = state.config.faults.contains(&Fault::IgnoreSuiteFilter);
     let found = state
         .store
         .tx(move |tx| {
@@ -204,7 +205,7 @@ async fn discover(
             let mut served_sessions = BTreeSet::new();
             for (seq, session, suite, version, extensions, last_resort, json) in rows {
                 if served_sessions.contains(&session)
-                    || !filters.matches(suite, version, &extensions)
+                    || !filters.matches(suite, version, &extensions, any_suite)
                 {
                     continue;
                 }

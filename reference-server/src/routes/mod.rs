@@ -3,3 +3,4 @@
 pub mod core;
 pub mod groups;
 pub mod keypackages;
+pub mod relay;
