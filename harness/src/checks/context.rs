@@ -11,13 +11,14 @@ use p2mls_protocol::wire;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::check::{CheckResult, Exchange, Finding, SpecFinding};
 use crate::clients::actors::Actor;
 use crate::clients::gateway::{GatewayClient, Transcript};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
-use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions};
+use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions, MlsClient};
 use crate::lint::attribution;
 use crate::spec::ApiSpec;
 
@@ -29,6 +30,9 @@ pub const CAROL: usize = 2;
 pub struct LiveGroup {
     pub id: String,
     pub owner: usize,
+    /// The owner's MLS client (its provider holds the group's state).
+    pub client: Arc<MlsClient>,
+    pub suite: Ciphersuite,
     pub mls: MlsGroup,
     /// JSON of proposals submitted and not yet committed.
     pub pending: Vec<Value>,
@@ -257,7 +261,21 @@ impl Ctx {
         &mut self,
         owner: usize,
     ) -> Result<(LiveGroup, ApiResponse), Finding> {
-        let kp = self.key_package(owner, &KeyPackageOptions::default())?;
+        let client = self.actors[owner].mls.clone();
+        self.create_group_with(owner, client, self.suite).await
+    }
+
+    /// Creates a group in `suite` as `owner` using `client` (its KeyPackage is the body).
+    pub async fn create_group_with(
+        &mut self,
+        owner: usize,
+        client: Arc<MlsClient>,
+        suite: Ciphersuite,
+    ) -> Result<(LiveGroup, ApiResponse), Finding> {
+        let bytes = client
+            .key_package(suite, &KeyPackageOptions::default())
+            .map_err(Finding::harness)?;
+        let kp = key_package_json(&bytes, &self.registry).map_err(Finding::harness)?;
         let (method, path) = self.route("groups_createGroup", &[])?;
         let resp = self
             .send(ApiRequest::new(method, path, self.auth(owner)).json(&kp))
@@ -268,24 +286,25 @@ impl Ctx {
             .and_then(|g| g["id"].as_str().map(str::to_owned))
             .ok_or_else(|| Finding::mismatch("a Group with an id", resp.text()))?;
         let config = MlsGroupCreateConfig::builder()
-            .ciphersuite(self.suite)
+            .ciphersuite(suite)
             .use_ratchet_tree_extension(true)
             .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
-            .capabilities(capabilities(self.suite))
+            .capabilities(capabilities(suite))
             .build();
-        let actor = &self.actors[owner];
         let mls = MlsGroup::new_with_group_id(
-            &actor.mls.provider,
-            &actor.mls.key,
+            &client.provider,
+            &client.key,
             &config,
             GroupId::from_slice(id.as_bytes()),
-            actor.mls.credential(None),
+            client.credential(None),
         )
         .map_err(Finding::harness)?;
         Ok((
             LiveGroup {
                 id,
                 owner,
+                client,
+                suite,
                 mls,
                 pending: Vec::new(),
             },
@@ -299,9 +318,26 @@ impl Ctx {
         group: &mut LiveGroup,
         added: usize,
     ) -> Result<(Value, ApiResponse), Finding> {
-        let kp = self.key_package(added, &KeyPackageOptions::default())?;
+        let client = self.actors[added].mls.clone();
+        self.propose_add_with(group, added, &client).await
+    }
+
+    /// As `propose_add`, with the KeyPackage made by `added_client` (which can then join).
+    pub async fn propose_add_with(
+        &mut self,
+        group: &mut LiveGroup,
+        added: usize,
+        added_client: &MlsClient,
+    ) -> Result<(Value, ApiResponse), Finding> {
+        let bytes = added_client
+            .key_package(group.suite, &KeyPackageOptions::default())
+            .map_err(Finding::harness)?;
+        let kp = key_package_json(&bytes, &self.registry).map_err(Finding::harness)?;
         self.upload_ok(added, vec![kp]).await?;
-        let query = self.suite_query();
+        let query = format!(
+            "ciphersuites={}",
+            format_code_point(self.registry.polyproto_id_for_wire(u16::from(group.suite)))
+        );
         let found = self.discover_list(group.owner, added, &query).await?;
         let kp_json = found
             .into_iter()
@@ -311,81 +347,68 @@ impl Ctx {
         let kp_in = crate::clients::mls::decode_key_package(&bytes).map_err(|e| {
             Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string())
         })?;
-        let owner = &self.actors[group.owner];
-        let crypto = openmls_rust_crypto::RustCrypto::default();
         let kp = kp_in
-            .validate(&crypto, ProtocolVersion::Mls10)
+            .validate(group.client.provider.crypto(), ProtocolVersion::Mls10)
             .map_err(|e| Finding::mismatch("a valid KeyPackage from discovery", e.to_string()))?;
         let (message, _) = group
             .mls
-            .propose_add_member(&owner.mls.provider, &owner.mls.key, &kp)
+            .propose_add_member(&group.client.provider, &group.client.key, &kp)
             .map_err(Finding::harness)?;
-        let bytes = message.tls_serialize_detached().map_err(Finding::harness)?;
-        let (rest, _membership_tag) = wire::split_trailing_opaque(&bytes, 32)
-            .ok_or_else(|| Finding::harness("proposal lacks a membership tag"))?;
-        let (_, signature) = wire::split_trailing_opaque(rest, 64)
-            .ok_or_else(|| Finding::harness("proposal lacks a signature"))?;
-        let proposal = json!({
-            "id": hex::encode(Sha256::digest(&bytes)),
-            "type": "Add",
-            "keyPackage": kp_json,
-            "signature": B64.encode(signature),
-            "mlsMessage": B64.encode(&bytes),
-        });
+        let mut proposal = proposal_json(&message, "Add")?;
+        proposal["keyPackage"] = kp_json;
+        let resp = self.submit_proposal(group, &proposal).await?;
+        Ok((proposal, resp))
+    }
+
+    /// Submits a proposal JSON as the group owner; remembers it as pending when accepted.
+    pub async fn submit_proposal(
+        &mut self,
+        group: &mut LiveGroup,
+        proposal: &Value,
+    ) -> Result<ApiResponse, Finding> {
         let (method, path) = self.route("groups_submitProposal", &[("groupId", &group.id)])?;
         let resp = self
-            .send(ApiRequest::new(method, path, self.auth(group.owner)).json(&proposal))
+            .send(ApiRequest::new(method, path, self.auth(group.owner)).json(proposal))
             .await?;
         if (200..300).contains(&resp.status) {
             group.pending.push(proposal.clone());
         }
-        Ok((proposal, resp))
+        Ok(resp)
     }
 
     /// The owner commits the pending proposals; on success the local group advances.
     pub async fn commit(&mut self, group: &mut LiveGroup) -> Result<(Value, ApiResponse), Finding> {
-        let owner = &self.actors[group.owner];
-        let epoch = group.mls.epoch().as_u64();
         let (commit, welcome, _) = group
             .mls
-            .commit_to_pending_proposals(&owner.mls.provider, &owner.mls.key)
+            .commit_to_pending_proposals(&group.client.provider, &group.client.key)
             .map_err(Finding::harness)?;
-        let bytes = commit.tls_serialize_detached().map_err(Finding::harness)?;
-        let mut rest = bytes.as_slice();
-        for _ in 0..2 {
-            rest = wire::split_trailing_opaque(rest, 32)
-                .ok_or_else(|| Finding::harness("commit lacks its tags"))?
-                .0;
-        }
-        let (_, signature) = wire::split_trailing_opaque(rest, 64)
-            .ok_or_else(|| Finding::harness("commit lacks a signature"))?;
-        let mut body = json!({
-            "id": hex::encode(Sha256::digest(&bytes)),
-            "groupId": group.id,
-            "epoch": epoch + 1,
-            "proposals": group.pending,
-            "signature": B64.encode(signature),
-            "mlsMessage": B64.encode(&bytes),
-        });
-        if let Some(welcome) = welcome {
-            body["welcome"] =
-                json!(B64.encode(welcome.tls_serialize_detached().map_err(Finding::harness)?));
-        }
+        self.submit_commit(group, commit, welcome).await
+    }
+
+    /// Submits a commit the owner's MLS group just staged; merges it on success, discards it
+    /// otherwise.
+    pub async fn submit_commit(
+        &mut self,
+        group: &mut LiveGroup,
+        commit: MlsMessageOut,
+        welcome: Option<MlsMessageOut>,
+    ) -> Result<(Value, ApiResponse), Finding> {
+        let epoch = group.mls.epoch().as_u64();
+        let body = commit_json(&group.id, epoch, &group.pending, &commit, welcome.as_ref())?;
         let (method, path) = self.route("groups_submitCommit", &[("groupId", &group.id)])?;
         let resp = self
             .send(ApiRequest::new(method, path, self.auth(group.owner)).json(&body))
             .await?;
-        let owner = &self.actors[group.owner];
         if (200..300).contains(&resp.status) {
             group
                 .mls
-                .merge_pending_commit(&owner.mls.provider)
+                .merge_pending_commit(&group.client.provider)
                 .map_err(Finding::harness)?;
             group.pending.clear();
         } else {
             group
                 .mls
-                .clear_pending_commit(owner.mls.provider.storage())
+                .clear_pending_commit(group.client.provider.storage())
                 .map_err(Finding::harness)?;
         }
         Ok((body, resp))
@@ -477,6 +500,53 @@ impl Ctx {
             .map_err(|e| Finding::mismatch("identify to be confirmed", e))?;
         Ok(client)
     }
+}
+
+/// The Proposal JSON for a member's proposal message (PROFILE.proposal-summary).
+pub fn proposal_json(message: &MlsMessageOut, kind: &str) -> Result<Value, Finding> {
+    let bytes = message.tls_serialize_detached().map_err(Finding::harness)?;
+    let (rest, _membership_tag) = wire::split_trailing_opaque(&bytes, 32)
+        .ok_or_else(|| Finding::harness("proposal lacks a membership tag"))?;
+    let (_, signature) = wire::split_trailing_opaque(rest, 64)
+        .ok_or_else(|| Finding::harness("proposal lacks a signature"))?;
+    Ok(json!({
+        "id": hex::encode(Sha256::digest(&bytes)),
+        "type": kind,
+        "signature": B64.encode(signature),
+        "mlsMessage": B64.encode(&bytes),
+    }))
+}
+
+/// The Commit JSON for a member's commit message (PROFILE.commit-summary).
+pub fn commit_json(
+    group_id: &str,
+    epoch: u64,
+    pending: &[Value],
+    commit: &MlsMessageOut,
+    welcome: Option<&MlsMessageOut>,
+) -> Result<Value, Finding> {
+    let bytes = commit.tls_serialize_detached().map_err(Finding::harness)?;
+    let mut rest = bytes.as_slice();
+    for _ in 0..2 {
+        rest = wire::split_trailing_opaque(rest, 32)
+            .ok_or_else(|| Finding::harness("commit lacks its tags"))?
+            .0;
+    }
+    let (_, signature) = wire::split_trailing_opaque(rest, 64)
+        .ok_or_else(|| Finding::harness("commit lacks a signature"))?;
+    let mut body = json!({
+        "id": hex::encode(Sha256::digest(&bytes)),
+        "groupId": group_id,
+        "epoch": epoch + 1,
+        "proposals": pending,
+        "signature": B64.encode(signature),
+        "mlsMessage": B64.encode(&bytes),
+    });
+    if let Some(welcome) = welcome {
+        body["welcome"] =
+            json!(B64.encode(welcome.tls_serialize_detached().map_err(Finding::harness)?));
+    }
+    Ok(body)
 }
 
 /// Requires one of the statuses.

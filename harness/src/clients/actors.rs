@@ -1,6 +1,8 @@
 //! Obtaining actor sessions from the target: registration + ID-CSR (reference mode), a static
 //! list, or an operator's command.
 
+use std::sync::Arc;
+
 use ed25519_dalek::SigningKey;
 use p2mls_protocol::idcert::{build_csr, cert_pem_to_der, ActorName};
 use p2mls_protocol::routes;
@@ -18,7 +20,8 @@ pub struct Actor {
     pub fid: String,
     pub session_id: String,
     pub token: String,
-    pub mls: MlsClient,
+    /// The actor's default client (openmls_rust_crypto); suite runs make their own.
+    pub mls: Arc<MlsClient>,
 }
 
 impl Actor {
@@ -90,7 +93,7 @@ fn from_static(actor: &StaticActor, name: &str) -> Result<Actor, String> {
         fid: actor.fid.clone(),
         session_id: actor.session_id.clone(),
         token: actor.token.clone(),
-        mls: MlsClient::new(SigningKey::from_bytes(&seed), cert),
+        mls: Arc::new(MlsClient::new(SigningKey::from_bytes(&seed), cert)),
     })
 }
 
@@ -169,6 +172,6 @@ async fn register(http: &Http, secret: &str, name: &str, run_tag: &str) -> Resul
         fid,
         session_id,
         token,
-        mls: MlsClient::new(key, cert),
+        mls: Arc::new(MlsClient::new(key, cert)),
     })
 }
