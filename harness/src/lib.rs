@@ -185,6 +185,11 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
                 name: s.name.to_owned(),
             })
             .collect(),
+        clients: ["alice", "bob", "carol"]
+            .iter()
+            .zip(checks::suites::BACKENDS)
+            .map(|(actor, backend)| format!("{actor}: {}", backend.name()))
+            .collect(),
         strict: args.strict,
     };
     if let Some(server) = embedded {

@@ -59,6 +59,8 @@ pub struct Ctx {
     counter: u64,
     /// Gateway frames of the check that is running.
     pub transcript: Transcript,
+    /// The per-suite end-to-end runs, by polyproto suite id.
+    pub suite_runs: std::collections::BTreeMap<u16, super::suites::SuiteRun>,
     /// (gateway URL from the config, event timeout).
     pub gateway_config: (Option<String>, Duration),
     gateway_url: Option<String>,
@@ -81,6 +83,7 @@ impl Ctx {
             established: None,
             counter: 0,
             transcript,
+            suite_runs: std::collections::BTreeMap::new(),
             gateway_config: (None, Duration::from_secs(5)),
             gateway_url: None,
         }
@@ -240,6 +243,12 @@ impl Ctx {
     /// last-resort package), so that a check starts from a known state.
     pub async fn drain(&mut self, owner: usize) -> CheckResult {
         let query = self.suite_query();
+        self.drain_query(owner, &query).await
+    }
+
+    /// As `drain`, for the packages a discovery `query` selects.
+    pub async fn drain_query(&mut self, owner: usize, query: &str) -> CheckResult {
+        let query = query.to_owned();
         let mut previous: Option<Value> = None;
         for _ in 0..256 {
             let list = self.discover_list(ALICE, owner, &query).await?;

@@ -133,17 +133,25 @@ pub async fn concurrent(ctx: &mut Ctx) -> CheckResult {
     Ok(())
 }
 
-/// Uploads one package of bob's, then asks with `query`: nothing may come back; then asks with
-/// the plain suite query: the package must still be there (the filter consumed nothing).
-async fn filtered_out(ctx: &mut Ctx, query: String) -> CheckResult {
+/// Uploads one package of bob's, then asks with `query`: no package that breaks the filter may
+/// come back (`allowed` says which may: packages of earlier runs can legitimately match); then
+/// asks with the plain suite query: the package must still be there (the filter consumed nothing).
+async fn filtered_out(
+    ctx: &mut Ctx,
+    query: String,
+    allowed: impl Fn(&Ctx, &Value) -> bool,
+) -> CheckResult {
     ctx.drain(BOB).await?;
     let kp = ctx.key_package(BOB, &KeyPackageOptions::default())?;
     ctx.upload_ok(BOB, vec![kp.clone()]).await?;
     let list = ctx.discover_list(ALICE, BOB, &query).await?;
-    if !list.is_empty() {
+    if let Some(wrong) = list
+        .iter()
+        .find(|found| found["id"] == kp["id"] || !allowed(ctx, found))
+    {
         return Err(Finding::mismatch(
-            format!("no KeyPackage for `{query}`"),
-            format!("{:?}", ids(&list)),
+            format!("no KeyPackage outside the filter `{query}`"),
+            format!("{} among {:?}", wrong["id"], ids(&list)),
         ));
     }
     let plain = ctx.suite_query();
@@ -157,6 +165,14 @@ async fn filtered_out(ctx: &mut Ctx, query: String) -> CheckResult {
     Ok(())
 }
 
+/// The polyproto suite id of a discovered package, read from its bytes.
+fn suite_of(ctx: &Ctx, kp: &Value) -> Option<u16> {
+    let bytes = super::context::decode_b64(&kp["mlsMessage"]).ok()?;
+    let kp_in = crate::clients::mls::decode_key_package(&bytes).ok()?;
+    let wire = u16::from(kp_in.into_unchecked().ciphersuite());
+    Some(ctx.registry.polyproto_id_for_wire(wire))
+}
+
 pub async fn filter_suite(ctx: &mut Ctx) -> CheckResult {
     let other = ctx
         .registry
@@ -165,25 +181,23 @@ pub async fn filter_suite(ctx: &mut Ctx) -> CheckResult {
         .map(|s| s.polyproto_id)
         .find(|id| *id != ctx.registry.polyproto_id_for_wire(u16::from(ctx.suite)))
         .unwrap_or(0xF110);
-    filtered_out(
-        ctx,
-        format!(
-            "ciphersuites={}",
-            p2mls_protocol::identifiers::format_code_point(other)
-        ),
-    )
-    .await
+    let query = format!(
+        "ciphersuites={}",
+        p2mls_protocol::identifiers::format_code_point(other)
+    );
+    filtered_out(ctx, query, move |ctx, kp| suite_of(ctx, kp) == Some(other)).await
 }
 
 pub async fn filter_version(ctx: &mut Ctx) -> CheckResult {
     let query = format!("{}&versions=0x0002", ctx.suite_query());
-    filtered_out(ctx, query).await
+    // No package of any version 2 exists: anything returned breaks the filter.
+    filtered_out(ctx, query, |_, _| false).await
 }
 
 pub async fn filter_extension(ctx: &mut Ctx) -> CheckResult {
     // 0xF0A0 is in the private-use range: no package of ours supports it.
     let query = format!("{}&extensions=0xF0A0", ctx.suite_query());
-    filtered_out(ctx, query).await
+    filtered_out(ctx, query, |_, _| false).await
 }
 
 pub async fn discover_empty(ctx: &mut Ctx) -> CheckResult {

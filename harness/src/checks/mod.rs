@@ -10,6 +10,7 @@ pub mod groups;
 pub mod idcert;
 pub mod keypackages;
 pub mod operations;
+pub mod suites;
 
 use serde::Serialize;
 
@@ -62,6 +63,20 @@ pub enum Kind {
     GatewayResume,
     GatewayResumeRejected,
     GatewayMlsEvents,
+    /// One step of the end-to-end run in a suite (polyproto id).
+    Suite(u16, SuiteStep),
+}
+
+/// The steps of a suite run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SuiteStep {
+    KeyPackages,
+    GroupJoin,
+    ApplicationMessages,
+    StaleCommit,
+    UpdateRemove,
+    OtherSuiteRefused,
 }
 
 /// A check as listed and reported.
@@ -409,8 +424,54 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
         ),
     ]);
     checks.extend(gateway_checks());
+    if group_ops && kp_ops {
+        checks.extend(suite_checks(
+            &p2mls_protocol::suites::SuiteRegistry::default(),
+        ));
+    }
     checks.sort_by(|a, b| a.id.cmp(&b.id));
     checks
+}
+
+/// The end-to-end steps for every suite of the registry; the suite is part of the id.
+fn suite_checks(registry: &p2mls_protocol::suites::SuiteRegistry) -> Vec<CheckDef> {
+    use Level::*;
+    use SuiteStep::*;
+    let mut out = Vec::new();
+    for suite in registry.suites() {
+        let id = p2mls_protocol::identifiers::format_code_point(suite.polyproto_id);
+        let suite_req = if suite.polyproto_id == 0x0001 {
+            "MLS.1.suite-default"
+        } else {
+            "MLS.1.suite-hybrid-pqs"
+        };
+        let steps: [(SuiteStep, &str, &str, Level, &[&str]); 6] = [
+            (KeyPackages, "1-keypackages", "KeyPackages of the suite (one-time and last resort) are stored and discovered by suite with their exact bytes", Must,
+             &["OAS.keypackages.discover-filter", "MLS.2.ds-keypackages", "PROFILE.suite-registry"]),
+            (GroupJoin, "2-group-join", "A group of three forms through the target: Welcomes over HTTP and the gateway, equal epoch authenticators and member lists", Must,
+             &["MLS.2.ds-distribute-messages", "PROFILE.welcome-delivery", "PROFILE.gateway-mls-events", "PROFILE.group-members", "PROFILE.hybrid-interop"]),
+            (ApplicationMessages, "3-application-messages", "Application messages are relayed intact and in order, and decrypt in and out of order within an epoch", Profile,
+             &["PROFILE.message-relay", "MLS.2.ds-distribute-messages"]),
+            (StaleCommit, "4-stale-commit", "A commit for a past epoch is refused with 409 and members converge on the accepted one", Profile,
+             &["PROFILE.commit-epoch", "PROFILE.commit-history"]),
+            (UpdateRemove, "5-update-remove", "An update and a remove advance the epoch on every member; the removed member loses the group", Profile,
+             &["PROFILE.commit-history", "PROFILE.commit-epoch", "PROFILE.group-members", "PROFILE.proposal-summary"]),
+            (OtherSuiteRefused, "6-other-suite-refused", "An Add carrying a KeyPackage of the other suite is refused", Profile,
+             &["PROFILE.keypackage-validation", "PROFILE.suite-registry"]),
+        ];
+        for (step, name, title, level, reqs) in steps {
+            let mut requirements: Vec<String> = reqs.iter().map(|r| (*r).to_owned()).collect();
+            requirements.insert(0, suite_req.to_owned());
+            out.push(CheckDef {
+                id: format!("suites.{id}.{name}"),
+                title: format!("[{id}] {title}"),
+                requirements,
+                level,
+                kind: Kind::Suite(suite.polyproto_id, step),
+            });
+        }
+    }
+    out
 }
 
 /// Gateway checks: the gateway is not part of the OpenAPI document, so they are always listed.
@@ -540,6 +601,14 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         GatewayResume => gateway::resume(ctx).await,
         GatewayResumeRejected => gateway::resume_rejected(ctx).await,
         GatewayMlsEvents => gateway::mls_events(ctx).await,
+        Suite(id, step) => match step {
+            SuiteStep::KeyPackages => suites::keypackages(ctx, *id).await,
+            SuiteStep::GroupJoin => suites::group_join(ctx, *id).await,
+            SuiteStep::ApplicationMessages => suites::application_messages(ctx, *id).await,
+            SuiteStep::StaleCommit => suites::stale_commit(ctx, *id).await,
+            SuiteStep::UpdateRemove => suites::update_remove(ctx, *id).await,
+            SuiteStep::OtherSuiteRefused => suites::other_suite_refused(ctx, *id).await,
+        },
     }
 }
 

@@ -34,7 +34,7 @@ impl Backend {
 
 /// The crypto of one back end.
 pub enum Crypto {
-    RustCrypto(RustCrypto),
+    RustCrypto(Box<RustCrypto>),
     Libcrux(LibcruxCrypto),
 }
 
@@ -47,7 +47,7 @@ pub struct Provider {
 impl Provider {
     pub fn new(backend: Backend) -> Result<Self, CryptoError> {
         let crypto = match backend {
-            Backend::RustCrypto => Crypto::RustCrypto(RustCrypto::default()),
+            Backend::RustCrypto => Crypto::RustCrypto(Box::default()),
             Backend::Libcrux => Crypto::Libcrux(LibcruxCrypto::new()?),
         };
         Ok(Self {

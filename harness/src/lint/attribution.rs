@@ -327,6 +327,7 @@ mod tests {
             spec_openapi: "3.1.0".into(),
             spec_version: "v".into(),
             suites: Vec::new(),
+            clients: Vec::new(),
             strict: false,
         };
         let report = Report::new(header, vec![check], Vec::new(), Gate::default());

@@ -33,6 +33,10 @@ pub fn render(report: &Report) -> String {
             suite.polyproto_id, suite.wire, suite.name
         ));
     }
+    out.push_str(&format!(
+        "- MLS clients in the suite runs: {}\n",
+        h.clients.join(", ")
+    ));
     out.push_str("\n## Summary\n\n| pass | fail | non-strict | unsupported | error |\n|---|---|---|---|---|\n");
     out.push_str(&format!(
         "| {} | {} | {} | {} | {} |\n\n",

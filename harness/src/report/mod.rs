@@ -60,6 +60,8 @@ pub struct Header {
     pub spec_openapi: String,
     pub spec_version: String,
     pub suites: Vec<SuiteRow>,
+    /// MLS implementation of each actor in the suite runs.
+    pub clients: Vec<String>,
     pub strict: bool,
 }
 

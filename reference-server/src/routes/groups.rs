@@ -29,7 +29,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{MLS_BASE}/groups/{{group_id}}"), get(get_group))
         .route(
             &format!("{MLS_BASE}/groups/{{group_id}}/commits"),
-            post(submit_commit),
+            post(submit_commit).get(super::relay::commits_since),
         )
         .route(
             &format!("{MLS_BASE}/groups/{{group_id}}/commits/latest"),

@@ -158,7 +158,7 @@ async fn messages(
         .tx(move |tx| {
             visible_group(tx, &group_id, &caller.fid)?;
             let mut stmt = tx.prepare(
-                "SELECT seq, epoch, sender, mls_message FROM messages \\
+                "SELECT seq, epoch, sender, mls_message FROM messages \
                  WHERE group_id = ?1 AND seq > ?2 ORDER BY seq",
             )?;
             let rows = stmt.query_map((&group_id, since), |r| {
