@@ -97,7 +97,13 @@ fn from_static(actor: &StaticActor, name: &str) -> Result<Actor, String> {
     })
 }
 
-async fn register(http: &Http, secret: &str, name: &str, run_tag: &str) -> Result<Actor, String> {
+/// Registers one actor through the reference route and obtains an ID-Cert for a new session.
+pub async fn register(
+    http: &Http,
+    secret: &str,
+    name: &str,
+    run_tag: &str,
+) -> Result<Actor, String> {
     let local_name = format!("{name}-{run_tag}");
     let password = crate::random_hex(16);
     let req = ApiRequest::new(Method::POST, routes::REGISTER, Auth::None)
