@@ -69,6 +69,10 @@ pub struct RunArgs {
     /// Known failures, each with a reason: only new failures fail the gate.
     #[arg(long)]
     pub expect: Option<PathBuf>,
+    /// How long to wait for a gateway event against the embedded server, in milliseconds
+    /// (default 5000; a target's config has its own `event_timeout_ms`).
+    #[arg(long)]
+    pub embedded_event_timeout_ms: Option<u64>,
     /// Start the embedded server with a deliberate fault (to see the harness catch it).
     #[arg(long = "embedded-fault", value_name = "NAME")]
     pub embedded_faults: Vec<Fault>,
@@ -145,7 +149,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
                 url: None,
                 timeout_seconds: 10,
                 gateway_url: None,
-                event_timeout_ms: 5000,
+                event_timeout_ms: args.embedded_event_timeout_ms.unwrap_or(5000),
                 actors: ActorSource::Reference {
                     registration_secret: secret,
                 },

@@ -133,8 +133,17 @@ pub fn build_csr(name: &ActorName, key: &ed25519_dalek::SigningKey) -> Result<St
         .map_err(|e| IdCertError::Generation(e.to_string()))
 }
 
+/// Whether issued certificates follow polyproto-core §6.1.1.2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertProfile {
+    Polyproto,
+    /// Root without CA flags, actor certificates with them: fault injection only.
+    Broken,
+}
+
 /// The home server's signing identity: its root ID-Cert and key.
 pub struct ServerIdentity {
+    profile: CertProfile,
     params: CertificateParams,
     key: KeyPair,
     pub cert_pem: String,
@@ -145,18 +154,34 @@ pub struct ServerIdentity {
 impl ServerIdentity {
     /// Creates a self-signed root ID-Cert for `domain` (CA, path length 0, keyCertSign).
     pub fn new(domain: &str, key: &ed25519_dalek::SigningKey) -> Result<Self, IdCertError> {
+        Self::with_profile(domain, key, CertProfile::Polyproto)
+    }
+
+    /// As `new`; `CertProfile::Broken` makes certificates that break polyproto-core §6.1 (a root
+    /// without CA flags, actor certificates with them), for fault injection only.
+    pub fn with_profile(
+        domain: &str,
+        key: &ed25519_dalek::SigningKey,
+        profile: CertProfile,
+    ) -> Result<Self, IdCertError> {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         domain_components(domain, &mut dn)?;
         params.distinguished_name = dn;
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        if profile == CertProfile::Polyproto {
+            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        } else {
+            params.is_ca = IsCa::ExplicitNoCa;
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        }
         params.serial_number = Some(SerialNumber::from_slice(&[1]));
         let key = rcgen_key(key)?;
         let cert = params
             .self_signed(&key)
             .map_err(|e| IdCertError::Generation(e.to_string()))?;
         Ok(Self {
+            profile,
             cert_pem: cert.pem(),
             cert_der: cert.der().to_vec(),
             params,
@@ -175,8 +200,13 @@ impl ServerIdentity {
     ) -> Result<(String, Vec<u8>), IdCertError> {
         let mut params = CertificateParams::default();
         params.distinguished_name = actor_dn(&csr.name)?;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        if self.profile == CertProfile::Polyproto {
+            params.is_ca = IsCa::ExplicitNoCa;
+            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        } else {
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+        }
         params.serial_number = Some(SerialNumber::from_slice(serial));
         let now = time_now();
         params.not_before = now - std::time::Duration::from_secs(60);

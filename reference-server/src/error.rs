@@ -31,6 +31,9 @@ pub enum ApiError {
     /// 413: the caller would hold more KeyPackages than the server allows.
     #[error("too many KeyPackages stored for this session (limit {0})")]
     TooManyKeyPackages(usize),
+    /// A deliberately wrong status (fault injection only).
+    #[error("{1}")]
+    Injected(u16, &'static str),
     /// 500: a fault of the server itself.
     #[error("internal error")]
     Internal(String),
@@ -85,6 +88,11 @@ impl IntoResponse for ApiError {
             Self::TooManyKeyPackages(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, body("too_many", &message)).into_response()
             }
+            Self::Injected(status, _) => (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body("injected", &message),
+            )
+                .into_response(),
             Self::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

@@ -40,4 +40,192 @@ pub enum Fault {
     IgnoreSuiteFilter,
     /// One byte of every relayed application message is flipped.
     FlipRelayedByte,
+    /// Another actor's group answers 403 instead of the ambiguous 404.
+    ForbiddenForForeign,
+    /// A group that does not exist answers 410 instead of 404.
+    GoneForMissing,
+    /// Group, Commit and Welcome objects carry `epoch` as a string.
+    EpochAsString,
+    /// GroupMember roles are written in lower case (outside the enum).
+    RoleLowercase,
+    /// Listed proposals lack their required `signature`.
+    ProposalWithoutSignature,
+    /// An accepted proposal answers 201 instead of 204.
+    ProposalCreated,
+    /// A successful upload answers a JSON body instead of text/plain `200`.
+    UploadJsonBody,
+    /// Discovered KeyPackages lack their required `lastResort`.
+    DiscoveryWithoutLastResort,
+    /// A malformed or mistyped JSON body answers 500.
+    CrashOnBadJson,
+    /// ID-Certs break polyproto-core §6.1: the root without CA flags, actor certs with them.
+    BrokenCertificates,
+    /// Discovery without `ciphersuites` serves every suite instead of answering 400.
+    DefaultCiphersuites,
+    /// Discovery for an unknown actor answers 200 [] instead of 404.
+    UnknownFidEmpty,
+    /// KeyPackages with an invalid signature are accepted.
+    AcceptBadSignature,
+    /// KeyPackages whose lifetime has ended are accepted.
+    AcceptExpired,
+    /// Credentials are not checked against this server's root.
+    AcceptForeignCredential,
+    /// KeyPackages with another actor's credential are accepted.
+    AcceptOtherActor,
+    /// KeyPackages of suites outside the registry are accepted.
+    AcceptUnknownSuite,
+    /// JSON summaries are not compared with the bytes.
+    AcceptSummaryMismatch,
+    /// A batch with faulty packages stores its sound ones.
+    PartialBatch,
+    /// The group creator is listed as a plain Member.
+    CreatorNotAdmin,
+    /// Commits for a past epoch are accepted.
+    AcceptStaleCommit,
+    /// The Welcome a commit answers has one byte flipped.
+    CorruptWelcome,
+}
+
+/// Rewrites responses for the faults that only change what the server says (statuses, fields),
+/// so that the routes themselves stay free of fault code. A no-op without such faults.
+pub async fn rewrite(
+    axum::extract::State(state): axum::extract::State<crate::AppState>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{header, Method, StatusCode};
+    use axum::response::IntoResponse;
+
+    let faults = state.config.faults.clone();
+    if faults.is_empty() {
+        return next.run(req).await;
+    }
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    let status = response.status();
+    let has = |f: Fault| faults.contains(&f);
+    let mls = p2mls_protocol::routes::MLS_BASE;
+    let group_id = path
+        .strip_prefix(&format!("{mls}/groups/"))
+        .and_then(|rest| rest.split('/').next())
+        .map(str::to_owned);
+
+    if status == StatusCode::NOT_FOUND {
+        if let Some(group_id) = &group_id {
+            let id = group_id.clone();
+            let exists = state
+                .store
+                .tx(move |tx| {
+                    Ok(tx
+                        .query_row("SELECT 1 FROM groups WHERE id = ?1", [&id], |_| Ok(()))
+                        .is_ok())
+                })
+                .await
+                .unwrap_or(false);
+            if exists && has(Fault::ForbiddenForForeign) {
+                return crate::error::ApiError::Injected(403, "forbidden").into_response();
+            }
+            if !exists && has(Fault::GoneForMissing) {
+                return crate::error::ApiError::Injected(410, "gone").into_response();
+            }
+        }
+        if method == Method::GET
+            && path.starts_with(&format!("{mls}/keypackages/"))
+            && has(Fault::UnknownFidEmpty)
+        {
+            return axum::Json(serde_json::json!([])).into_response();
+        }
+        return response;
+    }
+    if status == StatusCode::NO_CONTENT
+        && method == Method::POST
+        && path.ends_with("/proposals")
+        && has(Fault::ProposalCreated)
+    {
+        return StatusCode::CREATED.into_response();
+    }
+    if status == StatusCode::OK
+        && method == Method::POST
+        && path == format!("{mls}/keypackages")
+        && has(Fault::UploadJsonBody)
+    {
+        return axum::Json(serde_json::json!({ "ok": true })).into_response();
+    }
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if status != StatusCode::OK || !is_json {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+        return axum::response::Response::from_parts(parts, axum::body::Body::from(bytes));
+    };
+    let discovery = method == Method::GET && path.starts_with(&format!("{mls}/keypackages/"));
+    let proposals = method == Method::GET && path.ends_with("/proposals");
+    let commit_answer = method == Method::POST && path.ends_with("/commits");
+    edit(&mut value, &mut |object| {
+        if has(Fault::EpochAsString) {
+            if let Some(epoch) = object.get("epoch").and_then(serde_json::Value::as_u64) {
+                object.insert("epoch".into(), serde_json::json!(epoch.to_string()));
+            }
+        }
+        if let Some(role) = object
+            .get("role")
+            .and_then(serde_json::Value::as_str)
+            .map(str::to_owned)
+        {
+            if has(Fault::CreatorNotAdmin) && role == "Admin" {
+                object.insert("role".into(), serde_json::json!("Member"));
+            } else if has(Fault::RoleLowercase) {
+                object.insert("role".into(), serde_json::json!(role.to_lowercase()));
+            }
+        }
+        if proposals && has(Fault::ProposalWithoutSignature) && object.contains_key("type") {
+            object.remove("signature");
+        }
+        if discovery && has(Fault::DiscoveryWithoutLastResort) {
+            object.remove("lastResort");
+        }
+    });
+    if commit_answer && has(Fault::CorruptWelcome) {
+        if let Some(message) = value.get("mlsMessage").and_then(serde_json::Value::as_str) {
+            use base64::Engine;
+            let engine = base64::engine::general_purpose::STANDARD;
+            let mut raw = engine.decode(message).unwrap_or_default();
+            if let Some(last) = raw.last_mut() {
+                *last ^= 0x01;
+            }
+            value["mlsMessage"] = serde_json::json!(engine.encode(raw));
+        }
+    }
+    let mut response = axum::Json(value).into_response();
+    *response.status_mut() = parts.status;
+    response
+}
+
+/// Applies `f` to every JSON object in `value`, depth first.
+fn edit(
+    value: &mut serde_json::Value,
+    f: &mut impl FnMut(&mut serde_json::Map<String, serde_json::Value>),
+) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for child in map.values_mut() {
+                edit(child, f);
+            }
+            f(map);
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                edit(item, f);
+            }
+        }
+        _ => {}
+    }
 }

@@ -68,10 +68,16 @@ impl AppState {
             .try_into()
             .map_err(|_| anyhow::anyhow!("stored server key has the wrong length"))?;
         let signing_key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        let identity = ServerIdentity::new(&config.domain, &signing_key)?;
+        let profile = if config.faults.contains(&faults::Fault::BrokenCertificates) {
+            p2mls_protocol::idcert::CertProfile::Broken
+        } else {
+            p2mls_protocol::idcert::CertProfile::Polyproto
+        };
+        let identity = ServerIdentity::with_profile(&config.domain, &signing_key, profile)?;
         let mls = mls::MlsContext::new(
             SuiteRegistry::new(config.hybrid_wire),
             identity.cert_der.clone(),
+            config.faults.clone(),
         );
         Ok(Self {
             config: Arc::new(config),
@@ -93,6 +99,10 @@ pub fn app(state: AppState) -> Router {
         .merge(routes::relay::router())
         .merge(gateway::router())
         .fallback(|| async { error::ApiError::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            faults::rewrite,
+        ))
         .layer(axum::middleware::from_fn(log_request))
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
         .with_state(state)

@@ -7,7 +7,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::{
-    CredentialType, KeyPackageIn, MlsMessageBodyIn, MlsMessageIn, ProtocolVersion,
+    CredentialType, KeyPackageIn, KeyPackageVerifyError, MlsMessageBodyIn, MlsMessageIn,
+    ProtocolVersion,
 };
 use openmls_rust_crypto::RustCrypto;
 use p2mls_protocol::idcert::{verify_actor_cert, ActorName};
@@ -15,10 +16,13 @@ use p2mls_protocol::identifiers::{
     format_code_point, format_version, parse_code_point, parse_version,
 };
 use p2mls_protocol::suites::SuiteRegistry;
+
 use p2mls_protocol::wire;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
+
+use crate::faults::Fault;
 
 /// Ed25519 signature length: both required suites sign with Ed25519.
 pub const SIGNATURE_LEN: usize = 64;
@@ -65,15 +69,22 @@ pub struct MlsContext {
     pub registry: SuiteRegistry,
     pub server_cert_der: Vec<u8>,
     crypto: RustCrypto,
+    /// Deliberate faults in the AS checks (see `faults`).
+    faults: Vec<Fault>,
 }
 
 impl MlsContext {
-    pub fn new(registry: SuiteRegistry, server_cert_der: Vec<u8>) -> Self {
+    pub fn new(registry: SuiteRegistry, server_cert_der: Vec<u8>, faults: Vec<Fault>) -> Self {
         Self {
             registry,
             server_cert_der,
             crypto: RustCrypto::default(),
+            faults,
         }
+    }
+
+    fn has(&self, fault: Fault) -> bool {
+        self.faults.contains(&fault)
     }
 
     /// Full AS check of one KeyPackage; the error is the reason reported to the client.
@@ -123,16 +134,36 @@ impl MlsContext {
         body: &KeyPackageBody,
         encoded: &str,
     ) -> Result<ValidKeyPackage, String> {
-        let key_package = key_package_in
+        let key_package = match key_package_in
+            .clone()
             .validate(&self.crypto, ProtocolVersion::Mls10)
-            .map_err(|e| format!("KeyPackage is invalid: {e}"))?;
+        {
+            Ok(kp) => kp,
+            Err(
+                KeyPackageVerifyError::InvalidSignature
+                | KeyPackageVerifyError::InvalidLeafNodeSignature,
+            ) if self.has(Fault::AcceptBadSignature) => key_package_in.into_unchecked(),
+            Err(KeyPackageVerifyError::LifetimeError(_)) if self.has(Fault::AcceptExpired) => {
+                key_package_in.into_unchecked()
+            }
+            Err(e) => return Err(format!("KeyPackage is invalid: {e}")),
+        };
         let wire_suite = u16::from(key_package.ciphersuite());
-        let suite = self.registry.by_wire(wire_suite).ok_or_else(|| {
-            format!(
-                "cipher suite {} is not supported",
-                format_code_point(wire_suite)
-            )
-        })?;
+        let unknown_suite = p2mls_protocol::suites::Suite {
+            polyproto_id: wire_suite,
+            wire: wire_suite,
+            name: "outside the registry",
+        };
+        let suite = self
+            .registry
+            .by_wire(wire_suite)
+            .or_else(|| self.has(Fault::AcceptUnknownSuite).then_some(unknown_suite))
+            .ok_or_else(|| {
+                format!(
+                    "cipher suite {} is not supported",
+                    format_code_point(wire_suite)
+                )
+            })?;
 
         // The JSON summary must agree with the bytes (PROFILE.keypackage-summary).
         let id = hex::encode(
@@ -160,17 +191,18 @@ impl MlsContext {
             .map(|c| self.registry.polyproto_id_for_wire(c.value()))
             .collect();
         let extensions: Vec<u16> = caps.extensions().iter().map(|e| u16::from(*e)).collect();
+        let tolerate = self.has(Fault::AcceptSummaryMismatch);
         let mismatch = |field: &str| format!("{field} does not agree with mlsMessage");
-        if body.id != id {
+        if !tolerate && body.id != id {
             return Err(mismatch("id"));
         }
-        if body.public_key != public_key {
+        if !tolerate && body.public_key != public_key {
             return Err(mismatch("publicKey"));
         }
-        if body.signature != signature {
+        if !tolerate && body.signature != signature {
             return Err(mismatch("signature"));
         }
-        if body.last_resort != key_package.last_resort() {
+        if !tolerate && body.last_resort != key_package.last_resort() {
             return Err(mismatch("lastResort"));
         }
         let parsed_versions: Result<Vec<u16>, _> = body
@@ -191,13 +223,13 @@ impl MlsContext {
             .iter()
             .map(|v| parse_code_point(v))
             .collect();
-        if parsed_versions.map_err(|e| e.to_string())? != versions {
+        if !tolerate && parsed_versions.map_err(|e| e.to_string())? != versions {
             return Err(mismatch("capabilities.versions"));
         }
-        if parsed_suites.map_err(|e| e.to_string())? != suites {
+        if !tolerate && parsed_suites.map_err(|e| e.to_string())? != suites {
             return Err(mismatch("capabilities.ciphersuites"));
         }
-        if parsed_extensions.map_err(|e| e.to_string())? != extensions {
+        if !tolerate && parsed_extensions.map_err(|e| e.to_string())? != extensions {
             return Err(mismatch("capabilities.extensions"));
         }
 
@@ -211,7 +243,29 @@ impl MlsContext {
         let leaf = chain
             .first()
             .ok_or("X.509 credential holds no certificate")?;
-        let info = verify_actor_cert(leaf, &self.server_cert_der)
+        // Fault: verify the certificate against itself, so any issuer passes.
+        let issuer = if self.has(Fault::AcceptForeignCredential) {
+            leaf.as_slice()
+        } else {
+            self.server_cert_der.as_slice()
+        };
+        let info = verify_actor_cert(leaf, issuer)
+            .or_else(|e| {
+                if self.has(Fault::AcceptForeignCredential) {
+                    p2mls_protocol::idcert::actor_name_of(leaf).map(|name| {
+                        p2mls_protocol::idcert::IdCertInfo {
+                            name,
+                            public_key: key_package.leaf_node().signature_key().as_slice().to_vec(),
+                            issuer_domain: String::new(),
+                            is_ca: false,
+                            not_before: 0,
+                            not_after: i64::MAX,
+                        }
+                    })
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(|e| format!("credential is not an ID-Cert issued by this server: {e}"))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

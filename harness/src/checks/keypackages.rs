@@ -259,14 +259,13 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
     let registry = ctx.registry.clone();
     match defect {
         Defect::TamperedSignature => {
-            let mut kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
+            // Flip a bit of the KeyPackage signature and describe the tampered bytes, so that the
+            // JSON agrees with them and only the signature is wrong.
+            let kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
             let mut bytes = super::context::decode_b64(&kp["mlsMessage"])?;
             let last = bytes.len() - 1;
             bytes[last] ^= 0x01;
-            use base64::Engine;
-            kp["mlsMessage"] =
-                Value::String(base64::engine::general_purpose::STANDARD.encode(&bytes));
-            Ok(kp)
+            key_package_json(&bytes, &registry).map_err(Finding::harness)
         }
         Defect::Expired => ctx.key_package(
             ALICE,

@@ -226,6 +226,7 @@ fn handshake(
     group_id: &str,
     row: &GroupRow,
     expected_content: u8,
+    accept_stale: bool,
 ) -> Result<(Vec<u8>, wire::PublicMessageHeader), ApiError> {
     let encoded = encoded
         .ok_or_else(|| ApiError::bad("mlsMessage is missing (PROFILE.mls-message-field)"))?;
@@ -247,7 +248,7 @@ fn handshake(
     {
         return Err(ApiError::bad("mlsMessage is not sent by the caller's leaf"));
     }
-    if header.epoch != row.epoch {
+    if header.epoch != row.epoch && !accept_stale {
         return Err(ApiError::Conflict(format!(
             "mlsMessage is for epoch {}, the group is at epoch {}",
             header.epoch, row.epoch
@@ -286,6 +287,7 @@ async fn submit_proposal(
                 &group_id,
                 &row,
                 content_type::PROPOSAL,
+                false,
             )?;
             let kind = header.proposal_type.and_then(proposal_type_name);
             if kind != Some(body.kind.as_str()) {
@@ -440,6 +442,7 @@ async fn submit_commit(
     let registry = state.mls.registry.clone();
     let hub = state.hub.clone();
     let drop_welcome = state.config.faults.contains(&Fault::DropWelcome);
+    let accept_stale = state.config.faults.contains(&Fault::AcceptStaleCommit);
     state
         .store
         .tx(move |tx| {
@@ -449,11 +452,12 @@ async fn submit_commit(
                 &group_id,
                 &row,
                 content_type::COMMIT,
+                accept_stale,
             )?;
             if body.group_id != group_id {
                 return Err(ApiError::bad("groupId is not the group of the path"));
             }
-            if body.epoch != row.epoch + 1 {
+            if body.epoch != row.epoch + 1 && !accept_stale {
                 return Err(ApiError::bad("epoch must be the epoch the commit creates"));
             }
             if body.id != message_id(&bytes) {

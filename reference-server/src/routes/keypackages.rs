@@ -38,6 +38,7 @@ async fn upload(
     caller: Caller,
     Json(body): Json<Vec<Value>>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let other_actor_ok = state.config.faults.contains(&Fault::AcceptOtherActor);
     let mut faulty = Vec::new();
     let mut valid: Vec<ValidKeyPackage> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -48,7 +49,11 @@ async fn upload(
             .and_then(|kp| state.mls.check_key_package(&kp));
         match checked {
             Err(reason) => faulty.push((id, reason)),
-            Ok(kp) if kp.owner.fid() != caller.fid || kp.owner.session_id != caller.session_id => {
+            Ok(kp)
+                if !other_actor_ok
+                    && (kp.owner.fid() != caller.fid
+                        || kp.owner.session_id != caller.session_id) =>
+            {
                 faulty.push((id, "credential belongs to another actor or session".into()))
             }
             Ok(kp) if !seen.insert(kp.id.clone()) => {
@@ -57,7 +62,9 @@ async fn upload(
             Ok(kp) => valid.push(kp),
         }
     }
-    if !faulty.is_empty() {
+    // Fault: store the sound packages of a batch that also had faulty ones.
+    let partial = state.config.faults.contains(&Fault::PartialBatch);
+    if !faulty.is_empty() && !(partial && !valid.is_empty()) {
         return Err(ApiError::FaultyKeyPackages(faulty));
     }
     let limit = state.config.keypackage_limit;
@@ -141,9 +148,10 @@ fn parse_list<T: Ord>(
 }
 
 impl Filters {
-    fn parse(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+    fn parse(query: &HashMap<String, String>, default_suites: bool) -> Result<Self, ApiError> {
         let suites = parse_list(query.get("ciphersuites"), parse_code_point)?
             .filter(|s| !s.is_empty())
+            .or_else(|| default_suites.then(|| BTreeSet::from([0x0001, 0xF110])))
             .ok_or_else(|| {
                 ApiError::bad("query parameter ciphersuites needs at least one value")
             })?;
@@ -169,7 +177,8 @@ async fn discover(
     Path(fid): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Vec<Value>>, ApiError> {
-    let filters = Filters::parse(&query)?;
+    let default_suites = state.config.faults.contains(&Fault::DefaultCiphersuites);
+    let filters = Filters::parse(&query, default_suites)?;
     let reuse = state.config.faults.contains(&Fault::KeypackageReuse);
     let any_suite = state.config.faults.contains(&Fault::IgnoreSuiteFilter);
     let found = state
