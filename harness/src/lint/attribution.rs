@@ -75,7 +75,19 @@ pub fn explain(
             ))
         })
         .collect();
-    if !documented.is_empty() && enums.len() == documented.len() {
+    // The body is meaningless under such a schema, but the media type is still the document's:
+    // a body of an undocumented media type stays the server's failure.
+    let essence = content_type
+        .map(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    let media_documented = documented.keys().any(|m| m.eq_ignore_ascii_case(&essence));
+    if !documented.is_empty() && enums.len() == documented.len() && media_documented {
         let listed: Vec<String> = enums
             .iter()
             .map(|(m, codes)| {
@@ -217,6 +229,15 @@ mod tests {
         )
         .expect("explained");
         assert_eq!(defect.rule, "P2L-HTTP-001");
+        // A media type the document never names is not excused by that defect.
+        let json = explain(
+            &spec,
+            "keypackages_addKeyPackages",
+            200,
+            Some("application/json"),
+            br#"{"ok":true}"#,
+        );
+        assert!(json.is_none(), "{json:?}");
     }
 
     #[test]
