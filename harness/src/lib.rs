@@ -9,6 +9,7 @@ pub mod check;
 pub mod checks;
 pub mod clients;
 pub mod diff;
+pub mod differential;
 pub mod lint;
 pub mod replay;
 pub mod report;
@@ -73,6 +74,10 @@ pub struct RunArgs {
     /// (default 5000; a target's config has its own `event_timeout_ms`).
     #[arg(long)]
     pub embedded_event_timeout_ms: Option<u64>,
+    /// With --target: run the same checks against the embedded reference server too and report
+    /// every difference in status, body shape and gateway events (a difference fails the gate).
+    #[arg(long, requires = "target")]
+    pub differential: bool,
     /// Start the embedded server with a deliberate fault (to see the harness catch it).
     #[arg(long = "embedded-fault", value_name = "NAME")]
     pub embedded_faults: Vec<Fault>,
@@ -100,7 +105,9 @@ impl RunOutput {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunOutput::Listed(_) => 0,
-            RunOutput::Certified(report) => i32::from(!report.gate.passed()),
+            RunOutput::Certified(report) => {
+                i32::from(!report.gate.passed() || !report.differences.is_empty())
+            }
         }
     }
 }
@@ -135,40 +142,37 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             (url.clone(), config, None)
         }
         None => {
-            let secret = random_hex(16);
-            let mut server_config = p2mls_reference_server::Config::ephemeral(secret.clone());
-            server_config.hybrid_wire = registry.suites()[1].wire;
-            server_config.faults = args.embedded_faults.clone();
-            // Short heartbeats so that the heartbeat-request check need not wait long.
-            server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
-            server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
-            let server = p2mls_reference_server::spawn(server_config)
-                .await
-                .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?;
-            let config = TargetConfig {
-                url: None,
-                timeout_seconds: 10,
-                gateway_url: None,
-                event_timeout_ms: args.embedded_event_timeout_ms.unwrap_or(5000),
-                actors: ActorSource::Reference {
-                    registration_secret: secret,
-                },
-            };
+            let (server, config) = start_embedded(args, &registry).await?;
             (server.url(), config, Some(server))
         }
     };
-    let http =
-        clients::http::Http::new(&base, config.timeout()).map_err(|e| UsageError(e.to_string()))?;
-    let run_tag = random_hex(4);
-    let actors = clients::actors::obtain(&http, &config.actors, &run_tag)
-        .await
-        .map_err(|e| UsageError(format!("cannot obtain actors from {base}: {e}")))?;
-    let mut ctx = checks::Ctx::new(http, spec.clone(), registry.clone(), actors);
-    ctx.gateway_config = (
-        config.gateway_url.clone(),
-        std::time::Duration::from_millis(config.event_timeout_ms),
-    );
-    let results = runner::run(&mut ctx, defs, args.strict).await;
+    let results = certify(
+        &base,
+        &config,
+        defs.clone(),
+        &spec,
+        &registry,
+        args.strict,
+        args.differential,
+    )
+    .await?;
+    let differences = if args.differential {
+        let (server, reference_config) = start_embedded(args, &registry).await?;
+        let reference = certify(
+            &server.url(),
+            &reference_config,
+            defs,
+            &spec,
+            &registry,
+            args.strict,
+            true,
+        )
+        .await;
+        server.stop().await;
+        differential::compare(&results, &reference?)
+    } else {
+        Vec::new()
+    };
     let header = Header {
         harness: format!("p2mls {}", env!("CARGO_PKG_VERSION")),
         target: if embedded.is_some() {
@@ -200,10 +204,62 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         server.stop().await;
     }
     let gate = Gate::decide(&results, expectations.as_ref());
-    Ok(RunOutput::Certified(Box::new(Report::new(
-        header,
-        results,
-        catalogue::requirements(),
-        gate,
-    ))))
+    let mut report = Report::new(header, results, catalogue::requirements(), gate);
+    report.differences = differences;
+    Ok(RunOutput::Certified(Box::new(report)))
+}
+
+/// Starts the embedded reference server (with `--embedded-fault`s) and its target config.
+async fn start_embedded(
+    args: &RunArgs,
+    registry: &SuiteRegistry,
+) -> Result<(p2mls_reference_server::RunningServer, TargetConfig), UsageError> {
+    let secret = random_hex(16);
+    let mut server_config = p2mls_reference_server::Config::ephemeral(secret.clone());
+    server_config.hybrid_wire = registry.suites()[1].wire;
+    // In differential mode the embedded server is the reference: no faults there.
+    if !args.differential {
+        server_config.faults = args.embedded_faults.clone();
+    }
+    // Short heartbeats so that the heartbeat-request check need not wait long.
+    server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
+    server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
+    let server = p2mls_reference_server::spawn(server_config)
+        .await
+        .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?;
+    let config = TargetConfig {
+        url: None,
+        timeout_seconds: 10,
+        gateway_url: None,
+        event_timeout_ms: args.embedded_event_timeout_ms.unwrap_or(5000),
+        actors: ActorSource::Reference {
+            registration_secret: secret,
+        },
+    };
+    Ok((server, config))
+}
+
+/// Obtains actors from `base` and runs `defs` against it.
+async fn certify(
+    base: &str,
+    config: &TargetConfig,
+    defs: Vec<checks::CheckDef>,
+    spec: &ApiSpec,
+    registry: &SuiteRegistry,
+    strict: bool,
+    capture: bool,
+) -> Result<Vec<runner::CheckReport>, UsageError> {
+    let http =
+        clients::http::Http::new(base, config.timeout()).map_err(|e| UsageError(e.to_string()))?;
+    let run_tag = random_hex(4);
+    let actors = clients::actors::obtain(&http, &config.actors, &run_tag)
+        .await
+        .map_err(|e| UsageError(format!("cannot obtain actors from {base}: {e}")))?;
+    let mut ctx = checks::Ctx::new(http, spec.clone(), registry.clone(), actors);
+    ctx.gateway_config = (
+        config.gateway_url.clone(),
+        std::time::Duration::from_millis(config.event_timeout_ms),
+    );
+    ctx.capture = capture;
+    Ok(runner::run(&mut ctx, defs, strict).await)
 }

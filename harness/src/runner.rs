@@ -23,6 +23,9 @@ pub struct CheckReport {
     pub spec_findings: Vec<SpecFinding>,
     #[serde(skip)]
     pub duration: Duration,
+    /// Every exchange and frame of the check, kept in differential mode (`Ctx::capture`).
+    #[serde(skip)]
+    pub trace: Option<Evidence>,
 }
 
 /// Check selection.
@@ -76,6 +79,11 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
             ))),
         };
         let verdict = verdict_for(&result, def.level, strict);
+        let trace = ctx.capture.then(|| Evidence {
+            exchanges: ctx.exchanges.clone(),
+            transcript: ctx.transcript.snapshot(),
+            ..Evidence::default()
+        });
         let (reason, evidence) = match result {
             Ok(()) => (String::new(), None),
             Err(finding) => {
@@ -117,6 +125,7 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
             })
             .collect();
         reports.push(CheckReport {
+            trace,
             def,
             verdict,
             reason,

@@ -337,3 +337,57 @@ async fn a_failed_gateway_check_replays_from_its_transcript() {
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn differential_mode_reports_where_a_target_differs_from_the_reference() {
+    let secret = "diff-secret";
+    let mut config = p2mls_reference_server::Config::ephemeral(secret);
+    config.faults = vec![Fault::EpochAsString];
+    let server = p2mls_reference_server::spawn(config)
+        .await
+        .expect("server starts");
+    let dir = std::env::temp_dir().join(format!("p2mls-diff-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config_file = dir.join("target.toml");
+    std::fs::write(
+        &config_file,
+        format!("[actors]\nmode = \"reference\"\nregistration_secret = \"{secret}\"\n"),
+    )
+    .expect("config");
+    let args = RunArgs {
+        target: Some(server.url()),
+        config: Some(config_file),
+        differential: true,
+        only: vec![
+            "groups_getGroup.success".into(),
+            "keypackages.discover.one-time".into(),
+        ],
+        ..Default::default()
+    };
+    let (report, code) = certify(args).await;
+    assert_eq!(code, 1);
+    let at_group: Vec<_> = report
+        .differences
+        .iter()
+        .filter(|d| d.check == "groups_getGroup.success")
+        .collect();
+    assert!(
+        at_group.iter().any(|d| d.at == "verdict"),
+        "{:?}",
+        report.differences
+    );
+    assert!(
+        at_group.iter().any(|d| d.at.starts_with("http[")
+            && d.target.contains(r#""epoch":"string""#)
+            && d.reference.contains(r#""epoch":"number""#)),
+        "{:?}",
+        report.differences
+    );
+    // The unaffected check shows no difference.
+    assert!(report
+        .differences
+        .iter()
+        .all(|d| d.check != "keypackages.discover.one-time"));
+    server.stop().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -59,6 +59,8 @@ pub struct Ctx {
     counter: u64,
     /// Gateway frames of the check that is running.
     pub transcript: Transcript,
+    /// Keep every check's exchanges and frames (differential mode).
+    pub capture: bool,
     /// The per-suite end-to-end runs, by polyproto suite id.
     pub suite_runs: std::collections::BTreeMap<u16, super::suites::SuiteRun>,
     /// (gateway URL from the config, event timeout).
@@ -84,6 +86,7 @@ impl Ctx {
             counter: 0,
             transcript,
             suite_runs: std::collections::BTreeMap::new(),
+            capture: false,
             gateway_config: (None, Duration::from_secs(5)),
             gateway_url: None,
         }

@@ -83,6 +83,14 @@ impl Transcript {
             });
     }
 
+    /// A copy of the frames recorded so far.
+    pub fn snapshot(&self) -> Vec<TranscriptFrame> {
+        self.frames
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// Takes the frames recorded so far and restarts the clock.
     pub fn take(&self) -> Vec<TranscriptFrame> {
         *self.started.lock().unwrap_or_else(|p| p.into_inner()) = None;

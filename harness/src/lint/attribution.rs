@@ -338,6 +338,7 @@ mod tests {
             reason: String::new(),
             evidence: None,
             spec_findings: vec![finding.clone()],
+            trace: None,
             duration: std::time::Duration::ZERO,
         };
         let header = Header {

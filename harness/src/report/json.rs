@@ -64,5 +64,16 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
         "checks": checks,
         "requirements": report.requirements,
         "spec_findings": spec_findings,
+        "differences": report.differences.iter().map(|d| {
+            let mut v = serde_json::to_value(d).unwrap_or(Value::Null);
+            if deterministic {
+                for key in ["target", "reference"] {
+                    if let Some(text) = v[key].as_str().map(redact) {
+                        v[key] = Value::String(text);
+                    }
+                }
+            }
+            v
+        }).collect::<Vec<_>>(),
     })
 }

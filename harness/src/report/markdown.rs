@@ -108,6 +108,20 @@ pub fn render(report: &Report) -> String {
             ));
         }
     }
+    if !report.differences.is_empty() {
+        out.push_str(
+            "\n## Differences from the reference server\n\n| check | at | target | reference |\n|---|---|---|---|\n",
+        );
+        for d in &report.differences {
+            out.push_str(&format!(
+                "| `{}` | {} | `{}` | `{}` |\n",
+                d.check,
+                d.at,
+                cell(&d.target),
+                cell(&d.reference)
+            ));
+        }
+    }
     if !report.spec_findings.is_empty() {
         out.push_str(
             "\n## Spec findings\n\nResponses that did not match the document because the document is \

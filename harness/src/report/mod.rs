@@ -89,6 +89,8 @@ pub struct Report {
     pub gate: Gate,
     pub checks: Vec<CheckReport>,
     pub requirements: Vec<RequirementRow>,
+    /// Differential mode: where the target behaved unlike the reference server.
+    pub differences: Vec<crate::differential::Difference>,
     /// Responses that failed validation because of a document defect (lint's attribution):
     /// findings about the spec, not server failures. Sorted by check.
     pub spec_findings: Vec<SpecFinding>,
@@ -139,6 +141,7 @@ impl Report {
             checks,
             requirements,
             spec_findings,
+            differences: Vec::new(),
         }
     }
 
