@@ -64,7 +64,8 @@ async fn upload(
     }
     // Fault: store the sound packages of a batch that also had faulty ones.
     let partial = state.config.faults.contains(&Fault::PartialBatch);
-    if !faulty.is_empty() && !(partial && !valid.is_empty()) {
+    let store_sound_ones = partial && !valid.is_empty();
+    if !faulty.is_empty() && !store_sound_ones {
         return Err(ApiError::FaultyKeyPackages(faulty));
     }
     let limit = state.config.keypackage_limit;
