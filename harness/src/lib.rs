@@ -5,6 +5,7 @@
 //! reference server is started in-process but reached over loopback like any other target.
 
 pub mod catalogue;
+pub mod chaos;
 pub mod check;
 pub mod checks;
 pub mod clients;
@@ -144,6 +145,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             let config = TargetConfig {
                 url: None,
                 timeout_seconds: 10,
+                check_timeout_seconds: runner::CHECK_TIMEOUT.as_secs(),
                 gateway_url: None,
                 event_timeout_ms: 5000,
                 actors: ActorSource::Reference {
@@ -164,6 +166,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         config.gateway_url.clone(),
         std::time::Duration::from_millis(config.event_timeout_ms),
     );
+    ctx.check_timeout = config.check_timeout();
     let results = runner::run(&mut ctx, defs, args.strict).await;
     let header = Header {
         harness: format!("p2mls {}", env!("CARGO_PKG_VERSION")),
