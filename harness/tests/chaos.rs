@@ -52,6 +52,10 @@ static MEMORY: RwLock<()> = RwLock::const_new(());
 
 /// Writes a target config for `server` with short timeouts and the given `[actors]` table.
 fn config(server: &ChaosServer, actors: &str) -> PathBuf {
+    config_with(server, actors, TIMEOUT_SECONDS, CHECK_TIMEOUT_SECONDS)
+}
+
+fn config_with(server: &ChaosServer, actors: &str, timeout: u64, check_timeout: u64) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "p2mls-chaos-{}-{}",
         std::process::id(),
@@ -60,7 +64,7 @@ fn config(server: &ChaosServer, actors: &str) -> PathBuf {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let path = dir.join("target.toml");
     let text = format!(
-        "timeout_seconds = {TIMEOUT_SECONDS}\ncheck_timeout_seconds = {CHECK_TIMEOUT_SECONDS}\n\
+        "timeout_seconds = {timeout}\ncheck_timeout_seconds = {check_timeout}\n\
          event_timeout_ms = {EVENT_TIMEOUT_MS}\ngateway_url = \"{}\"\n{actors}",
         server.gateway_url()
     );
@@ -209,11 +213,44 @@ async fn huge_body_keeps_memory_bounded() {
     run_against(Mode::HugeBody).await;
     if let (Some(before), Some(after)) = (before, resident_bytes()) {
         let growth = after.saturating_sub(before);
+        eprintln!("huge-body: resident set grew by {} KiB", growth / 1024);
         assert!(
             growth < MEMORY_BOUND,
             "resident set grew by {growth} bytes (from {before})"
         );
     }
+}
+
+/// A check that outlives `check_timeout_seconds` (here shorter than one request) is ended and
+/// reported as `error`, and the run goes on.
+#[tokio::test]
+async fn check_timeout_ends_checks_as_errors() {
+    let _shared = MEMORY.read().await;
+    let server = ChaosServer::start("127.0.0.1:0".parse().expect("addr"), Mode::Stall)
+        .await
+        .expect("chaos server starts");
+    let path = config_with(&server, &static_actors(), 3, 1);
+    let mut args = run_args(&server, path.clone());
+    args.only = vec!["gateway.hello".into(), "groups_createGroup.success".into()];
+    let started = Instant::now();
+    let output = tokio::time::timeout(RUN_BOUND, p2mls::run(&args))
+        .await
+        .expect("the run ends")
+        .expect("static actors reach the checks");
+    let _ = std::fs::remove_dir_all(path.parent().expect("config has a directory"));
+    assert_eq!(output.exit_code(), 1);
+    let RunOutput::Certified(report) = output else {
+        panic!("expected a report");
+    };
+    for check in &report.checks {
+        assert_eq!(check.verdict, Verdict::Error, "{}", check.def.id);
+        assert!(check.reason.contains("did not finish"), "{}", check.reason);
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// In reference mode the target answers the registration itself: the bootstrap fails promptly
