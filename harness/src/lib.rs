@@ -5,6 +5,7 @@
 //! reference server is started in-process but reached over loopback like any other target.
 
 pub mod catalogue;
+pub mod chaos;
 pub mod check;
 pub mod checks;
 pub mod clients;
@@ -230,6 +231,7 @@ async fn start_embedded(
     let config = TargetConfig {
         url: None,
         timeout_seconds: 10,
+        check_timeout_seconds: runner::CHECK_TIMEOUT.as_secs(),
         gateway_url: None,
         event_timeout_ms: args.embedded_event_timeout_ms.unwrap_or(5000),
         actors: ActorSource::Reference {
@@ -261,5 +263,6 @@ async fn certify(
         std::time::Duration::from_millis(config.event_timeout_ms),
     );
     ctx.capture = capture;
+    ctx.check_timeout = config.check_timeout();
     Ok(runner::run(&mut ctx, defs, strict).await)
 }

@@ -23,6 +23,9 @@ enum Command {
     Diff(p2mls::diff::DiffArgs),
     /// Re-send the gateway frames of a failed check from a report.json and print what comes back.
     Replay(p2mls::replay::ReplayArgs),
+    /// Run a hostile target (stalls, trickles, huge bodies, invalid JSON or UTF-8, truncated
+    /// messages) to see that `p2mls run` against it ends in bounded time and memory.
+    Chaos(p2mls::chaos::ChaosArgs),
     /// RFC 9420 test vectors: verify a directory, or generate our own for a suite.
     #[command(subcommand)]
     Vectors(p2mls::vectors::VectorsCommand),
@@ -62,6 +65,13 @@ fn main() {
                 }
             }
             Command::Run(args) => run(args).await,
+            Command::Chaos(args) => match p2mls::chaos::serve(&args).await {
+                Ok(()) => 0,
+                Err(e) => {
+                    eprintln!("p2mls chaos: {e}");
+                    2
+                }
+            },
             Command::Replay(args) => match p2mls::replay::replay(&args).await {
                 Ok(frames) => {
                     for f in frames {

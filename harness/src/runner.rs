@@ -1,8 +1,10 @@
 //! Runs the selected checks in order, applies levels, and gates on `--expect`.
 
 use std::io::{IsTerminal, Write};
+use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
+use futures_util::FutureExt;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
@@ -59,7 +61,8 @@ impl Selection {
     }
 }
 
-/// Longest a single check may take, whatever the target does.
+/// Longest a single check may take, whatever the target does (default of the config's
+/// `check_timeout_seconds`; the runner uses `Ctx::check_timeout`).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Runs `defs` against the context, printing a progress line per check on a terminal.
@@ -72,10 +75,18 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
         ctx.transcript.take();
         ctx.spec_findings.clear();
         let started = Instant::now();
-        let result = match tokio::time::timeout(CHECK_TIMEOUT, checks::run(&def.kind, ctx)).await {
-            Ok(result) => result,
+        let limit = ctx.check_timeout;
+        // A panic in a check (a harness bug a target's answer provoked) is that check's error,
+        // not the end of the run.
+        let guarded = AssertUnwindSafe(checks::run(&def.kind, ctx)).catch_unwind();
+        let result = match tokio::time::timeout(limit, guarded).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => Err(Finding::harness(format!(
+                "check panicked: {}",
+                panic_message(panic.as_ref())
+            ))),
             Err(_) => Err(Finding::harness(format!(
-                "check did not finish within {CHECK_TIMEOUT:?}"
+                "check did not finish within {limit:?}"
             ))),
         };
         let verdict = verdict_for(&result, def.level, strict);
@@ -135,6 +146,14 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
         });
     }
     reports
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".into())
 }
 
 /// Known failures (`--expect FILE`): each with a mandatory reason.

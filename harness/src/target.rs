@@ -12,9 +12,12 @@ pub struct TargetConfig {
     /// Base URL; `--target` overrides it.
     #[serde(default)]
     pub url: Option<String>,
-    /// Per-request timeout.
+    /// Per-request timeout: a total deadline from connecting to the end of the body.
     #[serde(default = "default_timeout")]
     pub timeout_seconds: u64,
+    /// Longest a single check may take, whatever the target does.
+    #[serde(default = "default_check_timeout")]
+    pub check_timeout_seconds: u64,
     /// The gateway's WebSocket URL, for targets without `GET /.p2/core/v1/gateway`.
     #[serde(default)]
     pub gateway_url: Option<String>,
@@ -26,6 +29,10 @@ pub struct TargetConfig {
 
 fn default_timeout() -> u64 {
     10
+}
+
+fn default_check_timeout() -> u64 {
+    120
 }
 
 fn default_event_timeout() -> u64 {
@@ -83,6 +90,10 @@ impl TargetConfig {
 
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_seconds.max(1))
+    }
+
+    pub fn check_timeout(&self) -> Duration {
+        Duration::from_secs(self.check_timeout_seconds.max(1))
     }
 }
 

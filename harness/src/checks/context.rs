@@ -66,6 +66,8 @@ pub struct Ctx {
     /// (gateway URL from the config, event timeout).
     pub gateway_config: (Option<String>, Duration),
     gateway_url: Option<String>,
+    /// Longest a single check may take (the runner's bound).
+    pub check_timeout: Duration,
 }
 
 impl Ctx {
@@ -89,6 +91,7 @@ impl Ctx {
             capture: false,
             gateway_config: (None, Duration::from_secs(5)),
             gateway_url: None,
+            check_timeout: crate::runner::CHECK_TIMEOUT,
         }
     }
 
@@ -481,9 +484,11 @@ impl Ctx {
     /// Opens a gateway connection named `label` and reads the hello.
     pub async fn gateway(&mut self, label: &str) -> Result<(GatewayClient, Value), Finding> {
         let url = self.gateway_url().await?;
-        let mut client = GatewayClient::connect(&url, label, self.transcript.clone())
-            .await
-            .map_err(|e| Finding::mismatch("a WebSocket connection to the gateway", e))?;
+        let transcript = self.transcript.clone();
+        let mut client =
+            GatewayClient::connect_within(&url, label, transcript, self.http.timeout())
+                .await
+                .map_err(|e| Finding::mismatch("a WebSocket connection to the gateway", e))?;
         let timeout = self.event_timeout();
         let hello = client
             .expect(timeout, "hello", |_| true)

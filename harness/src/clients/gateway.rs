@@ -15,6 +15,10 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Longest frame the harness accepts from a target.
 const MAX_FRAME: usize = 1024 * 1024;
+/// Default bound on the WebSocket handshake (checks use the config's request timeout).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on sending our close frame to a peer that may not read.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Which way a frame went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,11 +126,21 @@ pub struct GatewayClient {
 
 impl GatewayClient {
     pub async fn connect(url: &str, name: &str, transcript: Transcript) -> Result<Self, String> {
+        Self::connect_within(url, name, transcript, CONNECT_TIMEOUT).await
+    }
+
+    /// Connects; the TCP connect and the whole handshake end within `timeout`.
+    pub async fn connect_within(
+        url: &str,
+        name: &str,
+        transcript: Transcript,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));
         let (ws, _) = tokio::time::timeout(
-            Duration::from_secs(10),
+            timeout,
             tokio_tungstenite::connect_async_with_config(url, Some(config), false),
         )
         .await
@@ -298,12 +312,10 @@ impl GatewayClient {
     pub async fn close(mut self) {
         self.transcript
             .push(&self.name, Direction::Note, "client closes".into());
-        let _ = self
-            .ws
-            .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                code: CloseCode::Normal,
-                reason: "done".into(),
-            }))
-            .await;
+        let frame = tokio_tungstenite::tungstenite::protocol::CloseFrame {
+            code: CloseCode::Normal,
+            reason: "done".into(),
+        };
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.ws.close(Some(frame))).await;
     }
 }

@@ -86,10 +86,13 @@ impl ApiResponse {
 pub struct Http {
     client: reqwest::Client,
     base: String,
+    timeout: Duration,
 }
 
 impl Http {
     pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Self> {
+        // reqwest's `timeout` is a total deadline (connect to end of body), so a target that
+        // trickles its body cannot keep a request alive beyond it.
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -98,11 +101,17 @@ impl Http {
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_owned(),
+            timeout,
         })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// The per-request deadline (also bounds WebSocket handshakes).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Sends a request; returns the response and the recorded exchange.
@@ -156,7 +165,10 @@ impl Http {
                         }
                         Ok(None) => break,
                         Err(e) => {
-                            failure = Some(format!("reading the response body failed: {e}"));
+                            failure = Some(format!(
+                                "reading the response body failed: {}",
+                                self.describe(&e)
+                            ));
                             break;
                         }
                     }
@@ -171,7 +183,7 @@ impl Http {
                     }),
                 }
             }
-            Err(e) => Err(format!("request failed: {e}")),
+            Err(e) => Err(format!("request failed: {}", self.describe(&e))),
         };
         let exchange = Exchange {
             request: curl,
@@ -192,6 +204,20 @@ impl Http {
             },
         };
         (result, exchange)
+    }
+
+    /// A reqwest error with its causes (its own message hides them), a timeout named as such.
+    fn describe(&self, error: &reqwest::Error) -> String {
+        let mut text = error.to_string();
+        let mut source = std::error::Error::source(error);
+        while let Some(cause) = source {
+            text.push_str(&format!(": {cause}"));
+            source = cause.source();
+        }
+        if error.is_timeout() {
+            text = format!("no complete answer within {:?} ({text})", self.timeout);
+        }
+        text
     }
 }
 
