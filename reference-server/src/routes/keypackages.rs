@@ -42,9 +42,14 @@ async fn upload(
     let mut faulty = Vec::new();
     let mut valid: Vec<ValidKeyPackage> = Vec::new();
     let mut seen = BTreeSet::new();
+    let crash = state.config.faults.contains(&Fault::CrashOnBadJson);
     for (index, element) in body.iter().enumerate() {
         let id = element_id(index, element);
-        let checked = serde_json::from_value::<KeyPackageBody>(element.clone())
+        let parsed = serde_json::from_value::<KeyPackageBody>(element.clone());
+        if crash && parsed.is_err() {
+            return Err(ApiError::Internal("fault: mistyped KeyPackage".into()));
+        }
+        let checked = parsed
             .map_err(|e| format!("not a KeyPackage object: {e}"))
             .and_then(|kp| state.mls.check_key_package(&kp));
         match checked {
