@@ -3,7 +3,7 @@
 //! one fault, unless `specs/survivors.toml` says why no fault can reach it. The deterministic
 //! fault -> checks table is the snapshot `reports/kill-matrix.snap`.
 //!
-//! It runs ~45 full certifications, so it is ignored in the everyday `cargo test`; `.ci/run` runs
+//! It runs ~40 full certifications, so it is ignored in the everyday `cargo test`; `.ci/run` runs
 //! it with `--ignored`.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -51,7 +51,7 @@ async fn not_passing(fault: Option<Fault>) -> (String, BTreeSet<String>, usize) 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runs ~45 full certifications (minutes): .ci/run runs it with --ignored"]
+#[ignore = "runs ~40 full certifications (minutes): .ci/run runs it with --ignored"]
 async fn every_check_is_killed_by_a_fault_and_the_clean_server_is_clean() {
     let (_, clean, total) = not_passing(None).await;
     assert!(clean.is_empty(), "the clean server fails {clean:?}");
