@@ -30,7 +30,7 @@ struct Survivor {
 async fn not_passing(fault: Option<Fault>) -> (String, BTreeSet<String>, usize) {
     let args = RunArgs {
         embedded_faults: fault.into_iter().collect(),
-        embedded_event_timeout_ms: Some(1500),
+        embedded_event_timeout_ms: Some(3000),
         ..Default::default()
     };
     let RunOutput::Certified(report) = p2mls::run(&args).await.expect("run starts") else {
