@@ -197,8 +197,9 @@ async fn discover(
             if !known {
                 return Err(ApiError::NotFound);
             }
+            // Filter on the small columns first; only chosen packages' JSON is read.
             let mut stmt = tx.prepare(
-                "SELECT seq, session_id, suite, version, extensions, last_resort, json \
+                "SELECT seq, session_id, suite, version, extensions, last_resort \
                  FROM keypackages WHERE fid = ?1 ORDER BY session_id, last_resort, seq",
             )?;
             let rows = stmt
@@ -210,7 +211,6 @@ async fn discover(
                         r.get::<_, u16>(3)?,
                         r.get::<_, String>(4)?,
                         r.get::<_, bool>(5)?,
-                        r.get::<_, String>(6)?,
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -218,13 +218,17 @@ async fn discover(
             // matching last-resort package, which is kept (PROFILE.keypackage-one-time).
             let mut chosen: Vec<(i64, bool, String)> = Vec::new();
             let mut served_sessions = BTreeSet::new();
-            for (seq, session, suite, version, extensions, last_resort, json) in rows {
+            for (seq, session, suite, version, extensions, last_resort) in rows {
                 if served_sessions.contains(&session)
                     || !filters.matches(suite, version, &extensions, any_suite)
                 {
                     continue;
                 }
                 served_sessions.insert(session);
+                let json: String =
+                    tx.query_row("SELECT json FROM keypackages WHERE seq = ?1", [seq], |r| {
+                        r.get(0)
+                    })?;
                 chosen.push((seq, last_resort, json));
             }
             for (seq, last_resort, _) in &chosen {
