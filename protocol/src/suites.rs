@@ -68,6 +68,14 @@ impl SuiteRegistry {
         self.suites.iter().copied().find(|s| s.polyproto_id == id)
     }
 
+    /// The other required suite than the one with this polyproto identifier.
+    pub fn other_than(&self, polyproto_id: u16) -> Option<Suite> {
+        self.suites
+            .iter()
+            .copied()
+            .find(|s| s.polyproto_id != polyproto_id)
+    }
+
     /// The registry entry carried by this wire code point.
     pub fn by_wire(&self, wire: u16) -> Option<Suite> {
         self.suites.iter().copied().find(|s| s.wire == wire)

@@ -166,7 +166,7 @@ async fn filtered_out(
 }
 
 /// The polyproto suite id of a discovered package, read from its bytes.
-fn suite_of(ctx: &Ctx, kp: &Value) -> Option<u16> {
+pub(crate) fn suite_of(ctx: &Ctx, kp: &Value) -> Option<u16> {
     let bytes = super::context::decode_b64(&kp["mlsMessage"]).ok()?;
     let kp_in = crate::clients::mls::decode_key_package(&bytes).ok()?;
     let wire = u16::from(kp_in.into_unchecked().ciphersuite());
@@ -174,13 +174,11 @@ fn suite_of(ctx: &Ctx, kp: &Value) -> Option<u16> {
 }
 
 pub async fn filter_suite(ctx: &mut Ctx) -> CheckResult {
+    let own = ctx.registry.polyproto_id_for_wire(u16::from(ctx.suite));
     let other = ctx
         .registry
-        .suites()
-        .iter()
-        .map(|s| s.polyproto_id)
-        .find(|id| *id != ctx.registry.polyproto_id_for_wire(u16::from(ctx.suite)))
-        .unwrap_or(0xF110);
+        .other_than(own)
+        .map_or(0xF110, |s| s.polyproto_id);
     let query = format!(
         "ciphersuites={}",
         p2mls_protocol::identifiers::format_code_point(other)

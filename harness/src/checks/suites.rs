@@ -211,11 +211,8 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         // Asking for the other suite must not hand out a package of this one.
         let other = ctx
             .registry
-            .suites()
-            .iter()
-            .map(|s| s.polyproto_id)
-            .find(|s| *s != run.polyproto_id)
-            .unwrap_or(0x0001);
+            .other_than(run.polyproto_id)
+            .map_or(0x0001, |s| s.polyproto_id);
         let list = ctx
             .discover_list(
                 ALICE,
@@ -223,21 +220,18 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
                 &format!("ciphersuites={}", format_code_point(other)),
             )
             .await?;
-        for kp in &list {
-            let bytes = decode_b64(&kp["mlsMessage"])?;
-            let kp_in = crate::clients::mls::decode_key_package(&bytes)
-                .map_err(|e| Finding::mismatch("a KeyPackage", e.to_string()))?;
-            let wire = u16::from(kp_in.into_unchecked().ciphersuite());
-            if ctx.registry.polyproto_id_for_wire(wire) != other {
-                return Err(Finding::mismatch(
-                    format!(
-                        "only {} packages for ciphersuites={}",
-                        format_code_point(other),
-                        format_code_point(other)
-                    ),
-                    format!("a package of wire suite {}", format_code_point(wire)),
-                ));
-            }
+        if let Some(kp) = list
+            .iter()
+            .find(|kp| super::keypackages::suite_of(ctx, kp) != Some(other))
+        {
+            return Err(Finding::mismatch(
+                format!(
+                    "only {} packages for ciphersuites={}",
+                    format_code_point(other),
+                    format_code_point(other)
+                ),
+                format!("package {} of another suite", kp["id"]),
+            ));
         }
     }
     Ok(())
@@ -831,10 +825,8 @@ async fn other_suite_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     catch_up(ctx, run, ALICE).await?;
     let other_id = ctx
         .registry
-        .suites()
-        .iter()
+        .other_than(run.polyproto_id)
         .map(|s| s.polyproto_id)
-        .find(|s| *s != run.polyproto_id)
         .ok_or_else(|| Finding::harness("the registry has one suite"))?;
     let other_wire = ctx
         .registry
