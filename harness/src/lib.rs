@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// (default 5000; a target's config has its own `event_timeout_ms`).
     #[arg(long)]
     pub embedded_event_timeout_ms: Option<u64>,
+    /// Self-check the harness's MLS engine first with the RFC 9420 vectors in DIR (0x0001), and
+    /// our generated ones (0xF110), for both crypto back ends.
+    #[arg(long, value_name = "DIR")]
+    pub vectors: Option<PathBuf>,
     /// With --target: run the same checks against the embedded reference server too and report
     /// every difference in status, body shape and gateway events (a difference fails the gate).
     #[arg(long, requires = "target")]
@@ -120,7 +124,11 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         None => ApiSpec::default_spec(),
     };
     let selection = Selection::new(&args.only, &args.skip).map_err(UsageError)?;
-    let defs: Vec<_> = checks::catalogue(&spec)
+    let mut all = checks::catalogue(&spec);
+    if let Some(dir) = &args.vectors {
+        all.splice(0..0, checks::engine_checks(dir));
+    }
+    let defs: Vec<_> = all
         .into_iter()
         .filter(|d| selection.includes(&d.id))
         .collect();

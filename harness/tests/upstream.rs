@@ -127,3 +127,59 @@ fn the_published_alpha4_document_certifies_the_reference_server() {
         "the 3.0.0 document judges the reference server differently"
     );
 }
+
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn the_engine_self_check_passes_and_catches_a_wrong_vector() {
+    let official = shared().join("vectors/rfc9420");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let run = |dir: PathBuf| {
+        runtime.block_on(p2mls::run(&p2mls::RunArgs {
+            vectors: Some(dir),
+            only: vec!["engine.*".into()],
+            ..Default::default()
+        }))
+    };
+    let verdicts = |output: p2mls::RunOutput| match output {
+        p2mls::RunOutput::Certified(report) => report
+            .checks
+            .iter()
+            .map(|c| (c.def.id.clone(), c.verdict))
+            .collect::<Vec<_>>(),
+        p2mls::RunOutput::Listed(_) => panic!("expected a report"),
+    };
+    let good = verdicts(run(official.clone()).expect("runs"));
+    assert!(
+        good.iter().all(|(_, v)| *v == p2mls::check::Verdict::Pass),
+        "{good:?}"
+    );
+    // A copy (outside the repository) whose first expected ref_hash is wrong: the harness must
+    // distrust its engine for 0x0001, as an error of its own, not a target failure.
+    let dir = std::env::temp_dir().join(format!("p2mls-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let mut vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(official.join("crypto-basics.json")).expect("read"),
+    )
+    .expect("json");
+    let out = &mut vectors[0]["ref_hash"]["out"];
+    let flipped = out
+        .as_str()
+        .expect("hex")
+        .replacen(|c: char| c.is_ascii_hexdigit(), "0", 1);
+    let flipped = if flipped == out.as_str().unwrap_or_default() {
+        flipped.replacen('0', "1", 1)
+    } else {
+        flipped
+    };
+    *out = Value::String(flipped);
+    std::fs::write(dir.join("crypto-basics.json"), vectors.to_string()).expect("write");
+    let bad = verdicts(run(dir.clone()).expect("runs"));
+    assert!(
+        bad.contains(&(
+            "engine.0x0001.vectors".to_owned(),
+            p2mls::check::Verdict::Error
+        )),
+        "{bad:?}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -5,6 +5,7 @@
 //! and its documented 404), so a `--spec` document with other operations yields other checks.
 
 pub mod context;
+pub mod engine;
 pub mod gateway;
 pub mod groups;
 pub mod idcert;
@@ -65,6 +66,9 @@ pub enum Kind {
     GatewayMlsEvents,
     /// One step of the end-to-end run in a suite (polyproto id).
     Suite(u16, SuiteStep),
+    /// The harness's own engine against the RFC 9420 vectors of a suite (polyproto id, wire,
+    /// official vector directory).
+    Engine(u16, u16, std::path::PathBuf),
 }
 
 /// The steps of a suite run, in order.
@@ -474,6 +478,27 @@ fn suite_checks(registry: &p2mls_protocol::suites::SuiteRegistry) -> Vec<CheckDe
     out
 }
 
+/// Self-checks of the harness's MLS engine, one per registry suite (`p2mls run --vectors DIR`).
+pub fn engine_checks(official: &std::path::Path) -> Vec<CheckDef> {
+    let registry = p2mls_protocol::suites::SuiteRegistry::default();
+    registry
+        .suites()
+        .iter()
+        .map(|suite| {
+            let id = p2mls_protocol::identifiers::format_code_point(suite.polyproto_id);
+            CheckDef {
+                id: format!("engine.{id}.vectors"),
+                title: format!(
+                    "[{id}] The harness's own MLS engine passes the RFC 9420 vectors of the suite with both back ends"
+                ),
+                requirements: vec!["MLS.3.rfc9420-basis".into()],
+                level: Level::Must,
+                kind: Kind::Engine(suite.polyproto_id, suite.wire, official.to_path_buf()),
+            }
+        })
+        .collect()
+}
+
 /// Gateway checks: the gateway is not part of the OpenAPI document, so they are always listed.
 fn gateway_checks() -> Vec<CheckDef> {
     use gateway::Provocation::*;
@@ -601,6 +626,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         GatewayResume => gateway::resume(ctx).await,
         GatewayResumeRejected => gateway::resume_rejected(ctx).await,
         GatewayMlsEvents => gateway::mls_events(ctx).await,
+        Engine(id, wire, dir) => engine::self_check(dir.clone(), *id, *wire).await,
         Suite(id, step) => match step {
             SuiteStep::KeyPackages => suites::keypackages(ctx, *id).await,
             SuiteStep::GroupJoin => suites::group_join(ctx, *id).await,
