@@ -75,6 +75,10 @@ pub struct RunArgs {
     /// (default 5000; a target's config has its own `event_timeout_ms`).
     #[arg(long)]
     pub embedded_event_timeout_ms: Option<u64>,
+    /// MLS wire code point that carries the 0xF110 Hybrid PQS suite (default 0x004F; the target
+    /// must use the same).
+    #[arg(long, value_parser = parse_wire)]
+    pub hybrid_wire: Option<u16>,
     /// Self-check the harness's MLS engine first with the RFC 9420 vectors in DIR (0x0001), and
     /// our generated ones (0xF110), for both crypto back ends.
     #[arg(long, value_name = "DIR")]
@@ -86,6 +90,10 @@ pub struct RunArgs {
     /// Start the embedded server with a deliberate fault (to see the harness catch it).
     #[arg(long = "embedded-fault", value_name = "NAME")]
     pub embedded_faults: Vec<Fault>,
+}
+
+fn parse_wire(text: &str) -> Result<u16, String> {
+    p2mls_protocol::identifiers::parse_code_point(text).map_err(|e| e.to_string())
 }
 
 /// A usage, configuration or document error: exit code 2.
@@ -124,9 +132,13 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         None => ApiSpec::default_spec(),
     };
     let selection = Selection::new(&args.only, &args.skip).map_err(UsageError)?;
+    let registry = SuiteRegistry::new(
+        args.hybrid_wire
+            .unwrap_or(p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE),
+    );
     let mut all = checks::catalogue(&spec);
     if let Some(dir) = &args.vectors {
-        all.splice(0..0, checks::engine_checks(dir));
+        all.splice(0..0, checks::engine_checks(dir, &registry));
     }
     let defs: Vec<_> = all
         .into_iter()
@@ -141,7 +153,6 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         .map(Expectations::load)
         .transpose()
         .map_err(UsageError)?;
-    let registry = SuiteRegistry::default();
     let (base, config, embedded) = match &args.target {
         Some(url) => {
             let path = args.config.as_deref().ok_or_else(|| {

@@ -479,8 +479,10 @@ fn suite_checks(registry: &p2mls_protocol::suites::SuiteRegistry) -> Vec<CheckDe
 }
 
 /// Self-checks of the harness's MLS engine, one per registry suite (`p2mls run --vectors DIR`).
-pub fn engine_checks(official: &std::path::Path) -> Vec<CheckDef> {
-    let registry = p2mls_protocol::suites::SuiteRegistry::default();
+pub fn engine_checks(
+    official: &std::path::Path,
+    registry: &p2mls_protocol::suites::SuiteRegistry,
+) -> Vec<CheckDef> {
     registry
         .suites()
         .iter()
