@@ -62,6 +62,9 @@ pub struct Exchange {
     pub headers: Vec<(String, String)>,
     /// The response body, truncated.
     pub body: String,
+    /// The request as sent (with its real token): kept in memory for replays, never written.
+    #[serde(skip)]
+    pub sent: Option<crate::clients::http::ApiRequest>,
 }
 
 /// What a check observed when it did not pass.

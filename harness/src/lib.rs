@@ -87,6 +87,9 @@ pub struct RunArgs {
     /// every difference in status, body shape and gateway events (a difference fails the gate).
     #[arg(long, requires = "target")]
     pub differential: bool,
+    /// Keep every check's exchanges and frames in the report's `trace` (benchmarks, replays).
+    #[arg(skip)]
+    pub capture: bool,
     /// Start the embedded server with a deliberate fault (to see the harness catch it).
     #[arg(long = "embedded-fault", value_name = "NAME")]
     pub embedded_faults: Vec<Fault>,
@@ -173,7 +176,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         &spec,
         &registry,
         args.strict,
-        args.differential,
+        args.differential || args.capture,
     )
     .await?;
     let differences = if args.differential {

@@ -202,6 +202,7 @@ impl Http {
                 Ok(r) => truncate(&r.text()),
                 Err(e) => format!("<{e}>"),
             },
+            sent: Some(req.clone()),
         };
         (result, exchange)
     }
