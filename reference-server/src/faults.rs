@@ -169,6 +169,13 @@ pub async fn rewrite(
     let discovery = method == Method::GET && path.starts_with(&format!("{mls}/keypackages/"));
     let proposals = method == Method::GET && path.ends_with("/proposals");
     let commit_answer = method == Method::POST && path.ends_with("/commits");
+    let commit_history = method == Method::GET && path.ends_with("/commits");
+    let relayed = method == Method::GET && path.ends_with("/messages");
+    if commit_history && has(Fault::ReorderCommits) {
+        if let serde_json::Value::Array(commits) = &mut value {
+            commits.reverse();
+        }
+    }
     edit(&mut value, &mut |object| {
         if has(Fault::EpochAsString) {
             if let Some(epoch) = object.get("epoch").and_then(serde_json::Value::as_u64) {
@@ -194,19 +201,30 @@ pub async fn rewrite(
         }
     });
     if commit_answer && has(Fault::CorruptWelcome) {
-        if let Some(message) = value.get("mlsMessage").and_then(serde_json::Value::as_str) {
-            use base64::Engine;
-            let engine = base64::engine::general_purpose::STANDARD;
-            let mut raw = engine.decode(message).unwrap_or_default();
-            if let Some(last) = raw.last_mut() {
-                *last ^= 0x01;
-            }
-            value["mlsMessage"] = serde_json::json!(engine.encode(raw));
+        if let Some(object) = value.as_object_mut() {
+            flip_last_byte(object);
         }
+    }
+    if relayed && has(Fault::FlipRelayedByte) {
+        edit(&mut value, &mut flip_last_byte);
     }
     let mut response = axum::Json(value).into_response();
     *response.status_mut() = parts.status;
     response
+}
+
+/// Flips the last byte of an object's base64 `mlsMessage`, if it has one.
+fn flip_last_byte(object: &mut serde_json::Map<String, serde_json::Value>) {
+    use base64::Engine;
+    let engine = base64::engine::general_purpose::STANDARD;
+    let Some(message) = object.get("mlsMessage").and_then(serde_json::Value::as_str) else {
+        return;
+    };
+    let mut raw = engine.decode(message).unwrap_or_default();
+    if let Some(last) = raw.last_mut() {
+        *last ^= 0x01;
+    }
+    object.insert("mlsMessage".into(), serde_json::json!(engine.encode(raw)));
 }
 
 /// Applies `f` to every JSON object in `value`, depth first.

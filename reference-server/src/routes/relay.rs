@@ -19,7 +19,6 @@ use serde_json::{json, Value};
 use super::groups::{member_fids, visible_group};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::faults::Fault;
 use crate::json::Json;
 use crate::AppState;
 
@@ -74,15 +73,13 @@ pub async fn commits_since(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Vec<Value>>, ApiError> {
     let since = since(&query)?;
-    let reorder = state.config.faults.contains(&Fault::ReorderCommits);
     state
         .store
         .tx(move |tx| {
             visible_group(tx, &group_id, &caller.fid)?;
-            let order = if reorder { "DESC" } else { "ASC" };
-            let mut stmt = tx.prepare(&format!(
-                "SELECT json FROM commits WHERE group_id = ?1 AND epoch > ?2 ORDER BY epoch {order}"
-            ))?;
+            let mut stmt = tx.prepare(
+                "SELECT json FROM commits WHERE group_id = ?1 AND epoch > ?2 ORDER BY epoch",
+            )?;
             let rows = stmt.query_map((&group_id, since), |r| r.get::<_, String>(0))?;
             rows.map(|r| serde_json::from_str(&r?).map_err(|e| ApiError::Internal(e.to_string())))
                 .collect()
@@ -152,7 +149,6 @@ async fn messages(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Vec<Value>>, ApiError> {
     let since = since(&query)?;
-    let flip = state.config.faults.contains(&Fault::FlipRelayedByte);
     state
         .store
         .tx(move |tx| {
@@ -171,24 +167,10 @@ async fn messages(
             })?;
             rows.map(|r| {
                 let (seq, epoch, sender, message) = r?;
-                let message = if flip {
-                    flip_last_byte(&message)
-                } else {
-                    message
-                };
                 Ok(json!({ "seq": seq, "epoch": epoch, "sender": sender, "mlsMessage": message }))
             })
             .collect()
         })
         .await
         .map(axum::Json)
-}
-
-/// Fault helper: the message with its last byte flipped.
-fn flip_last_byte(encoded: &str) -> String {
-    let mut bytes = B64.decode(encoded).unwrap_or_default();
-    if let Some(last) = bytes.last_mut() {
-        *last ^= 0x01;
-    }
-    B64.encode(bytes)
 }
