@@ -219,6 +219,69 @@ impl LeafNode {
     }
 }
 
+/// What a built leaf carries; everything else is fixed: a basic credential, MLS 1.0, the one
+/// cipher suite, basic credentials only, no extensions.
+pub struct LeafSpec<'a> {
+    pub cipher_suite: u16,
+    pub encryption_key: &'a [u8],
+    pub signature_key: &'a [u8],
+    pub identity: &'a [u8],
+    pub source: LeafSource,
+}
+
+impl LeafNode {
+    /// Encodes and signs a LeafNode (SignWithLabel "LeafNodeTBS"); `group_id` and `leaf_index`
+    /// enter the signature for update and commit sources only.
+    pub fn build_signed<C: OpenMlsCrypto>(
+        cs: Cs<'_, C>,
+        spec: &LeafSpec<'_>,
+        signature_priv: &[u8],
+        group_id: &[u8],
+        leaf_index: u32,
+    ) -> Result<Self, String> {
+        let u16s = |values: &[u16]| {
+            let mut w = Writer::new();
+            for v in values {
+                w.u16(*v);
+            }
+            w.into_bytes()
+        };
+        let mut w = Writer::new();
+        w.opaque(spec.encryption_key)
+            .opaque(spec.signature_key)
+            .u16(1)
+            .opaque(spec.identity)
+            .opaque(&u16s(&[1]))
+            .opaque(&u16s(&[spec.cipher_suite]))
+            .opaque(&u16s(&[]))
+            .opaque(&u16s(&[]))
+            .opaque(&u16s(&[1]));
+        match &spec.source {
+            LeafSource::KeyPackage {
+                not_before,
+                not_after,
+            } => {
+                w.u8(1).u64(*not_before).u64(*not_after);
+            }
+            LeafSource::Update => {
+                w.u8(2);
+            }
+            LeafSource::Commit { parent_hash } => {
+                w.u8(3).opaque(parent_hash);
+            }
+        }
+        w.opaque(&[]);
+        let mut tbs = Writer::new();
+        tbs.raw(&w.buf);
+        if !matches!(spec.source, LeafSource::KeyPackage { .. }) {
+            tbs.opaque(group_id).u32(leaf_index);
+        }
+        let signature = cs.sign_with_label(signature_priv, b"LeafNodeTBS", &tbs.buf)?;
+        w.opaque(&signature);
+        Self::from_bytes(&w.buf).map_err(|e| format!("a built LeafNode does not parse: {e}"))
+    }
+}
+
 /// Skips a Credential (§5.3): basic (identity) or x509 (certificate chain).
 pub fn skip_credential(r: &mut Reader<'_>) -> Result<(), CodecError> {
     let at = r.position();

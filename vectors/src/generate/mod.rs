@@ -10,7 +10,9 @@
 //! provider's own HPKE, which checks this sealing independently.
 //!
 //! Files: crypto-basics, secret-tree, key-schedule, psk_secret, transcript-hashes,
-//! message-protection and welcome. treekem is not generated yet (see the README).
+//! message-protection, welcome and treekem (a simulated group, see [`treekem`]).
+
+mod treekem;
 
 use std::path::Path;
 
@@ -27,6 +29,7 @@ use crate::framing::{FramedContent, Sender, CONTENT_COMMIT, WIRE_PUBLIC_MESSAGE}
 use crate::load::Hex;
 use crate::message_protection::Keys;
 use crate::schedule::{self, PskId, RatchetKind, SecretTree};
+use crate::tree::{LeafNode, LeafSource, LeafSpec};
 use crate::{crypto_basics, key_schedule, message_protection, psk_secret, secret_tree};
 use crate::{transcript_hashes, welcome};
 
@@ -190,6 +193,7 @@ pub fn generate(wire: u16, seed: u64) -> Result<Files, String> {
             json(&[message_protection(&mut g)?])?,
         ),
         ("welcome.json", json(&[welcome(&mut g)?])?),
+        ("treekem.json", json(&treekem::treekem(&mut g)?)?),
     ];
     Ok(files)
 }
@@ -495,34 +499,27 @@ fn key_package(
     sig: &(Vec<u8>, Vec<u8>),
 ) -> Result<(Vec<u8>, Vec<u8>), String> {
     let cs = g.cs;
-    let u16s = |values: &[u16]| {
-        let mut w = Writer::new();
-        for v in values {
-            w.u16(*v);
-        }
-        w.into_bytes()
-    };
-    let mut leaf = Writer::new();
-    leaf.opaque(enc_pub)
-        .opaque(&sig.1)
-        .u16(1)
-        .opaque(b"p2mls generated member")
-        .opaque(&u16s(&[1]))
-        .opaque(&u16s(&[g.wire]))
-        .opaque(&u16s(&[]))
-        .opaque(&u16s(&[]))
-        .opaque(&u16s(&[1]))
-        .u8(1)
-        .u64(0)
-        .u64(u64::MAX)
-        .opaque(&[]);
-    let leaf_sig = cs.sign_with_label(&sig.0, b"LeafNodeTBS", &leaf.buf)?;
-    leaf.opaque(&leaf_sig);
+    let leaf = LeafNode::build_signed(
+        cs,
+        &LeafSpec {
+            cipher_suite: g.wire,
+            encryption_key: enc_pub,
+            signature_key: &sig.1,
+            identity: b"p2mls generated member",
+            source: LeafSource::KeyPackage {
+                not_before: 0,
+                not_after: u64::MAX,
+            },
+        },
+        &sig.0,
+        &[],
+        0,
+    )?;
     let mut tbs = Writer::new();
     tbs.u16(1)
         .u16(g.wire)
         .opaque(init_pub)
-        .raw(&leaf.buf)
+        .raw(&leaf.raw)
         .opaque(&[]);
     let kp_sig = cs.sign_with_label(&sig.0, b"KeyPackageTBS", &tbs.buf)?;
     tbs.opaque(&kp_sig);
