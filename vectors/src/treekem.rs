@@ -9,7 +9,7 @@
 //!
 //! Verification:
 //! - each private state is consistent with `ratchet_tree`: the leaf's encryption key belongs to
-//!   `encryption_priv`, and for each path secret the node is non-blank and its public key is
+//!   `encryption_priv`, its signature key to `signature_priv`, and for each path secret the node is non-blank and its public key is
 //!   that of `DeriveKeyPair(DeriveSecret(path_secret, "node"))`;
 //! - for each update path of sender `i`: merging it (the sender's leaf replaced, its direct path
 //!   blanked, the filtered direct path set from the path's keys with parent hashes chained from
@@ -21,10 +21,12 @@
 //!   for; it equals `path_secrets[j]`, the keys derived upward
 //!   (`path_secret[n+1] = DeriveSecret(path_secret[n], "path")`) match the path's public keys,
 //!   and `DeriveSecret(path_secret[root], "path") == commit_secret`;
-//! - a fresh UpdatePath (new path secrets from the sender, encrypted to the same resolutions)
-//!   is processed by every other leaf to the same new commit secret. The fresh path keeps the
-//!   vector's signed leaf node (we hold no way to re-sign a LeafNode with openmls's public API),
-//!   so it tests path encryption and decryption, not leaf-node signing.
+//! - a fresh UpdatePath (new path secrets from the sender, encrypted to the same resolutions,
+//!   with a new leaf node signed by the sender's `signature_priv`) is parent-hash valid, its
+//!   leaf signature verifies with the sender's signature key in the tree, and every other leaf
+//!   processes it to the same new commit secret;
+//! - beyond the steps of `test-vectors.md`: every leaf of `ratchet_tree` and each path's leaf
+//!   node carry valid signatures (LeafNodeTBS with `group_id` and the leaf index).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -35,7 +37,7 @@ use crate::crypto::Cs;
 use crate::framing::UpdatePath;
 use crate::load::Hex;
 use crate::schedule::group_context;
-use crate::tree::{self, Node, ParentNode, RatchetTree};
+use crate::tree::{self, LeafNode, LeafSource, LeafSpec, Node, ParentNode, RatchetTree};
 use crate::verdict::{check_bytes, Checked, Finding, OrFail};
 use crate::{suite_support, Backend, VectorFile};
 
@@ -209,6 +211,8 @@ impl VectorFile for TreeKem {
             .map_err(Finding::Unsupported)?;
         let cs = Cs::new(suite, provider.crypto());
         let tree = RatchetTree::parse(&e.ratchet_tree).or_fail("ratchet_tree")?;
+        tree.verify_leaf_signatures(cs, &e.group_id)
+            .or_fail("ratchet_tree (leaf signatures)")?;
 
         let mut states: BTreeMap<u32, PrivateState> = BTreeMap::new();
         for (li, lp) in e.leaves_private.iter().enumerate() {
@@ -227,6 +231,11 @@ impl VectorFile for TreeKem {
                 .or_fail(&format!(
                     "{field}.encryption_priv (does not match the leaf)"
                 ))?;
+            let signature = cs
+                .sign_with_label(&lp.signature_priv, b"p2mls", b"key check")
+                .or_fail(&format!("{field}.signature_priv"))?;
+            cs.verify_with_label(&leaf.signature_key, b"p2mls", b"key check", &signature)
+                .or_fail(&format!("{field}.signature_priv (does not match the leaf)"))?;
             let mut state = PrivateState::new();
             state.insert(2 * lp.index, lp.encryption_priv.0.clone());
             for (pi, ps) in lp.path_secrets.iter().enumerate() {
@@ -255,6 +264,9 @@ impl VectorFile for TreeKem {
                 &leaf_ph,
                 path.leaf_node.parent_hash().unwrap_or_default(),
             )?;
+            path.leaf_node
+                .verify_signature(cs, &e.group_id, up.sender)
+                .or_fail(&f("update_path.leaf_node.signature"))?;
             merged
                 .verify_parent_hashes(cs)
                 .or_fail(&f("update_path (parent-hash validity after merging)"))?;
@@ -291,8 +303,9 @@ impl VectorFile for TreeKem {
     }
 }
 
-/// Builds a fresh UpdatePath for `sender` (path secrets from a fixed start, the vector's leaf
-/// node) and checks that every other member derives the same commit secret from it.
+/// Builds a fresh UpdatePath for `sender` (path secrets from a fixed start, a new leaf signed
+/// with the sender's `signature_priv`) and checks that every other member derives the same
+/// commit secret from it.
 fn fresh_round_trip<C: OpenMlsCrypto>(
     cs: Cs<'_, C>,
     tree: &RatchetTree,
@@ -320,7 +333,38 @@ fn fresh_round_trip<C: OpenMlsCrypto>(
         leaf_node: template.leaf_node.clone(),
         nodes,
     };
+    // A new leaf signed with the sender's signature_priv over the fresh path's parent hash
+    // (which does not depend on the leaf): a wrong signature_priv fails the signature check.
+    let (_, parent_hash) = merge_path(cs, tree, sender, &path)?;
+    let signature_priv = e
+        .leaves_private
+        .iter()
+        .find(|lp| lp.index == sender)
+        .map(|lp| lp.signature_priv.0.clone())
+        .ok_or_else(|| format!("leaves_private has no entry for the sender {sender}"))?;
+    let signature_key = tree
+        .leaf(sender)
+        .map(|l| l.signature_key.clone())
+        .ok_or_else(|| format!("the sender's leaf {sender} is blank"))?;
+    let (_, leaf_encryption_key) = cs.derive_key_pair(&cs.hash(b"p2mls fresh leaf")?)?;
+    path.leaf_node = LeafNode::build_signed(
+        cs,
+        &LeafSpec {
+            cipher_suite: e.cipher_suite,
+            encryption_key: &leaf_encryption_key,
+            signature_key: &signature_key,
+            identity: b"p2mls fresh leaf",
+            source: LeafSource::Commit { parent_hash },
+        },
+        &signature_priv,
+        &e.group_id,
+        sender,
+    )?;
+    path.leaf_node
+        .verify_signature(cs, &e.group_id, sender)
+        .map_err(|err| format!("the leaf signed with signature_priv of {sender}: {err}"))?;
     let (merged, _) = merge_path(cs, tree, sender, &path)?;
+    merged.verify_parent_hashes(cs)?;
     let context = group_context(
         e.cipher_suite,
         &e.group_id,

@@ -158,7 +158,8 @@ impl Gen<'_> {
                     .node(x)
                     .map(|node| node.encryption_key().to_vec())
                     .ok_or_else(|| format!("node {x} of a resolution is blank"))?;
-                let ct = self.encrypt_with_label(&public, b"UpdatePathNode", &context, &secrets[k])?;
+                let ct =
+                    self.encrypt_with_label(&public, b"UpdatePathNode", &context, &secrets[k])?;
                 path.nodes[k].encrypted_path_secret.push(ct);
             }
         }
