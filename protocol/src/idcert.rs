@@ -7,8 +7,8 @@
 
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use rcgen::{
-    BasicConstraints, CertificateParams, CertificateSigningRequestParams, DistinguishedName,
-    DnType, DnValue, IsCa, Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SerialNumber,
 };
 use thiserror::Error;
 use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest, X509Name};
@@ -123,14 +123,50 @@ pub fn rcgen_key(key: &ed25519_dalek::SigningKey) -> Result<KeyPair, IdCertError
 
 /// Builds a PEM ID-CSR for an actor session, signed with the session's identity key.
 pub fn build_csr(name: &ActorName, key: &ed25519_dalek::SigningKey) -> Result<String, IdCertError> {
+    build_csr_requesting(name, key, false)
+}
+
+/// Builds a PEM ID-CSR; with `ca` it requests what an actor must never get (Basic Constraints
+/// CA true and keyCertSign), which a home server must refuse.
+pub fn build_csr_requesting(
+    name: &ActorName,
+    key: &ed25519_dalek::SigningKey,
+    ca: bool,
+) -> Result<String, IdCertError> {
     let mut params = CertificateParams::default();
     params.distinguished_name = actor_dn(name)?;
-    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    if ca {
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    } else {
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    }
     let key_pair = rcgen_key(key)?;
     params
         .serialize_request(&key_pair)
         .and_then(|csr| csr.pem())
         .map_err(|e| IdCertError::Generation(e.to_string()))
+}
+
+/// The same PEM CSR with one bit of its signature flipped (the signature is the DER's last
+/// field): a forged ID-CSR whose self-signature no longer verifies.
+pub fn csr_with_flipped_signature(pem: &str) -> Result<String, IdCertError> {
+    use base64::Engine as _;
+    let mut der = pem_contents(pem, "CERTIFICATE REQUEST")?;
+    let last = der
+        .last_mut()
+        .ok_or(IdCertError::Encoding("certificate signing request"))?;
+    *last ^= 0x01;
+    let body = base64::engine::general_purpose::STANDARD.encode(&der);
+    let lines: Vec<&str> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or_default())
+        .collect();
+    Ok(format!(
+        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
+        lines.join("\n")
+    ))
 }
 
 /// Whether issued certificates follow polyproto-core §6.1.1.2.
@@ -213,7 +249,7 @@ impl ServerIdentity {
         params.not_after = now + std::time::Duration::from_secs(validity_seconds.max(1) as u64);
         let issuer = Issuer::from_params(&self.params, &self.key);
         let cert = params
-            .signed_by(&csr.params.public_key, &issuer)
+            .signed_by(&csr.subject_key, &issuer)
             .map_err(|e| IdCertError::Generation(e.to_string()))?;
         Ok((cert.pem(), cert.der().to_vec()))
     }
@@ -223,31 +259,78 @@ fn time_now() -> time::OffsetDateTime {
     time::OffsetDateTime::now_utc()
 }
 
-/// A CSR whose self-signature verified and whose pDN follows polyproto-core §6.1.1.1.
+/// A CSR whose self-signature verified, whose pDN follows polyproto-core §6.1.1.1 and which
+/// requests nothing an actor certificate must not have (§6.1.1.2).
 pub struct VerifiedCsr {
     pub name: ActorName,
     pub public_key: Vec<u8>,
-    params: CertificateSigningRequestParams,
+    subject_key: rcgen::SubjectPublicKeyInfo,
 }
 
-/// Parses and verifies a PEM ID-CSR.
+/// Parses a PEM ID-CSR and verifies every claim it makes: the self-signature, an Ed25519 key,
+/// the pDN (CN, UID = CN@domain, a valid session id, DCs) and no request for CA true or
+/// keyCertSign. Whether the claims fit the caller and this server is the server's part.
 pub fn verify_csr(pem: &str) -> Result<VerifiedCsr, IdCertError> {
-    let params = CertificateSigningRequestParams::from_pem(pem)
-        .map_err(|e| IdCertError::InvalidCsr(e.to_string()))?;
     let der = pem_contents(pem, "CERTIFICATE REQUEST")?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|_| IdCertError::Encoding("certificate signing request"))?;
+    csr.verify_signature()
+        .map_err(|_| IdCertError::InvalidCsr("the self-signature does not verify".into()))?;
+    if requests_ca(&csr) {
+        return Err(IdCertError::InvalidCsr(
+            "it requests CA true or keyCertSign, which an actor certificate must not have".into(),
+        ));
+    }
     let info = &csr.certification_request_info;
     let public_key = ed25519_key(
         info.subject_pki.algorithm.algorithm.to_id_string().as_str(),
         &info.subject_pki.subject_public_key.data,
     )?;
-    let name = actor_name(&info.subject)?;
+    Ok(VerifiedCsr {
+        name: actor_name(&info.subject)?,
+        public_key,
+        subject_key: subject_key(&csr)?,
+    })
+}
+
+/// Reads a PEM ID-CSR believing every claim: no signature, extension, UID or session-id check.
+/// Only the fault `issue-unverified-csr` of the reference server uses it.
+pub fn read_csr_unverified(pem: &str) -> Result<VerifiedCsr, IdCertError> {
+    let der = pem_contents(pem, "CERTIFICATE REQUEST")?;
+    let (_, csr) = X509CertificationRequest::from_der(&der)
+        .map_err(|_| IdCertError::Encoding("certificate signing request"))?;
+    let info = &csr.certification_request_info;
+    let first = |oid: &str| attributes(&info.subject, oid).into_iter().next();
+    let name = ActorName {
+        local_name: first(OID_CN).unwrap_or_default(),
+        domain: domain_of(&info.subject).unwrap_or_default(),
+        session_id: first(&oid_string(OID_UNIQUE_IDENTIFIER)).unwrap_or_default(),
+    };
     Ok(VerifiedCsr {
         name,
-        public_key,
-        params,
+        public_key: info.subject_pki.subject_public_key.data.to_vec(),
+        subject_key: subject_key(&csr)?,
     })
+}
+
+fn subject_key(
+    csr: &X509CertificationRequest<'_>,
+) -> Result<rcgen::SubjectPublicKeyInfo, IdCertError> {
+    rcgen::SubjectPublicKeyInfo::from_der(csr.certification_request_info.subject_pki.raw)
+        .map_err(|e| IdCertError::InvalidCsr(format!("unusable subject key: {e}")))
+}
+
+/// Whether the CSR's extension request asks for Basic Constraints CA true or keyCertSign.
+fn requests_ca(csr: &X509CertificationRequest<'_>) -> bool {
+    use x509_parser::extensions::ParsedExtension;
+    csr.requested_extensions()
+        .into_iter()
+        .flatten()
+        .any(|ext| match ext {
+            ParsedExtension::BasicConstraints(bc) => bc.ca,
+            ParsedExtension::KeyUsage(ku) => ku.key_cert_sign(),
+            _ => false,
+        })
 }
 
 fn ed25519_key(alg_oid: &str, data: &[u8]) -> Result<Vec<u8>, IdCertError> {
@@ -402,6 +485,24 @@ mod tests {
             verify_actor_cert(&der, &server.cert_der),
             Err(IdCertError::BadSignature)
         ));
+    }
+
+    #[test]
+    fn forged_csrs_are_refused_and_only_the_unverified_reader_takes_them() {
+        let good = build_csr(&alice(), &key(2)).expect("csr");
+        let flipped = csr_with_flipped_signature(&good).expect("flip");
+        let ca = build_csr_requesting(&alice(), &key(2), true).expect("ca csr");
+        assert!(verify_csr(&good).is_ok());
+        let err = verify_csr(&flipped)
+            .err()
+            .expect("flipped signature refused");
+        assert!(err.to_string().contains("self-signature"), "{err}");
+        let err = verify_csr(&ca).err().expect("CA request refused");
+        assert!(err.to_string().contains("keyCertSign"), "{err}");
+        for pem in [&flipped, &ca] {
+            let read = read_csr_unverified(pem).expect("unverified read");
+            assert_eq!(read.name, alice());
+        }
     }
 
     #[test]

@@ -16,18 +16,19 @@ pub enum ApiError {
     /// 401: missing or invalid bearer token.
     #[error("missing or invalid bearer token")]
     Unauthorized,
-    /// 401 for a wrong registration secret or sensitive-action solution.
-    #[error("{0}")]
-    WrongSecret(&'static str),
+    /// 401 for a wrong registration secret (`registration_denied`).
+    #[error("wrong registration secret")]
+    RegistrationDenied,
     /// 403: the second factor of a sensitive action is missing or wrong.
-    #[error("{0}")]
-    Forbidden(&'static str),
+    #[error("missing or wrong X-P2-Sensitive-Solution")]
+    SecondFactor,
     /// 404: missing, or not visible to the caller (deliberately indistinguishable).
     #[error("not found")]
     NotFound,
-    /// 409: conflicts with current state (stale epoch, taken name, session id in use).
-    #[error("{0}")]
-    Conflict(String),
+    /// 409: conflicts with current state; the machine code of PROFILE.error-body (`stale_epoch`,
+    /// `name_taken`, `session_id_in_use`, `duplicate_proposal`) and the message.
+    #[error("{1}")]
+    Conflict(&'static str, String),
     /// 413: the caller would hold more KeyPackages than the server allows.
     #[error("too many KeyPackages stored for this session (limit {0})")]
     TooManyKeyPackages(usize),
@@ -73,21 +74,30 @@ impl IntoResponse for ApiError {
                     .collect();
                 (StatusCode::BAD_REQUEST, axum::Json(list)).into_response()
             }
-            Self::Unauthorized | Self::WrongSecret(_) => (
+            Self::Unauthorized => (
                 StatusCode::UNAUTHORIZED,
                 [(header::WWW_AUTHENTICATE, "Bearer")],
                 body("unauthorized", &message),
             )
                 .into_response(),
-            Self::Forbidden(_) => {
-                (StatusCode::FORBIDDEN, body("forbidden", &message)).into_response()
-            }
+            Self::RegistrationDenied => (
+                StatusCode::UNAUTHORIZED,
+                body("registration_denied", &message),
+            )
+                .into_response(),
+            Self::SecondFactor => (
+                StatusCode::FORBIDDEN,
+                body("sensitive_solution_invalid", &message),
+            )
+                .into_response(),
             // The same body for "missing" and "not yours" (OAS.not-found-ambiguity).
             Self::NotFound => (StatusCode::NOT_FOUND, body("not_found", &message)).into_response(),
-            Self::Conflict(_) => (StatusCode::CONFLICT, body("conflict", &message)).into_response(),
-            Self::TooManyKeyPackages(_) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, body("too_many", &message)).into_response()
-            }
+            Self::Conflict(code, _) => (StatusCode::CONFLICT, body(code, &message)).into_response(),
+            Self::TooManyKeyPackages(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                body("keypackage_limit", &message),
+            )
+                .into_response(),
             Self::Injected(status, _) => (
                 StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
                 body("injected", &message),

@@ -84,6 +84,13 @@ pub enum Fault {
     AcceptStaleCommit,
     /// The Welcome a commit answers has one byte flipped.
     CorruptWelcome,
+    /// ID-CSRs are signed as they come: no self-signature, pDN, CA-request, caller or domain
+    /// check (breaks CORE.6.1.csr-verify).
+    IssueUnverifiedCsr,
+    /// An ID-CSR with a session id in use silently replaces that session instead of 409.
+    SessionIdTakeover,
+    /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor.
+    NoSecondFactor,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

@@ -1,16 +1,23 @@
-//! The AS side of polyproto-core §6.1 as seen from outside: the home server's root ID-Cert and
-//! the actor ID-Certs it issued to the harness's sessions.
+//! The AS side of polyproto-core §6.1 as seen from outside: the home server's root ID-Cert, the
+//! actor ID-Certs it issued to the harness's sessions, and its refusal of ID-CSRs it must not
+//! sign (forged claims, a session id in use, no second factor).
 
 use std::collections::BTreeSet;
 
-use p2mls_protocol::idcert::{actor_name_of, cert_pem_to_der, verify_actor_cert};
+use ed25519_dalek::SigningKey;
+use p2mls_protocol::idcert::{
+    actor_name_of, build_csr, build_csr_requesting, cert_pem_to_der, csr_with_flipped_signature,
+    verify_actor_cert,
+};
 use p2mls_protocol::routes;
 use reqwest::Method;
+use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
-use super::context::{expect_status, Ctx};
+use super::context::{expect_status, snippet, Ctx, ALICE, BOB};
 use crate::check::{CheckResult, Finding};
-use crate::clients::http::{ApiRequest, Auth};
+use crate::clients::actors::Account;
+use crate::clients::http::{ApiRequest, ApiResponse, Auth};
 
 const OID_DC: &str = "0.9.2342.19200300.100.1.25";
 const OID_CN: &str = "2.5.4.3";
@@ -168,4 +175,125 @@ pub async fn actor_certs(ctx: &mut Ctx) -> CheckResult {
             problems.join("; "),
         ))
     }
+}
+
+/// A forged ID-CSR: each breaks one claim a home server must verify before signing
+/// (polyproto-core §6.1; PROFILE.idcert-issue checks 1–4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CsrForgery {
+    /// The common name is another actor's local name.
+    OtherActor,
+    /// The domain components name another server.
+    ForeignDomain,
+    /// The self-signature does not verify.
+    BadSignature,
+    /// It requests Basic Constraints CA true and keyCertSign.
+    RequestsCa,
+}
+
+/// The account behind a session, known in reference mode only.
+fn account(ctx: &Ctx, actor: usize) -> Result<Account, Finding> {
+    ctx.actors[actor].account.clone().ok_or_else(|| {
+        Finding::Unsupported(
+            "needs the actors' account credentials, which only reference mode (registration \
+             through PROFILE.actor-registration) gives the harness"
+                .into(),
+        )
+    })
+}
+
+/// A fresh session id and identity key for one more ID-CSR.
+fn fresh_session() -> (String, SigningKey) {
+    (
+        format!("p2mls-{}", crate::random_hex(4)),
+        SigningKey::generate(&mut rand::rngs::OsRng),
+    )
+}
+
+/// An error answer: the status and a PROFILE.error-body object.
+fn expect_error(resp: &ApiResponse, status: u16, what: &str) -> CheckResult {
+    expect_status(resp, &[status], what)?;
+    let body = resp.json().unwrap_or_default();
+    let named = |k: &str| body[k].as_str().is_some_and(|v| !v.is_empty());
+    if named("error") && named("message") {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            "an error body {error, message} (PROFILE.error-body)",
+            snippet(&resp.text()),
+        ))
+    }
+}
+
+/// A forged ID-CSR from alice's account is refused with 400.
+pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResult {
+    let account = account(ctx, ALICE)?;
+    let (session_id, key) = fresh_session();
+    let mut name = account.name(&session_id);
+    let pem = match forgery {
+        CsrForgery::OtherActor => {
+            name.local_name = account_local_name(ctx, BOB)?;
+            build_csr(&name, &key)
+        }
+        CsrForgery::ForeignDomain => {
+            name.domain = if name.domain == "p2mls-elsewhere" {
+                "p2mls-elsewhere-too".into()
+            } else {
+                "p2mls-elsewhere".into()
+            };
+            build_csr(&name, &key)
+        }
+        CsrForgery::BadSignature => {
+            build_csr(&name, &key).and_then(|pem| csr_with_flipped_signature(&pem))
+        }
+        CsrForgery::RequestsCa => build_csr_requesting(&name, &key, true),
+    }
+    .map_err(Finding::harness)?;
+    let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+    expect_error(
+        &resp,
+        400,
+        &format!("an ID-CSR forged as {forgery:?} to be refused"),
+    )
+}
+
+fn account_local_name(ctx: &Ctx, actor: usize) -> Result<String, Finding> {
+    Ok(account(ctx, actor)?.local_name)
+}
+
+/// An ID-CSR for a session id alice already uses is refused with 409: a session in use is never
+/// taken over silently (§6.1.1.3).
+pub async fn refuse_session_id_in_use(ctx: &mut Ctx) -> CheckResult {
+    let account = account(ctx, ALICE)?;
+    let session_id = ctx.actors[ALICE].session_id.clone();
+    let (_, key) = fresh_session();
+    let pem = build_csr(&account.name(&session_id), &key).map_err(Finding::harness)?;
+    let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+    expect_error(
+        &resp,
+        409,
+        "an ID-CSR for a session id in use to be refused",
+    )
+}
+
+/// A sound ID-CSR without the second factor, or with a wrong one, is refused with 403.
+pub async fn refuse_without_second_factor(ctx: &mut Ctx) -> CheckResult {
+    let account = account(ctx, ALICE)?;
+    for (label, password) in [("missing", None), ("wrong", Some("p2mls-wrong-solution"))] {
+        let (session_id, key) = fresh_session();
+        let pem = build_csr(&account.name(&session_id), &key).map_err(Finding::harness)?;
+        let mut req = account.id_csr_request("ALICE", pem);
+        req.secret_headers.clear();
+        if let Some(password) = password {
+            req = req.header(routes::SENSITIVE_SOLUTION_HEADER, password);
+        }
+        let resp = ctx.send(req).await?;
+        expect_error(
+            &resp,
+            403,
+            &format!("an ID-CSR with a {label} X-P2-Sensitive-Solution to be refused"),
+        )?;
+    }
+    Ok(())
 }

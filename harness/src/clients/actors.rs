@@ -22,6 +22,49 @@ pub struct Actor {
     pub token: String,
     /// The actor's default client (openmls_rust_crypto); suite runs make their own.
     pub mls: Arc<MlsClient>,
+    /// The account behind the session, known only when the harness registered it (reference
+    /// mode): what the ID-CSR checks need to ask for more ID-Certs.
+    pub account: Option<Account>,
+}
+
+/// An account registered through PROFILE.actor-registration.
+#[derive(Clone)]
+pub struct Account {
+    pub local_name: String,
+    pub domain: String,
+    pub token: String,
+    /// The second factor of the ID-CSR sensitive action.
+    pub password: String,
+}
+
+impl Account {
+    /// The pDN claims of a session of this account.
+    pub fn name(&self, session_id: &str) -> ActorName {
+        ActorName {
+            local_name: self.local_name.clone(),
+            domain: self.domain.clone(),
+            session_id: session_id.to_owned(),
+        }
+    }
+
+    /// `POST /.p2/core/v1/idcert` with this account's token and second factor
+    /// (PROFILE.idcert-issue); `label` names both secrets in the evidence.
+    pub fn id_csr_request(&self, label: &str, csr_pem: String) -> ApiRequest {
+        ApiRequest::new(
+            Method::POST,
+            routes::IDCERT,
+            Auth::Bearer {
+                token: self.token.clone(),
+                label: format!("ACCOUNT_{label}"),
+            },
+        )
+        .secret_header(
+            routes::SENSITIVE_SOLUTION_HEADER,
+            &self.password,
+            &format!("PASSWORD_{label}"),
+        )
+        .raw("text/plain", csr_pem)
+    }
 }
 
 impl Actor {
@@ -94,6 +137,7 @@ fn from_static(actor: &StaticActor, name: &str) -> Result<Actor, String> {
         session_id: actor.session_id.clone(),
         token: actor.token.clone(),
         mls: Arc::new(MlsClient::new(SigningKey::from_bytes(&seed), cert)),
+        account: None,
     })
 }
 
@@ -132,27 +176,16 @@ pub async fn register(
         .split_once('@')
         .map(|(_, d)| d.to_owned())
         .ok_or("fid has no domain")?;
+    let account = Account {
+        local_name: local_name.clone(),
+        domain,
+        token: account_token,
+        password,
+    };
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let session_id = format!("p2mls-{}", crate::random_hex(4));
-    let csr = build_csr(
-        &ActorName {
-            local_name: local_name.clone(),
-            domain,
-            session_id: session_id.clone(),
-        },
-        &key,
-    )
-    .map_err(|e| e.to_string())?;
-    let req = ApiRequest::new(
-        Method::POST,
-        routes::IDCERT,
-        Auth::Bearer {
-            token: account_token,
-            label: format!("ACCOUNT_{}", name.to_uppercase()),
-        },
-    )
-    .header(routes::SENSITIVE_SOLUTION_HEADER, &password)
-    .raw("text/plain", csr);
+    let csr = build_csr(&account.name(&session_id), &key).map_err(|e| e.to_string())?;
+    let req = account.id_csr_request(&name.to_uppercase(), csr);
     let (result, _) = http.send(&req).await;
     let response = result?;
     let body = response
@@ -179,5 +212,6 @@ pub async fn register(
         session_id,
         token,
         mls: Arc::new(MlsClient::new(key, cert)),
+        account: Some(account),
     })
 }

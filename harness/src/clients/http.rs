@@ -33,6 +33,8 @@ pub struct ApiRequest {
     pub auth: Auth,
     pub body: Option<(String, Vec<u8>)>,
     pub headers: Vec<(String, String)>,
+    /// (name, value, label) of headers that carry secrets (PROFILE.idcert-issue's second factor).
+    pub secret_headers: Vec<(String, String, String)>,
 }
 
 impl ApiRequest {
@@ -43,6 +45,7 @@ impl ApiRequest {
             auth,
             body: None,
             headers: Vec::new(),
+            secret_headers: Vec::new(),
         }
     }
 
@@ -58,6 +61,13 @@ impl ApiRequest {
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A header whose value is a secret: sent as is, shown as `$LABEL` in the evidence.
+    pub fn secret_header(mut self, name: &str, value: &str, label: &str) -> Self {
+        self.secret_headers
+            .push((name.into(), value.into(), label.into()));
         self
     }
 }
@@ -126,6 +136,9 @@ impl Http {
             }
         }
         for (name, value) in &req.headers {
+            builder = builder.header(name, value);
+        }
+        for (name, value, _) in &req.secret_headers {
             builder = builder.header(name, value);
         }
         if let Some((content_type, body)) = &req.body {
@@ -260,6 +273,10 @@ fn curl_line(req: &ApiRequest, url: &str) -> String {
         parts.push("-H".into());
         parts.push(shell_quote(&format!("{name}: {value}")));
     }
+    for (name, _, label) in &req.secret_headers {
+        parts.push("-H".into());
+        parts.push(format!("\"{name}: ${label}\""));
+    }
     if let Some((content_type, body)) = &req.body {
         parts.push("-H".into());
         parts.push(shell_quote(&format!("Content-Type: {content_type}")));
@@ -283,9 +300,12 @@ mod tests {
                 label: "TOKEN_ALICE".into(),
             },
         )
+        .secret_header("X-P2-Sensitive-Solution", "hunter2", "PASSWORD_ALICE")
         .raw("text/plain", "it's");
         let line = curl_line(&req, "http://h/x");
         assert!(!line.contains("secret"));
+        assert!(!line.contains("hunter2"));
+        assert!(line.contains("X-P2-Sensitive-Solution: $PASSWORD_ALICE"));
         assert!(line.contains("$TOKEN_ALICE"));
         assert!(line.contains(r"'it'\''s'"));
     }

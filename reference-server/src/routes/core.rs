@@ -8,7 +8,7 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::Signer;
-use p2mls_protocol::idcert::verify_csr;
+use p2mls_protocol::idcert::{read_csr_unverified, verify_csr};
 use p2mls_protocol::routes;
 use rusqlite::OptionalExtension;
 use serde::Deserialize;
@@ -16,6 +16,7 @@ use serde_json::{json, Value};
 
 use crate::config::random_token;
 use crate::error::ApiError;
+use crate::faults::Fault;
 use crate::json::Json;
 use crate::AppState;
 
@@ -53,7 +54,7 @@ async fn register(
         body.secret.as_bytes(),
         state.config.registration_secret.as_bytes(),
     ) {
-        return Err(ApiError::WrongSecret("wrong registration secret"));
+        return Err(ApiError::RegistrationDenied);
     }
     if !valid_local_name(&body.name) {
         return Err(ApiError::bad(
@@ -74,7 +75,7 @@ async fn register(
                 .optional()?
                 .is_some();
             if taken {
-                return Err(ApiError::Conflict(format!("name `{}` is taken", body.name)));
+                return Err(ApiError::Conflict("name_taken", format!("name `{}` is taken", body.name)));
             }
             tx.execute(
                 "INSERT INTO actors (local_name, fid, password, account_token) VALUES (?1, ?2, ?3, ?4)",
@@ -89,6 +90,9 @@ async fn register(
     ))
 }
 
+/// `POST /.p2/core/v1/idcert` (PROFILE.idcert-issue), checking in the profile's order: account
+/// token (401), second factor (403), the ID-CSR's own claims (400), its fit with the caller and
+/// this server (400), a session id in use (409).
 async fn new_id_cert(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -107,12 +111,52 @@ async fn new_id_cert(
         .get(routes::SENSITIVE_SOLUTION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let csr = verify_csr(&body).map_err(|e| ApiError::bad(format!("invalid ID-CSR: {e}")))?;
-    if csr.name.domain != state.config.domain {
-        return Err(ApiError::bad(format!(
-            "the ID-CSR names domain `{}`, this server is `{}`",
-            csr.name.domain, state.config.domain
-        )));
+    let (local_name, fid, password) = state
+        .store
+        .tx(move |tx| {
+            tx.query_row(
+                "SELECT local_name, fid, password FROM actors WHERE account_token = ?1",
+                [&token],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or(ApiError::Unauthorized)
+        })
+        .await?;
+    let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
+    if !no_second_factor
+        && solution
+            .as_deref()
+            .map(str::as_bytes)
+            .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
+    {
+        return Err(ApiError::SecondFactor);
+    }
+    let unverified = state.config.faults.contains(&Fault::IssueUnverifiedCsr);
+    let csr = if unverified {
+        read_csr_unverified(&body)
+    } else {
+        verify_csr(&body)
+    }
+    .map_err(|e| ApiError::bad(format!("invalid ID-CSR: {e}")))?;
+    if !unverified {
+        if csr.name.domain != state.config.domain {
+            return Err(ApiError::bad(format!(
+                "the ID-CSR names domain `{}`, this server is `{}`",
+                csr.name.domain, state.config.domain
+            )));
+        }
+        if csr.name.local_name != local_name {
+            return Err(ApiError::bad(
+                "the ID-CSR's common name is not the caller's name",
+            ));
+        }
     }
     let serial = {
         use rand::RngCore;
@@ -126,50 +170,38 @@ async fn new_id_cert(
         .identity
         .issue(&csr, &serial, ACTOR_CERT_SECONDS)
         .map_err(|e| ApiError::bad(format!("cannot issue an ID-Cert for this ID-CSR: {e}")))?;
+    // The session belongs to the caller's account (the verified CSR names the same actor).
     let session_token = random_token();
     let session_out = session_token.clone();
+    let takeover = state.config.faults.contains(&Fault::SessionIdTakeover);
     state
         .store
         .tx(move |tx| {
-            let actor: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT local_name, password FROM actors WHERE account_token = ?1",
-                    [&token],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            let (local_name, password) = actor.ok_or(ApiError::Unauthorized)?;
-            if solution
-                .as_deref()
-                .map(str::as_bytes)
-                .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
-            {
-                return Err(ApiError::WrongSecret(
-                    "missing or wrong X-P2-Sensitive-Solution",
-                ));
-            }
-            if csr.name.local_name != local_name {
-                return Err(ApiError::bad(
-                    "the ID-CSR's common name is not the caller's name",
-                ));
-            }
-            let in_use: bool = tx
+            let in_use = tx
                 .query_row(
                     "SELECT 1 FROM sessions WHERE fid = ?1 AND session_id = ?2",
-                    (csr.name.fid(), &csr.name.session_id),
+                    (&fid, &csr.name.session_id),
                     |_| Ok(()),
                 )
                 .optional()?
                 .is_some();
-            if in_use {
-                return Err(ApiError::Conflict("session id is in use".into()));
+            if in_use && takeover {
+                tx.execute(
+                    "DELETE FROM sessions WHERE fid = ?1 AND session_id = ?2",
+                    (&fid, &csr.name.session_id),
+                )?;
+            } else if in_use {
+                return Err(ApiError::Conflict(
+                    "session_id_in_use",
+                    "session id is in use: choose another".into(),
+                ));
             }
             tx.execute(
                 "INSERT INTO sessions (token, fid, session_id, public_key, cert_der, serial) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 (
                     &session_token,
-                    csr.name.fid(),
+                    &fid,
                     &csr.name.session_id,
                     &csr.public_key,
                     &der,

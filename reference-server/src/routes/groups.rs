@@ -249,10 +249,13 @@ fn handshake(
         return Err(ApiError::bad("mlsMessage is not sent by the caller's leaf"));
     }
     if header.epoch != row.epoch && !accept_stale {
-        return Err(ApiError::Conflict(format!(
-            "mlsMessage is for epoch {}, the group is at epoch {}",
-            header.epoch, row.epoch
-        )));
+        return Err(ApiError::Conflict(
+            "stale_epoch",
+            format!(
+                "mlsMessage is for epoch {}, the group is at epoch {}",
+                header.epoch, row.epoch
+            ),
+        ));
     }
     Ok((bytes, header))
 }
@@ -372,7 +375,10 @@ async fn submit_proposal(
                 .optional()?
                 .is_some();
             if duplicate {
-                return Err(ApiError::Conflict("proposal was submitted before".into()));
+                return Err(ApiError::Conflict(
+                    "duplicate_proposal",
+                    "proposal was submitted before".into(),
+                ));
             }
             let record = json!({ "proposal": stored, "adds": added_fid, "removes": removed_fid });
             tx.execute(

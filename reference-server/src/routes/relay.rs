@@ -120,7 +120,7 @@ async fn relay(
         .tx(move |tx| {
             let row = visible_group(tx, &group_id, &caller.fid)?;
             if header.epoch > row.epoch || header.epoch + PAST_EPOCHS < row.epoch {
-                return Err(ApiError::Conflict(format!(
+                return Err(ApiError::Conflict("stale_epoch", format!(
                     "message for epoch {}, the group is at epoch {}",
                     header.epoch, row.epoch
                 )));
