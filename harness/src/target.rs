@@ -48,8 +48,17 @@ pub enum ActorSource {
     Reference { registration_secret: String },
     /// Actors listed in the file.
     Static { list: Vec<StaticActor> },
-    /// A program that prints a JSON array of `StaticActor` objects on stdout.
-    Command { command: Vec<String> },
+    /// A program that prints a JSON array of `StaticActor` objects on stdout; it is killed
+    /// when it runs longer than `timeout_seconds`.
+    Command {
+        command: Vec<String>,
+        #[serde(default = "default_command_timeout")]
+        timeout_seconds: u64,
+    },
+}
+
+fn default_command_timeout() -> u64 {
+    60
 }
 
 /// An actor whose session the operator set up beforehand.
@@ -80,7 +89,7 @@ impl TargetConfig {
                 ));
             }
         }
-        if let ActorSource::Command { command } = &config.actors {
+        if let ActorSource::Command { command, .. } = &config.actors {
             if command.is_empty() {
                 return Err(format!("{}: command mode needs a command", path.display()));
             }

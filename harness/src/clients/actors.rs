@@ -99,11 +99,25 @@ pub async fn obtain(
             .zip(NAMES)
             .map(|(a, n)| from_static(a, n))
             .collect(),
-        ActorSource::Command { command } => {
-            let output = tokio::process::Command::new(&command[0])
+        ActorSource::Command {
+            command,
+            timeout_seconds,
+        } => {
+            let limit = std::time::Duration::from_secs((*timeout_seconds).max(1));
+            // kill_on_drop: a command that overruns is killed when the timeout drops it.
+            let run = tokio::process::Command::new(&command[0])
                 .args(&command[1..])
-                .output()
+                .kill_on_drop(true)
+                .output();
+            let output = tokio::time::timeout(limit, run)
                 .await
+                .map_err(|_| {
+                    format!(
+                        "actor command {:?} did not finish within {} s (timeout_seconds)",
+                        command[0],
+                        limit.as_secs()
+                    )
+                })?
                 .map_err(|e| format!("cannot run actor command {:?}: {e}", command[0]))?;
             if !output.status.success() {
                 return Err(format!(
@@ -214,4 +228,24 @@ pub async fn register(
         mls: Arc::new(MlsClient::new(key, cert)),
         account: Some(account),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_actor_command_that_overruns_is_stopped_with_a_clear_error() {
+        let http =
+            Http::new("http://127.0.0.1:9", std::time::Duration::from_secs(1)).expect("http");
+        let source = ActorSource::Command {
+            command: vec!["sleep".into(), "30".into()],
+            timeout_seconds: 1,
+        };
+        let err = obtain(&http, &source, "tag")
+            .await
+            .err()
+            .expect("an overrunning command is an error");
+        assert!(err.contains("did not finish within 1 s"), "{err}");
+    }
 }
