@@ -1,16 +1,36 @@
 //! polyproto ID-Certs (polyproto-core §6.1): X.509 v3 certificates that a home server issues to
 //! an actor's session for one Ed25519 identity key.
 //!
-//! A polyproto Distinguished Name (pDN) of an actor holds CN = local name, UID = federation id,
-//! uniqueIdentifier = session id and the home server's domain as DC components; a home server's
-//! pDN holds only the DC components. Certificates are built with rcgen and read with x509-parser.
+//! A polyproto Distinguished Name (pDN) of an actor holds the home server's domain as DC
+//! components, UID = federation id, uniqueIdentifier = session id and CN = local name; a home
+//! server's pDN holds only the DC components. Each RDN holds one attribute.
+//!
+//! Certificates and ID-CSRs are built typed with the RustCrypto `x509-cert` crate, DER-encoded
+//! and signed with the Ed25519 key directly; they are read and verified with x509-parser.
+//!
+//! DC order: a domain's labels are written most significant first, so `mls.example.com` becomes
+//! the RDNs DC=com, DC=example, DC=mls in DER order (RFC 4514 / RFC 2247: the string form
+//! `DC=mls,DC=example,DC=com` lists RDNs in reverse). Readers join the DC values in reverse DER
+//! order with `.` to get the domain back.
 
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SerialNumber,
+use der::asn1::{
+    Any, BitString, GeneralizedTime, Ia5StringRef, ObjectIdentifier, OctetString, SetOfVec,
+    UtcTime, Utf8StringRef,
 };
+use der::oid::AssociatedOid;
+use der::{DateTime, Encode, EncodePem};
+use ed25519_dalek::Signer as _;
 use thiserror::Error;
+use x509_cert::attr::{Attribute, AttributeTypeAndValue};
+use x509_cert::der;
+use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier};
+use x509_cert::ext::Extension;
+use x509_cert::name::{Name, RdnSequence, RelativeDistinguishedName};
+use x509_cert::request::{CertReq, CertReqInfo, ExtensionReq};
+use x509_cert::serial_number::SerialNumber;
+use x509_cert::spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
+use x509_cert::time::{Time, Validity};
+use x509_cert::{Certificate, TbsCertificate};
 use x509_parser::prelude::{FromDer, X509Certificate, X509CertificationRequest, X509Name};
 
 /// OID of the LDAP `UID` attribute (federation id).
@@ -20,6 +40,15 @@ pub const OID_UNIQUE_IDENTIFIER: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 44];
 /// OID of the `domainComponent` attribute.
 pub const OID_DOMAIN_COMPONENT: &[u64] = &[0, 9, 2342, 19200300, 100, 1, 25];
 const OID_CN: &str = "2.5.4.3";
+
+const UID: ObjectIdentifier = ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.1");
+const UNIQUE_IDENTIFIER: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.44");
+const DOMAIN_COMPONENT: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("0.9.2342.19200300.100.1.25");
+const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
+/// id-Ed25519 (RFC 8410), as signature algorithm and key algorithm; parameters absent.
+const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
 /// What went wrong with an ID-CSR or ID-Cert.
 #[derive(Debug, Error)]
@@ -32,6 +61,8 @@ pub enum IdCertError {
     MissingAttribute(&'static str),
     #[error("the pDN's {0} attribute is invalid: {1}")]
     InvalidAttribute(&'static str, String),
+    #[error("domain `{0}` is unusable as pDN domain components: {1}")]
+    InvalidDomain(String, &'static str),
     #[error("session id must be 1-32 IA5 characters")]
     InvalidSessionId,
     #[error("the key is not an Ed25519 key")]
@@ -40,6 +71,12 @@ pub enum IdCertError {
     BadSignature,
     #[error("certificate generation failed: {0}")]
     Generation(String),
+}
+
+impl From<der::Error> for IdCertError {
+    fn from(e: der::Error) -> Self {
+        IdCertError::Generation(e.to_string())
+    }
 }
 
 /// The claims of an actor's pDN.
@@ -63,7 +100,7 @@ pub struct IdCertInfo {
     pub name: ActorName,
     /// Raw 32-byte Ed25519 public key of the subject.
     pub public_key: Vec<u8>,
-    /// DC components of the issuer, in certificate order.
+    /// The issuer's domain: its DC components joined with `.` in reverse DER order.
     pub issuer_domain: String,
     pub is_ca: bool,
     pub not_before: i64,
@@ -75,50 +112,149 @@ pub fn valid_session_id(session_id: &str) -> bool {
     (1..=32).contains(&session_id.len()) && session_id.is_ascii()
 }
 
-/// Adds the domain's DC component. rcgen keeps one value per attribute type, so a DN built here
-/// can hold one DC only: multi-label domains are refused rather than encoded wrongly (see
-/// docs/DESIGN.md, "ID-Cert generation"). Parsing (x509-parser) handles any number of DCs.
-fn domain_components(domain: &str, dn: &mut DistinguishedName) -> Result<(), IdCertError> {
-    if domain.is_empty() || domain.contains('.') {
-        return Err(IdCertError::InvalidAttribute(
-            "dc",
-            format!("`{domain}`: only single-label domains can be generated"),
-        ));
+/// Checks that `domain` can be written as DC components: non-empty, and every `.`-separated
+/// label a non-empty IA5 (ASCII) string.
+pub fn check_domain(domain: &str) -> Result<(), IdCertError> {
+    let refuse = |why| Err(IdCertError::InvalidDomain(domain.to_owned(), why));
+    if domain.is_empty() {
+        return refuse("it is empty");
     }
-    for label in domain.split('.') {
-        let value = rcgen::string::Ia5String::try_from(label.to_owned())
-            .map_err(|e| IdCertError::InvalidAttribute("dc", e.to_string()))?;
-        dn.push(
-            DnType::CustomDnType(OID_DOMAIN_COMPONENT.to_vec()),
-            DnValue::Ia5String(value),
-        );
+    if domain.split('.').any(str::is_empty) {
+        return refuse("it has an empty label");
+    }
+    if !domain.is_ascii() {
+        return refuse("a label is not an IA5 (ASCII) string");
     }
     Ok(())
 }
 
-fn actor_dn(name: &ActorName) -> Result<DistinguishedName, IdCertError> {
+/// One RDN holding one attribute.
+fn rdn(oid: ObjectIdentifier, value: Any) -> Result<RelativeDistinguishedName, IdCertError> {
+    Ok(RelativeDistinguishedName::try_from(vec![
+        AttributeTypeAndValue { oid, value },
+    ])?)
+}
+
+fn ia5(value: &str) -> Result<Any, der::Error> {
+    Any::encode_from(&Ia5StringRef::new(value)?)
+}
+
+fn utf8(value: &str) -> Result<Any, der::Error> {
+    Any::encode_from(&Utf8StringRef::new(value)?)
+}
+
+/// The domain's DC RDNs in DER order: most significant label first (`com`, `example`, `mls` for
+/// `mls.example.com`).
+fn domain_components(domain: &str) -> Result<Vec<RelativeDistinguishedName>, IdCertError> {
+    check_domain(domain)?;
+    domain
+        .rsplit('.')
+        .map(|label| {
+            let value = ia5(label)
+                .map_err(|e| IdCertError::InvalidAttribute("dc", format!("`{label}`: {e}")))?;
+            rdn(DOMAIN_COMPONENT, value)
+        })
+        .collect()
+}
+
+/// An actor's pDN in DER order: DCs, UID, uniqueIdentifier, CN.
+fn actor_dn(name: &ActorName) -> Result<Name, IdCertError> {
     if !valid_session_id(&name.session_id) {
         return Err(IdCertError::InvalidSessionId);
     }
-    let mut dn = DistinguishedName::new();
-    dn.push(DnType::CommonName, name.local_name.clone());
-    dn.push(DnType::CustomDnType(OID_UID.to_vec()), name.fid());
-    let session = rcgen::string::Ia5String::try_from(name.session_id.clone())
-        .map_err(|_| IdCertError::InvalidSessionId)?;
-    dn.push(
-        DnType::CustomDnType(OID_UNIQUE_IDENTIFIER.to_vec()),
-        DnValue::Ia5String(session),
-    );
-    domain_components(&name.domain, &mut dn)?;
-    Ok(dn)
+    let mut rdns = domain_components(&name.domain)?;
+    let fid = utf8(&name.fid()).map_err(|e| IdCertError::InvalidAttribute("uid", e.to_string()))?;
+    rdns.push(rdn(UID, fid)?);
+    let session = ia5(&name.session_id).map_err(|_| IdCertError::InvalidSessionId)?;
+    rdns.push(rdn(UNIQUE_IDENTIFIER, session)?);
+    let cn =
+        utf8(&name.local_name).map_err(|e| IdCertError::InvalidAttribute("cn", e.to_string()))?;
+    rdns.push(rdn(COMMON_NAME, cn)?);
+    Ok(RdnSequence(rdns))
 }
 
-/// Wraps an Ed25519 signing key for rcgen.
-pub fn rcgen_key(key: &ed25519_dalek::SigningKey) -> Result<KeyPair, IdCertError> {
-    let der = key
-        .to_pkcs8_der()
-        .map_err(|e| IdCertError::Generation(e.to_string()))?;
-    KeyPair::try_from(der.as_bytes()).map_err(|e| IdCertError::Generation(e.to_string()))
+fn ed25519_algorithm() -> AlgorithmIdentifierOwned {
+    AlgorithmIdentifierOwned {
+        oid: ED25519,
+        parameters: None,
+    }
+}
+
+fn ed25519_spki(
+    key: &ed25519_dalek::VerifyingKey,
+) -> Result<SubjectPublicKeyInfoOwned, IdCertError> {
+    Ok(SubjectPublicKeyInfoOwned {
+        algorithm: ed25519_algorithm(),
+        subject_public_key: BitString::from_bytes(key.as_bytes())?,
+    })
+}
+
+/// Signs DER bytes with Ed25519: the signature as a BIT STRING.
+fn sign(key: &ed25519_dalek::SigningKey, der: &[u8]) -> Result<BitString, IdCertError> {
+    Ok(BitString::from_bytes(&key.sign(der).to_bytes())?)
+}
+
+fn extension<T: Encode + AssociatedOid>(
+    value: &T,
+    critical: bool,
+) -> Result<Extension, IdCertError> {
+    Ok(Extension {
+        extn_id: T::OID,
+        critical,
+        extn_value: OctetString::new(value.to_der()?)?,
+    })
+}
+
+/// Critical KeyUsage with the given bits.
+fn key_usage(
+    usages: impl Into<der::flagset::FlagSet<KeyUsages>>,
+) -> Result<Extension, IdCertError> {
+    extension(&KeyUsage(usages.into()), true)
+}
+
+/// Critical Basic Constraints.
+fn basic_constraints(ca: bool, path_len: Option<u8>) -> Result<Extension, IdCertError> {
+    extension(
+        &BasicConstraints {
+            ca,
+            path_len_constraint: path_len,
+        },
+        true,
+    )
+}
+
+/// Subject Key Identifier: the first 160 bits of the SHA-256 of the subject's SPKI DER (what
+/// rcgen wrote before, RFC 7093 §2 method 1 over the whole SPKI).
+fn subject_key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<Extension, IdCertError> {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(spki.to_der()?);
+    extension(
+        &SubjectKeyIdentifier(OctetString::new(&digest[..20])?),
+        false,
+    )
+}
+
+/// An X.509 Time: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
+/// (`Time::try_from(SystemTime)` would always give GeneralizedTime.)
+fn x509_time(date: DateTime) -> Result<Time, IdCertError> {
+    Ok(if date.year() <= UtcTime::MAX_YEAR {
+        Time::UtcTime(UtcTime::from_date_time(date)?)
+    } else {
+        Time::GeneralTime(GeneralizedTime::from_date_time(date))
+    })
+}
+
+/// Whole UNIX seconds as a date.
+fn unix_date(unix_seconds: u64) -> Result<DateTime, IdCertError> {
+    Ok(DateTime::from_unix_duration(
+        std::time::Duration::from_secs(unix_seconds),
+    )?)
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Builds a PEM ID-CSR for an actor session, signed with the session's identity key.
@@ -133,19 +269,29 @@ pub fn build_csr_requesting(
     key: &ed25519_dalek::SigningKey,
     ca: bool,
 ) -> Result<String, IdCertError> {
-    let mut params = CertificateParams::default();
-    params.distinguished_name = actor_dn(name)?;
-    if ca {
-        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
+    let requested = if ca {
+        vec![
+            key_usage(KeyUsages::KeyCertSign)?,
+            basic_constraints(true, None)?,
+        ]
     } else {
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    }
-    let key_pair = rcgen_key(key)?;
-    params
-        .serialize_request(&key_pair)
-        .and_then(|csr| csr.pem())
-        .map_err(|e| IdCertError::Generation(e.to_string()))
+        vec![key_usage(KeyUsages::DigitalSignature)?]
+    };
+    let mut attributes = SetOfVec::new();
+    attributes.insert(Attribute::try_from(ExtensionReq(requested))?)?;
+    let info = CertReqInfo {
+        version: x509_cert::request::Version::V1,
+        subject: actor_dn(name)?,
+        public_key: ed25519_spki(&key.verifying_key())?,
+        attributes,
+    };
+    let signature = sign(key, &info.to_der()?)?;
+    let csr = CertReq {
+        info,
+        algorithm: ed25519_algorithm(),
+        signature,
+    };
+    Ok(csr.to_pem(der::pem::LineEnding::LF)?)
 }
 
 /// The same PEM CSR with one bit of its signature flipped (the signature is the DER's last
@@ -180,11 +326,27 @@ pub enum CertProfile {
 /// The home server's signing identity: its root ID-Cert and key.
 pub struct ServerIdentity {
     profile: CertProfile,
-    params: CertificateParams,
-    key: KeyPair,
+    key: ed25519_dalek::SigningKey,
+    subject: Name,
+    /// The root's notAfter (UNIX seconds): no actor certificate outlives it.
+    not_after: u64,
     pub cert_pem: String,
     pub cert_der: Vec<u8>,
     pub domain: String,
+}
+
+/// Signs a TBSCertificate with `key` and returns the PEM and DER certificate.
+fn sign_certificate(
+    tbs: TbsCertificate,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<(String, Vec<u8>), IdCertError> {
+    let signature = sign(key, &tbs.to_der()?)?;
+    let cert = Certificate {
+        tbs_certificate: tbs,
+        signature_algorithm: ed25519_algorithm(),
+        signature,
+    };
+    Ok((cert.to_pem(der::pem::LineEnding::LF)?, cert.to_der()?))
 }
 
 impl ServerIdentity {
@@ -200,28 +362,46 @@ impl ServerIdentity {
         key: &ed25519_dalek::SigningKey,
         profile: CertProfile,
     ) -> Result<Self, IdCertError> {
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        domain_components(domain, &mut dn)?;
-        params.distinguished_name = dn;
-        if profile == CertProfile::Polyproto {
-            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let subject = RdnSequence(domain_components(domain)?);
+        let spki = ed25519_spki(&key.verifying_key())?;
+        let (usage, ca) = if profile == CertProfile::Polyproto {
+            (
+                key_usage(KeyUsages::KeyCertSign | KeyUsages::CRLSign)?,
+                basic_constraints(true, Some(0))?,
+            )
         } else {
-            params.is_ca = IsCa::ExplicitNoCa;
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        }
-        params.serial_number = Some(SerialNumber::from_slice(&[1]));
-        let key = rcgen_key(key)?;
-        let cert = params
-            .self_signed(&key)
-            .map_err(|e| IdCertError::Generation(e.to_string()))?;
+            (
+                key_usage(KeyUsages::DigitalSignature)?,
+                basic_constraints(false, None)?,
+            )
+        };
+        let extensions = vec![usage, subject_key_identifier(&spki)?, ca];
+        // The root's validity: 1975-01-01 to 4096-01-01 (rcgen's defaults, kept).
+        let not_before = DateTime::new(1975, 1, 1, 0, 0, 0)?;
+        let not_after = DateTime::new(4096, 1, 1, 0, 0, 0)?;
+        let tbs = TbsCertificate {
+            version: x509_cert::Version::V3,
+            serial_number: SerialNumber::new(&[1])?,
+            signature: ed25519_algorithm(),
+            issuer: subject.clone(),
+            validity: Validity {
+                not_before: x509_time(not_before)?,
+                not_after: x509_time(not_after)?,
+            },
+            subject: subject.clone(),
+            subject_public_key_info: spki,
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            extensions: Some(extensions),
+        };
+        let (cert_pem, cert_der) = sign_certificate(tbs, key)?;
         Ok(Self {
             profile,
-            cert_pem: cert.pem(),
-            cert_der: cert.der().to_vec(),
-            params,
-            key,
+            key: key.clone(),
+            subject,
+            not_after: not_after.unix_duration().as_secs(),
+            cert_pem,
+            cert_der,
             domain: domain.to_owned(),
         })
     }
@@ -234,29 +414,40 @@ impl ServerIdentity {
         serial: &[u8],
         validity_seconds: i64,
     ) -> Result<(String, Vec<u8>), IdCertError> {
-        let mut params = CertificateParams::default();
-        params.distinguished_name = actor_dn(&csr.name)?;
-        if self.profile == CertProfile::Polyproto {
-            params.is_ca = IsCa::ExplicitNoCa;
-            params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        let spki = decode_spki(&csr.subject_key)?;
+        let (usage, ca) = if self.profile == CertProfile::Polyproto {
+            (
+                key_usage(KeyUsages::DigitalSignature)?,
+                basic_constraints(false, None)?,
+            )
         } else {
-            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-            params.key_usages = vec![KeyUsagePurpose::KeyCertSign];
-        }
-        params.serial_number = Some(SerialNumber::from_slice(serial));
-        let now = time_now();
-        params.not_before = now - std::time::Duration::from_secs(60);
-        params.not_after = now + std::time::Duration::from_secs(validity_seconds.max(1) as u64);
-        let issuer = Issuer::from_params(&self.params, &self.key);
-        let cert = params
-            .signed_by(&csr.subject_key, &issuer)
-            .map_err(|e| IdCertError::Generation(e.to_string()))?;
-        Ok((cert.pem(), cert.der().to_vec()))
+            (
+                key_usage(KeyUsages::KeyCertSign)?,
+                basic_constraints(true, None)?,
+            )
+        };
+        let extensions = vec![usage, subject_key_identifier(&spki)?, ca];
+        let now = unix_now();
+        let not_after = now
+            .saturating_add(validity_seconds.max(1) as u64)
+            .min(self.not_after);
+        let tbs = TbsCertificate {
+            version: x509_cert::Version::V3,
+            serial_number: SerialNumber::new(serial)?,
+            signature: ed25519_algorithm(),
+            issuer: self.subject.clone(),
+            validity: Validity {
+                not_before: x509_time(unix_date(now.saturating_sub(60))?)?,
+                not_after: x509_time(unix_date(not_after)?)?,
+            },
+            subject: actor_dn(&csr.name)?,
+            subject_public_key_info: spki,
+            issuer_unique_id: None,
+            subject_unique_id: None,
+            extensions: Some(extensions),
+        };
+        sign_certificate(tbs, &self.key)
     }
-}
-
-fn time_now() -> time::OffsetDateTime {
-    time::OffsetDateTime::now_utc()
 }
 
 /// A CSR whose self-signature verified, whose pDN follows polyproto-core §6.1.1.1 and which
@@ -264,7 +455,8 @@ fn time_now() -> time::OffsetDateTime {
 pub struct VerifiedCsr {
     pub name: ActorName,
     pub public_key: Vec<u8>,
-    subject_key: rcgen::SubjectPublicKeyInfo,
+    /// The CSR's SubjectPublicKeyInfo, DER: copied into the issued certificate.
+    subject_key: Vec<u8>,
 }
 
 /// Parses a PEM ID-CSR and verifies every claim it makes: the self-signature, an Ed25519 key,
@@ -313,10 +505,16 @@ pub fn read_csr_unverified(pem: &str) -> Result<VerifiedCsr, IdCertError> {
     })
 }
 
-fn subject_key(
-    csr: &X509CertificationRequest<'_>,
-) -> Result<rcgen::SubjectPublicKeyInfo, IdCertError> {
-    rcgen::SubjectPublicKeyInfo::from_der(csr.certification_request_info.subject_pki.raw)
+/// The CSR's SubjectPublicKeyInfo DER, checked to decode as one.
+fn subject_key(csr: &X509CertificationRequest<'_>) -> Result<Vec<u8>, IdCertError> {
+    let raw = csr.certification_request_info.subject_pki.raw;
+    decode_spki(raw)?;
+    Ok(raw.to_vec())
+}
+
+fn decode_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, IdCertError> {
+    use der::Decode as _;
+    SubjectPublicKeyInfoOwned::from_der(der)
         .map_err(|e| IdCertError::InvalidCsr(format!("unusable subject key: {e}")))
 }
 
@@ -368,11 +566,14 @@ fn single(name: &X509Name<'_>, oid: &str, what: &'static str) -> Result<String, 
     }
 }
 
+/// The domain of a pDN: its DC values joined with `.` in reverse DER order (DC=com, DC=example,
+/// DC=mls reads `mls.example.com`).
 fn domain_of(name: &X509Name<'_>) -> Result<String, IdCertError> {
-    let dcs = attributes(name, &oid_string(OID_DOMAIN_COMPONENT));
+    let mut dcs = attributes(name, &oid_string(OID_DOMAIN_COMPONENT));
     if dcs.is_empty() {
         return Err(IdCertError::MissingAttribute("dc"));
     }
+    dcs.reverse();
     Ok(dcs.join("."))
 }
 
@@ -386,6 +587,7 @@ fn actor_name(subject: &X509Name<'_>) -> Result<ActorName, IdCertError> {
         "uniqueIdentifier",
     )?;
     let domain = domain_of(subject)?;
+    check_domain(&domain)?;
     let name = ActorName {
         local_name,
         domain,
@@ -503,6 +705,177 @@ mod tests {
             let read = read_csr_unverified(pem).expect("unverified read");
             assert_eq!(read.name, alice());
         }
+    }
+
+    fn multi_label(local: &str) -> ActorName {
+        ActorName {
+            local_name: local.into(),
+            domain: "mls.example.com".into(),
+            session_id: "s1".into(),
+        }
+    }
+
+    /// The values of one attribute type in DER order, read with x509-parser.
+    fn values_in_der_order(name: &X509Name<'_>, oid: &[u64]) -> Vec<String> {
+        attributes(name, &oid_string(oid))
+    }
+
+    #[test]
+    fn multi_label_domain_round_trips_with_dcs_most_significant_first() {
+        let server = ServerIdentity::new("mls.example.com", &key(1)).expect("server");
+        let csr_pem = build_csr(&multi_label("alice"), &key(2)).expect("csr");
+        let csr = verify_csr(&csr_pem).expect("verify");
+        assert_eq!(csr.name, multi_label("alice"));
+        assert_eq!(csr.name.fid(), "alice@mls.example.com");
+        let (pem, der) = server.issue(&csr, &[0x00, 0x80, 7], 3600).expect("issue");
+        assert!(pem.starts_with("-----BEGIN CERTIFICATE-----\n"), "{pem}");
+        assert_eq!(cert_pem_to_der(&pem).expect("pem"), der);
+        let info = verify_actor_cert(&der, &server.cert_der).expect("valid");
+        assert_eq!(info.name.domain, "mls.example.com");
+        assert_eq!(info.issuer_domain, "mls.example.com");
+        assert_eq!(info.name.fid(), "alice@mls.example.com");
+        assert_eq!(actor_name_of(&der).expect("name"), multi_label("alice"));
+
+        let (_, cert) = X509Certificate::from_der(&der).expect("parse");
+        let dcs = ["com", "example", "mls"].map(str::to_owned).to_vec();
+        assert_eq!(
+            values_in_der_order(cert.subject(), OID_DOMAIN_COMPONENT),
+            dcs
+        );
+        assert_eq!(
+            values_in_der_order(cert.issuer(), OID_DOMAIN_COMPONENT),
+            dcs
+        );
+        // The whole actor pDN in DER order, one attribute per RDN.
+        let order: Vec<String> = cert
+            .subject()
+            .iter()
+            .map(|rdn| {
+                assert_eq!(rdn.iter().count(), 1);
+                rdn.iter()
+                    .next()
+                    .expect("attribute")
+                    .attr_type()
+                    .to_id_string()
+            })
+            .collect();
+        let dc = oid_string(OID_DOMAIN_COMPONENT);
+        assert_eq!(
+            order,
+            [
+                dc.as_str(),
+                &dc,
+                &dc,
+                &oid_string(OID_UID),
+                &oid_string(OID_UNIQUE_IDENTIFIER),
+                OID_CN
+            ]
+        );
+        // A positive serial: the leading zero byte is dropped, 0x80 needs its sign byte.
+        assert_eq!(cert.raw_serial(), &[0x00, 0x80, 7]);
+        assert_eq!(cert.tbs_certificate.raw_serial().len(), 3);
+
+        let (_, root) = X509Certificate::from_der(&server.cert_der).expect("root");
+        assert_eq!(
+            values_in_der_order(root.subject(), OID_DOMAIN_COMPONENT),
+            dcs
+        );
+        assert_eq!(root.subject().iter().count(), 3);
+        assert!(server.cert_pem.starts_with("-----BEGIN CERTIFICATE-----\n"));
+    }
+
+    #[test]
+    fn root_and_actor_certificates_have_the_polyproto_extensions() {
+        let server = ServerIdentity::new("mls.example.com", &key(1)).expect("server");
+        let (_, root) = X509Certificate::from_der(&server.cert_der).expect("root");
+        assert_eq!(root.version(), x509_parser::x509::X509Version::V3);
+        assert_eq!(root.raw_serial(), &[1]);
+        assert_eq!(root.subject(), root.issuer());
+        root.verify_signature(None).expect("self-signed");
+        let bc = root.basic_constraints().expect("bc").expect("present");
+        assert!(bc.critical && bc.value.ca && bc.value.path_len_constraint == Some(0));
+        let ku = root.key_usage().expect("ku").expect("present");
+        assert!(ku.critical && ku.value.key_cert_sign() && ku.value.crl_sign());
+        assert!(!ku.value.digital_signature());
+        assert_eq!(root.validity().not_before.timestamp(), 157_766_400); // 1975-01-01
+        assert_eq!(root.validity().not_after.timestamp(), 67_090_118_400); // 4096-01-01
+
+        let csr = verify_csr(&build_csr(&multi_label("bob"), &key(2)).expect("csr")).expect("csr");
+        let before = unix_now() as i64;
+        let (_, der) = server.issue(&csr, &[9], 3600).expect("issue");
+        let (_, cert) = X509Certificate::from_der(&der).expect("cert");
+        assert_eq!(cert.version(), x509_parser::x509::X509Version::V3);
+        let bc = cert.basic_constraints().expect("bc").expect("present");
+        assert!(bc.critical && !bc.value.ca);
+        let ku = cert.key_usage().expect("ku").expect("present");
+        assert!(ku.critical && ku.value.digital_signature() && !ku.value.key_cert_sign());
+        let not_before = cert.validity().not_before.timestamp();
+        let not_after = cert.validity().not_after.timestamp();
+        assert!(
+            (before - 61..=before - 59).contains(&not_before),
+            "{not_before}"
+        );
+        assert!(
+            (before + 3599..=before + 3601).contains(&not_after),
+            "{not_after}"
+        );
+        // Never beyond the root's notAfter.
+        let (_, der) = server.issue(&csr, &[10], i64::MAX).expect("issue");
+        let (_, cert) = X509Certificate::from_der(&der).expect("cert");
+        assert_eq!(cert.validity().not_after, root.validity().not_after);
+
+        let broken = ServerIdentity::with_profile("mls.example.com", &key(1), CertProfile::Broken)
+            .expect("broken");
+        let (_, root) = X509Certificate::from_der(&broken.cert_der).expect("root");
+        assert!(!root.is_ca());
+        let ku = root.key_usage().expect("ku").expect("present");
+        assert!(ku.value.digital_signature() && !ku.value.key_cert_sign());
+        let (_, der) = broken.issue(&csr, &[11], 3600).expect("issue");
+        let (_, cert) = X509Certificate::from_der(&der).expect("cert");
+        assert!(cert.is_ca());
+        assert!(cert
+            .key_usage()
+            .expect("ku")
+            .expect("present")
+            .value
+            .key_cert_sign());
+    }
+
+    #[test]
+    fn multi_label_csr_requesting_ca_is_refused() {
+        let pem = build_csr_requesting(&multi_label("alice"), &key(2), true).expect("csr");
+        assert!(
+            pem.starts_with("-----BEGIN CERTIFICATE REQUEST-----\n"),
+            "{pem}"
+        );
+        assert!(pem.lines().all(|line| line.len() <= 64));
+        let err = verify_csr(&pem).err().expect("CA request refused");
+        assert!(err.to_string().contains("keyCertSign"), "{err}");
+        assert_eq!(
+            read_csr_unverified(&pem).expect("unverified").name,
+            multi_label("alice")
+        );
+    }
+
+    #[test]
+    fn empty_domains_and_labels_are_refused() {
+        for domain in ["", "a..b", ".example", "example.", "bücher.example"] {
+            let mut name = alice();
+            name.domain = domain.into();
+            let err = build_csr(&name, &key(2)).expect_err("refused");
+            assert!(
+                matches!(err, IdCertError::InvalidDomain(ref d, _) if d == domain),
+                "{domain}: {err}"
+            );
+            assert!(ServerIdentity::new(domain, &key(1)).is_err(), "{domain}");
+        }
+        let err = check_domain("a..b").expect_err("refused");
+        assert_eq!(
+            err.to_string(),
+            "domain `a..b` is unusable as pDN domain components: it has an empty label"
+        );
+        assert!(check_domain("localhost").is_ok());
+        assert!(check_domain("mls.example.com").is_ok());
     }
 
     #[test]

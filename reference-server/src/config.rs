@@ -21,7 +21,8 @@ pub struct ServeArgs {
     #[arg(long)]
     #[serde(default)]
     pub in_memory: bool,
-    /// The home server's domain: a single DNS label (see docs/DESIGN.md).
+    /// The home server's domain (`localhost`, `mls.example.com`): written into ID-Certs as one
+    /// DC component per label. Default: localhost.
     #[arg(long, env = "P2MLS_DOMAIN")]
     pub domain: Option<String>,
     /// Shared secret that gates actor registration. Generated and printed when absent.
@@ -132,9 +133,7 @@ impl Config {
             .domain
             .or(file.domain)
             .unwrap_or_else(|| "localhost".into());
-        if domain.is_empty() || domain.contains('.') {
-            anyhow::bail!("domain `{domain}` must be a single DNS label (see docs/DESIGN.md)");
-        }
+        p2mls_protocol::idcert::check_domain(&domain)?;
         let mut faults = file.faults;
         faults.extend(args.faults);
         Ok(Self {

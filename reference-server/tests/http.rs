@@ -104,3 +104,75 @@ async fn garbage_csr_and_unknown_routes_are_client_errors() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("BEGIN CERTIFICATE"));
 }
+
+#[test]
+fn multi_label_domains_are_configurable_and_empty_labels_are_not() {
+    let args = |domain: &str| p2mls_reference_server::ServeArgs {
+        domain: Some(domain.to_owned()),
+        in_memory: true,
+        registration_secret: Some("s3cret".into()),
+        ..Default::default()
+    };
+    let config = Config::resolve(args("mls.example.com")).expect("multi-label domain");
+    assert_eq!(config.domain, "mls.example.com");
+    for bad in ["", "a..b", "example."] {
+        let err = Config::resolve(args(bad)).expect_err("refused");
+        assert!(err.to_string().contains("empty"), "{bad}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn a_server_for_a_multi_label_domain_certifies_its_actors() {
+    use p2mls_protocol::idcert::{build_csr, cert_pem_to_der, verify_actor_cert, ActorName};
+    use p2mls_protocol::routes;
+
+    let mut config = Config::ephemeral("s3cret");
+    config.domain = "mls.example.com".into();
+    let state = AppState::new(config).await.expect("state");
+    let (status, _, body) = call(
+        &state,
+        post_json(
+            routes::REGISTER,
+            r#"{"name":"alice","secret":"s3cret","password":"pw"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let reg: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(reg["fid"], "alice@mls.example.com");
+
+    let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+    let name = ActorName {
+        local_name: "alice".into(),
+        domain: "mls.example.com".into(),
+        session_id: "s1".into(),
+    };
+    let csr = build_csr(&name, &key).expect("csr");
+    let req = Request::post(routes::IDCERT)
+        .header(
+            "authorization",
+            format!("Bearer {}", reg["token"].as_str().expect("token")),
+        )
+        .header(routes::SENSITIVE_SOLUTION_HEADER, "pw")
+        .body(Body::from(csr))
+        .expect("req");
+    let (status, _, body) = call(&state, req).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let issued: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let cert = cert_pem_to_der(issued["id_cert"].as_str().expect("id_cert")).expect("pem");
+
+    let (status, _, body) = call(
+        &state,
+        Request::get(routes::SERVER_IDCERT)
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let root: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let root = cert_pem_to_der(root["idCertPem"].as_str().expect("idCertPem")).expect("pem");
+    let info = verify_actor_cert(&cert, &root).expect("valid actor cert");
+    assert_eq!(info.name, name);
+    assert_eq!(info.issuer_domain, "mls.example.com");
+    assert_eq!(info.public_key, key.verifying_key().to_bytes());
+}
