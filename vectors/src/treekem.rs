@@ -137,6 +137,34 @@ pub fn merge_path<C: OpenMlsCrypto>(
     Ok((new, ph))
 }
 
+/// The copath child under each node of `sender`'s filtered direct path `fdp`, bottom up: the
+/// path secret of `fdp[k]` is encrypted to the resolution of the `k`-th child.
+pub fn copath_children(tree: &RatchetTree, sender: u32, fdp: &[u32]) -> Vec<u32> {
+    let n = tree.n_leaves();
+    tree::direct_path(2 * sender, n)
+        .into_iter()
+        .zip(tree::copath(2 * sender, n))
+        .filter(|(p, _)| fdp.contains(p))
+        .map(|(_, c)| c)
+        .collect()
+}
+
+/// The index into `sender`'s filtered direct path `fdp` of the lowest node on `receiver`'s direct
+/// path: the path secret `receiver` decrypts (their lowest common ancestor).
+pub fn shared_path_index(
+    tree: &RatchetTree,
+    fdp: &[u32],
+    sender: u32,
+    receiver: u32,
+) -> Result<usize, String> {
+    let receiver_path: BTreeSet<u32> = tree::direct_path(2 * receiver, tree.n_leaves())
+        .into_iter()
+        .collect();
+    fdp.iter()
+        .position(|p| receiver_path.contains(p))
+        .ok_or_else(|| format!("leaf {receiver} shares no filtered-path node with {sender}"))
+}
+
 /// Which node of the copath resolution a member decrypts from, and the path index.
 fn decryption_slot(
     tree: &RatchetTree,
@@ -144,14 +172,9 @@ fn decryption_slot(
     receiver: u32,
     state: &PrivateState,
 ) -> Result<(usize, usize, u32), String> {
-    let n = tree.n_leaves();
     let fdp = tree.filtered_direct_path(sender);
-    let receiver_path: BTreeSet<u32> = tree::direct_path(2 * receiver, n).into_iter().collect();
-    let (k, p) = fdp
-        .iter()
-        .enumerate()
-        .find(|(_, p)| receiver_path.contains(p))
-        .ok_or_else(|| format!("leaf {receiver} shares no filtered-path node with {sender}"))?;
+    let k = shared_path_index(tree, &fdp, sender, receiver)?;
+    let p = &fdp[k];
     let child = if 2 * receiver < *p {
         tree::left(*p)
     } else {
@@ -373,13 +396,7 @@ fn fresh_round_trip<C: OpenMlsCrypto>(
         &e.confirmed_transcript_hash,
         &[],
     );
-    let copath_children: Vec<u32> = tree::direct_path(2 * sender, n)
-        .into_iter()
-        .zip(tree::copath(2 * sender, n))
-        .filter(|(p, _)| fdp.contains(p))
-        .map(|(_, c)| c)
-        .collect();
-    for (k, child) in copath_children.iter().enumerate() {
+    for (k, child) in copath_children(tree, sender, &fdp).iter().enumerate() {
         for x in tree.resolution(*child, &BTreeSet::new()) {
             let public = tree
                 .node(x)

@@ -11,7 +11,7 @@ use super::{hex, Gen};
 use crate::framing::{UpdatePath, UpdatePathNode};
 use crate::schedule::group_context;
 use crate::tree::{self, LeafNode, LeafSource, LeafSpec, Node, RatchetTree};
-use crate::treekem::{self, merge_path, node_key_pair};
+use crate::treekem::{self, copath_children, merge_path, node_key_pair, shared_path_index};
 
 /// One simulated member: its keys and the path secrets it holds (node index -> path secret).
 struct Member {
@@ -151,8 +151,7 @@ impl Gen<'_> {
             &group.confirmed_transcript_hash,
             &[],
         );
-        let copath_children = copath_children(tree, sender, &fdp);
-        for (k, child) in copath_children.iter().enumerate() {
+        for (k, child) in copath_children(tree, sender, &fdp).iter().enumerate() {
             for x in tree.resolution(*child, &BTreeSet::new()) {
                 let public = tree
                     .node(x)
@@ -165,12 +164,7 @@ impl Gen<'_> {
         }
         let mut learns_from = BTreeMap::new();
         for j in (0..n).filter(|j| *j != sender && tree.leaf(*j).is_some()) {
-            let receiver_path: BTreeSet<u32> = tree::direct_path(2 * j, n).into_iter().collect();
-            let k = fdp
-                .iter()
-                .position(|p| receiver_path.contains(p))
-                .ok_or_else(|| format!("leaf {j} shares no filtered-path node with {sender}"))?;
-            learns_from.insert(j, k);
+            learns_from.insert(j, shared_path_index(tree, &fdp, sender, j)?);
         }
         Ok(Committed {
             path,
@@ -183,17 +177,6 @@ impl Gen<'_> {
             learns_from,
         })
     }
-}
-
-/// The copath child under each node of the filtered direct path, bottom up.
-fn copath_children(tree: &RatchetTree, sender: u32, fdp: &[u32]) -> Vec<u32> {
-    let n = tree.n_leaves();
-    tree::direct_path(2 * sender, n)
-        .into_iter()
-        .zip(tree::copath(2 * sender, n))
-        .filter(|(p, _)| fdp.contains(p))
-        .map(|(_, c)| c)
-        .collect()
 }
 
 impl Group {
