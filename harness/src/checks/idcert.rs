@@ -233,7 +233,7 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
     let mut name = account.name(&session_id);
     let pem = match forgery {
         CsrForgery::OtherActor => {
-            name.local_name = account_local_name(ctx, BOB)?;
+            name.local_name = account(ctx, BOB)?.local_name;
             build_csr(&name, &key)
         }
         CsrForgery::ForeignDomain => {
@@ -256,10 +256,6 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
         400,
         &format!("an ID-CSR forged as {forgery:?} to be refused"),
     )
-}
-
-fn account_local_name(ctx: &Ctx, actor: usize) -> Result<String, Finding> {
-    Ok(account(ctx, actor)?.local_name)
 }
 
 /// An ID-CSR for a session id in use is refused with 409: a session in use is never taken over
