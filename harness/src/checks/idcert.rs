@@ -193,7 +193,7 @@ pub enum CsrForgery {
 }
 
 /// The account behind a session, known in reference mode only.
-fn account(ctx: &Ctx, actor: usize) -> Result<Account, Finding> {
+fn account_of(ctx: &Ctx, actor: usize) -> Result<Account, Finding> {
     ctx.actors[actor].account.clone().ok_or_else(|| {
         Finding::Unsupported(
             "needs the actors' account credentials, which only reference mode (registration \
@@ -228,12 +228,12 @@ fn expect_error(resp: &ApiResponse, status: u16, what: &str) -> CheckResult {
 
 /// A forged ID-CSR from alice's account is refused with 400.
 pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResult {
-    let account = account(ctx, ALICE)?;
+    let account = account_of(ctx, ALICE)?;
     let (session_id, key) = fresh_session();
     let mut name = account.name(&session_id);
     let pem = match forgery {
         CsrForgery::OtherActor => {
-            name.local_name = account(ctx, BOB)?.local_name;
+            name.local_name = account_of(ctx, BOB)?.local_name;
             build_csr(&name, &key)
         }
         CsrForgery::ForeignDomain => {
@@ -262,7 +262,7 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
 /// silently (§6.1.1.3). The session in question is a second one alice opens for this check, so
 /// a server that does take it over breaks this check only, not the sessions other checks use.
 pub async fn refuse_session_id_in_use(ctx: &mut Ctx) -> CheckResult {
-    let account = account(ctx, ALICE)?;
+    let account = account_of(ctx, ALICE)?;
     let (session_id, key) = fresh_session();
     let pem = build_csr(&account.name(&session_id), &key).map_err(Finding::harness)?;
     let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
@@ -283,7 +283,7 @@ pub async fn refuse_session_id_in_use(ctx: &mut Ctx) -> CheckResult {
 
 /// A sound ID-CSR without the second factor, or with a wrong one, is refused with 403.
 pub async fn refuse_without_second_factor(ctx: &mut Ctx) -> CheckResult {
-    let account = account(ctx, ALICE)?;
+    let account = account_of(ctx, ALICE)?;
     for (label, password) in [("missing", None), ("wrong", Some("p2mls-wrong-solution"))] {
         let (session_id, key) = fresh_session();
         let pem = build_csr(&account.name(&session_id), &key).map_err(Finding::harness)?;
