@@ -96,7 +96,7 @@ async fn register(
 async fn new_id_cert(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: String,
+    body: axum::body::Bytes,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
@@ -138,11 +138,13 @@ async fn new_id_cert(
     {
         return Err(ApiError::SecondFactor);
     }
+    let body = std::str::from_utf8(&body)
+        .map_err(|_| ApiError::bad("invalid ID-CSR: the body is not UTF-8 PEM text"))?;
     let unverified = state.config.faults.contains(&Fault::IssueUnverifiedCsr);
     let csr = if unverified {
-        read_csr_unverified(&body)
+        read_csr_unverified(body)
     } else {
-        verify_csr(&body)
+        verify_csr(body)
     }
     .map_err(|e| ApiError::bad(format!("invalid ID-CSR: {e}")))?;
     if !unverified {
