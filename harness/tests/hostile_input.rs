@@ -242,6 +242,56 @@ proptest! {
     }
 }
 
+/// Every byte percent-encoded, so any string fits in a path segment or query value.
+fn encode(raw: &[u8]) -> String {
+    raw.iter().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// Read routes with hostile path segments and query strings.
+fn read_url(w: &World, template: usize, raw: &[u8], query: &str) -> String {
+    let g = &w.group_id;
+    let fid = &w.actor.fid;
+    let x = encode(raw);
+    let path = match template {
+        0 => format!("/.p2/mls/v1/keypackages/{x}?ciphersuites={query}"),
+        1 => format!("/.p2/mls/v1/keypackages/{fid}?{query}"),
+        2 => format!("/.p2/mls/v1/groups/{g}/commits?since={query}"),
+        3 => format!("/.p2/mls/v1/groups/{x}/members/{x}"),
+        4 => format!("/.p2/mls/v1/groups/{g}/members/{x}"),
+        5 => format!("/.p2/mls/v1/groups/{g}/messages?{query}"),
+        _ => format!("/.p2/mls/v1/welcomes?{query}"),
+    };
+    format!("{}{path}", w.base)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(192))]
+
+    #[test]
+    fn hostile_paths_and_queries_get_4xx_with_an_error_body_never_5xx(
+        template in 0usize..7,
+        raw in prop::collection::vec(any::<u8>(), 1..40),
+        query in prop_oneof![
+            "[a-z=&,.0-9x-]{0,30}",
+            prop::collection::vec(any::<u8>(), 0..30).prop_map(|b| encode(&b)),
+            Just("since=18446744073709551616".to_owned()),
+            Just("ciphersuites=".to_owned()),
+        ],
+    ) {
+        let w = world();
+        let url = read_url(w, template, &raw, &query);
+        let (status, text) = w.rt.block_on(async {
+            let resp = w.client.get(&url).bearer_auth(&w.actor.token).send().await
+                .expect("the server answers");
+            (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+        });
+        prop_assert!(status < 500, "{url} answered {status}: {text}");
+        if (400..500).contains(&status) {
+            prop_assert!(is_error_body(status, &url, &text), "{url} {status}: {text}");
+        }
+    }
+}
+
 #[test]
 fn the_group_survives_the_onslaught() {
     // Runs in the same process as the property above (order not guaranteed): either way the

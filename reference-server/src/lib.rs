@@ -17,6 +17,7 @@ pub mod faults;
 pub mod gateway;
 pub mod json;
 pub mod mls;
+pub mod params;
 pub mod routes;
 pub mod store;
 

@@ -1,7 +1,9 @@
 //! Groups, their members, proposals and commits: the DS orders handshake messages per group and
 //! checks what it can see without group secrets (PROFILE.proposal-summary, PROFILE.commit-*).
 
-use axum::extract::{Path, State};
+use axum::extract::State;
+
+use crate::params::Path;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};

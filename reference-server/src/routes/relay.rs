@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
+
+use crate::params::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
