@@ -299,6 +299,64 @@ pub fn verify_dir(
     provider: ProviderKind,
     selection: &Selection,
 ) -> (Vec<EntryReport>, Vec<&'static str>) {
+    verify_each(provider, selection, |file| {
+        dir.join(file)
+            .exists()
+            .then(|| load::read_entries(dir, file))
+    })
+}
+
+/// Our generated vectors as committed under `vectors/generated/`, built into the binary so that
+/// an installed `p2mls` carries them (`tests/generated.rs` keeps this list and the files equal).
+pub const GENERATED: &[(&str, &str)] = &[
+    (
+        "crypto-basics.json",
+        include_str!("../generated/crypto-basics.json"),
+    ),
+    (
+        "secret-tree.json",
+        include_str!("../generated/secret-tree.json"),
+    ),
+    (
+        "key-schedule.json",
+        include_str!("../generated/key-schedule.json"),
+    ),
+    (
+        "psk_secret.json",
+        include_str!("../generated/psk_secret.json"),
+    ),
+    (
+        "transcript-hashes.json",
+        include_str!("../generated/transcript-hashes.json"),
+    ),
+    (
+        "message-protection.json",
+        include_str!("../generated/message-protection.json"),
+    ),
+    ("welcome.json", include_str!("../generated/welcome.json")),
+    ("treekem.json", include_str!("../generated/treekem.json")),
+];
+
+/// [`verify_dir`] over files held in memory as (name, JSON text), such as [`GENERATED`].
+pub fn verify_files(
+    files: &[(&str, &str)],
+    provider: ProviderKind,
+    selection: &Selection,
+) -> (Vec<EntryReport>, Vec<&'static str>) {
+    verify_each(provider, selection, |file| {
+        files
+            .iter()
+            .find(|(name, _)| *name == file)
+            .map(|(_, text)| load::parse_entries(file, text.as_bytes()))
+    })
+}
+
+/// Verifies every selected file kind whose entries `read` finds (`None`: the file is absent).
+fn verify_each(
+    provider: ProviderKind,
+    selection: &Selection,
+    read: impl Fn(&'static str) -> Option<Result<Vec<serde_json::Value>, load::LoadError>>,
+) -> (Vec<EntryReport>, Vec<&'static str>) {
     let mut reports = Vec::new();
     let mut absent = Vec::new();
     for kind in FILES {
@@ -307,15 +365,12 @@ pub fn verify_dir(
                 continue;
             }
         }
-        if !dir.join(kind.file).exists() {
-            absent.push(kind.file);
-            continue;
-        }
-        match load::read_entries(dir, kind.file) {
-            Ok(entries) => {
+        match read(kind.file) {
+            None => absent.push(kind.file),
+            Some(Ok(entries)) => {
                 reports.extend(verify_entries(kind, provider, &entries, selection.suite))
             }
-            Err(e) => reports.push(file_error(kind, provider, &e)),
+            Some(Err(e)) => reports.push(file_error(kind, provider, &e)),
         }
     }
     (reports, absent)

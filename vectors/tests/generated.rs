@@ -7,7 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use p2mls_vectors::{file_kind, generate, load, suite_support_by_kind, ProviderKind, Verdict};
+use p2mls_vectors::{
+    file_kind, generate, load, suite_support_by_kind, ProviderKind, Verdict, GENERATED,
+};
 
 /// The seed of the committed files (`p2mls vectors generate --suite 0xF110 --seed 1`).
 const SEED: u64 = 1;
@@ -33,6 +35,24 @@ fn main() {
         }
         Ok(())
     })];
+    trials.push(Trial::test("generated::built_into_the_binary", || {
+        // GENERATED (include_str!) must list exactly the committed files: a new generated file
+        // not added there would be missing from `p2mls run --vectors`.
+        let mut committed: Vec<String> = std::fs::read_dir(dir())
+            .map_err(|e| Failed::from(e.to_string()))?
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        committed.sort();
+        let mut built: Vec<String> = GENERATED.iter().map(|(n, _)| (*n).to_owned()).collect();
+        built.sort();
+        if committed != built {
+            return Err(Failed::from(format!(
+                "vectors/generated holds {committed:?}, GENERATED lists {built:?}"
+            )));
+        }
+        Ok(())
+    }));
     let files = match generate::generate(WIRE, SEED) {
         Ok(files) => files,
         Err(e) => {

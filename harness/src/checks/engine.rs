@@ -3,25 +3,29 @@
 //! crypto back ends it uses. A broken engine makes the check an `error` (the harness's fault),
 //! never a `fail` of the target.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use p2mls_vectors::{verify_dir, ProviderKind, Selection, Verdict};
+use p2mls_vectors::{verify_dir, verify_files, ProviderKind, Selection, Verdict, GENERATED};
 
 use crate::check::{CheckResult, Finding};
 
-/// Our generated vectors for suites the official set does not cover (0xF110), next to the source.
-pub fn generated_dir() -> PathBuf {
-    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../vectors/generated"))
+/// Where a suite's vectors come from: the official directory, or ours built into the binary.
+enum Source {
+    Dir(PathBuf),
+    Generated,
 }
 
-fn verify(dir: &Path, wire: u16) -> CheckResult {
+fn verify(source: &Source, wire: u16) -> CheckResult {
     let mut passed = 0;
     for provider in [ProviderKind::RustCrypto, ProviderKind::Libcrux] {
         let selection = Selection {
             suite: Some(wire),
             file: None,
         };
-        let (entries, _) = verify_dir(dir, provider, &selection);
+        let (entries, _) = match source {
+            Source::Dir(dir) => verify_dir(dir, provider, &selection),
+            Source::Generated => verify_files(GENERATED, provider, &selection),
+        };
         if let Some(bad) = entries
             .iter()
             .find(|e| matches!(e.outcome.verdict, Verdict::Fail | Verdict::Error))
@@ -39,9 +43,12 @@ fn verify(dir: &Path, wire: u16) -> CheckResult {
             .count();
     }
     if passed == 0 {
+        let place = match source {
+            Source::Dir(dir) => dir.display().to_string(),
+            Source::Generated => "the generated vectors".to_owned(),
+        };
         return Err(Finding::Unsupported(format!(
-            "no vector of wire suite {wire:#06x} in {}",
-            dir.display()
+            "no vector of wire suite {wire:#06x} in {place}"
         )));
     }
     Ok(())
@@ -49,12 +56,12 @@ fn verify(dir: &Path, wire: u16) -> CheckResult {
 
 /// Verifies the vectors of `wire` in `dir` (the official ones; ours for 0xF110) off the runtime.
 pub async fn self_check(official: PathBuf, polyproto_id: u16, wire: u16) -> CheckResult {
-    let dir = if polyproto_id == 0x0001 {
-        official
+    let source = if polyproto_id == 0x0001 {
+        Source::Dir(official)
     } else {
-        generated_dir()
+        Source::Generated
     };
-    tokio::task::spawn_blocking(move || verify(&dir, wire))
+    tokio::task::spawn_blocking(move || verify(&source, wire))
         .await
         .map_err(Finding::harness)?
 }
