@@ -91,6 +91,8 @@ pub enum Fault {
     SessionIdTakeover,
     /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor.
     NoSecondFactor,
+    /// 400 answers carry a plain-text body instead of the profile's error object.
+    PlainTextErrors,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),
@@ -144,6 +146,14 @@ pub async fn rewrite(
             return axum::Json(serde_json::json!([])).into_response();
         }
         return response;
+    }
+    if status == StatusCode::BAD_REQUEST && has(Fault::PlainTextErrors) {
+        return (
+            StatusCode::BAD_REQUEST,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "bad request",
+        )
+            .into_response();
     }
     if status == StatusCode::NO_CONTENT
         && method == Method::POST

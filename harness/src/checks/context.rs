@@ -578,6 +578,27 @@ pub fn expect_status(resp: &ApiResponse, expected: &[u16], what: &str) -> CheckR
     ))
 }
 
+/// An error answer: the status, and a body that is a PROFILE.error-body object
+/// `{error, message}` (non-empty strings).
+pub fn expect_error(resp: &ApiResponse, status: u16, what: &str) -> CheckResult {
+    expect_status(resp, &[status], what)?;
+    if is_error_body(resp) {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            "an error body {error, message} (PROFILE.error-body)",
+            snippet(&resp.text()),
+        ))
+    }
+}
+
+/// Whether the body is a PROFILE.error-body object.
+pub fn is_error_body(resp: &ApiResponse) -> bool {
+    let body = resp.json().unwrap_or_default();
+    let named = |k: &str| body[k].as_str().is_some_and(|v| !v.is_empty());
+    named("error") && named("message")
+}
+
 /// The first characters of a body for a mismatch line.
 pub fn snippet(text: &str) -> String {
     let mut out: String = text.chars().take(200).collect();

@@ -14,10 +14,10 @@ use reqwest::Method;
 use serde::Serialize;
 use x509_parser::prelude::{FromDer, X509Certificate, X509Version};
 
-use super::context::{expect_status, snippet, Ctx, ALICE, BOB};
+use super::context::{expect_error, expect_status, Ctx, ALICE, BOB};
 use crate::check::{CheckResult, Finding};
 use crate::clients::actors::Account;
-use crate::clients::http::{ApiRequest, ApiResponse, Auth};
+use crate::clients::http::{ApiRequest, Auth};
 
 const OID_DC: &str = "0.9.2342.19200300.100.1.25";
 const OID_CN: &str = "2.5.4.3";
@@ -209,21 +209,6 @@ fn fresh_session() -> (String, SigningKey) {
         format!("p2mls-{}", crate::random_hex(4)),
         SigningKey::generate(&mut rand::rngs::OsRng),
     )
-}
-
-/// An error answer: the status and a PROFILE.error-body object.
-fn expect_error(resp: &ApiResponse, status: u16, what: &str) -> CheckResult {
-    expect_status(resp, &[status], what)?;
-    let body = resp.json().unwrap_or_default();
-    let named = |k: &str| body[k].as_str().is_some_and(|v| !v.is_empty());
-    if named("error") && named("message") {
-        Ok(())
-    } else {
-        Err(Finding::mismatch(
-            "an error body {error, message} (PROFILE.error-body)",
-            snippet(&resp.text()),
-        ))
-    }
 }
 
 /// A forged ID-CSR from alice's account is refused with 400.

@@ -187,12 +187,13 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             checks.push(CheckDef {
                 id: format!("{id}.bad-request.invalid-json"),
                 title: format!(
-                    "{} {} with a body that is not JSON answers 400, never 5xx",
+                    "{} {} with a body that is not JSON answers 400 with an error body, never 5xx",
                     op.method, op.path
                 ),
                 requirements: vec![
                     "PROFILE.bad-request-400".into(),
                     "PROFILE.no-5xx-for-client-errors".into(),
+                    "PROFILE.error-body".into(),
                 ],
                 level: Profile,
                 kind: InvalidJson(id.clone()),
@@ -200,12 +201,13 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             checks.push(CheckDef {
                 id: format!("{id}.bad-request.schema-invalid"),
                 title: format!(
-                    "{} {} with a schema-invalid JSON body answers 400, never 5xx",
+                    "{} {} with a schema-invalid JSON body answers 400 with an error body, never 5xx",
                     op.method, op.path
                 ),
                 requirements: vec![
                     "PROFILE.bad-request-400".into(),
                     "PROFILE.no-5xx-for-client-errors".into(),
+                    "PROFILE.error-body".into(),
                 ],
                 level: Profile,
                 kind: SchemaInvalidBody(id.clone()),

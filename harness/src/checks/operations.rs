@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::context::{expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use super::context::{expect_status, is_error_body, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::{ApiRequest, Auth};
 use crate::clients::mls::KeyPackageOptions;
@@ -191,7 +191,18 @@ async fn bad_body(ctx: &mut Ctx, op: &str, content: &str) -> CheckResult {
     let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
     let req = req.raw("application/json", content.as_bytes().to_vec());
     let resp = ctx.send(req).await?;
-    expect_status(&resp, &[400], "a malformed body is the client's error")
+    expect_status(&resp, &[400], "a malformed body is the client's error")?;
+    // The error body of PROFILE.error-body; KeyPackage upload may instead use its documented
+    // `[{id, reason}]` list.
+    let listed = op == "keypackages_addKeyPackages" && resp.json().is_some_and(|v| v.is_array());
+    if is_error_body(&resp) || listed {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            "an error body {error, message} (PROFILE.error-body)",
+            snippet(&resp.text()),
+        ))
+    }
 }
 
 pub async fn invalid_json(ctx: &mut Ctx, op: &str) -> CheckResult {
