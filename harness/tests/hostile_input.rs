@@ -4,7 +4,8 @@
 //! write route (including routes of a group that exists, so the bodies get past visibility and
 //! reach the MLS parsing), must never get a 5xx; every 4xx carries a PROFILE.error-body object
 //! (or the documented `[{id, reason}]` of KeyPackage upload); and afterwards the server still
-//! serves the group it held before.
+//! serves the group it held before. Hostile gateway frames (any namespace, opcode, payload,
+//! sequence number; core events with hostile values) get events or a polyproto close code.
 
 use std::sync::OnceLock;
 
@@ -322,4 +323,100 @@ fn the_group_survives_the_onslaught() {
     assert_eq!(status, 200, "{text}");
     let members: Value = serde_json::from_str(&text).expect("json");
     assert_eq!(members.as_array().map(Vec::len), Some(1), "{text}");
+}
+
+/// Gateway events with hostile parts: any namespace, opcode, payload and sequence number.
+fn arb_frame() -> impl Strategy<Value = String> {
+    let event = (
+        prop_oneof![Just(json!("core")), Just(json!("mls")), arb_json()],
+        prop_oneof![(0u64..16).prop_map(Value::from), arb_json()],
+        arb_json(),
+        prop_oneof![Just(None), any::<u64>().prop_map(Some)],
+    )
+        .prop_map(|(n, op, d, s)| {
+            let mut e = json!({ "n": n, "op": op, "d": d });
+            if let Some(s) = s {
+                e["s"] = json!(s);
+            }
+            e.to_string()
+        });
+    // Events of the real core opcodes with hostile values inside a plausible payload.
+    let shaped = prop_oneof![
+        // Heartbeat numbers are strings (core §3.2.3.2); the range and the gaps are hostile.
+        (
+            any::<u64>(),
+            any::<u64>(),
+            prop::collection::vec(any::<u64>(), 0..4)
+        )
+            .prop_map(|(from, to, except)| {
+                let except: Vec<String> = except.iter().map(u64::to_string).collect();
+                json!({"n": "core", "op": 0,
+                       "d": {"from": from.to_string(), "to": to.to_string(), "except": except}})
+            }),
+        (
+            prop_oneof![
+                Just("subscribe".to_owned()),
+                Just("unsubscribe".to_owned()),
+                ".{0,12}"
+            ],
+            prop_oneof![Just("mls".to_owned()), ".{0,12}"],
+        )
+            .prop_map(|(action, service)| {
+                json!({"n": "core", "op": 8, "d": {"action": action, "service": service}})
+            }),
+        ".{0,40}".prop_map(|token| json!({"n": "core", "op": 2, "d": {"token": token}})),
+        (".{0,40}", any::<u64>())
+            .prop_map(|(token, s)| json!({"n": "core", "op": 5, "d": {"token": token, "s": s}})),
+    ]
+    .prop_map(|v| v.to_string());
+    prop_oneof![
+        8 => shaped,
+        1 => event,
+        1 => arb_json().prop_map(|v| v.to_string()),
+        1 => ".{0,60}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Hostile gateway frames, before or after identifying: the server answers or closes with a
+    /// polyproto close code (4000-4010), never drops the connection without one, never sends
+    /// a frame that is not a JSON event.
+    #[test]
+    fn hostile_gateway_frames_get_events_or_a_gateway_close_code(
+        identify in any::<bool>(),
+        frames in prop::collection::vec(arb_frame(), 1..3),
+    ) {
+        use p2mls::clients::gateway::{GatewayClient, Incoming, Transcript};
+        let w = world();
+        let url = format!("{}{}", w.base.replacen("http", "ws", 1), p2mls_protocol::gateway::SOCKET);
+        let outcome: Result<(), String> = w.rt.block_on(async {
+            let mut client = GatewayClient::connect(&url, "fuzz", Transcript::default()).await?;
+            let wait = std::time::Duration::from_millis(300);
+            client.expect(wait * 5, "hello", |e| e["op"] == 1).await?;
+            if identify {
+                client.identify(&w.actor.token).await?;
+            }
+            for frame in &frames {
+                if client.send_text(frame.clone()).await.is_err() {
+                    break; // closed under us: judged below by the close code
+                }
+            }
+            loop {
+                match client.recv(wait).await {
+                    Incoming::Event(_) => continue,
+                    Incoming::Timeout => return Ok(()),
+                    Incoming::Closed(Some(code)) if (4000..=4010).contains(&code) => return Ok(()),
+                    Incoming::Closed(code) => {
+                        return Err(format!("closed with {code:?} after {frames:?}"))
+                    }
+                    Incoming::Malformed(text) => {
+                        return Err(format!("the server sent a malformed frame: {text}"))
+                    }
+                }
+            }
+        });
+        prop_assert!(outcome.is_ok(), "{:?}", outcome);
+    }
 }
