@@ -35,6 +35,33 @@ fn main() {
         }
         Ok(())
     })];
+    trials.push(Trial::test("generated::other_seeds_verify", || {
+        // The generator is sound for any seed, not only the committed one.
+        for seed in [2, 3] {
+            let files = generate::generate(WIRE, seed).map_err(Failed::from)?;
+            let texts: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+            for provider in ProviderKind::ALL {
+                let selection = p2mls_vectors::Selection::default();
+                let (reports, _) = p2mls_vectors::verify_files(&texts, provider, &selection);
+                if let Some(bad) = reports.iter().find(|r| r.outcome.verdict != Verdict::Pass) {
+                    return Err(Failed::from(format!(
+                        "seed {seed}, {}: {} is {}: {}",
+                        provider.name(),
+                        bad.id,
+                        bad.outcome.verdict.as_str(),
+                        bad.outcome.reason
+                    )));
+                }
+                if reports.len() < 12 {
+                    return Err(Failed::from(format!(
+                        "seed {seed}: only {} entries",
+                        reports.len()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }));
     trials.push(Trial::test("generated::built_into_the_binary", || {
         // GENERATED (include_str!) must list exactly the committed files: a new generated file
         // not added there would be missing from `p2mls run --vectors`.
