@@ -145,7 +145,7 @@ impl Report {
             let fs = &f.summary;
             out.push_str(&format!(
                 "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
-                escape(&f.file),
+                xml_escape(&f.file),
                 fs.total(),
                 fs.fail,
                 fs.error,
@@ -155,11 +155,11 @@ impl Report {
             for e in self.entries.iter().filter(|e| e.file == f.file) {
                 out.push_str(&format!(
                     "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-                    escape(&crate::module_name(&e.file)),
-                    escape(&e.id),
+                    xml_escape(&crate::module_name(&e.file)),
+                    xml_escape(&e.id),
                     e.duration.as_secs_f64()
                 ));
-                let reason = escape(&e.outcome.reason);
+                let reason = xml_escape(&e.outcome.reason);
                 match e.outcome.verdict {
                     Verdict::Pass if e.outcome.notes.is_empty() => {}
                     Verdict::Pass => {
@@ -179,7 +179,7 @@ impl Report {
                             .unwrap_or_default();
                         out.push_str(&format!(
                             "<failure message=\"{reason}\" type=\"fail\">{}</failure>",
-                            escape(&detail)
+                            xml_escape(&detail)
                         ));
                     }
                     Verdict::Error => out.push_str(&format!("<error message=\"{reason}\"/>")),
@@ -259,7 +259,8 @@ fn cell(text: &str) -> String {
     text.replace('|', "\\|").replace('\n', " ")
 }
 
-fn escape(text: &str) -> String {
+/// Escapes text for XML (JUnit reports), dropping control characters XML 1.0 cannot carry.
+pub fn xml_escape(text: &str) -> String {
     text.chars()
         .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
         .map(|c| match c {

@@ -1,22 +1,10 @@
 //! junit.xml: one testsuite, one testcase per check. fail -> <failure>, error -> <error>,
 //! unsupported -> <skipped>; non-strict passes with the finding in <system-out>.
 
+use p2mls_vectors::report::xml_escape as escape;
+
 use super::Report;
 use crate::check::Verdict;
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&apos;".to_owned(),
-            other => other.to_string(),
-        })
-        .collect()
-}
 
 pub fn render(report: &Report) -> String {
     let s = &report.summary;
