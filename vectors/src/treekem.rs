@@ -165,6 +165,30 @@ pub fn shared_path_index(
         .ok_or_else(|| format!("leaf {receiver} shares no filtered-path node with {sender}"))
 }
 
+/// Encrypts each path secret to every node of the resolution of its copath child (§7.6),
+/// appending to `path`'s nodes; `encrypt(public key, path secret)` is EncryptWithLabel with the
+/// context bound in.
+pub fn encrypt_path_secrets(
+    tree: &RatchetTree,
+    sender: u32,
+    fdp: &[u32],
+    secrets: &[Vec<u8>],
+    path: &mut UpdatePath,
+    mut encrypt: impl FnMut(&[u8], &[u8]) -> Result<(Vec<u8>, Vec<u8>), String>,
+) -> Result<(), String> {
+    for (k, child) in copath_children(tree, sender, fdp).iter().enumerate() {
+        for x in tree.resolution(*child, &BTreeSet::new()) {
+            let public = tree
+                .node(x)
+                .map(|n| n.encryption_key().to_vec())
+                .ok_or_else(|| format!("node {x} of a resolution is blank"))?;
+            let ct = encrypt(&public, &secrets[k])?;
+            path.nodes[k].encrypted_path_secret.push(ct);
+        }
+    }
+    Ok(())
+}
+
 /// Which node of the copath resolution a member decrypts from, and the path index.
 fn decryption_slot(
     tree: &RatchetTree,
@@ -396,16 +420,9 @@ fn fresh_round_trip<C: OpenMlsCrypto>(
         &e.confirmed_transcript_hash,
         &[],
     );
-    for (k, child) in copath_children(tree, sender, &fdp).iter().enumerate() {
-        for x in tree.resolution(*child, &BTreeSet::new()) {
-            let public = tree
-                .node(x)
-                .map(|n| n.encryption_key().to_vec())
-                .ok_or_else(|| format!("node {x} of a resolution is blank"))?;
-            let ct = cs.encrypt_with_label(&public, b"UpdatePathNode", &context, &secrets[k])?;
-            path.nodes[k].encrypted_path_secret.push(ct);
-        }
-    }
+    encrypt_path_secrets(tree, sender, &fdp, &secrets, &mut path, |public, secret| {
+        cs.encrypt_with_label(public, b"UpdatePathNode", &context, secret)
+    })?;
     for j in (0..n).filter(|j| *j != sender && tree.leaf(*j).is_some()) {
         let state = states
             .get(&j)

@@ -11,7 +11,7 @@ use super::{hex, Gen};
 use crate::framing::{UpdatePath, UpdatePathNode};
 use crate::schedule::group_context;
 use crate::tree::{self, LeafNode, LeafSource, LeafSpec, Node, RatchetTree};
-use crate::treekem::{self, copath_children, merge_path, node_key_pair, shared_path_index};
+use crate::treekem::{self, encrypt_path_secrets, merge_path, node_key_pair, shared_path_index};
 
 /// One simulated member: its keys and the path secrets it holds (node index -> path secret).
 struct Member {
@@ -151,17 +151,9 @@ impl Gen<'_> {
             &group.confirmed_transcript_hash,
             &[],
         );
-        for (k, child) in copath_children(tree, sender, &fdp).iter().enumerate() {
-            for x in tree.resolution(*child, &BTreeSet::new()) {
-                let public = tree
-                    .node(x)
-                    .map(|node| node.encryption_key().to_vec())
-                    .ok_or_else(|| format!("node {x} of a resolution is blank"))?;
-                let ct =
-                    self.encrypt_with_label(&public, b"UpdatePathNode", &context, &secrets[k])?;
-                path.nodes[k].encrypted_path_secret.push(ct);
-            }
-        }
+        encrypt_path_secrets(tree, sender, &fdp, &secrets, &mut path, |public, secret| {
+            self.encrypt_with_label(public, b"UpdatePathNode", &context, secret)
+        })?;
         let mut learns_from = BTreeMap::new();
         for j in (0..n).filter(|j| *j != sender && tree.leaf(*j).is_some()) {
             learns_from.insert(j, shared_path_index(tree, &fdp, sender, j)?);
