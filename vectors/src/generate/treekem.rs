@@ -33,8 +33,9 @@ struct Group {
 struct Committed {
     path: UpdatePath,
     merged: RatchetTree,
-    /// Path secrets along the sender's filtered direct path, bottom up.
+    /// The sender's filtered direct path (node indices), bottom up.
     fdp: Vec<u32>,
+    /// The path secret of each node of `fdp`.
     secrets: Vec<Vec<u8>>,
     commit_secret: Vec<u8>,
     leaf_priv: Vec<u8>,
