@@ -3,7 +3,7 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use openmls::prelude::tls_codec::Serialize as _;
+use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use p2mls_protocol::identifiers::format_code_point;
 use p2mls_protocol::suites::SuiteRegistry;
@@ -606,6 +606,21 @@ pub fn snippet(text: &str) -> String {
         out.push('…');
     }
     out
+}
+
+/// The Welcome in a JSON object's base64 `mlsMessage`.
+pub fn decode_welcome(object: &Value) -> Result<Welcome, Finding> {
+    let bytes = decode_b64(&object["mlsMessage"])?;
+    match MlsMessageIn::tls_deserialize_exact(&bytes)
+        .map_err(|e| Finding::mismatch("a Welcome MLSMessage", e.to_string()))?
+        .extract()
+    {
+        MlsMessageBodyIn::Welcome(w) => Ok(w),
+        _ => Err(Finding::mismatch(
+            "a Welcome MLSMessage",
+            "another message type",
+        )),
+    }
 }
 
 pub fn decode_b64(value: &Value) -> Result<Vec<u8>, Finding> {

@@ -3,11 +3,10 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use openmls::prelude::tls_codec::Deserialize as _;
 use openmls::prelude::*;
 use serde_json::Value;
 
-use super::context::{decode_b64, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use super::context::{decode_welcome, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
 
@@ -54,19 +53,7 @@ pub async fn welcome_joins(ctx: &mut Ctx) -> CheckResult {
     let fixture = ctx.established().await?;
     let welcome_json = fixture.welcome.clone();
     let alice_authenticator = fixture.group.mls.epoch_authenticator().as_slice().to_vec();
-    let bytes = decode_b64(&welcome_json["mlsMessage"])?;
-    let welcome = match MlsMessageIn::tls_deserialize_exact(&bytes)
-        .map_err(|e| Finding::mismatch("a Welcome MLSMessage", e.to_string()))?
-        .extract()
-    {
-        MlsMessageBodyIn::Welcome(w) => w,
-        _ => {
-            return Err(Finding::mismatch(
-                "a Welcome MLSMessage",
-                "another message type",
-            ))
-        }
-    };
+    let welcome = decode_welcome(&welcome_json)?;
     if welcome_json["encryptedGroupState"]
         .as_str()
         .map(|s| B64.decode(s).is_ok())

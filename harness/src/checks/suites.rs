@@ -17,8 +17,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::context::{
-    commit_json, decode_b64, expect_status, proposal_json, snippet, Ctx, LiveGroup, ALICE, BOB,
-    CAROL,
+    commit_json, decode_b64, decode_welcome, expect_status, proposal_json, snippet, Ctx, LiveGroup,
+    ALICE, BOB, CAROL,
 };
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
@@ -315,19 +315,7 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
                 "two different Welcome messages",
             ));
         }
-        let bytes = decode_b64(&welcome["mlsMessage"])?;
-        let welcome = match MlsMessageIn::tls_deserialize_exact(&bytes)
-            .map_err(|e| Finding::mismatch("a Welcome MLSMessage", e.to_string()))?
-            .extract()
-        {
-            MlsMessageBodyIn::Welcome(w) => w,
-            _ => {
-                return Err(Finding::mismatch(
-                    "a Welcome MLSMessage",
-                    "another message type",
-                ))
-            }
-        };
+        let welcome = decode_welcome(&welcome)?;
         let client = run.clients[actor].clone();
         let config = MlsGroupJoinConfig::builder()
             .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
