@@ -1,11 +1,12 @@
-//! The reference server under hostile input, over real loopback HTTP: arbitrary bytes, arbitrary
+//! The reference server under hostile input, over real loopback HTTP. Arbitrary bytes, arbitrary
 //! JSON, well-shaped bodies with arbitrary field values and sound KeyPackages with flipped or cut
-//! bytes, sent with valid credentials to every
-//! write route (including routes of a group that exists, so the bodies get past visibility and
-//! reach the MLS parsing), must never get a 5xx; every 4xx carries a PROFILE.error-body object
-//! (or the documented `[{id, reason}]` of KeyPackage upload); and afterwards the server still
-//! serves the group it held before. Hostile gateway frames (any namespace, opcode, payload,
-//! sequence number; core events with hostile values) get events or a polyproto close code.
+//! bytes, sent with valid credentials to every write route (including routes of a group that
+//! exists, so the bodies get past visibility and reach the MLS parsing), and hostile path
+//! segments and queries on the read routes, must never get a 5xx; every 4xx carries a
+//! PROFILE.error-body object (or the documented `[{id, reason}]` of KeyPackage upload); and
+//! afterwards the server still serves the group it held before. Hostile gateway frames (any
+//! namespace, opcode, payload, sequence number; core events with hostile values) get events or a
+//! polyproto close code.
 
 use std::sync::OnceLock;
 
@@ -45,14 +46,18 @@ fn world() -> &'static World {
             let actor = register(&http, SECRET, "alice", "0badf00d")
                 .await
                 .expect("registers");
-            let bytes = actor
-                .mls
-                .key_package(
-                    openmls::prelude::Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
-                    &KeyPackageOptions::default(),
-                )
-                .expect("key package");
-            let kp = key_package_json(&bytes, &SuiteRegistry::default()).expect("json");
+            let key_package = || {
+                let bytes = actor
+                    .mls
+                    .key_package(
+                        openmls::prelude::Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
+                        &KeyPackageOptions::default(),
+                    )
+                    .expect("key package");
+                let json = key_package_json(&bytes, &SuiteRegistry::default()).expect("json");
+                (bytes, json)
+            };
+            let (_, kp) = key_package();
             let created: Value = reqwest::Client::new()
                 .post(format!("{}/.p2/mls/v1/groups", server.url()))
                 .bearer_auth(&actor.token)
@@ -64,15 +69,8 @@ fn world() -> &'static World {
                 .await
                 .expect("group json");
             let group_id = created["id"].as_str().expect("group id").to_owned();
-            let fresh = actor
-                .mls
-                .key_package(
-                    openmls::prelude::Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
-                    &KeyPackageOptions::default(),
-                )
-                .expect("key package");
-            let fresh_json = key_package_json(&fresh, &SuiteRegistry::default()).expect("json");
-            (server, actor, group_id, (fresh, fresh_json))
+            let fresh = key_package();
+            (server, actor, group_id, fresh)
         });
         World {
             rt,
