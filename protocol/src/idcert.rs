@@ -297,22 +297,13 @@ pub fn build_csr_requesting(
 /// The same PEM CSR with one bit of its signature flipped (the signature is the DER's last
 /// field): a forged ID-CSR whose self-signature no longer verifies.
 pub fn csr_with_flipped_signature(pem: &str) -> Result<String, IdCertError> {
-    use base64::Engine as _;
     let mut der = pem_contents(pem, "CERTIFICATE REQUEST")?;
     let last = der
         .last_mut()
         .ok_or(IdCertError::Encoding("certificate signing request"))?;
     *last ^= 0x01;
-    let body = base64::engine::general_purpose::STANDARD.encode(&der);
-    let lines: Vec<&str> = body
-        .as_bytes()
-        .chunks(64)
-        .map(|c| std::str::from_utf8(c).unwrap_or_default())
-        .collect();
-    Ok(format!(
-        "-----BEGIN CERTIFICATE REQUEST-----\n{}\n-----END CERTIFICATE REQUEST-----\n",
-        lines.join("\n")
-    ))
+    der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
+        .map_err(|e| IdCertError::Generation(e.to_string()))
 }
 
 /// Whether issued certificates follow polyproto-core §6.1.1.2.
