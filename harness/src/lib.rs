@@ -17,6 +17,7 @@ pub mod report;
 pub mod runner;
 pub mod spec;
 pub mod target;
+pub mod test_ca;
 pub mod vectors;
 
 use std::path::PathBuf;
@@ -25,6 +26,7 @@ use p2mls_protocol::identifiers::format_code_point;
 use p2mls_protocol::suites::SuiteRegistry;
 use p2mls_reference_server::faults::Fault;
 
+use crate::clients::tls::{Probe, TlsObservation, TlsSettings};
 use crate::report::{Header, Report, SuiteRow};
 use crate::runner::{Expectations, Gate, Selection};
 use crate::spec::ApiSpec;
@@ -169,7 +171,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             (server.url(), config, Some(server))
         }
     };
-    let results = certify(
+    let (results, tls) = certify(
         &base,
         &config,
         defs.clone(),
@@ -192,7 +194,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         )
         .await;
         server.stop().await;
-        differential::compare(&results, &reference?)
+        differential::compare(&results, &reference?.0)
     } else {
         Vec::new()
     };
@@ -222,6 +224,8 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             .map(|(actor, backend)| format!("{actor}: {}", backend.name()))
             .collect(),
         strict: args.strict,
+        tls,
+        insecure_skip_verify: config.insecure_skip_verify,
     };
     if let Some(server) = embedded {
         server.stop().await;
@@ -247,6 +251,12 @@ async fn start_embedded(
     // Short heartbeats so that the heartbeat-request check need not wait long.
     server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
     server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
+    let (identity, anchors) = embedded_tls(&server_config.faults).map_err(|e| {
+        UsageError(format!(
+            "cannot make the embedded server's TLS certificate: {e}"
+        ))
+    })?;
+    server_config.tls = Some(identity);
     let server = p2mls_reference_server::spawn(server_config)
         .await
         .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?;
@@ -256,14 +266,55 @@ async fn start_embedded(
         check_timeout_seconds: runner::CHECK_TIMEOUT.as_secs(),
         gateway_url: None,
         event_timeout_ms: args.embedded_event_timeout_ms.unwrap_or(5000),
+        ca_certs: Vec::new(),
+        insecure_skip_verify: false,
         actors: ActorSource::Reference {
             registration_secret: secret,
         },
+        tls: anchors,
     };
     Ok((server, config))
 }
 
-/// Obtains actors from `base` and runs `defs` against it.
+/// The embedded server serves https and wss with a certificate from a CA made for this run,
+/// which the harness trusts; the TLS faults make it present what a broken deployment would.
+fn embedded_tls(
+    faults: &[Fault],
+) -> Result<(p2mls_reference_server::tls::TlsIdentity, TlsSettings), String> {
+    use test_ca::{TestCa, Validity};
+    let e = |e: rcgen::Error| e.to_string();
+    let trusted = TestCa::new("p2mls embedded run CA").map_err(e)?;
+    let anchors = TlsSettings::from_pem(&trusted.cert_pem())?;
+    let foreign;
+    let issuer = if faults.contains(&Fault::TlsForeignCa) {
+        foreign = TestCa::new("a CA the harness was not given").map_err(e)?;
+        &foreign
+    } else {
+        &trusted
+    };
+    let names: &[&str] = if faults.contains(&Fault::TlsWrongName) {
+        &["wrong.example"]
+    } else {
+        &["localhost", "127.0.0.1"]
+    };
+    let validity = if faults.contains(&Fault::TlsExpired) {
+        Validity::Expired
+    } else {
+        Validity::Current
+    };
+    let cert = issuer.issue(names, validity).map_err(e)?;
+    Ok((
+        p2mls_reference_server::tls::TlsIdentity {
+            cert_chain_pem: cert.chain_pem,
+            key_pem: cert.key_pem,
+        },
+        anchors,
+    ))
+}
+
+/// Probes TLS (https:// targets), obtains actors from `base` and runs `defs` against it. A
+/// refused certificate or a failed handshake leaves only the TLS checks to judge: the others are
+/// `error` ("not run"), because nothing else can be trusted over such a connection.
 async fn certify(
     base: &str,
     config: &TargetConfig,
@@ -272,13 +323,40 @@ async fn certify(
     registry: &SuiteRegistry,
     strict: bool,
     capture: bool,
-) -> Result<Vec<runner::CheckReport>, UsageError> {
-    let http =
-        clients::http::Http::new(base, config.timeout()).map_err(|e| UsageError(e.to_string()))?;
-    let run_tag = random_hex(4);
-    let actors = clients::actors::obtain(&http, &config.actors, &run_tag)
-        .await
-        .map_err(|e| UsageError(format!("cannot obtain actors from {base}: {e}")))?;
+) -> Result<(Vec<runner::CheckReport>, Option<TlsObservation>), UsageError> {
+    let http = clients::http::Http::with_tls(base, config.timeout(), &config.tls)
+        .map_err(|e| UsageError(e.to_string()))?;
+    let probe = if base.starts_with("https://") {
+        Some(config.tls.probe(base, config.timeout()).await)
+    } else {
+        None
+    };
+    let blocked = match &probe {
+        Some(Probe::Unreachable(why)) => {
+            return Err(UsageError(format!("cannot reach {base}: {why}")))
+        }
+        Some(Probe::Handshake(_, Err(why))) if !config.tls.insecure_skip_verify => Some(format!(
+            "the target's TLS certificate is refused ({why}; see tls.certificate)"
+        )),
+        Some(Probe::HandshakeFailed(failure)) => Some(format!(
+            "no TLS session with the target ({}; see tls.certificate)",
+            failure.reason
+        )),
+        _ => None,
+    };
+    let observation = match &probe {
+        Some(Probe::Handshake(observation, _)) => Some(observation.clone()),
+        _ => None,
+    };
+    let actors = match blocked {
+        Some(_) => Vec::new(),
+        None => {
+            let run_tag = random_hex(4);
+            clients::actors::obtain(&http, &config.actors, &run_tag)
+                .await
+                .map_err(|e| UsageError(format!("cannot obtain actors from {base}: {e}")))?
+        }
+    };
     let mut ctx = checks::Ctx::new(http, spec.clone(), registry.clone(), actors);
     ctx.gateway_config = (
         config.gateway_url.clone(),
@@ -286,5 +364,8 @@ async fn certify(
     );
     ctx.capture = capture;
     ctx.check_timeout = config.check_timeout();
-    Ok(runner::run(&mut ctx, defs, strict).await)
+    ctx.tls = config.tls.clone();
+    ctx.tls_probe = probe;
+    ctx.blocked = blocked;
+    Ok((runner::run(&mut ctx, defs, strict).await, observation))
 }

@@ -1,9 +1,11 @@
 //! The target under test and how the harness obtains its actors (see TARGET.md).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::clients::tls::TlsSettings;
 
 /// `--config FILE` for `p2mls run --target URL`.
 #[derive(Debug, Clone, Deserialize)]
@@ -24,7 +26,18 @@ pub struct TargetConfig {
     /// How long to wait for a gateway event, in milliseconds.
     #[serde(default = "default_event_timeout")]
     pub event_timeout_ms: u64,
+    /// Extra trust anchors (PEM files, relative to the config file) for https/wss targets whose
+    /// certificate a private CA issued; the bundled web roots are always trusted.
+    #[serde(default)]
+    pub ca_certs: Vec<PathBuf>,
+    /// Accept any TLS certificate: for local experiments only. Every report says so, and the
+    /// TLS certificate check is `unsupported`.
+    #[serde(default)]
+    pub insecure_skip_verify: bool,
     pub actors: ActorSource,
+    /// Trust anchors resolved at load time (embedded runs set them directly).
+    #[serde(skip)]
+    pub tls: TlsSettings,
 }
 
 fn default_timeout() -> u64 {
@@ -94,6 +107,21 @@ impl TargetConfig {
                 return Err(format!("{}: command mode needs a command", path.display()));
             }
         }
+        let mut config = config;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        config.ca_certs = config
+            .ca_certs
+            .iter()
+            .map(|ca| {
+                if ca.is_relative() {
+                    dir.join(ca)
+                } else {
+                    ca.clone()
+                }
+            })
+            .collect();
+        config.tls = TlsSettings::from_files(&config.ca_certs, config.insecure_skip_verify)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
         Ok(config)
     }
 

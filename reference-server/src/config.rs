@@ -1,11 +1,12 @@
 //! Server configuration from flags, environment and a TOML file (in that order of precedence).
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
 use crate::faults::Fault;
+use crate::tls::TlsIdentity;
 
 /// Flags and environment variables of `p2mls serve` and `p2mls-reference-server`.
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
@@ -44,6 +45,13 @@ pub struct ServeArgs {
     /// Most gateway connections served at once; more are refused with 503.
     #[arg(long, env = "P2MLS_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// PEM certificate chain (leaf first): serve https and wss instead of http and ws, HTTP/1.1
+    /// and HTTP/2 by ALPN. Needs --tls-key.
+    #[arg(long, env = "P2MLS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, env = "P2MLS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
     /// TOML file with the same keys (kebab-case); flags and environment take precedence.
     #[arg(long)]
     #[serde(skip)]
@@ -73,6 +81,8 @@ pub struct Config {
     pub hybrid_wire: u16,
     pub keypackage_limit: usize,
     pub gateway: GatewayConfig,
+    /// Serve TLS with this identity (None: plain HTTP).
+    pub tls: Option<TlsIdentity>,
     pub faults: Vec<Fault>,
 }
 
@@ -107,6 +117,7 @@ impl Config {
             hybrid_wire: p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE,
             keypackage_limit: 100,
             gateway: GatewayConfig::default(),
+            tls: None,
             faults: Vec::new(),
         }
     }
@@ -134,6 +145,19 @@ impl Config {
             .or(file.domain)
             .unwrap_or_else(|| "localhost".into());
         p2mls_protocol::idcert::check_domain(&domain)?;
+        // Paths in the file are relative to the file, like every config a person writes.
+        let relative_to_file = |path: PathBuf| match args.config.as_deref().and_then(Path::parent) {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path,
+        };
+        let tls = match (
+            args.tls_cert.or(file.tls_cert.map(relative_to_file)),
+            args.tls_key.or(file.tls_key.map(relative_to_file)),
+        ) {
+            (Some(cert), Some(key)) => Some(TlsIdentity::from_files(&cert, &key)?),
+            (None, None) => None,
+            _ => anyhow::bail!("tls-cert and tls-key go together: give both or neither"),
+        };
         let mut faults = file.faults;
         faults.extend(args.faults);
         Ok(Self {
@@ -172,6 +196,7 @@ impl Config {
                     .or(file.max_connections)
                     .unwrap_or(GatewayConfig::default().max_connections),
             },
+            tls,
             faults,
         })
     }
@@ -183,4 +208,36 @@ pub fn random_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     hex::encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_files_go_together_and_bad_ones_are_refused_with_their_name() {
+        let dir = std::env::temp_dir().join(format!("p2mls-serve-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        std::fs::write(&cert, "not pem").expect("cert");
+        std::fs::write(&key, "not pem").expect("key");
+        let only_cert = ServeArgs {
+            in_memory: true,
+            tls_cert: Some(cert.clone()),
+            ..Default::default()
+        };
+        let error = Config::resolve(only_cert).expect_err("a cert without a key");
+        assert!(error.to_string().contains("together"), "{error}");
+        let both = ServeArgs {
+            in_memory: true,
+            tls_cert: Some(cert),
+            tls_key: Some(key),
+            ..Default::default()
+        };
+        let error = format!("{:#}", Config::resolve(both).expect_err("junk files"));
+        assert!(error.contains("cert.pem"), "{error}");
+        assert!(error.contains("no CERTIFICATE"), "{error}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

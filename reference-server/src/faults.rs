@@ -93,6 +93,14 @@ pub enum Fault {
     NoSecondFactor,
     /// 400 answers carry a plain-text body instead of the profile's error object.
     PlainTextErrors,
+    /// Over TLS, ALPN offers only `http/1.1`: no HTTP/2 (core 3.4's recommendation).
+    NoHttp2,
+    /// Embedded runs: the server's TLS certificate comes from a CA the harness was not given.
+    TlsForeignCa,
+    /// Embedded runs: the server's TLS certificate names another host.
+    TlsWrongName,
+    /// Embedded runs: the server's TLS certificate expired yesterday.
+    TlsExpired,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

@@ -20,6 +20,7 @@ pub mod mls;
 pub mod params;
 pub mod routes;
 pub mod store;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -133,14 +134,17 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub registration_secret: String,
     pub domain: String,
+    /// Serving https and wss.
+    pub tls: bool,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
-    /// Base URL, e.g. `http://127.0.0.1:41234`.
+    /// Base URL, e.g. `http://127.0.0.1:41234` (`https://` when serving TLS).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// Stops accepting, finishes in-flight requests and waits for the task.
@@ -163,22 +167,37 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     if !config.faults.is_empty() {
         tracing::warn!(faults = ?config.faults, "serving with deliberate faults");
     }
+    let tls = match &config.tls {
+        Some(identity) => {
+            let http2 = !config.faults.contains(&faults::Fault::NoHttp2);
+            Some(Arc::new(identity.server_config(http2)?))
+        }
+        None => None,
+    };
     let state = AppState::new(config).await?;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async {
+        let _ = rx.await;
+    };
+    let serves_tls = tls.is_some();
     let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "server stopped");
+        match tls {
+            Some(tls) => tls::serve(listener, app(state), tls, shutdown).await,
+            None => {
+                let result = axum::serve(listener, app(state))
+                    .with_graceful_shutdown(shutdown)
+                    .await;
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "server stopped");
+                }
+            }
         }
     });
     Ok(RunningServer {
         addr,
         registration_secret,
         domain,
+        tls: serves_tls,
         shutdown: Some(tx),
         task,
     })

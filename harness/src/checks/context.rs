@@ -19,6 +19,7 @@ use crate::clients::actors::Actor;
 use crate::clients::gateway::{GatewayClient, Transcript};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions, MlsClient};
+use crate::clients::tls::{Probe, TlsSettings};
 use crate::lint::attribution;
 use crate::spec::ApiSpec;
 
@@ -68,6 +69,12 @@ pub struct Ctx {
     gateway_url: Option<String>,
     /// Longest a single check may take (the runner's bound).
     pub check_timeout: Duration,
+    /// The target config's trust anchors (HTTP and gateway connections).
+    pub tls: TlsSettings,
+    /// The handshake probe of an https:// target (None: plain http://).
+    pub tls_probe: Option<Probe>,
+    /// Why no check but the TLS ones can run (the target's TLS is refused).
+    pub blocked: Option<String>,
 }
 
 impl Ctx {
@@ -92,6 +99,9 @@ impl Ctx {
             gateway_config: (None, Duration::from_secs(5)),
             gateway_url: None,
             check_timeout: crate::runner::CHECK_TIMEOUT,
+            tls: TlsSettings::default(),
+            tls_probe: None,
+            blocked: None,
         }
     }
 
@@ -485,10 +495,15 @@ impl Ctx {
     pub async fn gateway(&mut self, label: &str) -> Result<(GatewayClient, Value), Finding> {
         let url = self.gateway_url().await?;
         let transcript = self.transcript.clone();
-        let mut client =
-            GatewayClient::connect_within(&url, label, transcript, self.http.timeout())
-                .await
-                .map_err(|e| Finding::mismatch("a WebSocket connection to the gateway", e))?;
+        let mut client = GatewayClient::connect_with_tls(
+            &url,
+            label,
+            transcript,
+            self.http.timeout(),
+            &self.tls,
+        )
+        .await
+        .map_err(|e| Finding::mismatch("a WebSocket connection to the gateway", e))?;
         let timeout = self.event_timeout();
         let hello = client
             .expect(timeout, "hello", |_| true)

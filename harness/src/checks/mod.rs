@@ -12,10 +12,11 @@ pub mod idcert;
 pub mod keypackages;
 pub mod operations;
 pub mod suites;
+pub mod tls;
 
 use serde::Serialize;
 
-use crate::check::{CheckResult, Level};
+use crate::check::{CheckResult, Finding, Level};
 use crate::spec::ApiSpec;
 pub use context::Ctx;
 
@@ -67,6 +68,8 @@ pub enum Kind {
     GatewayResume,
     GatewayResumeRejected,
     GatewayMlsEvents,
+    TlsCertificate,
+    TlsHttp2,
     /// One step of the end-to-end run in a suite (polyproto id).
     Suite(u16, SuiteStep),
     /// The harness's own engine against the RFC 9420 vectors of a suite (polyproto id, wire,
@@ -503,6 +506,7 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
         ),
     ]);
     checks.extend(gateway_checks());
+    checks.extend(tls_checks());
     if group_ops && kp_ops {
         checks.extend(suite_checks(
             &p2mls_protocol::suites::SuiteRegistry::default(),
@@ -574,6 +578,28 @@ pub fn engine_checks(
             }
         })
         .collect()
+}
+
+/// TLS checks: judged on https:// targets (the probe handshake), unsupported on plain http://.
+fn tls_checks() -> Vec<CheckDef> {
+    use Kind::*;
+    use Level::*;
+    vec![
+        def(
+            "tls.certificate",
+            "An https:// target presents a certificate chain the configured trust anchors accept, valid now, for its host",
+            Must,
+            &["TLS.https-certificate"],
+            TlsCertificate,
+        ),
+        def(
+            "tls.http2",
+            "The server offers HTTP/2 (ALPN h2) on TLS",
+            Should,
+            &["CORE.3.4.http2"],
+            TlsHttp2,
+        ),
+    ]
 }
 
 /// Gateway checks: the gateway is not part of the OpenAPI document, so they are always listed.
@@ -651,7 +677,14 @@ fn known_operation(id: &str) -> bool {
 /// Runs one check.
 pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
     use Kind::*;
+    if let Some(why) = &ctx.blocked {
+        if !matches!(kind, TlsCertificate | TlsHttp2) {
+            return Err(Finding::harness(format!("not run: {why}")));
+        }
+    }
     match kind {
+        TlsCertificate => tls::certificate(ctx).await,
+        TlsHttp2 => tls::http2(ctx).await,
         Success(op) => operations::success(ctx, op).await,
         MissingToken(op) => operations::missing_token(ctx, op).await,
         InvalidToken(op) => operations::invalid_token(ctx, op).await,

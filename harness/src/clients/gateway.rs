@@ -13,6 +13,8 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use super::tls::TlsSettings;
+
 /// Longest frame the harness accepts from a target.
 const MAX_FRAME: usize = 1024 * 1024;
 /// Default bound on the WebSocket handshake (checks use the config's request timeout).
@@ -136,12 +138,28 @@ impl GatewayClient {
         transcript: Transcript,
         timeout: Duration,
     ) -> Result<Self, String> {
+        Self::connect_with_tls(url, name, transcript, timeout, &TlsSettings::default()).await
+    }
+
+    /// Connects with the target config's trust anchors (`wss://`); within `timeout`.
+    pub async fn connect_with_tls(
+        url: &str,
+        name: &str,
+        transcript: Transcript,
+        timeout: Duration,
+        tls: &TlsSettings,
+    ) -> Result<Self, String> {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));
         let (ws, _) = tokio::time::timeout(
             timeout,
-            tokio_tungstenite::connect_async_with_config(url, Some(config), false),
+            tokio_tungstenite::connect_async_tls_with_config(
+                url,
+                Some(config),
+                false,
+                Some(tokio_tungstenite::Connector::Rustls(tls.ws_config())),
+            ),
         )
         .await
         .map_err(|_| format!("connecting to {url} timed out"))?

@@ -5,6 +5,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::Value;
 
+use super::tls::TlsSettings;
 use crate::check::Exchange;
 
 /// Longest response body kept in evidence.
@@ -100,10 +101,17 @@ pub struct Http {
 }
 
 impl Http {
+    /// A client trusting the bundled web roots.
     pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Self> {
+        Self::with_tls(base, timeout, &TlsSettings::default())
+    }
+
+    /// A client with the target config's trust anchors (or its explicit opt-out).
+    pub fn with_tls(base: &str, timeout: Duration, tls: &TlsSettings) -> anyhow::Result<Self> {
         // reqwest's `timeout` is a total deadline (connect to end of body), so a target that
         // trickles its body cannot keep a request alive beyond it.
         let client = reqwest::Client::builder()
+            .use_preconfigured_tls(tls.http_config())
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())

@@ -1,7 +1,9 @@
-//! How the harness speaks to a target: HTTP with recorded evidence, and real MLS clients.
+//! How the harness speaks to a target: HTTP with recorded evidence, TLS with the target's
+//! trust anchors, and real MLS clients.
 
 pub mod actors;
 pub mod gateway;
 pub mod http;
 pub mod mls;
 pub mod provider;
+pub mod tls;

@@ -25,6 +25,20 @@ pub fn render(report: &Report) -> String {
         s.error,
         s.unsupported
     ));
+    // JUnit properties: where CI shows a suite's settings, the TLS opt-out shows too.
+    out.push_str("    <properties>\n");
+    out.push_str(&format!(
+        "      <property name=\"insecure_skip_verify\" value=\"{}\"/>\n",
+        report.header.insecure_skip_verify
+    ));
+    if let Some(tls) = &report.header.tls {
+        out.push_str(&format!(
+            "      <property name=\"tls\" value=\"{} ALPN {}\"/>\n",
+            escape(&tls.version),
+            escape(tls.alpn.as_deref().unwrap_or("none"))
+        ));
+    }
+    out.push_str("    </properties>\n");
     for c in &report.checks {
         let class = c.def.id.split('.').next().unwrap_or("p2mls");
         out.push_str(&format!(

@@ -13,6 +13,20 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str("# p2mls conformance report\n\n");
     out.push_str(&format!("- Target: {}\n", h.target));
+    if h.insecure_skip_verify {
+        out.push_str("- **TLS certificate verification is OFF (`insecure_skip_verify = true`): for local experiments only; this report says nothing about the target's certificate.**\n");
+    }
+    if let Some(tls) = &h.tls {
+        out.push_str(&format!(
+            "- TLS: {}, ALPN {}, chain presented by `{}`:\n",
+            tls.version,
+            tls.alpn.as_deref().unwrap_or("none"),
+            tls.host
+        ));
+        for (i, cert) in tls.chain.iter().enumerate() {
+            out.push_str(&format!("  - [{i}] {}\n", cell(&cert.to_string())));
+        }
+    }
     out.push_str(&format!(
         "- Document: {} (OpenAPI {}, API {})\n",
         h.spec_source, h.spec_openapi, h.spec_version

@@ -63,6 +63,10 @@ pub struct Header {
     /// MLS implementation of each actor in the suite runs.
     pub clients: Vec<String>,
     pub strict: bool,
+    /// What the TLS probe saw (version, ALPN, the chain); None for plain http:// targets.
+    pub tls: Option<crate::clients::tls::TlsObservation>,
+    /// The config turned certificate verification off (local experiments only).
+    pub insecure_skip_verify: bool,
 }
 
 /// A requirement with the checks that verify it and its resulting verdict.

@@ -37,12 +37,25 @@ pub fn router() -> Router<AppState> {
         .route(SOCKET, get(upgrade))
 }
 
-async fn discovery(headers: HeaderMap) -> impl IntoResponse {
+/// The socket's URL on the host the client asked for: `Host` in HTTP/1.1, the URI's authority
+/// in HTTP/2; `wss` when this server speaks TLS.
+async fn discovery(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     let host = headers
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    axum::Json(json!({ "url": format!("ws://{host}{SOCKET}") }))
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_else(|| "localhost".into());
+    let scheme = if state.config.tls.is_some() {
+        "wss"
+    } else {
+        "ws"
+    };
+    axum::Json(json!({ "url": format!("{scheme}://{host}{SOCKET}") }))
 }
 
 async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Response {
