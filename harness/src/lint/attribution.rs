@@ -351,6 +351,8 @@ mod tests {
             suites: Vec::new(),
             clients: Vec::new(),
             strict: false,
+            tls: None,
+            insecure_skip_verify: false,
         };
         let report = Report::new(header, vec![check], Vec::new(), Gate::default());
         assert_eq!(report.spec_findings, vec![finding]);
