@@ -9,6 +9,7 @@ pub mod chaos;
 pub mod check;
 pub mod checks;
 pub mod clients;
+pub mod console;
 pub mod diff;
 pub mod differential;
 pub mod lint;
@@ -92,6 +93,14 @@ pub struct RunArgs {
     /// Keep every check's exchanges and frames in the report's `trace` (benchmarks, replays).
     #[arg(skip)]
     pub capture: bool,
+    /// Nothing on stderr while running (default: a live progress line on a terminal, else a
+    /// line per check that does not pass).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// How results are printed at the end: `github` adds GitHub Actions annotations (`auto`:
+    /// when GITHUB_ACTIONS=true).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: console::Format,
     /// Start the embedded server with a deliberate fault (to see the harness catch it).
     #[arg(long = "embedded-fault", value_name = "NAME")]
     pub embedded_faults: Vec<Fault>,
@@ -177,8 +186,11 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         defs.clone(),
         &spec,
         &registry,
-        args.strict,
-        args.differential || args.capture,
+        Mode {
+            strict: args.strict,
+            capture: args.differential || args.capture,
+            progress: console::Progress::for_stderr(args.quiet),
+        },
     )
     .await?;
     let differences = if args.differential {
@@ -189,8 +201,11 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             defs,
             &spec,
             &registry,
-            args.strict,
-            true,
+            Mode {
+                strict: args.strict,
+                capture: true,
+                progress: console::Progress::Silent,
+            },
         )
         .await;
         server.stop().await;
@@ -312,6 +327,14 @@ fn embedded_tls(
     ))
 }
 
+/// How one certification runs.
+struct Mode {
+    strict: bool,
+    /// Keep every check's exchanges and frames (differential runs).
+    capture: bool,
+    progress: console::Progress,
+}
+
 /// Probes TLS (https:// targets), obtains actors from `base` and runs `defs` against it. A
 /// refused certificate or a failed handshake leaves only the TLS checks to judge: the others are
 /// `error` ("not run"), because nothing else can be trusted over such a connection.
@@ -321,8 +344,7 @@ async fn certify(
     defs: Vec<checks::CheckDef>,
     spec: &ApiSpec,
     registry: &SuiteRegistry,
-    strict: bool,
-    capture: bool,
+    mode: Mode,
 ) -> Result<(Vec<runner::CheckReport>, Option<TlsObservation>), UsageError> {
     let http = clients::http::Http::with_tls(base, config.timeout(), &config.tls)
         .map_err(|e| UsageError(e.to_string()))?;
@@ -362,10 +384,11 @@ async fn certify(
         config.gateway_url.clone(),
         std::time::Duration::from_millis(config.event_timeout_ms),
     );
-    ctx.capture = capture;
+    ctx.capture = mode.capture;
     ctx.check_timeout = config.check_timeout();
     ctx.tls = config.tls.clone();
     ctx.tls_probe = probe;
     ctx.blocked = blocked;
-    Ok((runner::run(&mut ctx, defs, strict).await, observation))
+    ctx.progress = mode.progress;
+    Ok((runner::run(&mut ctx, defs, mode.strict).await, observation))
 }

@@ -126,8 +126,14 @@ async fn run(args: RunArgs) -> i32 {
                 s.unsupported,
                 s.error
             );
-            for c in report.checks.iter().filter(|c| c.evidence.is_some()) {
-                println!("  {:<11} {}: {}", c.verdict.as_str(), c.def.id, c.reason);
+            // Each root cause once, with the checks it broke (details are in the reports).
+            for line in p2mls::console::summary_lines(&report.checks) {
+                println!("{line}");
+            }
+            if args.format.github() {
+                for line in p2mls::console::github_annotations(&report.checks) {
+                    println!("{line}");
+                }
             }
             if !report.gate.now_passing.is_empty() {
                 println!(

@@ -1,6 +1,5 @@
 //! Runs the selected checks in order, applies levels, and gates on `--expect`.
 
-use std::io::{IsTerminal, Write};
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
@@ -65,12 +64,13 @@ impl Selection {
 /// `check_timeout_seconds`; the runner uses `Ctx::check_timeout`).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Runs `defs` against the context, printing a progress line per check on a terminal.
+/// Runs `defs` against the context, reporting progress as `ctx.progress` says.
 pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckReport> {
     let total = defs.len();
-    let progress = std::io::stderr().is_terminal();
+    let progress = ctx.progress;
     let mut reports = Vec::new();
     for (index, def) in defs.into_iter().enumerate() {
+        progress.started(index, total, &def.id);
         ctx.exchanges.clear();
         ctx.transcript.take();
         ctx.spec_findings.clear();
@@ -118,16 +118,6 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
                 (reason, Some(evidence))
             }
         };
-        if progress {
-            let mut err = std::io::stderr();
-            let _ = writeln!(
-                err,
-                "[{:>3}/{total}] {:<11} {}",
-                index + 1,
-                verdict.as_str(),
-                def.id
-            );
-        }
         let spec_findings = std::mem::take(&mut ctx.spec_findings)
             .into_iter()
             .map(|f| SpecFinding {
@@ -135,7 +125,7 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
                 ..f
             })
             .collect();
-        reports.push(CheckReport {
+        let report = CheckReport {
             trace,
             def,
             verdict,
@@ -143,7 +133,9 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
             evidence,
             spec_findings,
             duration: started.elapsed(),
-        });
+        };
+        progress.ended(index, total, &report);
+        reports.push(report);
     }
     reports
 }

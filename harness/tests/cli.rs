@@ -57,3 +57,38 @@ fn a_faulty_embedded_server_exits_1() {
     assert_eq!(code, 1, "{stdout}");
     assert!(stdout.contains("fail"), "{stdout}");
 }
+
+#[test]
+fn progress_lines_annotations_and_quiet() {
+    let args = [
+        "run",
+        "--embedded-fault",
+        "no-http2",
+        "--only",
+        "tls.*",
+        "--format",
+        "github",
+    ];
+    // Not a terminal here: a plain line per check that does not pass, as it ends.
+    let (code, stdout, stderr) = p2mls(&args);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stderr.contains("[  2/2] non-strict  tls.http2: expected ALPN `h2`"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("tls.certificate"), "{stderr}");
+    assert!(
+        stdout.contains("::warning title=p2mls non-strict tls.http2 (CORE.3.4.http2)::"),
+        "{stdout}"
+    );
+    let mut quiet = args.to_vec();
+    quiet.push("--quiet");
+    let (code, stdout, stderr) = p2mls(&quiet);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(!stderr.contains("tls.http2"), "{stderr}");
+    // Annotations only where asked for.
+    let mut text = args[..5].to_vec();
+    text.extend(["--format", "text"]);
+    let (_, stdout, _) = p2mls(&text);
+    assert!(!stdout.contains("::warning"), "{stdout}");
+}

@@ -75,6 +75,8 @@ pub struct Ctx {
     pub tls_probe: Option<Probe>,
     /// Why no check but the TLS ones can run (the target's TLS is refused).
     pub blocked: Option<String>,
+    /// What the runner shows while it works.
+    pub progress: crate::console::Progress,
 }
 
 impl Ctx {
@@ -102,6 +104,7 @@ impl Ctx {
             tls: TlsSettings::default(),
             tls_probe: None,
             blocked: None,
+            progress: crate::console::Progress::Silent,
         }
     }
 

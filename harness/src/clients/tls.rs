@@ -359,8 +359,11 @@ fn classify(error: &std::io::Error) -> HandshakeFailure {
 #[derive(Debug)]
 struct Recording {
     inner: Arc<WebPkiServerVerifier>,
-    seen: Mutex<Option<(Vec<CertificateDer<'static>>, Result<(), String>)>>,
+    seen: Mutex<Option<Seen>>,
 }
+
+/// The chain a server presented (leaf first) and the anchors' verdict on it.
+type Seen = (Vec<CertificateDer<'static>>, Result<(), String>);
 
 impl ServerCertVerifier for Recording {
     fn verify_server_cert(

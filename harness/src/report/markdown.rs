@@ -68,6 +68,31 @@ pub fn render(report: &Report) -> String {
             report.gate.now_passing.join(", ")
         ));
     }
+    let causes = crate::console::causes(&report.checks);
+    if !causes.is_empty() {
+        out.push_str(
+            "## Root causes\n\nChecks that did not pass, grouped by reason (most checks first).\n\n| count | verdict | reason | checks |\n|---|---|---|---|\n",
+        );
+        for cause in &causes {
+            let mut ids: Vec<String> = cause
+                .checks
+                .iter()
+                .take(5)
+                .map(|id| format!("`{id}`"))
+                .collect();
+            if cause.checks.len() > 5 {
+                ids.push("…".into());
+            }
+            out.push_str(&format!(
+                "| {} | {} | {} | {} |\n",
+                cause.checks.len(),
+                cause.verdict.as_str(),
+                cell(&cause.reason),
+                ids.join(", ")
+            ));
+        }
+        out.push('\n');
+    }
     out.push_str(
         "## Checks\n\n| check | level | verdict | requirements | reason |\n|---|---|---|---|---|\n",
     );

@@ -1,0 +1,277 @@
+//! What `p2mls run` shows while it works and when it ends: a live progress line on a terminal, plain
+//! lines elsewhere, nothing with `--quiet`; at the end, failures grouped by root cause, and GitHub
+//! Actions annotations with `--format github` (or automatically under `GITHUB_ACTIONS=true`).
+//!
+//! Progress goes to stderr (through `eprint!`, so tests capture it); the summary to stdout.
+
+use std::io::IsTerminal;
+
+use crate::check::Verdict;
+use crate::report::redact::redact;
+use crate::runner::CheckReport;
+
+/// How the runner reports progress.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Progress {
+    /// Nothing while running (library default).
+    #[default]
+    Silent,
+    /// One line per check that does not pass, as it ends.
+    Plain,
+    /// A progress line rewritten in place (done / total, the running check), and a line per
+    /// check that does not pass, as it ends.
+    Live,
+}
+
+impl Progress {
+    /// `Live` on a terminal, `Plain` elsewhere, `Silent` with `--quiet`.
+    pub fn for_stderr(quiet: bool) -> Self {
+        match (quiet, std::io::stderr().is_terminal()) {
+            (true, _) => Progress::Silent,
+            (false, true) => Progress::Live,
+            (false, false) => Progress::Plain,
+        }
+    }
+
+    /// Before check `index` (0-based) of `total` starts.
+    pub fn started(self, index: usize, total: usize, id: &str) {
+        if self == Progress::Live {
+            eprint!("\r\x1b[2K[{:>3}/{total}] running {id}", index);
+        }
+    }
+
+    /// When a check has ended.
+    pub fn ended(self, index: usize, total: usize, report: &CheckReport) {
+        if self == Progress::Silent {
+            return;
+        }
+        let clear = if self == Progress::Live {
+            "\r\x1b[2K"
+        } else {
+            ""
+        };
+        if report.verdict != Verdict::Pass {
+            eprintln!(
+                "{clear}[{:>3}/{total}] {:<11} {}: {}",
+                index + 1,
+                report.verdict.as_str(),
+                report.def.id,
+                one_line(&report.reason, 300)
+            );
+        }
+        if self == Progress::Live && index + 1 == total {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+fn one_line(text: &str, max: usize) -> String {
+    let flat = text.replace(['\n', '\r'], " ");
+    if flat.chars().count() <= max {
+        return flat;
+    }
+    let cut: String = flat.chars().take(max).collect();
+    format!("{cut}…")
+}
+
+/// Checks that did not pass for one reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cause {
+    pub verdict: Verdict,
+    /// The reason with run-specific values (ids, ports, keys) replaced.
+    pub reason: String,
+    pub checks: Vec<String>,
+}
+
+/// The checks that did not pass, grouped by verdict and reason (run-specific values redacted),
+/// most checks first: one root cause that breaks 60 checks shows as one line, not 60.
+pub fn causes(checks: &[CheckReport]) -> Vec<Cause> {
+    let mut groups: Vec<Cause> = Vec::new();
+    for c in checks.iter().filter(|c| c.verdict != Verdict::Pass) {
+        let reason = redact(&c.reason);
+        match groups
+            .iter_mut()
+            .find(|g| g.verdict == c.verdict && g.reason == reason)
+        {
+            Some(group) => group.checks.push(c.def.id.clone()),
+            None => groups.push(Cause {
+                verdict: c.verdict,
+                reason,
+                checks: vec![c.def.id.clone()],
+            }),
+        }
+    }
+    // Stable: equal counts keep the order of the checks.
+    groups.sort_by_key(|g| std::cmp::Reverse(g.checks.len()));
+    groups
+}
+
+/// The end-of-run lines for a person: each cause once, with how many checks it broke.
+pub fn summary_lines(checks: &[CheckReport]) -> Vec<String> {
+    causes(checks)
+        .into_iter()
+        .map(|cause| match cause.checks.as_slice() {
+            [one] => format!(
+                "  {:<11} {one}: {}",
+                cause.verdict.as_str(),
+                one_line(&cause.reason, 400)
+            ),
+            many => format!(
+                "  {:<11} {} checks ({}{}): {}",
+                cause.verdict.as_str(),
+                many.len(),
+                many.iter().take(3).cloned().collect::<Vec<_>>().join(", "),
+                if many.len() > 3 { ", …" } else { "" },
+                one_line(&cause.reason, 400)
+            ),
+        })
+        .collect()
+}
+
+/// Where results go at the end of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// GitHub annotations when `GITHUB_ACTIONS=true`, text otherwise.
+    #[default]
+    Auto,
+    Text,
+    /// GitHub Actions workflow commands: `::error` for fail and error, `::warning` for non-strict.
+    Github,
+}
+
+impl Format {
+    pub fn github(self) -> bool {
+        match self {
+            Format::Github => true,
+            Format::Text => false,
+            Format::Auto => std::env::var("GITHUB_ACTIONS").is_ok_and(|v| v == "true"),
+        }
+    }
+}
+
+/// GitHub Actions annotations, one per check that fails, errs or is non-strict.
+pub fn github_annotations(checks: &[CheckReport]) -> Vec<String> {
+    checks
+        .iter()
+        .filter_map(|c| {
+            let command = match c.verdict {
+                Verdict::Fail | Verdict::Error => "error",
+                Verdict::NonStrict => "warning",
+                Verdict::Pass | Verdict::Unsupported => return None,
+            };
+            let title = format!(
+                "p2mls {} {} ({})",
+                c.verdict.as_str(),
+                c.def.id,
+                c.def.requirements.join(" ")
+            );
+            Some(format!(
+                "::{command} title={}::{}",
+                escape_property(&title),
+                escape_data(&format!("{}\n{}", c.def.title, c.reason))
+            ))
+        })
+        .collect()
+}
+
+/// Workflow-command data: `%`, CR and LF are escaped.
+fn escape_data(text: &str) -> String {
+    text.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+/// Workflow-command properties: also `:` and `,`.
+fn escape_property(text: &str) -> String {
+    escape_data(text).replace(':', "%3A").replace(',', "%2C")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::check::Level;
+    use crate::checks::{CheckDef, Kind};
+
+    fn report(id: &str, verdict: Verdict, reason: &str) -> CheckReport {
+        CheckReport {
+            def: CheckDef {
+                id: id.into(),
+                title: format!("title of {id}"),
+                requirements: vec!["PROFILE.x".into(), "MLS.y".into()],
+                level: Level::Must,
+                kind: Kind::TlsCertificate,
+            },
+            verdict,
+            reason: reason.into(),
+            evidence: None,
+            spec_findings: Vec::new(),
+            duration: std::time::Duration::ZERO,
+            trace: None,
+        }
+    }
+
+    #[test]
+    fn one_cause_of_many_checks_comes_first_and_once() {
+        let checks = vec![
+            report(
+                "a",
+                Verdict::Fail,
+                "expected 200; observed 404 for group 3f9a8c7d6e5f4a3b2c1d0e9f8a7b6c5d",
+            ),
+            report("b", Verdict::Pass, ""),
+            report(
+                "c",
+                Verdict::Error,
+                "not run: the target's TLS certificate is refused",
+            ),
+            report(
+                "d",
+                Verdict::Error,
+                "not run: the target's TLS certificate is refused",
+            ),
+            report(
+                "e",
+                Verdict::Fail,
+                "expected 200; observed 404 for group 0a1b2c3d4e5f60718293a4b5c6d7e8f9",
+            ),
+            report(
+                "f",
+                Verdict::Error,
+                "not run: the target's TLS certificate is refused",
+            ),
+            report("g", Verdict::NonStrict, "expected h2"),
+        ];
+        let causes = causes(&checks);
+        assert_eq!(causes.len(), 3);
+        assert_eq!(causes[0].checks, vec!["c", "d", "f"]);
+        // Different ids, one cause.
+        assert_eq!(causes[1].checks, vec!["a", "e"]);
+        assert_eq!(causes[2].checks, vec!["g"]);
+        let lines = summary_lines(&checks);
+        assert!(lines[0].contains("3 checks (c, d, f)"), "{lines:?}");
+        assert!(lines[2].contains("non-strict  g: expected h2"), "{lines:?}");
+    }
+
+    #[test]
+    fn github_annotations_escape_and_skip_passes() {
+        let checks = vec![
+            report(
+                "x.fail",
+                Verdict::Fail,
+                "expected 100%\nobserved: 50%, a, b",
+            ),
+            report("x.pass", Verdict::Pass, ""),
+            report("x.unsupported", Verdict::Unsupported, "no route"),
+            report("x.should", Verdict::NonStrict, "soft"),
+        ];
+        let lines = github_annotations(&checks);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert_eq!(
+            lines[0],
+            "::error title=p2mls fail x.fail (PROFILE.x MLS.y)::title of x.fail%0Aexpected 100%25%0Aobserved: 50%25, a, b"
+        );
+        assert!(lines[1].starts_with("::warning title=p2mls non-strict x.should"));
+        assert!(Format::Github.github());
+        assert!(!Format::Text.github());
+    }
+}
