@@ -65,6 +65,9 @@ pub struct Exchange {
     /// The request as sent (with its real token): kept in memory for replays, never written.
     #[serde(skip)]
     pub sent: Option<crate::clients::http::ApiRequest>,
+    /// Rate-limit answers waited out before this one (status, Retry-After, time waited).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub retries: Vec<String>,
 }
 
 /// What a check observed when it did not pass.

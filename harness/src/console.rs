@@ -207,6 +207,7 @@ mod tests {
             spec_findings: Vec::new(),
             duration: std::time::Duration::ZERO,
             trace: None,
+            rate_limited: Vec::new(),
         }
     }
 

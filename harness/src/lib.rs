@@ -93,6 +93,10 @@ pub struct RunArgs {
     /// Keep every check's exchanges and frames in the report's `trace` (benchmarks, replays).
     #[arg(skip)]
     pub capture: bool,
+    /// Requests per second across the run (default: the config's `rate_per_second`, else
+    /// unlimited on loopback and 10 against any other host; 0: unlimited).
+    #[arg(long)]
+    pub rate: Option<f64>,
     /// Nothing on stderr while running (default: a live progress line on a terminal, else a
     /// line per check that does not pass).
     #[arg(long, short)]
@@ -180,7 +184,22 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             (server.url(), config, Some(server))
         }
     };
-    let (results, tls) = certify(
+    let rate = pacing(args.rate, config.rate_per_second, &base);
+    if let (Some(rate), false) = (rate, args.quiet) {
+        eprintln!(
+            "p2mls: pacing {rate} requests/s ({})",
+            if args.rate.is_some() || config.rate_per_second.is_some() {
+                "as configured"
+            } else {
+                "default against a non-loopback target; --rate to change, 0 for none"
+            }
+        );
+    }
+    let Certified {
+        results,
+        tls,
+        rate_limit,
+    } = certify(
         &base,
         &config,
         defs.clone(),
@@ -190,6 +209,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             strict: args.strict,
             capture: args.differential || args.capture,
             progress: console::Progress::for_stderr(args.quiet),
+            rate,
         },
     )
     .await?;
@@ -205,11 +225,12 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
                 strict: args.strict,
                 capture: true,
                 progress: console::Progress::Silent,
+                rate: None,
             },
         )
         .await;
         server.stop().await;
-        differential::compare(&results, &reference?.0)
+        differential::compare(&results, &reference?.results)
     } else {
         Vec::new()
     };
@@ -241,6 +262,8 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         strict: args.strict,
         tls,
         insecure_skip_verify: config.insecure_skip_verify,
+        pacing_per_second: rate,
+        rate_limit,
     };
     if let Some(server) = embedded {
         server.stop().await;
@@ -266,6 +289,12 @@ async fn start_embedded(
     // Short heartbeats so that the heartbeat-request check need not wait long.
     server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
     server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
+    // A session limit the whole run stays under (a run sends about 250 requests, spread over
+    // three sessions), which the rate-limit check's burst of 300 still exceeds.
+    server_config.rate_limit = Some(p2mls_reference_server::rate_limit::RateLimit {
+        per_second: 100.0,
+        burst: 200.0,
+    });
     let (identity, anchors) = embedded_tls(&server_config.faults).map_err(|e| {
         UsageError(format!(
             "cannot make the embedded server's TLS certificate: {e}"
@@ -283,6 +312,9 @@ async fn start_embedded(
         event_timeout_ms: args.embedded_event_timeout_ms.unwrap_or(5000),
         ca_certs: Vec::new(),
         insecure_skip_verify: false,
+        max_retries: 5,
+        retry_budget_seconds: 120,
+        rate_per_second: None,
         actors: ActorSource::Reference {
             registration_secret: secret,
         },
@@ -333,6 +365,33 @@ struct Mode {
     /// Keep every check's exchanges and frames (differential runs).
     capture: bool,
     progress: console::Progress,
+    /// Requests per second across the run.
+    rate: Option<f64>,
+}
+
+/// What one certification produced.
+struct Certified {
+    results: Vec<runner::CheckReport>,
+    tls: Option<TlsObservation>,
+    rate_limit: clients::http::RateLimitStats,
+}
+
+/// Requests per second: `--rate`, else the config's, else none on a loopback target and a
+/// conservative 10 against any other host (a shared staging server). 0 means none.
+fn pacing(flag: Option<f64>, configured: Option<f64>, base: &str) -> Option<f64> {
+    let loopback = reqwest::Url::parse(base)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .is_some_and(|h| {
+            h == "localhost"
+                || h.trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+    let default = (!loopback).then_some(10.0);
+    flag.or(configured)
+        .or(default)
+        .filter(|r| *r > 0.0 && r.is_finite())
 }
 
 /// Probes TLS (https:// targets), obtains actors from `base` and runs `defs` against it. A
@@ -345,9 +404,14 @@ async fn certify(
     spec: &ApiSpec,
     registry: &SuiteRegistry,
     mode: Mode,
-) -> Result<(Vec<runner::CheckReport>, Option<TlsObservation>), UsageError> {
+) -> Result<Certified, UsageError> {
     let http = clients::http::Http::with_tls(base, config.timeout(), &config.tls)
-        .map_err(|e| UsageError(e.to_string()))?;
+        .map_err(|e| UsageError(e.to_string()))?
+        .with_policy(clients::http::RetryPolicy {
+            max_retries: config.max_retries,
+            budget: std::time::Duration::from_secs(config.retry_budget_seconds),
+            rate: mode.rate,
+        });
     let probe = if base.starts_with("https://") {
         Some(config.tls.probe(base, config.timeout()).await)
     } else {
@@ -390,5 +454,10 @@ async fn certify(
     ctx.tls_probe = probe;
     ctx.blocked = blocked;
     ctx.progress = mode.progress;
-    Ok((runner::run(&mut ctx, defs, mode.strict).await, observation))
+    let results = runner::run(&mut ctx, defs, mode.strict).await;
+    Ok(Certified {
+        results,
+        tls: observation,
+        rate_limit: ctx.http.rate_limit_stats(),
+    })
 }

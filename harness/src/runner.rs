@@ -27,6 +27,9 @@ pub struct CheckReport {
     /// Every exchange and frame of the check, kept in differential mode (`Ctx::capture`).
     #[serde(skip)]
     pub trace: Option<Evidence>,
+    /// Rate-limit answers the check's requests waited out (status, Retry-After, time waited).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rate_limited: Vec<String>,
 }
 
 /// Check selection.
@@ -90,6 +93,18 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
             ))),
         };
         let verdict = verdict_for(&result, def.level, strict);
+        let rate_limited: Vec<String> = ctx
+            .exchanges
+            .iter()
+            .flat_map(|x| {
+                let route = x
+                    .sent
+                    .as_ref()
+                    .map(|r| format!("{} {}", r.method, r.path))
+                    .unwrap_or_default();
+                x.retries.iter().map(move |r| format!("{route}: {r}"))
+            })
+            .collect();
         let trace = ctx.capture.then(|| Evidence {
             exchanges: ctx.exchanges.clone(),
             transcript: ctx.transcript.snapshot(),
@@ -133,6 +148,7 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
             evidence,
             spec_findings,
             duration: started.elapsed(),
+            rate_limited,
         };
         progress.ended(index, total, &report);
         reports.push(report);

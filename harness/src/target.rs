@@ -26,6 +26,17 @@ pub struct TargetConfig {
     /// How long to wait for a gateway event, in milliseconds.
     #[serde(default = "default_event_timeout")]
     pub event_timeout_ms: u64,
+    /// Retries of one request answered 429 (or 503 with Retry-After).
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// Seconds the whole run may spend waiting out rate limits; past it a rate-limited check
+    /// is `error` ("rate-limited past the budget"), never `fail`.
+    #[serde(default = "default_retry_budget")]
+    pub retry_budget_seconds: u64,
+    /// Requests per second across the run (`--rate` overrides). Default: unlimited on a
+    /// loopback target, 10 elsewhere.
+    #[serde(default)]
+    pub rate_per_second: Option<f64>,
     /// Extra trust anchors (PEM files, relative to the config file) for https/wss targets whose
     /// certificate a private CA issued; the bundled web roots are always trusted.
     #[serde(default)]
@@ -42,6 +53,14 @@ pub struct TargetConfig {
 
 fn default_timeout() -> u64 {
     10
+}
+
+fn default_max_retries() -> u32 {
+    5
+}
+
+fn default_retry_budget() -> u64 {
+    120
 }
 
 fn default_check_timeout() -> u64 {

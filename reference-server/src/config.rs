@@ -6,7 +6,15 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::faults::Fault;
+use crate::rate_limit::RateLimit;
 use crate::tls::TlsIdentity;
+
+/// 50 requests per second per session on average, bursts of 100: far above what one client
+/// needs, low enough that one session cannot monopolise the server.
+pub const DEFAULT_RATE_LIMIT: RateLimit = RateLimit {
+    per_second: 50.0,
+    burst: 100.0,
+};
 
 /// Flags and environment variables of `p2mls serve` and `p2mls-reference-server`.
 #[derive(Debug, Clone, Default, clap::Args, Deserialize)]
@@ -45,6 +53,13 @@ pub struct ServeArgs {
     /// Most gateway connections served at once; more are refused with 503.
     #[arg(long, env = "P2MLS_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Requests per second one session may send on average (PROFILE.rate-limit); 0 turns the
+    /// limit off. Default: 50.
+    #[arg(long, env = "P2MLS_RATE_LIMIT")]
+    pub rate_limit: Option<f64>,
+    /// Requests one session may send in a burst above the average. Default: 100.
+    #[arg(long, env = "P2MLS_RATE_BURST")]
+    pub rate_burst: Option<f64>,
     /// PEM certificate chain (leaf first): serve https and wss instead of http and ws, HTTP/1.1
     /// and HTTP/2 by ALPN. Needs --tls-key.
     #[arg(long, env = "P2MLS_TLS_CERT", requires = "tls_key")]
@@ -81,6 +96,8 @@ pub struct Config {
     pub hybrid_wire: u16,
     pub keypackage_limit: usize,
     pub gateway: GatewayConfig,
+    /// Per-session request limit (None: unlimited).
+    pub rate_limit: Option<RateLimit>,
     /// Serve TLS with this identity (None: plain HTTP).
     pub tls: Option<TlsIdentity>,
     pub faults: Vec<Fault>,
@@ -117,6 +134,7 @@ impl Config {
             hybrid_wire: p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE,
             keypackage_limit: 100,
             gateway: GatewayConfig::default(),
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
             tls: None,
             faults: Vec::new(),
         }
@@ -158,6 +176,18 @@ impl Config {
             (None, None) => None,
             _ => anyhow::bail!("tls-cert and tls-key go together: give both or neither"),
         };
+        let per_second = args
+            .rate_limit
+            .or(file.rate_limit)
+            .unwrap_or(DEFAULT_RATE_LIMIT.per_second);
+        let burst = args
+            .rate_burst
+            .or(file.rate_burst)
+            .unwrap_or(DEFAULT_RATE_LIMIT.burst);
+        if !(per_second >= 0.0 && per_second.is_finite() && burst >= 1.0 && burst.is_finite()) {
+            anyhow::bail!("rate-limit must be 0 (off) or positive, rate-burst at least 1");
+        }
+        let rate_limit = (per_second > 0.0).then_some(RateLimit { per_second, burst });
         let mut faults = file.faults;
         faults.extend(args.faults);
         Ok(Self {
@@ -196,6 +226,7 @@ impl Config {
                     .or(file.max_connections)
                     .unwrap_or(GatewayConfig::default().max_connections),
             },
+            rate_limit,
             tls,
             faults,
         })

@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 413: the caller would hold more KeyPackages than the server allows.
     #[error("too many KeyPackages stored for this session (limit {0})")]
     TooManyKeyPackages(usize),
+    /// 429: the session sent more requests than its rate limit allows; retry after the seconds.
+    #[error("too many requests for this session: retry after {0} s")]
+    RateLimited(u64),
     /// A deliberately wrong status (fault injection only).
     #[error("{1}")]
     Injected(u16, &'static str),
@@ -96,6 +99,12 @@ impl IntoResponse for ApiError {
             Self::TooManyKeyPackages(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 body("keypackage_limit", &message),
+            )
+                .into_response(),
+            Self::RateLimited(seconds) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, seconds.to_string())],
+                body("rate_limited", &message),
             )
                 .into_response(),
             Self::Injected(status, _) => (

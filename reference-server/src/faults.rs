@@ -93,6 +93,8 @@ pub enum Fault {
     NoSecondFactor,
     /// 400 answers carry a plain-text body instead of the profile's error object.
     PlainTextErrors,
+    /// No per-session rate limit, whatever the configuration says.
+    NoRateLimit,
     /// Over TLS, ALPN offers only `http/1.1`: no HTTP/2 (core 3.4's recommendation).
     NoHttp2,
     /// Embedded runs: the server's TLS certificate comes from a CA the harness was not given.

@@ -18,6 +18,7 @@ pub mod gateway;
 pub mod json;
 pub mod mls;
 pub mod params;
+pub mod rate_limit;
 pub mod routes;
 pub mod store;
 pub mod tls;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub signing_key: Arc<ed25519_dalek::SigningKey>,
     pub mls: Arc<mls::MlsContext>,
     pub hub: Arc<gateway::Hub>,
+    /// Per-session request limit (None: unlimited).
+    pub limiter: Option<Arc<rate_limit::Limiter>>,
 }
 
 impl AppState {
@@ -81,7 +84,12 @@ impl AppState {
             identity.cert_der.clone(),
             config.faults.clone(),
         );
+        let limiter = config
+            .rate_limit
+            .filter(|_| !config.faults.contains(&faults::Fault::NoRateLimit))
+            .map(|limit| Arc::new(rate_limit::Limiter::new(limit)));
         Ok(Self {
+            limiter,
             config: Arc::new(config),
             store,
             identity: Arc::new(identity),
@@ -104,6 +112,10 @@ pub fn app(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             faults::rewrite,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::enforce,
         ))
         .layer(axum::middleware::from_fn(log_request))
         .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))

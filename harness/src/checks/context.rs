@@ -17,7 +17,7 @@ use std::time::Duration;
 use crate::check::{CheckResult, Exchange, Finding, SpecFinding};
 use crate::clients::actors::Actor;
 use crate::clients::gateway::{GatewayClient, Transcript};
-use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
+use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http, HttpError};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions, MlsClient};
 use crate::clients::tls::{Probe, TlsSettings};
 use crate::lint::attribution;
@@ -119,11 +119,12 @@ impl Ctx {
         format!("{prefix}-{}-{}", crate::random_hex(4), self.counter)
     }
 
-    /// Sends a request, recording it; a transport failure is the target's failure.
+    /// Sends a request, recording it; a transport failure is the target's failure, a rate limit
+    /// past the budget nobody's (`error`).
     pub async fn send(&mut self, req: ApiRequest) -> Result<ApiResponse, Finding> {
         let (result, exchange) = self.http.send(&req).await;
         self.exchanges.push(exchange);
-        result.map_err(|e| Finding::mismatch("an HTTP response", e))
+        result.map_err(http_finding)
     }
 
     /// Method and concrete path of an operation in the document.
@@ -462,6 +463,14 @@ impl Ctx {
 
     pub async fn established_id(&mut self) -> Result<String, Finding> {
         Ok(self.established().await?.group.id.clone())
+    }
+}
+
+/// The finding for a request that got no response.
+pub fn http_finding(error: HttpError) -> Finding {
+    match error {
+        HttpError::Transport(why) => Finding::mismatch("an HTTP response", why),
+        limited @ HttpError::RateLimited(_) => Finding::harness(limited),
     }
 }
 

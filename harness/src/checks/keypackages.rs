@@ -111,7 +111,7 @@ pub async fn concurrent(ctx: &mut Ctx) -> CheckResult {
     for task in tasks {
         let (result, exchange) = task.await.map_err(Finding::harness)?;
         ctx.exchanges.push(exchange);
-        let resp = result.map_err(|e| Finding::mismatch("an HTTP response", e))?;
+        let resp = result.map_err(super::context::http_finding)?;
         expect_status(&resp, &[200], "each concurrent discovery to succeed")?;
         let list = resp
             .json()

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod idcert;
 pub mod keypackages;
 pub mod operations;
+pub mod ratelimit;
 pub mod suites;
 pub mod tls;
 
@@ -70,6 +71,7 @@ pub enum Kind {
     GatewayMlsEvents,
     TlsCertificate,
     TlsHttp2,
+    RateLimitSession,
     /// One step of the end-to-end run in a suite (polyproto id).
     Suite(u16, SuiteStep),
     /// The harness's own engine against the RFC 9420 vectors of a suite (polyproto id, wire,
@@ -507,6 +509,15 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
     ]);
     checks.extend(gateway_checks());
     checks.extend(tls_checks());
+    if spec.operation("groups_getGroup").is_some() {
+        checks.push(def(
+            "ratelimit.session-burst",
+            "A burst of requests from one session beyond its limit gets 429 with Retry-After and an error body, and the session is served again after it",
+            Level::Profile,
+            &["PROFILE.rate-limit", "PROFILE.error-body"],
+            Kind::RateLimitSession,
+        ));
+    }
     if group_ops && kp_ops {
         checks.extend(suite_checks(
             &p2mls_protocol::suites::SuiteRegistry::default(),
@@ -685,6 +696,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
     match kind {
         TlsCertificate => tls::certificate(ctx).await,
         TlsHttp2 => tls::http2(ctx).await,
+        RateLimitSession => ratelimit::session_burst(ctx).await,
         Success(op) => operations::success(ctx, op).await,
         MissingToken(op) => operations::missing_token(ctx, op).await,
         InvalidToken(op) => operations::invalid_token(ctx, op).await,

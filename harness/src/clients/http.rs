@@ -1,5 +1,7 @@
 //! An HTTP client that records every exchange as evidence (curl line, status, headers, body).
 
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::Method;
@@ -36,6 +38,8 @@ pub struct ApiRequest {
     pub headers: Vec<(String, String)>,
     /// (name, value, label) of headers that carry secrets (PROFILE.idcert-issue's second factor).
     pub secret_headers: Vec<(String, String, String)>,
+    /// Hand a 429 back as it is (for the check that provokes one).
+    pub no_retry: bool,
 }
 
 impl ApiRequest {
@@ -47,6 +51,7 @@ impl ApiRequest {
             body: None,
             headers: Vec::new(),
             secret_headers: Vec::new(),
+            no_retry: false,
         }
     }
 
@@ -62,6 +67,12 @@ impl ApiRequest {
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A 429 is answered to the caller, not retried.
+    pub fn without_retry(mut self) -> Self {
+        self.no_retry = true;
         self
     }
 
@@ -92,12 +103,77 @@ impl ApiResponse {
     }
 }
 
-/// The HTTP client with its base URL.
+/// The HTTP client with its base URL, its pacing and its rate-limit policy.
 #[derive(Clone)]
 pub struct Http {
     client: reqwest::Client,
     base: String,
     timeout: Duration,
+    policy: RetryPolicy,
+    /// Shared by every clone (concurrent checks): the run's pacing and what it waited.
+    shared: Arc<Shared>,
+}
+
+/// How the harness treats a target that protects itself (429, or 503 with Retry-After).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries of one request at most.
+    pub max_retries: u32,
+    /// Time the whole run may spend waiting out rate limits.
+    pub budget: Duration,
+    /// Requests per second across the run (None: as fast as answers come).
+    pub rate: Option<f64>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            max_retries: 5,
+            budget: Duration::from_secs(120),
+            rate: None,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shared {
+    /// When the next request may start (pacing).
+    next_slot: tokio::sync::Mutex<Option<tokio::time::Instant>>,
+    /// Milliseconds spent waiting out Retry-After (and 429 back-off).
+    waited_ms: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// Why no response came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// Connecting, sending or reading failed: the target's failure.
+    Transport(String),
+    /// The target kept answering 429 (or 503 with Retry-After) past the retry budget: nothing
+    /// can be judged, and it is not the target's fault either.
+    RateLimited(String),
+}
+
+impl std::fmt::Display for HttpError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HttpError::Transport(why) => f.write_str(why),
+            HttpError::RateLimited(why) => write!(f, "rate-limited past the budget: {why}"),
+        }
+    }
+}
+
+impl From<HttpError> for String {
+    fn from(e: HttpError) -> Self {
+        e.to_string()
+    }
+}
+
+/// Waiting a target imposed on the run, for the report header.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct RateLimitStats {
+    pub retries: u64,
+    pub waited_ms: u64,
 }
 
 impl Http {
@@ -120,7 +196,43 @@ impl Http {
             client,
             base: base.trim_end_matches('/').to_owned(),
             timeout,
+            policy: RetryPolicy::default(),
+            shared: Arc::default(),
         })
+    }
+
+    /// With a retry and pacing policy (the target config's, `--rate`).
+    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    pub fn policy(&self) -> RetryPolicy {
+        self.policy
+    }
+
+    /// Retries and time waited for rate limits so far, across all clones.
+    pub fn rate_limit_stats(&self) -> RateLimitStats {
+        RateLimitStats {
+            retries: self.shared.retries.load(Ordering::Relaxed),
+            waited_ms: self.shared.waited_ms.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Waits for the request's slot under `--rate`.
+    async fn pace(&self) {
+        let Some(rate) = self.policy.rate.filter(|r| *r > 0.0) else {
+            return;
+        };
+        let interval = Duration::from_secs_f64(1.0 / rate);
+        let start = {
+            let mut next = self.shared.next_slot.lock().await;
+            let now = tokio::time::Instant::now();
+            let start = next.map_or(now, |slot| slot.max(now));
+            *next = Some(start + interval);
+            start
+        };
+        tokio::time::sleep_until(start).await;
     }
 
     pub fn base(&self) -> &str {
@@ -132,8 +244,59 @@ impl Http {
         self.timeout
     }
 
-    /// Sends a request; returns the response and the recorded exchange.
-    pub async fn send(&self, req: &ApiRequest) -> (Result<ApiResponse, String>, Exchange) {
+    /// Sends a request; returns the response and the recorded exchange. A 429, or a 503 with
+    /// `Retry-After`, is waited out and retried (within the policy); every such answer stays in
+    /// the exchange's `retries`.
+    pub async fn send(&self, req: &ApiRequest) -> (Result<ApiResponse, HttpError>, Exchange) {
+        let mut retries = Vec::new();
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            self.pace().await;
+            let (result, mut exchange) = self.send_once(req).await;
+            let Some(wait) = result.as_ref().ok().and_then(|r| retry_wait(r, backoff)) else {
+                exchange.retries = retries;
+                return (result.map_err(HttpError::Transport), exchange);
+            };
+            let status = exchange.status.unwrap_or_default();
+            let waited = Duration::from_millis(self.shared.waited_ms.load(Ordering::Relaxed));
+            let refused = if retries.len() as u32 >= self.policy.max_retries || req.no_retry {
+                Some(format!("{status} after {} retries", retries.len()))
+            } else if waited + wait > self.policy.budget {
+                Some(format!(
+                    "{status} asking for {wait:?}, past the run's retry budget of {:?} ({waited:?} spent)",
+                    self.policy.budget
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = refused {
+                exchange.retries = retries;
+                if req.no_retry {
+                    // The caller judges 429 itself (the rate-limit check).
+                    return (result.map_err(HttpError::Transport), exchange);
+                }
+                return (Err(HttpError::RateLimited(why)), exchange);
+            }
+            retries.push(format!(
+                "{status}{}: waited {} ms",
+                exchange
+                    .headers
+                    .iter()
+                    .find(|(k, _)| k == "retry-after")
+                    .map(|(_, v)| format!(" (Retry-After: {v})"))
+                    .unwrap_or_default(),
+                wait.as_millis()
+            ));
+            self.shared.retries.fetch_add(1, Ordering::Relaxed);
+            self.shared
+                .waited_ms
+                .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    async fn send_once(&self, req: &ApiRequest) -> (Result<ApiResponse, String>, Exchange) {
         let url = format!("{}{}", self.base, req.path);
         let mut builder = self.client.request(req.method.clone(), &url);
         match &req.auth {
@@ -224,6 +387,7 @@ impl Http {
                 Err(e) => format!("<{e}>"),
             },
             sent: Some(req.clone()),
+            retries: Vec::new(),
         };
         (result, exchange)
     }
@@ -241,6 +405,31 @@ impl Http {
         }
         text
     }
+}
+
+/// How long to wait before retrying `response`: a 429 (with its Retry-After, else the
+/// back-off), or a 503 with Retry-After. None: judge the answer as it is.
+fn retry_wait(response: &ApiResponse, backoff: Duration) -> Option<Duration> {
+    let retry_after = response
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, v)| parse_retry_after(v, std::time::SystemTime::now()));
+    match (response.status, retry_after) {
+        (429, Some(wait)) | (503, Some(wait)) => Some(wait),
+        (429, None) => Some(backoff),
+        _ => None,
+    }
+}
+
+/// `Retry-After` (RFC 9110 §10.2.3): delay-seconds or an HTTP-date; a date in the past is 0.
+pub fn parse_retry_after(value: &str, now: std::time::SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let date = httpdate::parse_http_date(value).ok()?;
+    Some(date.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 fn truncate(text: &str) -> String {
@@ -297,6 +486,22 @@ fn curl_line(req: &ApiRequest, url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_takes_seconds_and_http_dates() {
+        let now = std::time::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        // 1_700_000_000 is Tue, 14 Nov 2023 22:13:20 GMT.
+        assert_eq!(
+            parse_retry_after("Tue, 14 Nov 2023 22:13:30 GMT", now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 14 Nov 2023 22:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
 
     #[test]
     fn curl_lines_hide_tokens_and_quote_bodies() {

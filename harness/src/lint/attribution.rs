@@ -340,6 +340,7 @@ mod tests {
             spec_findings: vec![finding.clone()],
             trace: None,
             duration: std::time::Duration::ZERO,
+            rate_limited: Vec::new(),
         };
         let header = Header {
             harness: "p2mls".into(),
@@ -353,6 +354,8 @@ mod tests {
             strict: false,
             tls: None,
             insecure_skip_verify: false,
+            pacing_per_second: None,
+            rate_limit: Default::default(),
         };
         let report = Report::new(header, vec![check], Vec::new(), Gate::default());
         assert_eq!(report.spec_findings, vec![finding]);

@@ -33,6 +33,9 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
                 };
             } else {
                 v["duration_ms"] = json!(c.duration.as_millis() as u64);
+                if !c.rate_limited.is_empty() {
+                    v["rate_limited"] = json!(c.rate_limited);
+                }
             }
             v
         })
@@ -44,6 +47,8 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
                 h.insert("target".into(), json!("<target>"));
             }
             h.insert("harness".into(), json!("p2mls"));
+            // How long rate limits held the run up depends on timing.
+            h.remove("rate_limit");
             // Certificates made for the run carry the run's dates.
             if let Some(chain) = h
                 .get_mut("tls")

@@ -16,6 +16,15 @@ pub fn render(report: &Report) -> String {
     if h.insecure_skip_verify {
         out.push_str("- **TLS certificate verification is OFF (`insecure_skip_verify = true`): for local experiments only; this report says nothing about the target's certificate.**\n");
     }
+    if let Some(rate) = h.pacing_per_second {
+        out.push_str(&format!("- Pacing: {rate} requests/s\n"));
+    }
+    if h.rate_limit.retries > 0 {
+        out.push_str(&format!(
+            "- Rate limits: {} answers waited out, {} ms in all\n",
+            h.rate_limit.retries, h.rate_limit.waited_ms
+        ));
+    }
     if let Some(tls) = &h.tls {
         out.push_str(&format!(
             "- TLS: {}, ALPN {}, chain presented by `{}`:\n",

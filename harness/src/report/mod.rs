@@ -67,6 +67,10 @@ pub struct Header {
     pub tls: Option<crate::clients::tls::TlsObservation>,
     /// The config turned certificate verification off (local experiments only).
     pub insecure_skip_verify: bool,
+    /// Requests per second the run kept to (None: unpaced).
+    pub pacing_per_second: Option<f64>,
+    /// Rate-limit answers the run waited out, and for how long.
+    pub rate_limit: crate::clients::http::RateLimitStats,
 }
 
 /// A requirement with the checks that verify it and its resulting verdict.

@@ -1,0 +1,105 @@
+//! PROFILE.rate-limit: a server limits each session's request rate. A burst of requests from one
+//! session beyond its limit gets 429 with `Retry-After` and the profile's error body, and after
+//! that many seconds the session is served again.
+//!
+//! The burst is cheap and changes nothing: lookups of a group that does not exist (404). The
+//! harness's own retrying is off for these requests, so the 429s reach the check as they are.
+
+use std::time::Duration;
+
+use super::context::{http_finding, snippet, Ctx, ALICE};
+use crate::check::{CheckResult, Finding};
+use crate::clients::http::{parse_retry_after, ApiRequest};
+
+/// Requests sent at once; PROFILE.rate-limit says a session's burst allowance is below this.
+pub const BURST: usize = 300;
+/// Longest Retry-After the check waits for before its last request.
+const LONGEST_WAIT: Duration = Duration::from_secs(30);
+
+/// `ratelimit.session-burst`.
+pub async fn session_burst(ctx: &mut Ctx) -> CheckResult {
+    let missing = ctx.unique("no-such-group");
+    let (method, path) = ctx.route("groups_getGroup", &[("groupId", &missing)])?;
+    let request = ApiRequest::new(method, path, ctx.auth(ALICE)).without_retry();
+    let mut tasks = Vec::with_capacity(BURST);
+    for _ in 0..BURST {
+        let http = ctx.http.clone();
+        let request = request.clone();
+        tasks.push(tokio::spawn(async move { http.send(&request).await }));
+    }
+    let mut limited = Vec::new();
+    let mut served = 0;
+    for task in tasks {
+        let (result, exchange) = task.await.map_err(Finding::harness)?;
+        let response = result.map_err(http_finding)?;
+        match response.status {
+            404 => served += 1,
+            429 => {
+                // Keep the refusals (and not 300 lookups) as evidence.
+                if limited.len() < 3 {
+                    ctx.exchanges.push(exchange);
+                }
+                limited.push(response);
+            }
+            other => {
+                ctx.exchanges.push(exchange);
+                return Err(Finding::mismatch(
+                    "404 (the group does not exist) or 429 (rate-limited)",
+                    format!("{other}: {}", snippet(&response.text())),
+                ));
+            }
+        }
+    }
+    if limited.is_empty() {
+        return Err(Finding::mismatch(
+            format!("429 for some of {BURST} requests one session sends at once"),
+            format!("all {served} were served"),
+        ));
+    }
+    let mut longest = Duration::ZERO;
+    for response in &limited {
+        let retry_after = response
+            .headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+            .map(|(_, v)| v.clone());
+        let Some(wait) = retry_after
+            .as_deref()
+            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()))
+        else {
+            return Err(Finding::mismatch(
+                "429 with Retry-After (seconds or an HTTP date)",
+                format!("Retry-After: {retry_after:?}"),
+            ));
+        };
+        longest = longest.max(wait);
+        let body = response.json();
+        let shaped = body.as_ref().is_some_and(|b| {
+            b.get("error").is_some_and(|e| e.is_string())
+                && b.get("message").is_some_and(|m| m.is_string())
+        });
+        if !shaped {
+            return Err(Finding::mismatch(
+                "429 with the error body {error, message}",
+                snippet(&response.text()),
+            ));
+        }
+    }
+    if longest > LONGEST_WAIT {
+        return Err(Finding::Unsupported(format!(
+            "Retry-After asks for {longest:?}; the check waits {LONGEST_WAIT:?} at most"
+        )));
+    }
+    tokio::time::sleep(longest).await;
+    let response = ctx.send(request).await?;
+    if response.status == 429 {
+        return Err(Finding::mismatch(
+            format!(
+                "the session served again after Retry-After ({} s)",
+                longest.as_secs()
+            ),
+            format!("429 again ({} of {BURST} were 429 first)", limited.len()),
+        ));
+    }
+    Ok(())
+}
