@@ -107,6 +107,18 @@ pub enum Finding {
     Harness(String),
 }
 
+impl std::fmt::Display for Finding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Finding::Mismatch { expected, observed } => {
+                write!(f, "expected {expected}; observed {observed}")
+            }
+            Finding::Unsupported(why) => write!(f, "unsupported: {why}"),
+            Finding::Harness(why) => write!(f, "harness error: {why}"),
+        }
+    }
+}
+
 impl Finding {
     pub fn mismatch(expected: impl Into<String>, observed: impl Into<String>) -> Self {
         Finding::Mismatch {

@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod chaos;
 pub mod check;
 pub mod checks;
+pub mod cleanup;
 pub mod clients;
 pub mod console;
 pub mod diff;
@@ -97,6 +98,14 @@ pub struct RunArgs {
     /// unlimited on loopback and 10 against any other host; 0: unlimited).
     #[arg(long)]
     pub rate: Option<f64>,
+    /// Leave what the run created on the target (default: remove what the API allows at the
+    /// end, and list the rest in the report).
+    #[arg(long)]
+    pub no_cleanup: bool,
+    /// Set to true to stop the run (Ctrl-C): the running check ends as `error`, the rest are not
+    /// run, the clean-up and the reports still happen.
+    #[arg(skip)]
+    pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
     /// Nothing on stderr while running (default: a live progress line on a terminal, else a
     /// line per check that does not pass).
     #[arg(long, short)]
@@ -199,6 +208,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
         results,
         tls,
         rate_limit,
+        cleanup,
     } = certify(
         &base,
         &config,
@@ -210,6 +220,8 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
             capture: args.differential || args.capture,
             progress: console::Progress::for_stderr(args.quiet),
             rate,
+            cleanup: !args.no_cleanup,
+            interrupt: args.interrupt.clone(),
         },
     )
     .await?;
@@ -226,6 +238,8 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
                 capture: true,
                 progress: console::Progress::Silent,
                 rate: None,
+                cleanup: true,
+                interrupt: args.interrupt.clone(),
             },
         )
         .await;
@@ -271,6 +285,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
     let gate = Gate::decide(&results, expectations.as_ref());
     let mut report = Report::new(header, results, catalogue::requirements(), gate);
     report.differences = differences;
+    report.cleanup = cleanup;
     Ok(RunOutput::Certified(Box::new(report)))
 }
 
@@ -367,6 +382,9 @@ struct Mode {
     progress: console::Progress,
     /// Requests per second across the run.
     rate: Option<f64>,
+    /// Remove what the run created, as far as the API allows, when it ends.
+    cleanup: bool,
+    interrupt: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 /// What one certification produced.
@@ -374,6 +392,8 @@ struct Certified {
     results: Vec<runner::CheckReport>,
     tls: Option<TlsObservation>,
     rate_limit: clients::http::RateLimitStats,
+    /// None with --no-cleanup.
+    cleanup: Option<cleanup::Cleanup>,
 }
 
 /// Requests per second: `--rate`, else the config's, else none on a loopback target and a
@@ -454,10 +474,32 @@ async fn certify(
     ctx.tls_probe = probe;
     ctx.blocked = blocked;
     ctx.progress = mode.progress;
+    ctx.interrupt = mode.interrupt;
+    for actor in ctx.actors.iter().filter(|a| a.account.is_some()) {
+        ctx.ledger.actors.push(actor.fid.clone());
+        ctx.ledger
+            .sessions
+            .push((actor.fid.clone(), actor.session_id.clone()));
+    }
     let results = runner::run(&mut ctx, defs, mode.strict).await;
+    // Bounded like a check: a target that stops answering cannot hold the run's end.
+    let cleanup = if mode.cleanup {
+        let limit = ctx.check_timeout;
+        Some(
+            tokio::time::timeout(limit, cleanup::clean_up(&mut ctx))
+                .await
+                .unwrap_or_else(|_| cleanup::Cleanup {
+                    errors: vec![format!("the clean-up did not finish within {limit:?}")],
+                    ..Default::default()
+                }),
+        )
+    } else {
+        None
+    };
     Ok(Certified {
         results,
         tls: observation,
         rate_limit: ctx.http.rate_limit_stats(),
+        cleanup,
     })
 }

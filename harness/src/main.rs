@@ -64,7 +64,22 @@ fn main() {
                     }
                 }
             }
-            Command::Run(args) => run(args).await,
+            Command::Run(mut args) => {
+                // Ctrl-C: stop after the running check, clean up, write the reports; a second
+                // Ctrl-C stops at once.
+                let (stop, interrupt) = tokio::sync::watch::channel(false);
+                args.interrupt = Some(interrupt);
+                tokio::spawn(async move {
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        eprintln!("\np2mls: interrupted: cleaning up and writing the reports (Ctrl-C again to stop at once)");
+                        let _ = stop.send(true);
+                        if tokio::signal::ctrl_c().await.is_ok() {
+                            std::process::exit(130);
+                        }
+                    }
+                });
+                run(args).await
+            }
             Command::Chaos(args) => match p2mls::chaos::serve(&args).await {
                 Ok(()) => 0,
                 Err(e) => {
@@ -126,6 +141,18 @@ async fn run(args: RunArgs) -> i32 {
                 s.unsupported,
                 s.error
             );
+            if let Some(cleanup) = &report.cleanup {
+                println!(
+                    "clean-up: {} removed through the API, {} left on the target (listed in the report){}",
+                    cleanup.removed.len(),
+                    cleanup.left.len(),
+                    if cleanup.errors.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; {} clean-up error(s): {}", cleanup.errors.len(), cleanup.errors.join("; "))
+                    }
+                );
+            }
             // Each root cause once, with the checks it broke (details are in the reports).
             for line in p2mls::console::summary_lines(&report.checks) {
                 println!("{line}");

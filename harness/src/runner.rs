@@ -79,18 +79,35 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
         ctx.spec_findings.clear();
         let started = Instant::now();
         let limit = ctx.check_timeout;
-        // A panic in a check (a harness bug a target's answer provoked) is that check's error,
-        // not the end of the run.
-        let guarded = AssertUnwindSafe(checks::run(&def.kind, ctx)).catch_unwind();
-        let result = match tokio::time::timeout(limit, guarded).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(panic)) => Err(Finding::harness(format!(
-                "check panicked: {}",
-                panic_message(panic.as_ref())
-            ))),
-            Err(_) => Err(Finding::harness(format!(
-                "check did not finish within {limit:?}"
-            ))),
+        let mut interrupt = ctx.interrupt.clone();
+        let result = if interrupt.as_ref().is_some_and(|i| *i.borrow()) {
+            Err(Finding::harness("not run: the run was interrupted"))
+        } else {
+            // A panic in a check (a harness bug a target's answer provoked) is that check's
+            // error, not the end of the run.
+            let guarded = AssertUnwindSafe(checks::run(&def.kind, ctx)).catch_unwind();
+            let bounded = tokio::time::timeout(limit, guarded);
+            let interrupted = async {
+                match interrupt.as_mut() {
+                    Some(rx) => {
+                        let _ = rx.wait_for(|stop| *stop).await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                outcome = bounded => match outcome {
+                    Ok(Ok(result)) => result,
+                    Ok(Err(panic)) => Err(Finding::harness(format!(
+                        "check panicked: {}",
+                        panic_message(panic.as_ref())
+                    ))),
+                    Err(_) => Err(Finding::harness(format!(
+                        "check did not finish within {limit:?}"
+                    ))),
+                },
+                _ = interrupted => Err(Finding::harness("interrupted while running")),
+            }
         };
         let verdict = verdict_for(&result, def.level, strict);
         let rate_limited: Vec<String> = ctx

@@ -77,6 +77,10 @@ pub struct Ctx {
     pub blocked: Option<String>,
     /// What the runner shows while it works.
     pub progress: crate::console::Progress,
+    /// What the run created on the target (for the clean-up).
+    pub ledger: crate::cleanup::Ledger,
+    /// Set when the run is interrupted (Ctrl-C): the runner stops, the clean-up still runs.
+    pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
 }
 
 impl Ctx {
@@ -105,6 +109,8 @@ impl Ctx {
             tls_probe: None,
             blocked: None,
             progress: crate::console::Progress::Silent,
+            ledger: crate::cleanup::Ledger::default(),
+            interrupt: None,
         }
     }
 
@@ -124,7 +130,53 @@ impl Ctx {
     pub async fn send(&mut self, req: ApiRequest) -> Result<ApiResponse, Finding> {
         let (result, exchange) = self.http.send(&req).await;
         self.exchanges.push(exchange);
-        result.map_err(http_finding)
+        let response = result.map_err(http_finding)?;
+        self.record_creation(&req, &response);
+        Ok(response)
+    }
+
+    /// Notes in the ledger what an accepted request created (KeyPackages, groups).
+    fn record_creation(&mut self, req: &ApiRequest, response: &ApiResponse) {
+        if response.status != 200 {
+            return;
+        }
+        let is = |op: &str| {
+            self.spec.operation(op).is_some_and(|o| {
+                o.method.eq_ignore_ascii_case(req.method.as_str()) && o.path == req.path
+            })
+        };
+        if is("keypackages_addKeyPackages") {
+            let Auth::Bearer { token, .. } = &req.auth else {
+                return;
+            };
+            let Some(owner) = self.actors.iter().position(|a| &a.token == token) else {
+                return;
+            };
+            let body: Option<Value> = req
+                .body
+                .as_ref()
+                .and_then(|(_, bytes)| serde_json::from_slice(bytes).ok());
+            for kp in body
+                .as_ref()
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = kp["id"].as_str() {
+                    let last_resort = kp["lastResort"].as_bool() == Some(true);
+                    self.ledger
+                        .keypackages
+                        .push((owner, id.to_owned(), last_resort));
+                }
+            }
+        } else if is("groups_createGroup") {
+            if let Some(id) = response
+                .json()
+                .and_then(|g| g["id"].as_str().map(str::to_owned))
+            {
+                self.ledger.groups.push(id);
+            }
+        }
     }
 
     /// Method and concrete path of an operation in the document.

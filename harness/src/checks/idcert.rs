@@ -203,6 +203,21 @@ fn account_of(ctx: &Ctx, actor: usize) -> Result<Account, Finding> {
     })
 }
 
+/// An ID-CSR the target accepted opened a session: the clean-up lists it.
+fn record_session(
+    ctx: &mut Ctx,
+    resp: &crate::clients::http::ApiResponse,
+    account: &crate::clients::actors::Account,
+    session_id: &str,
+) {
+    if resp.status == 201 {
+        ctx.ledger.sessions.push((
+            format!("{}@{}", account.local_name, account.domain),
+            session_id.to_owned(),
+        ));
+    }
+}
+
 /// A fresh session id and identity key for one more ID-CSR.
 fn fresh_session() -> (String, SigningKey) {
     (
@@ -236,6 +251,7 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
     }
     .map_err(Finding::harness)?;
     let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+    record_session(ctx, &resp, &account, &session_id);
     expect_error(
         &resp,
         400,
@@ -251,6 +267,7 @@ pub async fn refuse_session_id_in_use(ctx: &mut Ctx) -> CheckResult {
     let (session_id, key) = fresh_session();
     let pem = build_csr(&account.name(&session_id), &key).map_err(Finding::harness)?;
     let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+    record_session(ctx, &resp, &account, &session_id);
     expect_status(
         &resp,
         &[201],
@@ -278,6 +295,7 @@ pub async fn refuse_without_second_factor(ctx: &mut Ctx) -> CheckResult {
             req = req.header(routes::SENSITIVE_SOLUTION_HEADER, password);
         }
         let resp = ctx.send(req).await?;
+        record_session(ctx, &resp, &account, &session_id);
         expect_error(
             &resp,
             403,

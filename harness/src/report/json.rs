@@ -73,7 +73,23 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
             v
         })
         .collect();
+    let cleanup = match (&report.cleanup, deterministic) {
+        (None, _) => Value::Null,
+        (Some(c), false) => json!(c),
+        // Ids differ from run to run: how many of each kind.
+        (Some(c), true) => {
+            let count = |items: &[crate::cleanup::Item]| {
+                let mut counts = std::collections::BTreeMap::<&str, usize>::new();
+                for i in items {
+                    *counts.entry(i.kind.as_str()).or_default() += 1;
+                }
+                json!(counts)
+            };
+            json!({ "removed": count(&c.removed), "left": count(&c.left), "errors": c.errors.len() })
+        }
+    };
     json!({
+        "cleanup": cleanup,
         "header": header,
         "summary": report.summary,
         "gate": report.gate,

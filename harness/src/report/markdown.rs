@@ -77,6 +77,28 @@ pub fn render(report: &Report) -> String {
             report.gate.now_passing.join(", ")
         ));
     }
+    if let Some(cleanup) = &report.cleanup {
+        out.push_str(&format!(
+            "## Clean-up\n\nRemoved through the API: {} item(s). Left on the target: {} item(s).\n\n",
+            cleanup.removed.len(),
+            cleanup.left.len()
+        ));
+        if !cleanup.left.is_empty() {
+            out.push_str("| left on the target | id | why |\n|---|---|---|\n");
+            for item in &cleanup.left {
+                out.push_str(&format!(
+                    "| {} | `{}` | {} |\n",
+                    item.kind,
+                    cell(&item.id),
+                    cell(&item.note)
+                ));
+            }
+            out.push('\n');
+        }
+        for error in &cleanup.errors {
+            out.push_str(&format!("Clean-up error: {}\n\n", cell(error)));
+        }
+    }
     let causes = crate::console::causes(&report.checks);
     if !causes.is_empty() {
         out.push_str(

@@ -102,6 +102,8 @@ pub struct Report {
     /// Responses that failed validation because of a document defect (lint's attribution):
     /// findings about the spec, not server failures. Sorted by check.
     pub spec_findings: Vec<SpecFinding>,
+    /// What the run removed from the target when it ended, and what it left there.
+    pub cleanup: Option<crate::cleanup::Cleanup>,
 }
 
 impl Report {
@@ -150,6 +152,7 @@ impl Report {
             requirements,
             spec_findings,
             differences: Vec::new(),
+            cleanup: None,
         }
     }
 

@@ -1,0 +1,139 @@
+//! What a run creates on the target, and the clean-up when it ends (also after Ctrl-C or a check
+//! timeout): a shared staging server should not pile up state run after run.
+//!
+//! The ledger is filled where things are created: `Ctx::send` sees every accepted KeyPackage
+//! upload and group creation, actor bootstrap the registered actors and their sessions, the
+//! ID-CSR checks the extra sessions they open. The published API removes nothing directly, but
+//! discovery consumes one-time KeyPackages: the clean-up drains every suite of every actor that
+//! uploaded. Everything else is listed as left on the target, with the reason.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::checks::Ctx;
+
+/// What the run created on the target.
+#[derive(Debug, Default, Clone)]
+pub struct Ledger {
+    /// Actors the run registered (reference mode): fids.
+    pub actors: Vec<String>,
+    /// Sessions the run opened: (fid, session id).
+    pub sessions: Vec<(String, String)>,
+    /// Groups the run created: ids.
+    pub groups: Vec<String>,
+    /// KeyPackages the target accepted: (uploader's actor index, id, last resort).
+    pub keypackages: Vec<(usize, String, bool)>,
+}
+
+/// One thing on the target.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Item {
+    /// `keypackage`, `last-resort-keypackage`, `group`, `session`, `actor`.
+    pub kind: String,
+    pub id: String,
+    /// How it was removed, or why it could not be.
+    pub note: String,
+}
+
+/// The clean-up's account, in the report.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct Cleanup {
+    pub removed: Vec<Item>,
+    /// Left on the target: what the API cannot remove.
+    pub left: Vec<Item>,
+    /// Clean-up steps that failed (the target stopped answering, ...).
+    pub errors: Vec<String>,
+}
+
+fn item(kind: &str, id: &str, note: &str) -> Item {
+    Item {
+        kind: kind.into(),
+        id: id.into(),
+        note: note.into(),
+    }
+}
+
+/// Discoveries per actor and suite before the clean-up gives up (the profile's upload limit is
+/// far below).
+const MAX_DRAIN: usize = 512;
+
+/// Removes what the API lets the run remove and lists the rest.
+pub async fn clean_up(ctx: &mut Ctx) -> Cleanup {
+    let mut cleanup = Cleanup::default();
+    let ledger = ctx.ledger.clone();
+    let ours: BTreeSet<&str> = ledger
+        .keypackages
+        .iter()
+        .map(|(_, id, _)| id.as_str())
+        .collect();
+    let owners: BTreeSet<usize> = ledger.keypackages.iter().map(|(o, _, _)| *o).collect();
+    let suites: Vec<String> = ctx
+        .registry
+        .suites()
+        .iter()
+        .map(|s| p2mls_protocol::identifiers::format_code_point(s.polyproto_id))
+        .collect();
+    for owner in owners {
+        let fid = ctx.fid(owner);
+        // Another actor asks, as a real peer would.
+        let by = (owner + 1) % ctx.actors.len().max(1);
+        for suite in &suites {
+            let query = format!("ciphersuites={suite}");
+            let mut seen = BTreeSet::new();
+            for _ in 0..MAX_DRAIN {
+                let list = match ctx.discover_list(by, owner, &query).await {
+                    Ok(list) => list,
+                    Err(e) => {
+                        cleanup
+                            .errors
+                            .push(format!("draining {fid}'s {suite} KeyPackages: {}", e));
+                        break;
+                    }
+                };
+                let Some(kp) = list.first() else { break };
+                let id = kp["id"].as_str().unwrap_or_default().to_owned();
+                if kp["lastResort"].as_bool() == Some(true) || !seen.insert(id.clone()) {
+                    // Only the last resort is left: it is kept by design.
+                    if ours.contains(id.as_str()) {
+                        cleanup.left.push(item(
+                            "last-resort-keypackage",
+                            &id,
+                            &format!(
+                                "{fid}, {suite}: a last-resort KeyPackage is never consumed and no route deletes it"
+                            ),
+                        ));
+                    }
+                    break;
+                }
+                let note = if ours.contains(id.as_str()) {
+                    format!("{fid}, {suite}: consumed through discovery")
+                } else {
+                    format!("{fid}, {suite}: consumed through discovery (not uploaded by this run)")
+                };
+                cleanup.removed.push(item("keypackage", &id, &note));
+            }
+        }
+    }
+    ctx.exchanges.clear();
+    for group in &ledger.groups {
+        cleanup.left.push(item(
+            "group",
+            group,
+            "no route of the API deletes a group or lets its last members leave",
+        ));
+    }
+    for (fid, session) in &ledger.sessions {
+        cleanup.left.push(item(
+            "session",
+            &format!("{fid}/{session}"),
+            "no route of the API the harness uses revokes a session",
+        ));
+    }
+    for fid in &ledger.actors {
+        cleanup
+            .left
+            .push(item("actor", fid, "no route of the API deletes an actor"));
+    }
+    cleanup
+}

@@ -1,0 +1,182 @@
+//! Nothing left behind: the clean-up consumes the one-time KeyPackages a run uploaded (the only
+//! removal the published API offers) and lists what it cannot remove; a run interrupted halfway
+//! still cleans up. Verified from outside, by an observer actor of its own.
+
+use std::time::Duration;
+
+use p2mls::check::Verdict;
+use p2mls::checks::context::{ALICE, BOB};
+use p2mls::checks::Ctx;
+use p2mls::clients::actors::obtain;
+use p2mls::clients::http::{ApiRequest, Auth, Http};
+use p2mls::clients::mls::KeyPackageOptions;
+use p2mls::spec::ApiSpec;
+use p2mls::target::ActorSource;
+use p2mls::{RunArgs, RunOutput};
+use p2mls_protocol::suites::SuiteRegistry;
+
+const SECRET: &str = "cleanup-test-secret";
+
+async fn server() -> p2mls_reference_server::RunningServer {
+    let mut config = p2mls_reference_server::Config::ephemeral(SECRET);
+    config.gateway.heartbeat_interval_ms = p2mls::EMBEDDED_HEARTBEAT_MS;
+    config.gateway.heartbeat_grace_ms = p2mls::EMBEDDED_HEARTBEAT_MS / 2;
+    p2mls_reference_server::spawn(config).await.expect("server")
+}
+
+/// One-time KeyPackages of `fid` an outsider can still discover, per suite.
+async fn one_time_left(http: &Http, observer_token: &str, fid: &str) -> Vec<String> {
+    let mut left = Vec::new();
+    for suite in ["0x0001", "0xF110"] {
+        let request = ApiRequest::new(
+            reqwest::Method::GET,
+            format!("/.p2/mls/v1/keypackages/{fid}?ciphersuites={suite}"),
+            Auth::Literal(observer_token.to_owned()),
+        );
+        let (result, _) = http.send(&request).await;
+        let response = result.expect("discovery answers");
+        assert!(
+            matches!(response.status, 200 | 204 | 404),
+            "{}",
+            response.status
+        );
+        let list = response
+            .json()
+            .and_then(|v| v.as_array().cloned())
+            .unwrap_or_default();
+        for kp in list {
+            if kp["lastResort"].as_bool() != Some(true) {
+                left.push(format!("{fid} {suite} {}", kp["id"]));
+            }
+        }
+    }
+    left
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploaded_one_time_keypackages_are_consumed_and_the_rest_is_listed() {
+    let server = server().await;
+    let http = Http::new(&server.url(), Duration::from_secs(10)).expect("http");
+    let source = ActorSource::Reference {
+        registration_secret: SECRET.into(),
+    };
+    let actors = obtain(&http, &source, "clean1").await.expect("actors");
+    let fid = actors[BOB].fid.clone();
+    let mut ctx = Ctx::new(
+        http.clone(),
+        ApiSpec::default_spec(),
+        SuiteRegistry::default(),
+        actors,
+    );
+    let mut packages = Vec::new();
+    for _ in 0..5 {
+        packages.push(
+            ctx.key_package(BOB, &KeyPackageOptions::default())
+                .expect("kp"),
+        );
+    }
+    packages.push(
+        ctx.key_package(
+            BOB,
+            &KeyPackageOptions {
+                last_resort: true,
+                ..Default::default()
+            },
+        )
+        .expect("last resort"),
+    );
+    ctx.upload_ok(BOB, packages).await.expect("upload");
+    assert_eq!(ctx.ledger.keypackages.len(), 6);
+    let cleanup = p2mls::cleanup::clean_up(&mut ctx).await;
+    assert_eq!(cleanup.errors, Vec::<String>::new());
+    let consumed: Vec<_> = cleanup
+        .removed
+        .iter()
+        .filter(|i| i.kind == "keypackage" && i.note.ends_with("consumed through discovery"))
+        .collect();
+    assert_eq!(consumed.len(), 5, "{:?}", cleanup.removed);
+    assert_eq!(
+        cleanup
+            .left
+            .iter()
+            .filter(|i| i.kind == "last-resort-keypackage")
+            .count(),
+        1,
+        "{:?}",
+        cleanup.left
+    );
+    // From outside: nothing one-time is left.
+    let observers = obtain(&http, &source, "watch1").await.expect("observer");
+    assert_eq!(
+        one_time_left(&http, &observers[ALICE].token, &fid).await,
+        Vec::<String>::new()
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_interrupted_halfway_still_cleans_up() {
+    let server = server().await;
+    let dir = std::env::temp_dir().join(format!("p2mls-cleanup-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let config = dir.join("target.toml");
+    std::fs::write(
+        &config,
+        format!("[actors]\nmode = \"reference\"\nregistration_secret = \"{SECRET}\"\n"),
+    )
+    .expect("config");
+    let (stop, interrupt) = tokio::sync::watch::channel(false);
+    let args = RunArgs {
+        target: Some(server.url()),
+        config: Some(config),
+        interrupt: Some(interrupt),
+        ..Default::default()
+    };
+    let run = tokio::spawn(async move { p2mls::run(&args).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.send(true).expect("interrupt");
+    let RunOutput::Certified(report) = run.await.expect("task").expect("run") else {
+        panic!("expected a report");
+    };
+    let interrupted = report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Error && c.reason.contains("interrupted"))
+        .count();
+    let passed = report
+        .checks
+        .iter()
+        .filter(|c| c.verdict == Verdict::Pass)
+        .count();
+    assert!(
+        interrupted > 0 && passed > 0,
+        "not halfway: {interrupted} interrupted, {passed} passed"
+    );
+    let cleanup = report.cleanup.expect("the clean-up ran");
+    assert_eq!(cleanup.errors, Vec::<String>::new());
+    let actors: Vec<&str> = cleanup
+        .left
+        .iter()
+        .filter(|i| i.kind == "actor")
+        .map(|i| i.id.as_str())
+        .collect();
+    assert_eq!(actors.len(), 3, "{:?}", cleanup.left);
+    assert!(cleanup.left.iter().any(|i| i.kind == "session"));
+    let http = Http::new(&server.url(), Duration::from_secs(10)).expect("http");
+    let observers = obtain(
+        &http,
+        &ActorSource::Reference {
+            registration_secret: SECRET.into(),
+        },
+        "watch2",
+    )
+    .await
+    .expect("observer");
+    for fid in actors {
+        assert_eq!(
+            one_time_left(&http, &observers[ALICE].token, fid).await,
+            Vec::<String>::new()
+        );
+    }
+    server.stop().await;
+}
