@@ -75,6 +75,7 @@ async fn main() {
     let http = Http::new(&base, Duration::from_secs(30)).expect("client");
     let source = ActorSource::Reference {
         registration_secret: secret.into(),
+        name_prefix: String::new(),
     };
     let actors = p2mls::clients::actors::obtain(&http, &source, "load")
         .await

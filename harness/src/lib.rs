@@ -332,6 +332,7 @@ async fn start_embedded(
         rate_per_second: None,
         actors: ActorSource::Reference {
             registration_secret: secret,
+            name_prefix: String::new(),
         },
         tls: anchors,
     };

@@ -77,7 +77,14 @@ fn default_event_timeout() -> u64 {
 pub enum ActorSource {
     /// Register through the p2mls registration route with the shared secret, then obtain an
     /// ID-Cert for a fresh session key through the core ID-CSR route.
-    Reference { registration_secret: String },
+    Reference {
+        registration_secret: String,
+        /// Put in front of every actor name the run registers (`ci-` gives `ci-alice-1a2b3c4d`),
+        /// so an operator can tell harness actors apart; a random run tag follows the name, so
+        /// runs never collide. Lowercase letters, digits, `.`, `_`, `-`; 12 characters at most.
+        #[serde(default)]
+        name_prefix: String,
+    },
     /// Actors listed in the file.
     Static { list: Vec<StaticActor> },
     /// A program that prints a JSON array of `StaticActor` objects on stdout; it is killed
@@ -117,6 +124,16 @@ impl TargetConfig {
             if list.len() < 3 {
                 return Err(format!(
                     "{}: static mode needs at least three actors",
+                    path.display()
+                ));
+            }
+        }
+        if let ActorSource::Reference { name_prefix, .. } = &config.actors {
+            let allowed =
+                |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
+            if name_prefix.len() > 12 || !name_prefix.chars().all(allowed) {
+                return Err(format!(
+                    "{}: name_prefix {name_prefix:?} must be at most 12 of a-z, 0-9, '.', '_', '-'",
                     path.display()
                 ));
             }
@@ -181,6 +198,25 @@ mod tests {
         )
         .expect("write");
         assert!(TargetConfig::load(&typo).is_err());
+        let prefixed = dir.join("prefixed.toml");
+        std::fs::write(
+            &prefixed,
+            "[actors]\nmode = 'reference'\nregistration_secret = 's'\nname_prefix = 'ci-'\n",
+        )
+        .expect("write");
+        assert!(matches!(
+            TargetConfig::load(&prefixed).expect("loads").actors,
+            ActorSource::Reference { name_prefix, .. } if name_prefix == "ci-"
+        ));
+        let shouty = dir.join("shouty.toml");
+        std::fs::write(
+            &shouty,
+            "[actors]\nmode = 'reference'\nregistration_secret = 's'\nname_prefix = 'CI '\n",
+        )
+        .expect("write");
+        assert!(TargetConfig::load(&shouty)
+            .unwrap_err()
+            .contains("name_prefix"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

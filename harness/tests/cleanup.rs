@@ -59,6 +59,7 @@ async fn uploaded_one_time_keypackages_are_consumed_and_the_rest_is_listed() {
     let http = Http::new(&server.url(), Duration::from_secs(10)).expect("http");
     let source = ActorSource::Reference {
         registration_secret: SECRET.into(),
+        name_prefix: String::new(),
     };
     let actors = obtain(&http, &source, "clean1").await.expect("actors");
     let fid = actors[BOB].fid.clone();
@@ -122,7 +123,9 @@ async fn a_run_interrupted_halfway_still_cleans_up() {
     let config = dir.join("target.toml");
     std::fs::write(
         &config,
-        format!("[actors]\nmode = \"reference\"\nregistration_secret = \"{SECRET}\"\n"),
+        format!(
+            "[actors]\nmode = \"reference\"\nregistration_secret = \"{SECRET}\"\nname_prefix = \"ci-\"\n"
+        ),
     )
     .expect("config");
     let (stop, interrupt) = tokio::sync::watch::channel(false);
@@ -161,12 +164,18 @@ async fn a_run_interrupted_halfway_still_cleans_up() {
         .map(|i| i.id.as_str())
         .collect();
     assert_eq!(actors.len(), 3, "{:?}", cleanup.left);
+    // The config's prefix leads every registered name.
+    assert!(
+        actors.iter().all(|fid| fid.starts_with("ci-")),
+        "{actors:?}"
+    );
     assert!(cleanup.left.iter().any(|i| i.kind == "session"));
     let http = Http::new(&server.url(), Duration::from_secs(10)).expect("http");
     let observers = obtain(
         &http,
         &ActorSource::Reference {
             registration_secret: SECRET.into(),
+            name_prefix: String::new(),
         },
         "watch2",
     )

@@ -87,10 +87,20 @@ pub async fn obtain(
     match source {
         ActorSource::Reference {
             registration_secret,
+            name_prefix,
         } => {
             let mut actors = Vec::new();
             for name in NAMES {
-                actors.push(register(http, registration_secret, name, run_tag).await?);
+                let mut actor = register(
+                    http,
+                    registration_secret,
+                    &format!("{name_prefix}{name}"),
+                    run_tag,
+                )
+                .await?;
+                // Evidence names secrets after the role ($TOKEN_ALICE), whatever the prefix.
+                actor.label = name.to_uppercase();
+                actors.push(actor);
             }
             Ok(actors)
         }
@@ -155,6 +165,11 @@ fn from_static(actor: &StaticActor, name: &str) -> Result<Actor, String> {
     })
 }
 
+/// An upper-case name usable as a shell variable in evidence (`$ACCOUNT_CI_ALICE`).
+fn evidence_label(name: &str) -> String {
+    name.to_uppercase().replace(['-', '.'], "_")
+}
+
 /// Registers one actor through the reference route and obtains an ID-Cert for a new session.
 pub async fn register(
     http: &Http,
@@ -199,7 +214,7 @@ pub async fn register(
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let session_id = format!("p2mls-{}", crate::random_hex(4));
     let csr = build_csr(&account.name(&session_id), &key).map_err(|e| e.to_string())?;
-    let req = account.id_csr_request(&name.to_uppercase(), csr);
+    let req = account.id_csr_request(&evidence_label(name), csr);
     let (result, _) = http.send(&req).await;
     let response = result?;
     let body = response
@@ -221,7 +236,7 @@ pub async fn register(
         .to_owned();
     let cert = cert_pem_to_der(pem).map_err(|e| e.to_string())?;
     Ok(Actor {
-        label: name.to_uppercase(),
+        label: evidence_label(name),
         fid,
         session_id,
         token,
