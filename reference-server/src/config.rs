@@ -5,9 +5,17 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use crate::discovery_limit::DiscoveryLimit;
 use crate::faults::Fault;
 use crate::rate_limit::RateLimit;
 use crate::tls::TlsIdentity;
+
+/// 100 one-time KeyPackages of one actor per requester session in 10 minutes: a real client adds
+/// a handful of members at a time; a drain loop is stopped long before a typical stock is gone.
+pub const DEFAULT_DISCOVERY_LIMIT: DiscoveryLimit = DiscoveryLimit {
+    per_window: 100,
+    window: std::time::Duration::from_secs(600),
+};
 
 /// 50 requests per second per session on average, bursts of 100: far above what one client
 /// needs, low enough that one session cannot monopolise the server.
@@ -60,6 +68,10 @@ pub struct ServeArgs {
     /// Requests one session may send in a burst above the average. Default: 100.
     #[arg(long, env = "P2MLS_RATE_BURST")]
     pub rate_burst: Option<f64>,
+    /// One-time KeyPackages one requester session may consume of one actor per 10 minutes
+    /// (PROFILE.keypackage-discovery-limit); 0 turns the limit off. Default: 100.
+    #[arg(long, env = "P2MLS_DISCOVERY_LIMIT")]
+    pub discovery_limit: Option<usize>,
     /// PEM certificate chain (leaf first): serve https and wss instead of http and ws, HTTP/1.1
     /// and HTTP/2 by ALPN. Needs --tls-key.
     #[arg(long, env = "P2MLS_TLS_CERT", requires = "tls_key")]
@@ -98,6 +110,8 @@ pub struct Config {
     pub gateway: GatewayConfig,
     /// Per-session request limit (None: unlimited).
     pub rate_limit: Option<RateLimit>,
+    /// KeyPackage exhaustion limit (None: unlimited).
+    pub discovery_limit: Option<DiscoveryLimit>,
     /// Serve TLS with this identity (None: plain HTTP).
     pub tls: Option<TlsIdentity>,
     pub faults: Vec<Fault>,
@@ -135,6 +149,7 @@ impl Config {
             keypackage_limit: 100,
             gateway: GatewayConfig::default(),
             rate_limit: Some(DEFAULT_RATE_LIMIT),
+            discovery_limit: Some(DEFAULT_DISCOVERY_LIMIT),
             tls: None,
             faults: Vec::new(),
         }
@@ -188,6 +203,14 @@ impl Config {
             anyhow::bail!("rate-limit must be 0 (off) or positive, rate-burst at least 1");
         }
         let rate_limit = (per_second > 0.0).then_some(RateLimit { per_second, burst });
+        let discovery_limit = match args.discovery_limit.or(file.discovery_limit) {
+            None => Some(DEFAULT_DISCOVERY_LIMIT),
+            Some(0) => None,
+            Some(per_window) => Some(DiscoveryLimit {
+                per_window,
+                ..DEFAULT_DISCOVERY_LIMIT
+            }),
+        };
         let mut faults = file.faults;
         faults.extend(args.faults);
         Ok(Self {
@@ -227,6 +250,7 @@ impl Config {
                     .unwrap_or(GatewayConfig::default().max_connections),
             },
             rate_limit,
+            discovery_limit,
             tls,
             faults,
         })

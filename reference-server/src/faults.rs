@@ -95,6 +95,8 @@ pub enum Fault {
     PlainTextErrors,
     /// No per-session rate limit, whatever the configuration says.
     NoRateLimit,
+    /// One actor may consume any number of another's one-time KeyPackages.
+    NoDiscoveryLimit,
     /// Over TLS, ALPN offers only `http/1.1`: no HTTP/2 (core 3.4's recommendation).
     NoHttp2,
     /// Embedded runs: the server's TLS certificate comes from a CA the harness was not given.

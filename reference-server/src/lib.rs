@@ -12,6 +12,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod discovery_limit;
 pub mod error;
 pub mod faults;
 pub mod gateway;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub hub: Arc<gateway::Hub>,
     /// Per-session request limit (None: unlimited).
     pub limiter: Option<Arc<rate_limit::Limiter>>,
+    /// One-time KeyPackages one requester may consume of one actor (None: unlimited).
+    pub discovery_limiter: Option<Arc<discovery_limit::DiscoveryLimiter>>,
 }
 
 impl AppState {
@@ -88,8 +91,13 @@ impl AppState {
             .rate_limit
             .filter(|_| !config.faults.contains(&faults::Fault::NoRateLimit))
             .map(|limit| Arc::new(rate_limit::Limiter::new(limit)));
+        let discovery_limiter = config
+            .discovery_limit
+            .filter(|_| !config.faults.contains(&faults::Fault::NoDiscoveryLimit))
+            .map(|limit| Arc::new(discovery_limit::DiscoveryLimiter::new(limit)));
         Ok(Self {
             limiter,
+            discovery_limiter,
             config: Arc::new(config),
             store,
             identity: Arc::new(identity),

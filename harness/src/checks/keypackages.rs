@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::context::{expect_status, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
+use crate::clients::http::ApiRequest;
 use crate::clients::mls::{key_package_json, KeyPackageOptions};
 
 fn ids(list: &[Value]) -> Vec<String> {
@@ -367,4 +368,100 @@ pub async fn batch_atomic(ctx: &mut Ctx) -> CheckResult {
         ));
     }
     Ok(())
+}
+
+/// Highest number of one-time KeyPackages of one actor PROFILE.keypackage-discovery-limit lets
+/// one requester session consume in its window.
+pub const DISCOVERY_LIMIT_MAX: usize = 100;
+
+/// `keypackages.discover.exhaustion-limit`: carol consumes alice's one-time KeyPackages until the
+/// target refuses (429 with Retry-After and an error body), at most after
+/// `DISCOVERY_LIMIT_MAX`; bob, another requester, is still served.
+pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
+    const BATCH: usize = 50;
+    ctx.drain(ALICE).await?;
+    let fid = ctx.fid(ALICE);
+    let (method, path) = ctx.route("keypackages_discoverKeyPackages", &[("fid", &fid)])?;
+    let path = format!("{path}?{}", ctx.suite_query());
+    let mut consumed = 0;
+    let mut refused = None;
+    'stock: while consumed <= DISCOVERY_LIMIT_MAX {
+        let packages = (0..BATCH)
+            .map(|_| ctx.key_package(ALICE, &KeyPackageOptions::default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        ctx.upload_ok(ALICE, packages).await?;
+        loop {
+            let request =
+                ApiRequest::new(method.clone(), path.clone(), ctx.auth(CAROL)).without_retry();
+            // Only the last answers matter as evidence; a hundred discoveries would bury them.
+            ctx.exchanges.clear();
+            let resp = ctx.send(request).await?;
+            if resp.status == 429 {
+                refused = Some(resp);
+                break 'stock;
+            }
+            expect_status(&resp, &[200], "discovery to answer 200 or 429")?;
+            let list = resp
+                .json()
+                .and_then(|v| v.as_array().cloned())
+                .unwrap_or_default();
+            let one_time = list
+                .iter()
+                .filter(|kp| kp["lastResort"].as_bool() != Some(true))
+                .count();
+            if one_time == 0 {
+                // This batch is used up: upload the next.
+                continue 'stock;
+            }
+            consumed += one_time;
+            if consumed > DISCOVERY_LIMIT_MAX {
+                break 'stock;
+            }
+        }
+    }
+    let Some(refusal) = refused else {
+        return Err(Finding::mismatch(
+            format!(
+                "429 before one requester has consumed more than {DISCOVERY_LIMIT_MAX} of one actor's one-time KeyPackages"
+            ),
+            format!("carol consumed {consumed} of alice's without a refusal"),
+        ));
+    };
+    let retry_after = refusal
+        .headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, v)| {
+            crate::clients::http::parse_retry_after(v, std::time::SystemTime::now())
+        });
+    if retry_after.is_none() {
+        return Err(Finding::mismatch(
+            "the 429 with Retry-After",
+            format!("{:?}", refusal.headers),
+        ));
+    }
+    let body = refusal.json();
+    if !body
+        .as_ref()
+        .is_some_and(|b| b["error"].is_string() && b["message"].is_string())
+    {
+        return Err(Finding::mismatch(
+            "the 429 with the error body {error, message}",
+            snippet(&refusal.text()),
+        ));
+    }
+    // The limit is per requester: bob still gets one of alice's packages.
+    let packages = vec![ctx.key_package(ALICE, &KeyPackageOptions::default())?];
+    ctx.upload_ok(ALICE, packages).await?;
+    let list = ctx.discover_list(BOB, ALICE, &ctx.suite_query()).await?;
+    if !list
+        .iter()
+        .any(|kp| kp["lastResort"].as_bool() != Some(true))
+    {
+        return Err(Finding::mismatch(
+            "another requester (bob) still served a one-time KeyPackage",
+            format!("{} package(s), none one-time", list.len()),
+        ));
+    }
+    ctx.drain(ALICE).await
 }

@@ -40,6 +40,7 @@ pub enum Kind {
     KeyPackageFilterExtension,
     KeyPackageDiscoverEmpty,
     KeyPackageUnknownFid,
+    KeyPackageExhaustionLimit,
     KeyPackageMissingSuites,
     KeyPackageRejectTampered,
     KeyPackageRejectExpired,
@@ -295,6 +296,13 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 Profile,
                 &["PROFILE.keypackage-discover-empty"],
                 KeyPackageUnknownFid,
+            ),
+            def(
+                "keypackages.discover.exhaustion-limit",
+                "One requester cannot drain another actor's one-time KeyPackages: past a limit it gets 429 with Retry-After, while other requesters are still served",
+                Profile,
+                &["PROFILE.keypackage-discovery-limit", "PROFILE.error-body"],
+                KeyPackageExhaustionLimit,
             ),
             def(
                 "keypackages.discover.missing-ciphersuites",
@@ -712,6 +720,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         KeyPackageFilterExtension => keypackages::filter_extension(ctx).await,
         KeyPackageDiscoverEmpty => keypackages::discover_empty(ctx).await,
         KeyPackageUnknownFid => keypackages::unknown_fid(ctx).await,
+        KeyPackageExhaustionLimit => keypackages::exhaustion_limit(ctx).await,
         KeyPackageMissingSuites => keypackages::missing_suites(ctx).await,
         KeyPackageRejectTampered => {
             keypackages::reject(ctx, keypackages::Defect::TamperedSignature).await

@@ -1,6 +1,7 @@
 //! KeyPackage upload and discovery (the DS's store of initial key material).
 
 use std::collections::{BTreeSet, HashMap};
+use std::time::Instant;
 
 use axum::extract::State;
 
@@ -181,10 +182,22 @@ impl Filters {
 
 async fn discover(
     State(state): State<AppState>,
-    _caller: Caller,
+    caller: Caller,
     Path(fid): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<axum::Json<Vec<Value>>, ApiError> {
+    // Another actor's packages only (one's own are not limited): PROFILE.keypackage-discovery-limit.
+    let requester = format!("{}/{}", caller.fid, caller.session_id);
+    let limiter = state
+        .discovery_limiter
+        .clone()
+        .filter(|_| !caller.fid.eq_ignore_ascii_case(&fid));
+    if let Some(limiter) = &limiter {
+        if let Err(wait) = limiter.admit(&requester, &fid.to_lowercase(), Instant::now()) {
+            return Err(ApiError::RateLimited(wait.as_secs().max(1)));
+        }
+    }
+    let limited_fid = fid.to_lowercase();
     let default_suites = state.config.faults.contains(&Fault::DefaultCiphersuites);
     let filters = Filters::parse(&query, default_suites)?;
     let reuse = state.config.faults.contains(&Fault::KeypackageReuse);
@@ -244,9 +257,16 @@ async fn discover(
                 .collect::<Vec<_>>())
         })
         .await?;
-    found
+    let found = found
         .iter()
         .map(|j| serde_json::from_str(j).map_err(|e| ApiError::Internal(e.to_string())))
-        .collect::<Result<Vec<Value>, _>>()
-        .map(axum::Json)
+        .collect::<Result<Vec<Value>, _>>()?;
+    if let Some(limiter) = &limiter {
+        let one_time = found
+            .iter()
+            .filter(|kp| kp["lastResort"].as_bool() != Some(true))
+            .count();
+        limiter.record(&requester, &limited_fid, one_time, Instant::now());
+    }
+    Ok(axum::Json(found))
 }
