@@ -289,6 +289,18 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
     Ok(RunOutput::Certified(Box::new(report)))
 }
 
+/// The rate and discovery limits the embedded server runs with (tests that start a reference
+/// server of their own use them too, so that every check can pass).
+pub fn embedded_limits(config: &mut p2mls_reference_server::Config) {
+    // A session limit the whole run stays under (a run sends about 250 requests, spread over
+    // three sessions), which the rate-limit check's burst of 300 still exceeds.
+    config.rate_limit = Some(p2mls_reference_server::rate_limit::RateLimit {
+        per_second: 100.0,
+        burst: 200.0,
+    });
+    config.discovery_limit = Some(p2mls_reference_server::config::DEFAULT_DISCOVERY_LIMIT);
+}
+
 /// Starts the embedded reference server (with `--embedded-fault`s) and its target config.
 async fn start_embedded(
     args: &RunArgs,
@@ -304,12 +316,7 @@ async fn start_embedded(
     // Short heartbeats so that the heartbeat-request check need not wait long.
     server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
     server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
-    // A session limit the whole run stays under (a run sends about 250 requests, spread over
-    // three sessions), which the rate-limit check's burst of 300 still exceeds.
-    server_config.rate_limit = Some(p2mls_reference_server::rate_limit::RateLimit {
-        per_second: 100.0,
-        burst: 200.0,
-    });
+    embedded_limits(&mut server_config);
     let (identity, anchors) = embedded_tls(&server_config.faults).map_err(|e| {
         UsageError(format!(
             "cannot make the embedded server's TLS certificate: {e}"

@@ -95,6 +95,7 @@ async fn a_separately_started_server_gets_the_same_verdicts() {
     let secret = "test-secret".to_owned();
     // Same short heartbeats as the embedded server, so the heartbeat-request check can run.
     let mut config = p2mls_reference_server::Config::ephemeral(secret.clone());
+    p2mls::embedded_limits(&mut config);
     config.gateway.heartbeat_interval_ms = p2mls::EMBEDDED_HEARTBEAT_MS;
     config.gateway.heartbeat_grace_ms = p2mls::EMBEDDED_HEARTBEAT_MS / 2;
     let server = p2mls_reference_server::spawn(config)
@@ -234,6 +235,7 @@ async fn provision(base: &str, secret: &str, name: &str) -> serde_json::Value {
 async fn static_and_command_actor_sources_certify_a_server() {
     let secret = "ops-secret";
     let mut config = p2mls_reference_server::Config::ephemeral(secret);
+    p2mls::embedded_limits(&mut config);
     config.gateway.heartbeat_interval_ms = p2mls::EMBEDDED_HEARTBEAT_MS;
     config.gateway.heartbeat_grace_ms = p2mls::EMBEDDED_HEARTBEAT_MS / 2;
     let server = p2mls_reference_server::spawn(config)
@@ -291,6 +293,7 @@ async fn static_and_command_actor_sources_certify_a_server() {
 async fn a_failed_gateway_check_replays_from_its_transcript() {
     let secret = "replay-secret";
     let mut config = p2mls_reference_server::Config::ephemeral(secret);
+    p2mls::embedded_limits(&mut config);
     config.faults = vec![Fault::UnknownServiceAccepted];
     let server = p2mls_reference_server::spawn(config)
         .await
@@ -351,6 +354,7 @@ async fn a_failed_gateway_check_replays_from_its_transcript() {
 async fn differential_mode_reports_where_a_target_differs_from_the_reference() {
     let secret = "diff-secret";
     let mut config = p2mls_reference_server::Config::ephemeral(secret);
+    p2mls::embedded_limits(&mut config);
     config.faults = vec![Fault::EpochAsString];
     let server = p2mls_reference_server::spawn(config)
         .await

@@ -37,6 +37,7 @@ async fn limited_server(per_second: f64, burst: f64) -> p2mls_reference_server::
     let mut config = p2mls_reference_server::Config::ephemeral(SECRET);
     config.gateway.heartbeat_interval_ms = p2mls::EMBEDDED_HEARTBEAT_MS;
     config.gateway.heartbeat_grace_ms = p2mls::EMBEDDED_HEARTBEAT_MS / 2;
+    p2mls::embedded_limits(&mut config);
     config.rate_limit = Some(RateLimit { per_second, burst });
     p2mls_reference_server::spawn(config).await.expect("server")
 }
@@ -67,7 +68,13 @@ async fn a_full_run_against_a_low_rate_limit_passes_with_the_waiting_on_record()
         .iter()
         .flat_map(|c| c.rate_limited.iter())
         .collect();
-    assert_eq!(retried.len() as u64, stats.retries);
+    // The header also counts the waits of actor bootstrap and the clean-up, outside any check.
+    assert!(
+        !retried.is_empty() && retried.len() as u64 <= stats.retries,
+        "{} per check, {} in all",
+        retried.len(),
+        stats.retries
+    );
     assert!(
         retried
             .iter()

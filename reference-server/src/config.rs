@@ -136,8 +136,8 @@ impl Default for GatewayConfig {
 }
 
 impl Config {
-    /// In-memory storage on an ephemeral loopback port, domain `localhost`, no faults: for
-    /// embedding in the harness and for tests.
+    /// In-memory storage on an ephemeral loopback port, domain `localhost`, no faults, no rate
+    /// or discovery limits: for embedding in the harness and for tests.
     pub fn ephemeral(registration_secret: impl Into<String>) -> Self {
         Self {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -148,8 +148,9 @@ impl Config {
             hybrid_wire: p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE,
             keypackage_limit: 100,
             gateway: GatewayConfig::default(),
-            rate_limit: Some(DEFAULT_RATE_LIMIT),
-            discovery_limit: Some(DEFAULT_DISCOVERY_LIMIT),
+            // Tests and benchmarks drive the server hard on purpose: no limits unless asked for.
+            rate_limit: None,
+            discovery_limit: None,
             tls: None,
             faults: Vec::new(),
         }

@@ -374,25 +374,26 @@ pub async fn batch_atomic(ctx: &mut Ctx) -> CheckResult {
 /// one requester session consume in its window.
 pub const DISCOVERY_LIMIT_MAX: usize = 100;
 
-/// `keypackages.discover.exhaustion-limit`: carol consumes alice's one-time KeyPackages until the
+/// `keypackages.discover.exhaustion-limit`: bob consumes carol's one-time KeyPackages until the
 /// target refuses (429 with Retry-After and an error body), at most after
-/// `DISCOVERY_LIMIT_MAX`; bob, another requester, is still served.
+/// `DISCOVERY_LIMIT_MAX`; alice, another requester, is still served. (Carol and bob: the pair
+/// no other check needs, since the limit holds for the rest of the target's window.)
 pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
     const BATCH: usize = 50;
-    ctx.drain(ALICE).await?;
-    let fid = ctx.fid(ALICE);
+    ctx.drain(CAROL).await?;
+    let fid = ctx.fid(CAROL);
     let (method, path) = ctx.route("keypackages_discoverKeyPackages", &[("fid", &fid)])?;
     let path = format!("{path}?{}", ctx.suite_query());
     let mut consumed = 0;
     let mut refused = None;
     'stock: while consumed <= DISCOVERY_LIMIT_MAX {
         let packages = (0..BATCH)
-            .map(|_| ctx.key_package(ALICE, &KeyPackageOptions::default()))
+            .map(|_| ctx.key_package(CAROL, &KeyPackageOptions::default()))
             .collect::<Result<Vec<_>, _>>()?;
-        ctx.upload_ok(ALICE, packages).await?;
+        ctx.upload_ok(CAROL, packages).await?;
         loop {
             let request =
-                ApiRequest::new(method.clone(), path.clone(), ctx.auth(CAROL)).without_retry();
+                ApiRequest::new(method.clone(), path.clone(), ctx.auth(BOB)).without_retry();
             // Only the last answers matter as evidence; a hundred discoveries would bury them.
             ctx.exchanges.clear();
             let resp = ctx.send(request).await?;
@@ -424,7 +425,7 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
             format!(
                 "429 before one requester has consumed more than {DISCOVERY_LIMIT_MAX} of one actor's one-time KeyPackages"
             ),
-            format!("carol consumed {consumed} of alice's without a refusal"),
+            format!("bob consumed {consumed} of carol's without a refusal"),
         ));
     };
     let retry_after = refusal
@@ -450,18 +451,18 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
             snippet(&refusal.text()),
         ));
     }
-    // The limit is per requester: bob still gets one of alice's packages.
-    let packages = vec![ctx.key_package(ALICE, &KeyPackageOptions::default())?];
-    ctx.upload_ok(ALICE, packages).await?;
-    let list = ctx.discover_list(BOB, ALICE, &ctx.suite_query()).await?;
+    // The limit is per requester: alice still gets one of carol's packages.
+    let packages = vec![ctx.key_package(CAROL, &KeyPackageOptions::default())?];
+    ctx.upload_ok(CAROL, packages).await?;
+    let list = ctx.discover_list(ALICE, CAROL, &ctx.suite_query()).await?;
     if !list
         .iter()
         .any(|kp| kp["lastResort"].as_bool() != Some(true))
     {
         return Err(Finding::mismatch(
-            "another requester (bob) still served a one-time KeyPackage",
+            "another requester (alice) still served a one-time KeyPackage",
             format!("{} package(s), none one-time", list.len()),
         ));
     }
-    ctx.drain(ALICE).await
+    ctx.drain(CAROL).await
 }

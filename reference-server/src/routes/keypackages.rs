@@ -261,7 +261,8 @@ async fn discover(
         .iter()
         .map(|j| serde_json::from_str(j).map_err(|e| ApiError::Internal(e.to_string())))
         .collect::<Result<Vec<Value>, _>>()?;
-    if let Some(limiter) = &limiter {
+    // What was consumed counts (a package handed out again was not).
+    if let Some(limiter) = limiter.as_ref().filter(|_| !reuse) {
         let one_time = found
             .iter()
             .filter(|kp| kp["lastResort"].as_bool() != Some(true))
