@@ -95,6 +95,9 @@ pub const RULES: &[Rule] = &[
     structure::OAS30_MODEL,
     structure::REQUIRED_WITH_DEFAULT,
     structure::INVALID_EXAMPLE,
+    structure::TRAILING_SLASH,
+    structure::DUPLICATE_SUBSCHEMA,
+    structure::UNDESCRIBED_OPERATION,
     http::STATUS_AS_BODY,
     http::SECURED_WITHOUT_401,
     http::GET_WITH_BODY,
@@ -102,6 +105,7 @@ pub const RULES: &[Rule] = &[
     http::NO_CONTENT_WITH_BODY,
     http::DESCRIPTION_STATUS,
     http::IMPLICIT_NO_SECURITY,
+    http::MISSING_NOT_FOUND,
     polyproto::VERSION_VS_TEXT,
     polyproto::NAMESPACE,
     polyproto::IDENTIFIER_FORMAT,
@@ -413,6 +417,30 @@ impl Op<'_> {
                     .iter()
                     .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
         })
+    }
+
+    /// Whether credentials are optional: the requirements (own, else the document's) list both
+    /// a scheme and the empty requirement `{}`.
+    pub fn optional_login(&self, doc: &Document) -> bool {
+        let list = self
+            .value
+            .get("security")
+            .or_else(|| doc.value.get("security"))
+            .and_then(Value::as_array);
+        let empty = |r: &Value| r.as_object().is_some_and(|o| o.is_empty());
+        list.is_some_and(|l| l.iter().any(empty) && l.iter().any(|r| !empty(r)))
+    }
+
+    /// Whether the operation creates a resource under an id the caller chooses: a POST or PUT
+    /// that documents 409 for an id that is already taken. For such an operation a missing
+    /// resource is the normal case, not an error.
+    pub fn creates_under_new_id(&self) -> bool {
+        matches!(self.method, "post" | "put")
+            && self
+                .value
+                .get("responses")
+                .and_then(Value::as_object)
+                .is_some_and(|r| r.contains_key("409"))
     }
 
     /// Whether the operation declares a request body.
