@@ -10,6 +10,7 @@
 
 pub mod attribution;
 pub mod baseline;
+pub mod fix;
 pub mod http;
 pub mod output;
 pub mod parity;
@@ -287,6 +288,13 @@ pub struct LintArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Repair what can be repaired mechanically, in place (keeping key order, comments and
+    /// formatting of untouched lines); prints one line per repair, with its rule id.
+    #[arg(long, conflicts_with = "fix_dry_run")]
+    pub fix: bool,
+    /// Print the repairs `--fix` would make as a unified diff, changing nothing.
+    #[arg(long = "fix-dry-run")]
+    pub fix_dry_run: bool,
 }
 
 /// Our own documents, linted when no DOC is given.
@@ -301,8 +309,10 @@ const OWN_DOCS: &[(&str, &str)] = &[
 /// What `p2mls lint` produced.
 #[derive(Debug)]
 pub struct RunOutcome {
-    /// The rendered report (stdout).
+    /// The rendered report (stdout); with `--fix-dry-run`, the repair summary and the diff.
     pub output: String,
+    /// With `--fix`, one line per repair (stderr).
+    pub notes: String,
     /// Documents, spec texts or baselines that could not be read (stderr).
     pub errors: Vec<String>,
     /// 0 nothing at or above `--fail-on`, 1 such findings, 2 something could not be read.
@@ -310,7 +320,9 @@ pub struct RunOutcome {
 }
 
 /// Runs `p2mls lint`. Unreadable inputs do not stop the others from being linted, but make the
-/// exit code 2.
+/// exit code 2. With `--fix`, the documents are repaired in place first and the report is about
+/// the repaired documents; with `--fix-dry-run`, the output is the unified diff of the repairs
+/// and the exit code is about the documents as they are.
 pub fn run(args: &LintArgs) -> RunOutcome {
     let mut errors = Vec::new();
     let mut docs = Vec::new();
@@ -322,9 +334,13 @@ pub fn run(args: &LintArgs) -> RunOutcome {
             }
         }
     }
+    let mut doc_paths = Vec::new();
     for path in &args.docs {
         match Document::load(path, &path.display().to_string()) {
-            Ok(d) => docs.push(d),
+            Ok(d) => {
+                docs.push(d);
+                doc_paths.push(path);
+            }
             Err(e) => errors.push(e.to_string()),
         }
     }
@@ -335,6 +351,33 @@ pub fn run(args: &LintArgs) -> RunOutcome {
             Err(e) => errors.push(e.to_string()),
         }
     }
+    let mut fix_output = String::new();
+    if args.fix || args.fix_dry_run {
+        if args.docs.is_empty() {
+            errors.push("--fix and --fix-dry-run need the documents to repair (DOC)".to_owned());
+            docs.clear();
+        }
+        for (doc, path) in docs.iter_mut().zip(doc_paths) {
+            let fixed = fix::fix(doc);
+            fix_output.push_str(&fix::summary(&doc.name, &fixed));
+            if args.fix_dry_run {
+                fix_output.push_str(&fix::unified_diff(&doc.name, &doc.text, &fixed.text));
+                continue;
+            }
+            if fixed.applied.is_empty() {
+                continue;
+            }
+            if let Err(e) = std::fs::write(path, &fixed.text) {
+                errors.push(format!("cannot write {}: {e}", path.display()));
+                continue;
+            }
+            // Lint what was written.
+            match Document::parse(&fixed.text, &doc.name) {
+                Ok(d) => *doc = d,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+    }
     let baseline = match args.baseline.as_deref().map(Baseline::load).transpose() {
         Ok(b) => b,
         Err(e) => {
@@ -343,7 +386,12 @@ pub fn run(args: &LintArgs) -> RunOutcome {
         }
     };
     let report = lint(&docs, &options, baseline.as_ref());
-    let output = output::render(&report, &docs, args.format);
+    let (output, notes) = if args.fix_dry_run {
+        // The diff is the output; the exit code still follows the findings of the originals.
+        (fix_output, String::new())
+    } else {
+        (output::render(&report, &docs, args.format), fix_output)
+    };
     let code = if !errors.is_empty() {
         2
     } else {
@@ -351,6 +399,7 @@ pub fn run(args: &LintArgs) -> RunOutcome {
     };
     RunOutcome {
         output,
+        notes,
         errors,
         code,
     }
@@ -622,6 +671,24 @@ mod tests {
     }
 
     #[test]
+    fn the_fix_column_of_docs_lint_md_matches_the_repairable_rules() {
+        let lint_md = include_str!("../../../docs/LINT.md");
+        for r in RULES {
+            let row = lint_md
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", r.id)))
+                .unwrap_or_else(|| panic!("no row for {}", r.id));
+            let says_no = row.ends_with("| no |");
+            assert_eq!(
+                says_no,
+                !fix::REPAIRABLE.contains(&r.id),
+                "the --fix column of {} disagrees with fix::REPAIRABLE",
+                r.id
+            );
+        }
+    }
+
+    #[test]
     fn our_own_documents_lint_without_crashing() {
         let outcome = run(&LintArgs {
             docs: Vec::new(),
@@ -630,6 +697,8 @@ mod tests {
             fail_on: Severity::Error,
             baseline: None,
             output: None,
+            fix: false,
+            fix_dry_run: false,
         });
         // Our restatement keeps the published defects on purpose: errors are expected.
         assert_eq!(outcome.code, 1, "{outcome:?}");

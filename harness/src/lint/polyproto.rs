@@ -466,7 +466,7 @@ fn wire_message(doc: &Document, out: &mut Vec<Finding>) {
 }
 
 /// Whether a 404 description states that missing and inaccessible resources look the same.
-fn states_ambiguity(description: &str) -> bool {
+pub fn states_ambiguity(description: &str) -> bool {
     let d = description.to_ascii_lowercase();
     d.contains("ambigu") || (d.contains("access") && d.contains("not exist"))
 }
