@@ -203,6 +203,20 @@ fn fix_dry_run_prints_the_diff_and_fix_writes_it() {
         stdout.contains("\n+components:\n+  responses:\n+    BadRequest:\n"),
         "{stdout}"
     );
+    // A finding the baseline accepts is left alone.
+    let baseline = write(
+        &dir,
+        "baseline.toml",
+        "[[accepted]]\nrule = \"P2L-HTTP-004\"\nreason = \"400 comes with the error body work\"\n",
+    );
+    let (code, stdout, _) = p2mls(&["lint", &doc, "--fix-dry-run", "--baseline", &baseline]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains(": 0 repairs\n"), "{stdout}");
+    assert!(
+        stdout.contains("#   left alone (accepted by the baseline): 1\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("+++"), "{stdout}");
     // A dry run changes nothing.
     assert_eq!(std::fs::read_to_string(&doc).expect("read"), WARNS);
     // --fix writes the same repair, reports it on stderr and lints what it wrote.

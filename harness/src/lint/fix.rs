@@ -20,7 +20,7 @@ use saphyr_parser::{Event, Parser, ScalarStyle};
 use serde_json::{json, Map, Value};
 
 use super::source::{child, unescape};
-use super::{http, polyproto, structure, Document, Finding};
+use super::{http, polyproto, structure, Baseline, Document, Finding};
 
 /// The anti-leak 404 wording polyproto's documents use, for documents that have none yet.
 const ANTI_LEAK_404: &str = "The client either does not have the access rights to access this \
@@ -71,6 +71,8 @@ pub struct Fixed {
     pub skipped: Vec<(Repair, String)>,
     /// Findings of the document that have no mechanical repair.
     pub unrepairable: Vec<Finding>,
+    /// Findings left alone because the baseline accepts them.
+    pub accepted: usize,
 }
 
 /// Rules with a mechanical repair.
@@ -89,9 +91,25 @@ pub const REPAIRABLE: &[&str] = &[
 
 /// Plans and applies every repair for `doc`.
 pub fn fix(doc: &Document) -> Fixed {
-    let findings = findings_of(doc);
+    fix_with(doc, None)
+}
+
+/// Plans and applies the repairs for the findings of `doc` that `baseline` does not accept.
+pub fn fix_with(doc: &Document, baseline: Option<&Baseline>) -> Fixed {
+    let mut findings = findings_of(doc);
+    let accepted = match baseline {
+        Some(b) => {
+            b.apply(&mut findings);
+            let n = findings.iter().filter(|f| f.accepted.is_some()).count();
+            findings.retain(|f| f.accepted.is_none());
+            n
+        }
+        None => 0,
+    };
     let (repairs, unrepairable) = plan(doc, &findings);
-    apply_all(doc, repairs, unrepairable)
+    let mut fixed = apply_all(doc, repairs, unrepairable);
+    fixed.accepted = accepted;
+    fixed
 }
 
 /// The findings of the single-document rules (parity needs two documents and has no repair).
@@ -105,9 +123,18 @@ fn findings_of(doc: &Document) -> Vec<Finding> {
     findings
 }
 
-/// Applies `repairs` one by one (in order), skipping those that clash with the ones already
-/// taken or would not parse.
+/// Applies `repairs`: all at once when they go together (the usual case), else one by one in
+/// order, skipping those that clash with the ones already taken or would not parse.
 fn apply_all(doc: &Document, repairs: Vec<Repair>, unrepairable: Vec<Finding>) -> Fixed {
+    if let Ok(text) = apply(doc, &repairs) {
+        return Fixed {
+            text,
+            applied: repairs,
+            skipped: Vec::new(),
+            unrepairable,
+            accepted: 0,
+        };
+    }
     let mut applied: Vec<Repair> = Vec::new();
     let mut skipped = Vec::new();
     let mut text = doc.text.clone();
@@ -127,6 +154,7 @@ fn apply_all(doc: &Document, repairs: Vec<Repair>, unrepairable: Vec<Finding>) -
         applied,
         skipped,
         unrepairable,
+        accepted: 0,
     }
 }
 
@@ -1118,6 +1146,12 @@ pub fn summary(name: &str, fixed: &Fixed) -> String {
             r.rule, r.line, r.summary
         ));
     }
+    if fixed.accepted > 0 {
+        out.push_str(&format!(
+            "#   left alone (accepted by the baseline): {}\n",
+            fixed.accepted
+        ));
+    }
     if !fixed.unrepairable.is_empty() {
         let mut rules: BTreeMap<&str, usize> = BTreeMap::new();
         for f in &fixed.unrepairable {
@@ -1353,6 +1387,36 @@ servers:
         assert!(fixed.applied.is_empty());
         assert_eq!(fixed.text, text);
         assert_eq!(unified_diff("t.yaml", text, &fixed.text), "");
+    }
+
+    #[test]
+    fn clashing_repairs_are_skipped_with_a_reason() {
+        let d = doc(BLOCK);
+        let set = |value: &str| Repair {
+            rule: "P2L-STRUCT-007",
+            pointer: "/servers/0/url".into(),
+            line: 48,
+            summary: format!("url becomes {value}"),
+            changes: vec![Change::Set {
+                pointer: "/servers/0/url".into(),
+                value: Value::String(value.into()),
+            }],
+        };
+        let fixed = apply_all(
+            &d,
+            vec![set("https://a.org"), set("https://b.org")],
+            Vec::new(),
+        );
+        assert_eq!(fixed.applied, vec![set("https://a.org")]);
+        assert_eq!(fixed.skipped.len(), 1);
+        assert_eq!(fixed.skipped[0].1, "overlaps another repair");
+        assert!(
+            fixed.text.contains("  - url: https://a.org\n"),
+            "{}",
+            fixed.text
+        );
+        assert!(summary("t.yaml", &fixed)
+            .contains("#   skipped P2L-STRUCT-007 line 48: url becomes https://b.org (overlaps another repair)"));
     }
 
     #[test]

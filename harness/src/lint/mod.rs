@@ -351,6 +351,13 @@ pub fn run(args: &LintArgs) -> RunOutcome {
             Err(e) => errors.push(e.to_string()),
         }
     }
+    let baseline = match args.baseline.as_deref().map(Baseline::load).transpose() {
+        Ok(b) => b,
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     let mut fix_output = String::new();
     if args.fix || args.fix_dry_run {
         if args.docs.is_empty() {
@@ -358,7 +365,8 @@ pub fn run(args: &LintArgs) -> RunOutcome {
             docs.clear();
         }
         for (doc, path) in docs.iter_mut().zip(doc_paths) {
-            let fixed = fix::fix(doc);
+            // Findings the baseline accepts are left as they are.
+            let fixed = fix::fix_with(doc, baseline.as_ref());
             fix_output.push_str(&fix::summary(&doc.name, &fixed));
             if args.fix_dry_run {
                 fix_output.push_str(&fix::unified_diff(&doc.name, &doc.text, &fixed.text));
@@ -378,13 +386,6 @@ pub fn run(args: &LintArgs) -> RunOutcome {
             }
         }
     }
-    let baseline = match args.baseline.as_deref().map(Baseline::load).transpose() {
-        Ok(b) => b,
-        Err(e) => {
-            errors.push(e);
-            None
-        }
-    };
     let report = lint(&docs, &options, baseline.as_ref());
     let (output, notes) = if args.fix_dry_run {
         // The diff is the output; the exit code still follows the findings of the originals.
