@@ -1,7 +1,8 @@
 //! `p2mls lint --fix` round trip on the published documents in `../shared` (read from there,
 //! never copied into the repository): for each document, fix, then lint again. Every repairable
 //! finding is gone, nothing new appears, the document still parses as OpenAPI of its version,
-//! the 3.0 and 3.1 forms get the same repairs, and `p2mls diff` sees every single repair.
+//! the 3.0 and 3.1 forms get the same repairs, `p2mls diff` sees every single repair, and the
+//! documents converted to JSON get the same repairs with the same result.
 //!
 //! The repairs of polyproto.mls alpha.4 and polyproto.core beta.3 (3.1.0 forms), as
 //! `--fix-dry-run` prints them, are snapshots in `reports/lint/`; bless like `lint_reports`:
@@ -139,6 +140,32 @@ fn fix_then_lint_round_trip_of_the_published_documents() {
                 .collect::<Vec<_>>(),
         );
         fixed_docs.push(after_doc);
+    }
+    // The same documents as pretty JSON get the same repairs, in JSON.
+    for (doc, yaml_repairs) in docs.iter().zip(&repairs_by_doc) {
+        let name = doc.name.replace(".yaml", ".json");
+        let text = serde_json::to_string_pretty(&doc.value).expect("json") + "\n";
+        let json_doc = Document::parse(&text, &name).expect("parses");
+        let fixed = fix::fix(&json_doc);
+        assert!(
+            fixed.skipped.is_empty(),
+            "{name}: skipped {:#?}",
+            fixed.skipped
+        );
+        let repairs: Vec<_> = fixed
+            .applied
+            .iter()
+            .map(|r| (r.rule, r.summary.clone()))
+            .collect();
+        assert_eq!(&repairs, yaml_repairs, "{name}");
+        let value: serde_json::Value = serde_json::from_str(&fixed.text)
+            .unwrap_or_else(|e| panic!("{name}: not JSON after the fix: {e}"));
+        let yaml_fixed: serde_json::Value =
+            serde_yaml_ng::from_str(&fix::fix(doc).text).expect("yaml");
+        assert_eq!(
+            value, yaml_fixed,
+            "{name}: the JSON and YAML repairs differ"
+        );
     }
     // The 3.0 and 3.1 forms of one document get the same repairs and stay alike.
     for i in 0..3 {

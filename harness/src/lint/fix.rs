@@ -748,6 +748,12 @@ fn yaml_entry(key: &str, value: &Value, indent: usize) -> String {
     }
 }
 
+/// `value` as pretty JSON (two-space steps) whose continuation lines start at `column`.
+fn pretty_json(value: &Value, column: usize) -> String {
+    let pretty = serde_json::to_string_pretty(value).unwrap_or_else(|_| value.to_string());
+    pretty.replace('\n', &format!("\n{}", " ".repeat(column)))
+}
+
 /// Deep-merges `value` into `map[key]`.
 fn merge(map: &mut Map<String, Value>, key: String, value: Value) {
     match (map.get_mut(&key), value) {
@@ -973,10 +979,6 @@ fn apply(doc: &Document, repairs: &[Repair]) -> Result<String, String> {
                 push(&mut edits, colon, node.end, block);
                 continue;
             }
-            let rendered: Vec<String> = entries
-                .iter()
-                .map(|(k, v)| format!("{}: {v}", Value::String(k.clone())))
-                .collect();
             let last_end = node
                 .children
                 .last()
@@ -986,15 +988,45 @@ fn apply(doc: &Document, repairs: &[Repair]) -> Result<String, String> {
                 Some(last_end) => {
                     let first_key = index.get(&node.children[0])?.key.map_or(last_end, |k| k.0);
                     let multiline = text[last_end..close].contains('\n');
+                    let column = first_key - line_start(text, first_key);
                     let sep = if multiline {
-                        format!(",\n{}", " ".repeat(first_key - line_start(text, first_key)))
+                        format!(",\n{}", " ".repeat(column))
                     } else {
                         ", ".to_owned()
                     };
-                    let joined: String = rendered.iter().map(|r| format!("{sep}{r}")).collect();
+                    // One entry per line where the author wrote one per line (pretty JSON).
+                    let joined: String = entries
+                        .iter()
+                        .map(|(k, v)| {
+                            let v = if multiline {
+                                pretty_json(v, column)
+                            } else {
+                                v.to_string()
+                            };
+                            format!("{sep}{}: {v}", Value::String(k.clone()))
+                        })
+                        .collect();
                     push(&mut edits, last_end, last_end, joined);
                 }
-                None => push(&mut edits, close, close, rendered.join(", ")),
+                None if json => {
+                    // `"key": {}` in a JSON document: the whole object, pretty, from the key's
+                    // column.
+                    let column = node.key.map_or(0, |(ks, _)| ks - line_start(text, ks));
+                    let object = Value::Object(entries.clone());
+                    push(
+                        &mut edits,
+                        node.start,
+                        node.end,
+                        pretty_json(&object, column),
+                    );
+                }
+                None => {
+                    let rendered: Vec<String> = entries
+                        .iter()
+                        .map(|(k, v)| format!("{}: {v}", Value::String(k.clone())))
+                        .collect();
+                    push(&mut edits, close, close, rendered.join(", "));
+                }
             }
         } else {
             let first = node.children.first().ok_or("empty block mapping")?;
