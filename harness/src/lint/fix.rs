@@ -1053,11 +1053,17 @@ fn apply(doc: &Document, repairs: &[Repair]) -> Result<String, String> {
             return Err("overlaps another repair".into());
         }
     }
+    // New lines end like the author's.
+    let crlf = text.contains("\r\n");
     let mut out = String::with_capacity(text.len() + 256);
     let mut cursor = 0;
     for e in &edits {
         out.push_str(&text[cursor..e.start]);
-        out.push_str(&e.text);
+        if crlf {
+            out.push_str(&e.text.replace('\n', "\r\n"));
+        } else {
+            out.push_str(&e.text);
+        }
         cursor = e.end.max(cursor);
     }
     out.push_str(&text[cursor..]);
@@ -1354,6 +1360,14 @@ servers:
         // Fixing again finds nothing more to do.
         let again = fix(&doc(&fixed.text));
         assert!(again.applied.is_empty(), "{:?}", again.applied);
+    }
+
+    #[test]
+    fn crlf_documents_keep_their_line_ends() {
+        let crlf = BLOCK.replace('\n', "\r\n");
+        let fixed = fix(&doc(&crlf));
+        assert!(fixed.skipped.is_empty(), "{:?}", fixed.skipped);
+        assert_eq!(fixed.text, fix(&doc(BLOCK)).text.replace('\n', "\r\n"));
     }
 
     #[test]
