@@ -192,6 +192,15 @@ fn op_key(op: &Op<'_>) -> String {
     format!("{} {key}", op.method.to_uppercase())
 }
 
+/// An operation key without the trailing slash of its path.
+fn slashless(key: &str) -> &str {
+    if key.ends_with('/') && !key.ends_with(" /") {
+        &key[..key.len() - 1]
+    } else {
+        key
+    }
+}
+
 fn op_title(op: &Op<'_>) -> String {
     format!("{} {}", op.method.to_uppercase(), op.path)
 }
@@ -211,10 +220,33 @@ pub fn diff(old: &Document, new: &Document) -> DiffReport {
     let old_ops = operations(old);
     let new_ops = operations(new);
     let new_by_key: BTreeMap<String, &Op<'_>> = new_ops.iter().map(|o| (op_key(o), o)).collect();
-    let old_keys: BTreeSet<String> = old_ops.iter().map(op_key).collect();
+    let mut old_keys: BTreeSet<String> = old_ops.iter().map(op_key).collect();
     for o in &old_ops {
+        // A path that only gained or lost its trailing slash is the same operation, moved.
+        let moved = || {
+            new_ops
+                .iter()
+                .filter(|n| !old_keys.contains(&op_key(n)))
+                .find(|n| slashless(&op_key(n)) == slashless(&op_key(o)))
+        };
         match new_by_key.get(&op_key(o)) {
             Some(n) => operation(&mut d, o, n),
+            None if moved().is_some() => {
+                let n = moved().expect("checked");
+                d.push(
+                    Kind::Changed,
+                    "path",
+                    op_title(n),
+                    format!(
+                        "path {} -> {} (servers route the two apart: clients of OLD call the \
+                         old path, servers implementing OLD serve only it)",
+                        o.path, n.path
+                    ),
+                    (Breaking, Breaking),
+                );
+                operation(&mut d, o, n);
+                old_keys.insert(op_key(n));
+            }
             None => d.push(
                 Kind::Removed,
                 "operation",
@@ -249,7 +281,32 @@ fn side(doc: &Document) -> Side {
     }
 }
 
+/// The server URLs of a document.
+fn server_urls(doc: &Document) -> Vec<&str> {
+    doc.value
+        .get("servers")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|s| s.get("url").and_then(Value::as_str))
+        .collect()
+}
+
 fn document(d: &mut Differ<'_>) {
+    let (old, new) = (server_urls(d.old), server_urls(d.new));
+    if old != new {
+        d.push(
+            Kind::Changed,
+            "document",
+            "servers",
+            format!(
+                "{} -> {} (where tools send requests; not part of the wire contract)",
+                old.join(", "),
+                new.join(", ")
+            ),
+            (NonBreaking, NonBreaking),
+        );
+    }
     for (field, old, new) in [
         ("info.version", d.old.version(), d.new.version()),
         ("info.title", d.old.title(), d.new.title()),
@@ -281,7 +338,7 @@ fn operation(d: &mut Differ<'_>, o: &Op<'_>, n: &Op<'_>) {
             (NonBreaking, NonBreaking),
         );
     }
-    if o.path != n.path {
+    if op_key(o) == op_key(n) && o.path != n.path {
         d.push(
             Kind::Changed,
             "parameter",
@@ -657,6 +714,19 @@ fn schema(d: &mut Differ<'_>, a: &Value, b: &Value, usage: Usage, at: &str) {
             );
         }
     }
+    if a.get("default") != b.get("default") {
+        d.push(
+            Kind::Changed,
+            "default",
+            at,
+            format!(
+                "default {} -> {} (what readers assume when the value is absent)",
+                show(a.get("default")),
+                show(b.get("default"))
+            ),
+            usage.reader_breaks(),
+        );
+    }
     enums(d, a, b, usage, at);
     constraints(d, a, b, usage, at);
     properties(d, a, b, usage, at);
@@ -674,6 +744,36 @@ fn schema(d: &mut Differ<'_>, a: &Value, b: &Value, usage: Usage, at: &str) {
                     schema(d, s, t, usage, &format!("{at} {key}[{i}]"));
                 }
             }
+            (Some(x), Some(y)) if key != "allOf" && distinct(x) == distinct(y) => {
+                if key == "anyOf" {
+                    d.push(
+                        Kind::Changed,
+                        "schema",
+                        at,
+                        "repeated anyOf member removed or added (the same alternatives)",
+                        (NonBreaking, NonBreaking),
+                    );
+                } else {
+                    // A value matching a repeated oneOf member matches twice and is rejected.
+                    let loosened = y.len() < x.len();
+                    d.push(
+                        Kind::Changed,
+                        "schema",
+                        at,
+                        if loosened {
+                            "repeated oneOf member removed: values matching it were rejected \
+                             and are valid now"
+                        } else {
+                            "oneOf member repeated: values matching it are rejected now"
+                        },
+                        if loosened {
+                            usage.reader_breaks()
+                        } else {
+                            usage.writer_breaks()
+                        },
+                    );
+                }
+            }
             (None, None) => {}
             _ => d.push(
                 Kind::Changed,
@@ -684,6 +784,17 @@ fn schema(d: &mut Differ<'_>, a: &Value, b: &Value, usage: Usage, at: &str) {
             ),
         }
     }
+}
+
+/// The members of a list without repeats, in first-seen order.
+fn distinct(list: &[Value]) -> Vec<&Value> {
+    let mut out: Vec<&Value> = Vec::new();
+    for v in list {
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    out
 }
 
 fn show(v: Option<&Value>) -> String {
@@ -821,6 +932,31 @@ fn properties(d: &mut Differ<'_>, a: &Value, b: &Value, usage: Usage, at: &str) 
                 "new optional field",
                 (NonBreaking, NonBreaking),
             ),
+            Some(s)
+                if ra.contains(name)
+                    && rb.contains(name)
+                    && s.get("default") != t.get("default") =>
+            {
+                // A required field's default never applies: changing it changes no message.
+                d.push(
+                    Kind::Changed,
+                    "default",
+                    &here,
+                    format!(
+                        "default {} -> {} of a required field (it never applied)",
+                        show(s.get("default")),
+                        show(t.get("default"))
+                    ),
+                    (NonBreaking, NonBreaking),
+                );
+                let mut same = t.clone();
+                if let (Some(map), Some(old)) = (same.as_object_mut(), s.get("default")) {
+                    map.insert("default".into(), old.clone());
+                } else if let Some(map) = same.as_object_mut() {
+                    map.remove("default");
+                }
+                schema(d, s, &same, usage, &here);
+            }
             Some(s) => schema(d, s, t, usage, &here),
         }
     }
@@ -960,6 +1096,43 @@ fn components(d: &mut Differ<'_>) {
             "schema",
             format!("schema {name}"),
             "new component",
+            (NonBreaking, NonBreaking),
+        );
+    }
+    // Other components (responses, parameters, ...) matter where operations use them, which
+    // the operations above report; here they are listed as added or removed.
+    let sections = |doc: &Document| -> BTreeSet<(String, String)> {
+        doc.value
+            .get("components")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(section, _)| *section != "schemas")
+            .flat_map(|(section, entries)| {
+                entries
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(move |(name, _)| (section.clone(), name.clone()))
+            })
+            .collect()
+    };
+    let (old, new) = (sections(d.old), sections(d.new));
+    for (section, name) in new.difference(&old) {
+        d.push(
+            Kind::Added,
+            "component",
+            format!("{section} {name}"),
+            "new component",
+            (NonBreaking, NonBreaking),
+        );
+    }
+    for (section, name) in old.difference(&new) {
+        d.push(
+            Kind::Removed,
+            "component",
+            format!("{section} {name}"),
+            "component removed (operations that used it are listed above)",
             (NonBreaking, NonBreaking),
         );
     }
@@ -1152,5 +1325,50 @@ mod tests {
         assert_eq!((s.clients, s.servers), (Breaking, NonBreaking));
         let status = find(&r, "response", "response 404");
         assert_eq!((status.clients, status.servers), (NonBreaking, NonBreaking));
+    }
+
+    #[test]
+    fn what_lint_fix_changes_is_classified() {
+        let old = BASE
+            .replace("/.p2/x/v1/things/{id}:", "/.p2/x/v1/things/{id}/:")
+            .replace("        id: {type: string}\n    Input:", "        id: {type: string, default: x}\n    Input:")
+            .replace("        kind: {type: string, enum: [a, b]}\n", "        kind: {type: string, enum: [a, b]}\n        alt: {anyOf: [{type: string}, {type: string}]}\n        one: {oneOf: [{type: string}, {type: string}]}\n")
+            + "  responses:\n    Gone: {description: gone}\nservers:\n  - url: https://example.com\n";
+        let new = BASE
+            .replace("        kind: {type: string, enum: [a, b]}\n", "        kind: {type: string, enum: [a, b]}\n        alt: {anyOf: [{type: string}]}\n        one: {oneOf: [{type: string}]}\n")
+            + "servers:\n  - url: 'https://{domain}'\n";
+        let r = diff(&doc(&old), &doc(&new));
+        let path = find(&r, "path", "GET /.p2/x/v1/things/{id}");
+        assert_eq!((path.clients, path.servers), (Breaking, Breaking));
+        assert!(
+            !r.changes.iter().any(|c| c.subject == "operation"),
+            "{:#?}",
+            r.changes
+        );
+        let default = find(&r, "default", "schema Thing.id");
+        assert_eq!(
+            (default.clients, default.servers),
+            (NonBreaking, NonBreaking)
+        );
+        let any = find(&r, "schema", "schema Input.alt");
+        assert_eq!((any.clients, any.servers), (NonBreaking, NonBreaking));
+        // Input is a request body: a loosened oneOf breaks servers of OLD.
+        let one = find(&r, "schema", "schema Input.one");
+        assert_eq!((one.clients, one.servers), (NonBreaking, Breaking));
+        let servers = find(&r, "document", "servers");
+        assert_eq!(
+            (servers.clients, servers.servers),
+            (NonBreaking, NonBreaking)
+        );
+        let gone = find(&r, "component", "responses Gone");
+        assert_eq!(gone.kind, Kind::Removed);
+        // An optional field's default is what readers assume when it is absent.
+        let optional = BASE.replace(
+            "kind: {type: string, enum: [a, b]}",
+            "kind: {type: string, enum: [a, b], default: a}",
+        );
+        let r = diff(&doc(&optional), &doc(BASE));
+        let d = find(&r, "default", "schema Input.kind");
+        assert_eq!((d.clients, d.servers), (NonBreaking, Breaking));
     }
 }

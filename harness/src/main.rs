@@ -188,6 +188,7 @@ fn unreachable_command() -> i32 {
 
 fn lint(args: &p2mls::lint::LintArgs) -> i32 {
     let outcome = p2mls::lint::run(args);
+    eprint!("{}", outcome.notes);
     for e in &outcome.errors {
         eprintln!("p2mls lint: {e}");
     }

@@ -29,7 +29,7 @@ fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
 }
 
 /// Clean apart from one warning (no 400 for a body) and one info (no tags).
-const WARNS: &str = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /.p2/xy/v1/things:\n    post:\n      operationId: things_addThing\n      security: []\n      requestBody:\n        content:\n          application/json: {schema: {type: object}}\n      responses:\n        '204': {description: stored}\n";
+const WARNS: &str = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\npaths:\n  /.p2/xy/v1/things:\n    post:\n      operationId: things_addThing\n      summary: Add a thing\n      security: []\n      requestBody:\n        content:\n          application/json: {schema: {type: object}}\n      responses:\n        '204': {description: stored}\n";
 
 #[test]
 fn exit_codes_follow_fail_on() {
@@ -176,5 +176,67 @@ fn diff_lists_changes_and_fails_on_breaking_when_asked() {
     let (code, _, stderr) = p2mls(&["diff", &old, "/nonexistent/new.yaml"]);
     assert_eq!(code, 2);
     assert!(stderr.contains("cannot read"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn fix_dry_run_prints_the_diff_and_fix_writes_it() {
+    let dir = scratch("fix");
+    let doc = write(&dir, "warns.yaml", WARNS);
+    let (code, stdout, _) = p2mls(&["lint", &doc, "--fix-dry-run"]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains(": 1 repairs\n"), "{stdout}");
+    assert!(
+        stdout.contains("#   P2L-HTTP-004 line 12: adds 400 -> #/components/responses/BadRequest"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("#   no mechanical repair: P2L-STRUCT-008 x1"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .contains("\n+        '400':\n+          $ref: '#/components/responses/BadRequest'\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\n+components:\n+  responses:\n+    BadRequest:\n"),
+        "{stdout}"
+    );
+    // A finding the baseline accepts is left alone.
+    let baseline = write(
+        &dir,
+        "baseline.toml",
+        "[[accepted]]\nrule = \"P2L-HTTP-004\"\nreason = \"400 comes with the error body work\"\n",
+    );
+    let (code, stdout, _) = p2mls(&["lint", &doc, "--fix-dry-run", "--baseline", &baseline]);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains(": 0 repairs\n"), "{stdout}");
+    assert!(
+        stdout.contains("#   left alone (accepted by the baseline): 1\n"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("+++"), "{stdout}");
+    // A dry run changes nothing.
+    assert_eq!(std::fs::read_to_string(&doc).expect("read"), WARNS);
+    // --fix writes the same repair, reports it on stderr and lints what it wrote.
+    let (code, stdout, stderr) = p2mls(&["lint", &doc, "--fix", "--fail-on", "warning"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stderr.contains("P2L-HTTP-004 line 12"), "{stderr}");
+    assert!(stdout.contains("0 errors, 0 warnings, 1 infos"), "{stdout}");
+    let written = std::fs::read_to_string(&doc).expect("read");
+    assert!(written.starts_with(&WARNS.replace(
+        "        '204': {description: stored}\n",
+        "        '204': {description: stored}\n        '400':\n          $ref: '#/components/responses/BadRequest'\n"
+    )), "{written}");
+    // Nothing left to repair.
+    let (_, stdout, _) = p2mls(&["lint", &doc, "--fix-dry-run"]);
+    assert!(
+        stdout.contains(": 0 repairs\n") && !stdout.contains("+++"),
+        "{stdout}"
+    );
+    let (code, _, stderr) = p2mls(&["lint", "--fix"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("need the documents"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }

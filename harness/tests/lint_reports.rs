@@ -113,7 +113,7 @@ fn lint_reports_of_the_published_documents_match_the_snapshots() {
         "P2L-PP-003",   // identifier strings undefined
         "P2L-PP-004",   // int32 epochs
         "P2L-PP-005",   // no MLS wire message
-        "P2L-PP-006",   // discoverKeyPackages has no 404
+        "P2L-HTTP-008", // discoverKeyPackages has no 404
         "P2L-STRUCT-007",
     ] {
         assert!(has(rule, alpha4), "{rule} not reported for {alpha4}");

@@ -77,6 +77,19 @@ pub const IMPLICIT_NO_SECURITY: Rule = Rule {
                 (polyproto.mls alpha.2 has no security at all; alpha.4 added BearerAuth).",
 };
 
+pub const MISSING_NOT_FOUND: Rule = Rule {
+    id: "P2L-HTTP-008",
+    name: "path-parameter-without-404",
+    severity: Severity::Warning,
+    summary: "An operation addresses something by a path parameter but documents no 404 (or \
+              410, 4XX, default) for a missing one; a POST or PUT that documents 409 (it \
+              creates under a new id) is exempt.",
+    rationale: "Whoever calls it with an id that names nothing gets an answer the document does \
+                not list, with or without credentials (polyproto.core beta.3: \
+                `GET /idcert/actor/{fid}` says the actor must be registered, and has no answer \
+                for one that is not).",
+};
+
 pub fn check(doc: &Document, out: &mut Vec<Finding>) {
     for op in operations(doc) {
         let explicit = op
@@ -120,6 +133,22 @@ pub fn check(doc: &Document, out: &mut Vec<Finding>) {
                     "{} is a {} with a request body",
                     op.label,
                     op.method.to_uppercase()
+                ),
+            ));
+        }
+        if op.path.contains('{')
+            && !op.documents(404)
+            && !op.documents(410)
+            && !op.creates_under_new_id()
+        {
+            out.push(Finding::at(
+                &MISSING_NOT_FOUND,
+                doc,
+                &responses,
+                format!(
+                    "{} addresses a resource by path parameter but documents no 404 for a \
+                     missing one",
+                    op.label
                 ),
             ));
         }
@@ -362,6 +391,40 @@ mod tests {
                 "{security}"
             );
         }
+    }
+
+    #[test]
+    fn missing_not_found_fires_and_stays_silent() {
+        let op = |method: &str, security: &str, extra: &str| {
+            format!("  /.p2/x/v1/a/{{id}}:\n    {method}:\n      operationId: a_{method}Thing\n      security: {security}\n      responses:\n        '200': {{description: ok}}\n{extra}")
+        };
+        let p = "/paths/~1.p2~1x~1v1~1a~1{id}";
+        // With or without credentials.
+        for security in ["[]", "[{BearerAuth: []}]", "[{BearerAuth: []}, {}]"] {
+            let f = findings(&doc(&op("get", security, "")), MISSING_NOT_FOUND.id);
+            assert_eq!(f.len(), 1, "{security}: {f:?}");
+            assert_eq!(f[0].pointer, format!("{p}/get/responses"));
+        }
+        for extra in [
+            "        '404': {description: gone}\n",
+            "        '410': {description: gone}\n",
+            "        4XX: {description: client error}\n",
+        ] {
+            assert!(findings(&doc(&op("get", "[]", extra)), MISSING_NOT_FOUND.id).is_empty());
+        }
+        // Creating under a new id: 409 for a taken one, a missing one is the normal case.
+        let create = op(
+            "post",
+            "[{BearerAuth: []}]",
+            "        '409': {description: taken}\n",
+        );
+        assert!(findings(&doc(&create), MISSING_NOT_FOUND.id).is_empty());
+        // A GET with 409 is no creation.
+        let get409 = op("get", "[]", "        '409': {description: conflict}\n");
+        assert_eq!(findings(&doc(&get409), MISSING_NOT_FOUND.id).len(), 1);
+        // No path parameter, nothing to be missing.
+        let plain = op("get", "[]", "").replace("/a/{id}", "/a");
+        assert!(findings(&doc(&plain), MISSING_NOT_FOUND.id).is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 pub mod attribution;
 pub mod baseline;
+pub mod fix;
 pub mod http;
 pub mod output;
 pub mod parity;
@@ -95,6 +96,9 @@ pub const RULES: &[Rule] = &[
     structure::OAS30_MODEL,
     structure::REQUIRED_WITH_DEFAULT,
     structure::INVALID_EXAMPLE,
+    structure::TRAILING_SLASH,
+    structure::DUPLICATE_SUBSCHEMA,
+    structure::UNDESCRIBED_OPERATION,
     http::STATUS_AS_BODY,
     http::SECURED_WITHOUT_401,
     http::GET_WITH_BODY,
@@ -102,6 +106,7 @@ pub const RULES: &[Rule] = &[
     http::NO_CONTENT_WITH_BODY,
     http::DESCRIPTION_STATUS,
     http::IMPLICIT_NO_SECURITY,
+    http::MISSING_NOT_FOUND,
     polyproto::VERSION_VS_TEXT,
     polyproto::NAMESPACE,
     polyproto::IDENTIFIER_FORMAT,
@@ -283,6 +288,13 @@ pub struct LintArgs {
     /// Write the report to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Repair what can be repaired mechanically, in place (keeping key order, comments and
+    /// formatting of untouched lines); prints one line per repair, with its rule id.
+    #[arg(long, conflicts_with = "fix_dry_run")]
+    pub fix: bool,
+    /// Print the repairs `--fix` would make as a unified diff, changing nothing.
+    #[arg(long = "fix-dry-run")]
+    pub fix_dry_run: bool,
 }
 
 /// Our own documents, linted when no DOC is given.
@@ -297,8 +309,10 @@ const OWN_DOCS: &[(&str, &str)] = &[
 /// What `p2mls lint` produced.
 #[derive(Debug)]
 pub struct RunOutcome {
-    /// The rendered report (stdout).
+    /// The rendered report (stdout); with `--fix-dry-run`, the repair summary and the diff.
     pub output: String,
+    /// With `--fix`, one line per repair (stderr).
+    pub notes: String,
     /// Documents, spec texts or baselines that could not be read (stderr).
     pub errors: Vec<String>,
     /// 0 nothing at or above `--fail-on`, 1 such findings, 2 something could not be read.
@@ -306,7 +320,9 @@ pub struct RunOutcome {
 }
 
 /// Runs `p2mls lint`. Unreadable inputs do not stop the others from being linted, but make the
-/// exit code 2.
+/// exit code 2. With `--fix`, the documents are repaired in place first and the report is about
+/// the repaired documents; with `--fix-dry-run`, the output is the unified diff of the repairs
+/// and the exit code is about the documents as they are.
 pub fn run(args: &LintArgs) -> RunOutcome {
     let mut errors = Vec::new();
     let mut docs = Vec::new();
@@ -318,9 +334,13 @@ pub fn run(args: &LintArgs) -> RunOutcome {
             }
         }
     }
+    let mut doc_paths = Vec::new();
     for path in &args.docs {
         match Document::load(path, &path.display().to_string()) {
-            Ok(d) => docs.push(d),
+            Ok(d) => {
+                docs.push(d);
+                doc_paths.push(path);
+            }
             Err(e) => errors.push(e.to_string()),
         }
     }
@@ -338,8 +358,41 @@ pub fn run(args: &LintArgs) -> RunOutcome {
             None
         }
     };
+    let mut fix_output = String::new();
+    if args.fix || args.fix_dry_run {
+        if args.docs.is_empty() {
+            errors.push("--fix and --fix-dry-run need the documents to repair (DOC)".to_owned());
+            docs.clear();
+        }
+        for (doc, path) in docs.iter_mut().zip(doc_paths) {
+            // Findings the baseline accepts are left as they are.
+            let fixed = fix::fix_with(doc, baseline.as_ref());
+            fix_output.push_str(&fix::summary(&doc.name, &fixed));
+            if args.fix_dry_run {
+                fix_output.push_str(&fix::unified_diff(&doc.name, &doc.text, &fixed.text));
+                continue;
+            }
+            if fixed.applied.is_empty() {
+                continue;
+            }
+            if let Err(e) = std::fs::write(path, &fixed.text) {
+                errors.push(format!("cannot write {}: {e}", path.display()));
+                continue;
+            }
+            // Lint what was written.
+            match Document::parse(&fixed.text, &doc.name) {
+                Ok(d) => *doc = d,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+    }
     let report = lint(&docs, &options, baseline.as_ref());
-    let output = output::render(&report, &docs, args.format);
+    let (output, notes) = if args.fix_dry_run {
+        // The diff is the output; the exit code still follows the findings of the originals.
+        (fix_output, String::new())
+    } else {
+        (output::render(&report, &docs, args.format), fix_output)
+    };
     let code = if !errors.is_empty() {
         2
     } else {
@@ -347,6 +400,7 @@ pub fn run(args: &LintArgs) -> RunOutcome {
     };
     RunOutcome {
         output,
+        notes,
         errors,
         code,
     }
@@ -413,6 +467,30 @@ impl Op<'_> {
                     .iter()
                     .any(|r| r.as_object().is_some_and(|o| o.is_empty()))
         })
+    }
+
+    /// Whether credentials are optional: the requirements (own, else the document's) list both
+    /// a scheme and the empty requirement `{}`.
+    pub fn optional_login(&self, doc: &Document) -> bool {
+        let list = self
+            .value
+            .get("security")
+            .or_else(|| doc.value.get("security"))
+            .and_then(Value::as_array);
+        let empty = |r: &Value| r.as_object().is_some_and(|o| o.is_empty());
+        list.is_some_and(|l| l.iter().any(empty) && l.iter().any(|r| !empty(r)))
+    }
+
+    /// Whether the operation creates a resource under an id the caller chooses: a POST or PUT
+    /// that documents 409 for an id that is already taken. For such an operation a missing
+    /// resource is the normal case, not an error.
+    pub fn creates_under_new_id(&self) -> bool {
+        matches!(self.method, "post" | "put")
+            && self
+                .value
+                .get("responses")
+                .and_then(Value::as_object)
+                .is_some_and(|r| r.contains_key("409"))
     }
 
     /// Whether the operation declares a request body.
@@ -594,6 +672,24 @@ mod tests {
     }
 
     #[test]
+    fn the_fix_column_of_docs_lint_md_matches_the_repairable_rules() {
+        let lint_md = include_str!("../../../docs/LINT.md");
+        for r in RULES {
+            let row = lint_md
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", r.id)))
+                .unwrap_or_else(|| panic!("no row for {}", r.id));
+            let says_no = row.ends_with("| no |");
+            assert_eq!(
+                says_no,
+                !fix::REPAIRABLE.contains(&r.id),
+                "the --fix column of {} disagrees with fix::REPAIRABLE",
+                r.id
+            );
+        }
+    }
+
+    #[test]
     fn our_own_documents_lint_without_crashing() {
         let outcome = run(&LintArgs {
             docs: Vec::new(),
@@ -602,6 +698,8 @@ mod tests {
             fail_on: Severity::Error,
             baseline: None,
             output: None,
+            fix: false,
+            fix_dry_run: false,
         });
         // Our restatement keeps the published defects on purpose: errors are expected.
         assert_eq!(outcome.code, 1, "{outcome:?}");

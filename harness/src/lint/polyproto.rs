@@ -48,7 +48,8 @@ pub const EPOCH_WIDTH: Rule = Rule {
     id: "P2L-PP-004",
     name: "epoch-width",
     severity: Severity::Error,
-    summary: "An `epoch` field is narrower than RFC 9420's uint64 (e.g. `format: int32`).",
+    summary: "An `epoch` field is narrower than RFC 9420's uint64 (e.g. `format: int32`); \
+              `format: int64` passes when the description states the uint64 range.",
     rationale: "RFC 9420 §8 epochs are uint64. A validator that honours int32 rejects a \
                 legitimate group after 2^31 commits, and generated code truncates the value.",
 };
@@ -69,11 +70,14 @@ pub const NOT_FOUND_WORDING: Rule = Rule {
     id: "P2L-PP-006",
     name: "not-found-anti-leak",
     severity: Severity::Warning,
-    summary: "A secured operation on a resource path has no 404, or its 404 does not say that a \
-              missing and an inaccessible resource get the same answer.",
+    summary: "An operation on a resource path that takes credentials (required or optional) \
+              answers 403 and 404 apart, or has a 404 that does not say that a missing and an \
+              inaccessible resource get the same answer. A POST or PUT that documents 409 \
+              (it creates under a new id) is exempt; a missing 404 is `P2L-HTTP-008`.",
     rationale: "Answering 403 for a foreign group and 404 for a missing one tells any caller \
-                which group ids exist. polyproto.mls alpha.4 states the ambiguous 404; every \
-                resource operation should.",
+                which group ids exist; with optional login (`security` with `{}`) anyone can \
+                ask (polyproto.core beta.1 `getResource`). polyproto.mls alpha.4 states the \
+                ambiguous 404; every resource operation should.",
 };
 
 pub const NOT_FOUND_CONSISTENT: Rule = Rule {
@@ -325,7 +329,17 @@ fn for_each_parameter(doc: &Document, mut visit: impl FnMut(&str, &Value)) {
     }
 }
 
-/// Why an integer schema cannot hold every uint64, if it cannot.
+/// Whether a schema's description states that the value is a uint64 (what `p2mls lint --fix`
+/// writes next to `format: int64`, the widest format OpenAPI registers).
+pub fn states_uint64(schema: &Value) -> bool {
+    schema
+        .get("description")
+        .and_then(Value::as_str)
+        .is_some_and(|d| d.contains("uint64"))
+}
+
+/// Why an integer schema cannot hold every uint64, if it cannot. `format: int64` with a
+/// description that states the uint64 range is accepted: generators know int64, not uint64.
 pub fn narrower_than_u64(schema: &Value) -> Option<String> {
     let ts = types(schema);
     if ts.contains(&"number") && !ts.contains(&"integer") {
@@ -336,7 +350,7 @@ pub fn narrower_than_u64(schema: &Value) -> Option<String> {
             "int8" => Some("127"),
             "int16" => Some("32767"),
             "int32" => Some("2147483647"),
-            "int64" => Some("9223372036854775807"),
+            "int64" if !states_uint64(schema) => Some("9223372036854775807"),
             "uint8" => Some("255"),
             "uint16" => Some("65535"),
             "uint32" => Some("4294967295"),
@@ -452,7 +466,7 @@ fn wire_message(doc: &Document, out: &mut Vec<Finding>) {
 }
 
 /// Whether a 404 description states that missing and inaccessible resources look the same.
-fn states_ambiguity(description: &str) -> bool {
+pub fn states_ambiguity(description: &str) -> bool {
     let d = description.to_ascii_lowercase();
     d.contains("ambigu") || (d.contains("access") && d.contains("not exist"))
 }
@@ -475,33 +489,46 @@ fn not_found(doc: &Document, out: &mut Vec<Finding>) {
         if let (Some((pointer, _, _)), Some(d)) = (&not_found, description) {
             wordings.push((format!("{pointer}/description"), normalise(d)));
         }
-        if !(op.secured(doc) && op.path.contains('{')) {
+        let credentials = op.secured(doc) || op.optional_login(doc);
+        if !credentials || !op.path.contains('{') || op.creates_under_new_id() {
             continue;
         }
-        match (&not_found, description) {
-            (None, _) => out.push(Finding::at(
+        let Some((pointer, _, _)) = &not_found else {
+            // No 404 at all: P2L-HTTP-008.
+            continue;
+        };
+        if !description.is_some_and(states_ambiguity) {
+            out.push(Finding::at(
                 &NOT_FOUND_WORDING,
                 doc,
-                &format!("{}/responses", op.pointer),
+                pointer,
                 format!(
-                    "{} addresses a resource by path but documents no 404 for missing or \
-                     inaccessible ones",
+                    "the 404 of {} does not say that a resource the caller may not access gets \
+                     the same 404 as a missing one",
                     op.label
                 ),
-            )),
-            (Some((pointer, _, _)), d) if !d.is_some_and(states_ambiguity) => {
-                out.push(Finding::at(
-                    &NOT_FOUND_WORDING,
-                    doc,
-                    pointer,
-                    format!(
-                        "the 404 of {} does not say that a resource the caller may not access \
-                         gets the same 404 as a missing one",
-                        op.label
-                    ),
-                ))
-            }
-            _ => {}
+            ));
+        }
+        if let Some((forbidden, _, _)) = op
+            .responses(doc)
+            .into_iter()
+            .find(|(_, status, _)| *status == "403")
+        {
+            let who = if op.optional_login(doc) {
+                "anyone, logged in or not,"
+            } else {
+                "any caller"
+            };
+            out.push(Finding::at(
+                &NOT_FOUND_WORDING,
+                doc,
+                &forbidden,
+                format!(
+                    "{} answers 403 for a resource the caller may not see and 404 for a missing \
+                     one, so {who} learns which ids exist",
+                    op.label
+                ),
+            ));
         }
     }
     // Only the wordings that state the ambiguity are compared: other 404s say other things.
@@ -641,6 +668,16 @@ mod tests {
             "    Group:\n      type: object\n      properties:\n        epoch: {type: integer, format: uint64, minimum: 0}\n",
         );
         assert!(findings(&good, EPOCH_WIDTH.id).is_empty());
+        // int64 is the widest registered format: fine when the description says uint64.
+        let int64 = |d: &str| {
+            doc(
+                "1",
+                "",
+                &format!("    Group:\n      type: object\n      properties:\n        epoch: {{type: integer, format: int64, description: '{d}'}}\n"),
+            )
+        };
+        assert_eq!(findings(&int64("The epoch"), EPOCH_WIDTH.id).len(), 1);
+        assert!(findings(&int64("The epoch (uint64: 0 to 2^64-1)"), EPOCH_WIDTH.id).is_empty());
     }
 
     #[test]
@@ -664,19 +701,61 @@ mod tests {
 
     #[test]
     fn not_found_wording_fires_and_stays_silent() {
-        let op = |resp404: &str| {
-            format!("  /.p2/mls/v1/groups/{{groupId}}:\n    get:\n      operationId: g_getGroup\n      security: [{{BearerAuth: []}}]\n      responses:\n        '200': {{description: ok}}\n{resp404}")
+        let op = |security: &str, responses: &str| {
+            format!("  /.p2/mls/v1/groups/{{groupId}}:\n    get:\n      operationId: g_getGroup\n      security: {security}\n      responses:\n        '200': {{description: ok}}\n{responses}")
         };
-        let missing = doc("1", &op(""), "");
-        assert_eq!(findings(&missing, NOT_FOUND_WORDING.id).len(), 1);
-        let plain = doc("1", &op("        '404': {description: Not found}\n"), "");
-        assert_eq!(findings(&plain, NOT_FOUND_WORDING.id).len(), 1);
-        let good = doc(
+        let leak404 = format!("        '404': {{description: '{LEAK}'}}\n");
+        let forbidden = "        '403': {description: You may not see this group}\n";
+        for security in ["[{BearerAuth: []}]", "[{BearerAuth: []}, {}]"] {
+            let plain = doc(
+                "1",
+                &op(security, "        '404': {description: Not found}\n"),
+                "",
+            );
+            assert_eq!(
+                findings(&plain, NOT_FOUND_WORDING.id).len(),
+                1,
+                "{security}"
+            );
+            let good = doc("1", &op(security, &leak404), "");
+            assert!(
+                findings(&good, NOT_FOUND_WORDING.id).is_empty(),
+                "{security}"
+            );
+            // 403 for a resource the caller may not see, 404 for a missing one: the leak.
+            let apart = doc("1", &op(security, &format!("{forbidden}{leak404}")), "");
+            let f = findings(&apart, NOT_FOUND_WORDING.id);
+            assert_eq!(f.len(), 1, "{security}: {f:?}");
+            assert!(f[0].pointer.ends_with("/responses/403"), "{}", f[0].pointer);
+        }
+        let optional = doc(
             "1",
-            &op(&format!("        '404': {{description: '{LEAK}'}}\n")),
+            &op("[{BearerAuth: []}, {}]", &format!("{forbidden}{leak404}")),
             "",
         );
-        assert!(findings(&good, NOT_FOUND_WORDING.id).is_empty());
+        assert!(findings(&optional, NOT_FOUND_WORDING.id)[0]
+            .message
+            .contains("logged in or not"));
+        // Without credentials there is nobody to hide from; without a 404, P2L-HTTP-008 speaks.
+        let public = doc(
+            "1",
+            &op("[]", "        '404': {description: Not found}\n"),
+            "",
+        );
+        assert!(findings(&public, NOT_FOUND_WORDING.id).is_empty());
+        let missing = doc("1", &op("[{BearerAuth: []}]", ""), "");
+        assert!(findings(&missing, NOT_FOUND_WORDING.id).is_empty());
+        // Creating under a new id with 409 for a taken one (core's POST /resource/{rid}).
+        let create = doc(
+            "1",
+            &op(
+                "[{BearerAuth: []}]",
+                &format!("{forbidden}        '409': {{description: taken}}\n"),
+            )
+            .replace("    get:", "    post:"),
+            "",
+        );
+        assert!(findings(&create, NOT_FOUND_WORDING.id).is_empty());
     }
 
     #[test]

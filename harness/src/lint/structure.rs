@@ -118,6 +118,35 @@ pub const INVALID_EXAMPLE: Rule = Rule {
                 `cacheSignature` example for a field limited to 32).",
 };
 
+pub const TRAILING_SLASH: Rule = Rule {
+    id: "P2L-STRUCT-012",
+    name: "trailing-slash-path",
+    severity: Severity::Warning,
+    summary: "A path ends in `/` (other than the root path).",
+    rationale: "Servers and routers tell `/info` and `/info/` apart: one of them answers 404 or a \
+                redirect that clients do not follow for POST. polyproto.core beta.3 has \
+                `/.p2/core/v1/resource/{rid}/info/`.",
+};
+
+pub const DUPLICATE_SUBSCHEMA: Rule = Rule {
+    id: "P2L-STRUCT-013",
+    name: "duplicate-subschema",
+    severity: Severity::Warning,
+    summary: "An `anyOf` or `oneOf` lists the same schema twice.",
+    rationale: "A repeated `anyOf` member adds nothing and reads as if two alternatives were \
+                meant (polyproto.core beta.3's service discovery responses); in `oneOf`, a value \
+                that matches one copy matches both, so every such value is rejected.",
+};
+
+pub const UNDESCRIBED_OPERATION: Rule = Rule {
+    id: "P2L-STRUCT-014",
+    name: "undescribed-operation",
+    severity: Severity::Info,
+    summary: "An operation has neither a `description` nor a `summary`.",
+    rationale: "Generated documentation and client code show the operationId alone; readers \
+                cannot tell what the operation does or when to call it.",
+};
+
 /// Runs the structure rules on `doc`.
 pub fn check(doc: &Document, out: &mut Vec<Finding>) {
     unresolved_refs(doc, out);
@@ -130,6 +159,9 @@ pub fn check(doc: &Document, out: &mut Vec<Finding>) {
     oas30_model(doc, out);
     required_with_default(doc, out);
     invalid_examples(doc, out);
+    trailing_slashes(doc, out);
+    duplicate_subschemas(doc, out);
+    undescribed_operations(doc, out);
 }
 
 /// Keys whose values are data, not document structure.
@@ -799,6 +831,83 @@ fn invalid_examples(doc: &Document, out: &mut Vec<Finding>) {
     });
 }
 
+fn trailing_slashes(doc: &Document, out: &mut Vec<Finding>) {
+    for path in doc
+        .value
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(p, _)| p)
+    {
+        if path.len() > 1 && path.ends_with('/') {
+            out.push(Finding::at(
+                &TRAILING_SLASH,
+                doc,
+                &child("/paths", path),
+                format!(
+                    "path `{path}` ends in `/`; servers route `{}` and `{path}` apart",
+                    path.trim_end_matches('/')
+                ),
+            ));
+        }
+    }
+}
+
+/// For every `anyOf`/`oneOf` member equal to an earlier one: (pointer of the duplicate, keyword,
+/// index of the duplicate, index of the first copy).
+pub fn duplicate_members(doc: &Document) -> Vec<(String, &'static str, usize, usize)> {
+    let mut found = Vec::new();
+    for_each_schema(doc, |pointer, schema| {
+        for keyword in ["anyOf", "oneOf"] {
+            let Some(members) = schema.get(keyword).and_then(Value::as_array) else {
+                continue;
+            };
+            for (i, member) in members.iter().enumerate() {
+                if let Some(first) = members[..i].iter().position(|m| m == member) {
+                    found.push((
+                        format!("{}/{i}", child(pointer, keyword)),
+                        keyword,
+                        i,
+                        first,
+                    ));
+                }
+            }
+        }
+    });
+    found
+}
+
+fn duplicate_subschemas(doc: &Document, out: &mut Vec<Finding>) {
+    for (pointer, keyword, i, first) in duplicate_members(doc) {
+        out.push(Finding::at(
+            &DUPLICATE_SUBSCHEMA,
+            doc,
+            &pointer,
+            format!("{keyword} member {i} is the same schema as member {first}"),
+        ));
+    }
+}
+
+fn undescribed_operations(doc: &Document, out: &mut Vec<Finding>) {
+    for op in operations(doc) {
+        let has = |key: &str| {
+            op.value
+                .get(key)
+                .and_then(Value::as_str)
+                .is_some_and(|s| !s.trim().is_empty())
+        };
+        if !has("description") && !has("summary") {
+            out.push(Finding::at(
+                &UNDESCRIBED_OPERATION,
+                doc,
+                &op.pointer,
+                format!("{} has neither a description nor a summary", op.label),
+            ));
+        }
+    }
+}
+
 /// Splits a pointer into its unescaped segments (used by tests and other modules).
 pub fn segments(pointer: &str) -> Vec<String> {
     pointer.split('/').skip(1).map(unescape).collect()
@@ -993,6 +1102,62 @@ mod tests {
             "  schemas:\n    Thing: {type: string, maxLength: 4, examples: [abcd]}\n",
         );
         assert!(findings(&good, INVALID_EXAMPLE.id).is_empty());
+    }
+
+    #[test]
+    fn trailing_slash_fires_and_stays_silent() {
+        let bad = doc31(
+            &OP.replace("/.p2/x/v1/a:", "/.p2/x/v1/a/:"),
+            "  schemas:\n    Thing: {type: string}\n",
+        );
+        let f = findings(&bad, TRAILING_SLASH.id);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(
+            (f[0].pointer.as_str(), f[0].line),
+            ("/paths/~1.p2~1x~1v1~1a~1", 5)
+        );
+        let good = doc31(OP, "  schemas:\n    Thing: {type: string}\n");
+        assert!(findings(&good, TRAILING_SLASH.id).is_empty());
+    }
+
+    #[test]
+    fn duplicate_subschema_fires_and_stays_silent() {
+        let bad = doc31(
+            OP,
+            "  schemas:\n    Thing:\n      anyOf:\n        - {type: array, items: {type: string}}\n        - {type: array, items: {type: string}}\n        - {type: integer}\n      oneOf: [{type: integer}, {type: integer}]\n",
+        );
+        let f = findings(&bad, DUPLICATE_SUBSCHEMA.id);
+        let pointers: Vec<&str> = f.iter().map(|f| f.pointer.as_str()).collect();
+        assert_eq!(
+            pointers,
+            [
+                "/components/schemas/Thing/anyOf/1",
+                "/components/schemas/Thing/oneOf/1"
+            ]
+        );
+        let good = doc31(
+            OP,
+            "  schemas:\n    Thing:\n      anyOf:\n        - {type: array, items: {type: string}}\n        - {type: array, items: {type: integer}}\n",
+        );
+        assert!(findings(&good, DUPLICATE_SUBSCHEMA.id).is_empty());
+    }
+
+    #[test]
+    fn undescribed_operation_fires_and_stays_silent() {
+        let bad = doc31(OP, "  schemas:\n    Thing: {type: string}\n");
+        let f = findings(&bad, UNDESCRIBED_OPERATION.id);
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, Severity::Info);
+        for key in ["summary", "description"] {
+            let good = bad.replace(
+                "      tags: [a]\n",
+                &format!("      tags: [a]\n      {key}: Get the thing\n"),
+            );
+            assert!(
+                findings(&good, UNDESCRIBED_OPERATION.id).is_empty(),
+                "{key}"
+            );
+        }
     }
 
     #[test]
