@@ -14,6 +14,7 @@ pub mod console;
 pub mod diff;
 pub mod differential;
 pub mod lint;
+pub mod matchers;
 pub mod replay;
 pub mod report;
 pub mod runner;

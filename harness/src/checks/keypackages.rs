@@ -311,9 +311,22 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
     }
 }
 
-/// The pDN claims of a certificate of ours, read without verifying its issuer.
+/// The pDN claims of a certificate of ours, read without verifying its issuer (with the
+/// harness's own reader), as the name an ID-CSR is built for.
 fn parse_name(der: &[u8]) -> Result<p2mls_protocol::idcert::ActorName, Finding> {
-    p2mls_protocol::idcert::actor_name_of(der).map_err(Finding::harness)
+    use crate::matchers::idcert as judge;
+    let cert = judge::parse(der).map_err(Finding::harness)?;
+    let claims = judge::claims(cert.subject()).map_err(Finding::harness)?;
+    Ok(p2mls_protocol::idcert::ActorName {
+        local_name: claims
+            .common_name
+            .clone()
+            .ok_or_else(|| Finding::harness("our certificate has no common name"))?,
+        domain: claims.domain(),
+        session_id: claims
+            .session_id
+            .ok_or_else(|| Finding::harness("our certificate has no session id"))?,
+    })
 }
 
 pub async fn reject(ctx: &mut Ctx, defect: Defect) -> CheckResult {
