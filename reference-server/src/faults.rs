@@ -93,6 +93,12 @@ pub enum Fault {
     NoSecondFactor,
     /// 400 answers carry a plain-text body instead of the profile's error object.
     PlainTextErrors,
+    /// X.509 credentials are read with an extra length prefix around the certificate list (the
+    /// server before issue 14), so RFC 9420 §5.3 credentials are refused.
+    X509ExtraPrefix,
+    /// X.509 credentials are read in RFC 9420 form, and in the extra-prefixed form when that
+    /// fails: a credential whose first cert_data is not a certificate is accepted.
+    X509EitherPrefix,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

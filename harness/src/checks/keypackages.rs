@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::context::{expect_status, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
-use crate::clients::mls::{key_package_json, KeyPackageOptions};
+use crate::clients::mls::{key_package_json, x509_credential_content, KeyPackageOptions};
 
 fn ids(list: &[Value]) -> Vec<String> {
     list.iter()
@@ -244,6 +244,9 @@ pub enum Defect {
     UnknownSuite,
     SummaryMismatch,
     OtherActor,
+    /// The X.509 credential's certificate list wrapped in one more length prefix: its first
+    /// `cert_data` is then the list itself, not a certificate (RFC 9420 §5.3).
+    ExtraPrefixCredential,
 }
 
 fn now() -> u64 {
@@ -299,6 +302,17 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
             let other = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
             kp["publicKey"] = other["publicKey"].clone();
             Ok(kp)
+        }
+        Defect::ExtraPrefixCredential => {
+            let list = x509_credential_content(&[ctx.actors[ALICE].mls.cert_der.clone()]);
+            ctx.key_package(
+                ALICE,
+                &KeyPackageOptions {
+                    // One `cert_data<V>` holding the list: the list's length, then the list.
+                    credential_content: Some(x509_credential_content(&[list])),
+                    ..Default::default()
+                },
+            )
         }
         Defect::OtherActor => {
             let bytes = ctx.actors[BOB]
@@ -364,6 +378,37 @@ pub async fn batch_atomic(ctx: &mut Ctx) -> CheckResult {
         return Err(Finding::mismatch(
             "nothing of the refused batch stored",
             format!("discovery handed out {:?}", ids(&list)),
+        ));
+    }
+    Ok(())
+}
+
+/// RFC 9420 §5.3 X.509 credentials: a chain of two (the ID-Cert, then the server's root, as
+/// PROFILE.keypackage-credential allows), written by the harness's own encoder, is accepted and
+/// served with its bytes.
+pub async fn x509_chain(ctx: &mut Ctx) -> CheckResult {
+    let root = super::idcert::server_root(ctx).await?;
+    ctx.drain(ALICE).await?;
+    let leaf = ctx.actors[ALICE].mls.cert_der.clone();
+    let kp = ctx.key_package(
+        ALICE,
+        &KeyPackageOptions {
+            credential_content: Some(x509_credential_content(&[leaf, root])),
+            ..Default::default()
+        },
+    )?;
+    let resp = ctx.upload(ALICE, vec![kp.clone()]).await?;
+    expect_status(
+        &resp,
+        &[200],
+        "a KeyPackage with an RFC 9420 X.509 credential (ID-Cert, root) to be accepted",
+    )?;
+    let query = ctx.suite_query();
+    let list = ctx.discover_list(BOB, ALICE, &query).await?;
+    if list.len() != 1 || list[0]["mlsMessage"] != kp["mlsMessage"] {
+        return Err(Finding::mismatch(
+            format!("the uploaded package {} with its bytes", kp["id"]),
+            format!("{:?}", ids(&list)),
         ));
     }
     Ok(())

@@ -46,6 +46,8 @@ pub enum Kind {
     KeyPackageRejectSummaryMismatch,
     KeyPackageRejectOtherActor,
     KeyPackageBatchAtomic,
+    KeyPackageRejectExtraPrefix,
+    KeyPackageX509Chain,
     GroupMembersAfterCommit,
     GroupWelcomeJoins,
     GroupStaleCommit,
@@ -369,6 +371,27 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 ],
                 KeyPackageBatchAtomic,
             ),
+            def(
+                "keypackages.upload.x509-credential",
+                "A KeyPackage whose X.509 credential holds the ID-Cert and the root in RFC 9420 form is accepted",
+                Must,
+                &[
+                    "PROFILE.keypackage-credential",
+                    "MLS.3.rfc9420-basis",
+                    "MLS.2.as-validate-credentials",
+                ],
+                KeyPackageX509Chain,
+            ),
+            def(
+                "keypackages.upload.reject-extra-prefix-credential",
+                "A KeyPackage whose X.509 credential wraps its certificate list in an extra length prefix is refused",
+                Profile,
+                &[
+                    "PROFILE.keypackage-credential",
+                    "OAS.keypackages.upload-errors",
+                ],
+                KeyPackageRejectExtraPrefix,
+            ),
         ]);
     }
     let group_ops = [
@@ -685,6 +708,10 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
             keypackages::reject(ctx, keypackages::Defect::OtherActor).await
         }
         KeyPackageBatchAtomic => keypackages::batch_atomic(ctx).await,
+        KeyPackageRejectExtraPrefix => {
+            keypackages::reject(ctx, keypackages::Defect::ExtraPrefixCredential).await
+        }
+        KeyPackageX509Chain => keypackages::x509_chain(ctx).await,
         GroupMembersAfterCommit => groups::members_after_commit(ctx).await,
         GroupWelcomeJoins => groups::welcome_joins(ctx).await,
         GroupStaleCommit => groups::stale_commit(ctx).await,

@@ -105,7 +105,7 @@ macro_rules! with_run {
 }
 
 fn fid_of(member: &Member) -> Option<String> {
-    let chain = p2mls_protocol::wire::x509_chain(member.credential.serialized_content()).ok()?;
+    let chain = crate::clients::mls::x509_chain_of(member.credential.serialized_content())?;
     let name = p2mls_protocol::idcert::actor_name_of(chain.first()?).ok()?;
     Some(name.fid())
 }
