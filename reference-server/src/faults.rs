@@ -99,6 +99,9 @@ pub enum Fault {
     /// X.509 credentials are read in RFC 9420 form, and in the extra-prefixed form when that
     /// fails: a credential whose first cert_data is not a certificate is accepted.
     X509EitherPrefix,
+    /// An upload whose body is not a JSON array answers the generic error object instead of
+    /// the documented `[{id: "#body", reason}]`.
+    UploadErrorObject,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

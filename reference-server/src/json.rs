@@ -9,6 +9,20 @@ use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::AppState;
 
+/// The request body as bytes, for handlers that parse it themselves.
+pub struct RawBody(pub Bytes);
+
+impl FromRequest<AppState> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|e| ApiError::bad(format!("unreadable body: {e}")))
+    }
+}
+
 /// Request body parsed as `T`.
 pub struct Json<T>(pub T);
 
@@ -16,16 +30,19 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        let crash = state.config.faults.contains(&Fault::CrashOnBadJson);
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad(format!("unreadable body: {e}")))?;
-        serde_json::from_slice(&bytes).map(Json).map_err(|e| {
-            if crash {
-                ApiError::Internal(format!("fault: {e}"))
-            } else {
-                ApiError::bad(format!("invalid JSON body: {e}"))
-            }
-        })
+        let RawBody(bytes) = RawBody::from_request(req, state).await?;
+        parse(&bytes, state).map(Json)
     }
+}
+
+/// Parses a JSON body as `T`: a 400 when it does not fit (a 500 under `crash-on-bad-json`).
+pub fn parse<T: DeserializeOwned>(bytes: &[u8], state: &AppState) -> Result<T, ApiError> {
+    let crash = state.config.faults.contains(&Fault::CrashOnBadJson);
+    serde_json::from_slice(bytes).map_err(|e| {
+        if crash {
+            ApiError::Internal(format!("fault: {e}"))
+        } else {
+            ApiError::bad(format!("invalid JSON body: {e}"))
+        }
+    })
 }

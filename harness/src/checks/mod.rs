@@ -186,17 +186,21 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             });
         }
         if !op.request_body.is_empty() && known {
+            let mut bad_request = vec![
+                "PROFILE.bad-request-400".to_owned(),
+                "PROFILE.no-5xx-for-client-errors".to_owned(),
+                "PROFILE.error-body".to_owned(),
+            ];
+            if id == "keypackages_addKeyPackages" {
+                bad_request.push("PROFILE.keypackage-batch-atomic".to_owned());
+            }
             checks.push(CheckDef {
                 id: format!("{id}.bad-request.invalid-json"),
                 title: format!(
                     "{} {} with a body that is not JSON answers 400 with an error body, never 5xx",
                     op.method, op.path
                 ),
-                requirements: vec![
-                    "PROFILE.bad-request-400".into(),
-                    "PROFILE.no-5xx-for-client-errors".into(),
-                    "PROFILE.error-body".into(),
-                ],
+                requirements: bad_request.clone(),
                 level: Profile,
                 kind: InvalidJson(id.clone()),
             });
@@ -206,11 +210,7 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                     "{} {} with a schema-invalid JSON body answers 400 with an error body, never 5xx",
                     op.method, op.path
                 ),
-                requirements: vec![
-                    "PROFILE.bad-request-400".into(),
-                    "PROFILE.no-5xx-for-client-errors".into(),
-                    "PROFILE.error-body".into(),
-                ],
+                requirements: bad_request,
                 level: Profile,
                 kind: SchemaInvalidBody(id.clone()),
             });

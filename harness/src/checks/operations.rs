@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::context::{expect_status, is_error_body, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
-use crate::clients::http::{ApiRequest, Auth};
+use crate::clients::http::{ApiRequest, ApiResponse, Auth};
 use crate::clients::mls::KeyPackageOptions;
 
 /// Operations whose requests the harness can build.
@@ -187,15 +187,17 @@ pub async fn not_found_foreign(ctx: &mut Ctx, op: &str) -> CheckResult {
     Ok(())
 }
 
-async fn bad_body(ctx: &mut Ctx, op: &str, content: &str) -> CheckResult {
+/// Sends `content` as the body of `op`: a 400 with the error body of PROFILE.error-body, or for
+/// KeyPackage upload the documented array with the one entry `{id: entry, reason}`.
+async fn bad_body(ctx: &mut Ctx, op: &str, content: &str, entry: &str) -> CheckResult {
     let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
     let req = req.raw("application/json", content.as_bytes().to_vec());
     let resp = ctx.send(req).await?;
     expect_status(&resp, &[400], "a malformed body is the client's error")?;
-    // The error body of PROFILE.error-body; KeyPackage upload may instead use its documented
-    // `[{id, reason}]` list.
-    let listed = op == "keypackages_addKeyPackages" && resp.json().is_some_and(|v| v.is_array());
-    if is_error_body(&resp) || listed {
+    if op == UPLOAD {
+        return batch_entry(ctx, &resp, entry);
+    }
+    if is_error_body(&resp) {
         Ok(())
     } else {
         Err(Finding::mismatch(
@@ -205,16 +207,42 @@ async fn bad_body(ctx: &mut Ctx, op: &str, content: &str) -> CheckResult {
     }
 }
 
+const UPLOAD: &str = "keypackages_addKeyPackages";
+
+/// PROFILE.keypackage-batch-atomic: every 400 of an upload is the document's `[{id, reason}]`,
+/// one entry per faulty item (`#<index>` for an item without an id, `#body` for a body that is
+/// not an array at all).
+fn batch_entry(ctx: &mut Ctx, resp: &ApiResponse, id: &str) -> CheckResult {
+    ctx.conforms(UPLOAD, resp)?;
+    let entries = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    let named = entries.len() == 1
+        && entries[0]["id"] == id
+        && entries[0]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.trim().is_empty());
+    if named {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            format!("[{{\"id\": \"{id}\", \"reason\": …}}] (PROFILE.keypackage-batch-atomic)"),
+            snippet(&resp.text()),
+        ))
+    }
+}
+
 pub async fn invalid_json(ctx: &mut Ctx, op: &str) -> CheckResult {
-    bad_body(ctx, op, "{\"truncated\": ").await
+    bad_body(ctx, op, "{\"truncated\": ", "#body").await
 }
 
 pub async fn schema_invalid(ctx: &mut Ctx, op: &str) -> CheckResult {
-    // Right JSON syntax, wrong shape: a number where an object or array is required.
-    let body = if op == "keypackages_addKeyPackages" {
-        "[42]"
-    } else {
-        "{\"id\": 42}"
-    };
-    bad_body(ctx, op, body).await
+    // Right JSON syntax, wrong shape: a number where an object is required.
+    if op == UPLOAD {
+        // An item that is no KeyPackage, then a body that is not an array at all.
+        bad_body(ctx, op, "[42]", "#0").await?;
+        return bad_body(ctx, op, "{\"id\": 42}", "#body").await;
+    }
+    bad_body(ctx, op, "{\"id\": 42}", "#body").await
 }

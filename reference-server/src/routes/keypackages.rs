@@ -17,7 +17,7 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::faults::Fault;
-use crate::json::Json;
+use crate::json::RawBody;
 use crate::mls::{KeyPackageBody, ValidKeyPackage};
 use crate::AppState;
 
@@ -35,11 +35,30 @@ fn element_id(index: usize, value: &Value) -> String {
         .map_or_else(|| format!("#{index}"), str::to_owned)
 }
 
+/// The batch of an upload: a JSON array, or the one-entry error array of
+/// PROFILE.keypackage-batch-atomic (`#body`) for a body that is not one.
+fn batch(bytes: &[u8], state: &AppState) -> Result<Vec<Value>, ApiError> {
+    let reason = match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Array(items)) => return Ok(items),
+        Ok(_) => "the body is not a JSON array of KeyPackages".to_owned(),
+        Err(e) => format!("the body is not JSON: {e}"),
+    };
+    if state.config.faults.contains(&Fault::CrashOnBadJson) {
+        return Err(ApiError::Internal(format!("fault: {reason}")));
+    }
+    // Fault: the generic error object instead of the documented array.
+    if state.config.faults.contains(&Fault::UploadErrorObject) {
+        return Err(ApiError::bad(reason));
+    }
+    Err(ApiError::FaultyKeyPackages(vec![("#body".into(), reason)]))
+}
+
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<Vec<Value>>,
+    RawBody(bytes): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
+    let body = batch(&bytes, &state)?;
     let other_actor_ok = state.config.faults.contains(&Fault::AcceptOtherActor);
     let mut faulty = Vec::new();
     let mut valid: Vec<ValidKeyPackage> = Vec::new();
