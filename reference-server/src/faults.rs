@@ -102,6 +102,9 @@ pub enum Fault {
     /// An upload whose body is not a JSON array answers the generic error object instead of
     /// the documented `[{id: "#body", reason}]`.
     UploadErrorObject,
+    /// Two last-resort packages in one batch are accepted; the second silently replaces the
+    /// first (instead of 400).
+    TwoLastResorts,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

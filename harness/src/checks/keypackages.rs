@@ -413,3 +413,49 @@ pub async fn x509_chain(ctx: &mut Ctx) -> CheckResult {
     }
     Ok(())
 }
+
+/// PROFILE.keypackage-batch-atomic: a second last-resort package of one client in one batch is a
+/// fault of the batch (400 naming it, nothing stored), not a silent replacement of the first.
+pub async fn two_last_resorts(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(ALICE).await?;
+    let last_resort = KeyPackageOptions {
+        last_resort: true,
+        ..Default::default()
+    };
+    let first = ctx.key_package(ALICE, &last_resort)?;
+    let second = ctx.key_package(ALICE, &last_resort)?;
+    let resp = ctx
+        .upload(ALICE, vec![first.clone(), second.clone()])
+        .await?;
+    expect_status(
+        &resp,
+        &[400],
+        "a batch with two last-resort packages of one client to be refused",
+    )?;
+    ctx.conforms("keypackages_addKeyPackages", &resp)?;
+    let entries = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    if !entries.iter().any(|e| e["id"] == second["id"]) {
+        return Err(Finding::mismatch(
+            format!(
+                "an entry {{id: {}, reason}} for the second last-resort package",
+                second["id"]
+            ),
+            snippet(&resp.text()),
+        ));
+    }
+    let query = ctx.suite_query();
+    let list = ctx.discover_list(BOB, ALICE, &query).await?;
+    if let Some(kp) = list
+        .iter()
+        .find(|kp| kp["id"] == first["id"] || kp["id"] == second["id"])
+    {
+        return Err(Finding::mismatch(
+            "nothing of the refused batch stored",
+            format!("discovery handed out {}", kp["id"]),
+        ));
+    }
+    Ok(())
+}

@@ -48,6 +48,7 @@ pub enum Kind {
     KeyPackageBatchAtomic,
     KeyPackageRejectExtraPrefix,
     KeyPackageX509Chain,
+    KeyPackageTwoLastResorts,
     GroupMembersAfterCommit,
     GroupWelcomeJoins,
     GroupStaleCommit,
@@ -392,6 +393,16 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 ],
                 KeyPackageRejectExtraPrefix,
             ),
+            def(
+                "keypackages.upload.reject-two-last-resort",
+                "A batch with two last-resort KeyPackages of one client is refused and stores nothing",
+                Profile,
+                &[
+                    "PROFILE.keypackage-batch-atomic",
+                    "PROFILE.keypackage-last-resort-kept",
+                ],
+                KeyPackageTwoLastResorts,
+            ),
         ]);
     }
     let group_ops = [
@@ -712,6 +723,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
             keypackages::reject(ctx, keypackages::Defect::ExtraPrefixCredential).await
         }
         KeyPackageX509Chain => keypackages::x509_chain(ctx).await,
+        KeyPackageTwoLastResorts => keypackages::two_last_resorts(ctx).await,
         GroupMembersAfterCommit => groups::members_after_commit(ctx).await,
         GroupWelcomeJoins => groups::welcome_joins(ctx).await,
         GroupStaleCommit => groups::stale_commit(ctx).await,

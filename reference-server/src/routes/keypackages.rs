@@ -60,9 +60,12 @@ async fn upload(
 ) -> Result<impl IntoResponse, ApiError> {
     let body = batch(&bytes, &state)?;
     let other_actor_ok = state.config.faults.contains(&Fault::AcceptOtherActor);
+    let two_last_resorts_ok = state.config.faults.contains(&Fault::TwoLastResorts);
     let mut faulty = Vec::new();
     let mut valid: Vec<ValidKeyPackage> = Vec::new();
     let mut seen = BTreeSet::new();
+    // All packages of a sound batch are the caller's session's: one client.
+    let mut last_resort_seen = false;
     let crash = state.config.faults.contains(&Fault::CrashOnBadJson);
     for (index, element) in body.iter().enumerate() {
         let id = element_id(index, element);
@@ -85,7 +88,14 @@ async fn upload(
             Ok(kp) if !seen.insert(kp.id.clone()) => {
                 faulty.push((id, "duplicate KeyPackage in this batch".into()))
             }
-            Ok(kp) => valid.push(kp),
+            Ok(kp) if kp.last_resort && last_resort_seen && !two_last_resorts_ok => faulty.push((
+                id,
+                "a second last-resort package for this client in one batch".into(),
+            )),
+            Ok(kp) => {
+                last_resort_seen |= kp.last_resort;
+                valid.push(kp)
+            }
         }
     }
     // Fault: store the sound packages of a batch that also had faulty ones.
