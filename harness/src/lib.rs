@@ -256,6 +256,7 @@ async fn start_embedded(
         check_timeout_seconds: runner::CHECK_TIMEOUT.as_secs(),
         gateway_url: None,
         event_timeout_ms: args.embedded_event_timeout_ms.unwrap_or(5000),
+        keypackage_limit: Some(server.keypackage_limit),
         actors: ActorSource::Reference {
             registration_secret: secret,
         },
@@ -285,6 +286,7 @@ async fn certify(
         std::time::Duration::from_millis(config.event_timeout_ms),
     );
     ctx.capture = capture;
+    ctx.keypackage_limit = config.keypackage_limit;
     ctx.check_timeout = config.check_timeout();
     Ok(runner::run(&mut ctx, defs, strict).await)
 }

@@ -24,6 +24,10 @@ pub struct TargetConfig {
     /// How long to wait for a gateway event, in milliseconds.
     #[serde(default = "default_event_timeout")]
     pub event_timeout_ms: u64,
+    /// The most KeyPackages one session may store (PROFILE.keypackage-upload-limit); without
+    /// it the limit check is unsupported.
+    #[serde(default)]
+    pub keypackage_limit: Option<usize>,
     pub actors: ActorSource,
 }
 

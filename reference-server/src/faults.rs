@@ -105,6 +105,9 @@ pub enum Fault {
     /// Two last-resort packages in one batch are accepted; the second silently replaces the
     /// first (instead of 400).
     TwoLastResorts,
+    /// At the KeyPackage limit, replacing the last-resort package answers 413: the replacement
+    /// is counted as an addition, not a swap.
+    LastResortSwapOverLimit,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

@@ -133,6 +133,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     pub registration_secret: String,
     pub domain: String,
+    /// The most KeyPackages one session may store.
+    pub keypackage_limit: usize,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -160,6 +162,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let registration_secret = config.registration_secret.clone();
     let domain = config.domain.clone();
+    let keypackage_limit = config.keypackage_limit;
     if !config.faults.is_empty() {
         tracing::warn!(faults = ?config.faults, "serving with deliberate faults");
     }
@@ -179,6 +182,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
         addr,
         registration_secret,
         domain,
+        keypackage_limit,
         shutdown: Some(tx),
         task,
     })

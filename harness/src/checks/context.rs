@@ -68,6 +68,8 @@ pub struct Ctx {
     gateway_url: Option<String>,
     /// Longest a single check may take (the runner's bound).
     pub check_timeout: Duration,
+    /// The target's KeyPackage limit per session, when the config names it.
+    pub keypackage_limit: Option<usize>,
 }
 
 impl Ctx {
@@ -92,6 +94,7 @@ impl Ctx {
             gateway_config: (None, Duration::from_secs(5)),
             gateway_url: None,
             check_timeout: crate::runner::CHECK_TIMEOUT,
+            keypackage_limit: None,
         }
     }
 

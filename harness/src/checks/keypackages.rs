@@ -7,7 +7,7 @@ use openmls::prelude::Ciphersuite;
 use p2mls_protocol::idcert::ServerIdentity;
 use serde_json::Value;
 
-use super::context::{expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use super::context::{expect_error, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
 use crate::clients::mls::{key_package_json, x509_credential_content, KeyPackageOptions};
 
@@ -455,6 +455,71 @@ pub async fn two_last_resorts(ctx: &mut Ctx) -> CheckResult {
         return Err(Finding::mismatch(
             "nothing of the refused batch stored",
             format!("discovery handed out {}", kp["id"]),
+        ));
+    }
+    Ok(())
+}
+
+/// PROFILE.keypackage-upload-limit: at the limit N (from the target config), one more package is
+/// refused with 413, but a new last-resort package replaces the stored one (a swap) and is
+/// accepted. Carol's packages of every suite are drained first and last.
+pub async fn limit_swap(ctx: &mut Ctx) -> CheckResult {
+    let limit = ctx.keypackage_limit.ok_or_else(|| {
+        Finding::Unsupported("the target config names no keypackage_limit".into())
+    })?;
+    if !(1..=1000).contains(&limit) {
+        return Err(Finding::Unsupported(format!(
+            "keypackage_limit {limit} is outside 1..=1000, too many packages to fill"
+        )));
+    }
+    let every_suite = format!(
+        "ciphersuites={}",
+        ctx.registry
+            .suites()
+            .iter()
+            .map(|s| p2mls_protocol::identifiers::format_code_point(s.polyproto_id))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    // Afterwards at most one (last-resort) package of carol's session is stored.
+    ctx.drain_query(CAROL, &every_suite).await?;
+    let last_resort = KeyPackageOptions {
+        last_resort: true,
+        ..Default::default()
+    };
+    let first = ctx.key_package(CAROL, &last_resort)?;
+    ctx.upload_ok(CAROL, vec![first]).await?;
+    let mut normal = Vec::new();
+    for _ in 1..limit {
+        normal.push(ctx.key_package(CAROL, &KeyPackageOptions::default())?);
+    }
+    for chunk in normal.chunks(100) {
+        ctx.upload_ok(CAROL, chunk.to_vec()).await?;
+    }
+    let extra = ctx.key_package(CAROL, &KeyPackageOptions::default())?;
+    let resp = ctx.upload(CAROL, vec![extra]).await?;
+    expect_error(
+        &resp,
+        413,
+        &format!("a package beyond the configured limit of {limit} to be refused"),
+    )?;
+    let second = ctx.key_package(CAROL, &last_resort)?;
+    let resp = ctx.upload(CAROL, vec![second.clone()]).await?;
+    expect_status(
+        &resp,
+        &[200],
+        "a new last-resort package at the limit to replace the stored one (a swap)",
+    )?;
+    ctx.drain_query(CAROL, &every_suite).await?;
+    let query = ctx.suite_query();
+    let list = ctx.discover_list(ALICE, CAROL, &query).await?;
+    if ids(&list) != vec![second["id"].as_str().unwrap_or_default().to_owned()] {
+        return Err(Finding::mismatch(
+            format!(
+                "the new last-resort package {} once the others are gone",
+                second["id"]
+            ),
+            format!("{:?}", ids(&list)),
         ));
     }
     Ok(())

@@ -49,6 +49,7 @@ pub enum Kind {
     KeyPackageRejectExtraPrefix,
     KeyPackageX509Chain,
     KeyPackageTwoLastResorts,
+    KeyPackageLimitSwap,
     GroupMembersAfterCommit,
     GroupWelcomeJoins,
     GroupStaleCommit,
@@ -403,6 +404,16 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 ],
                 KeyPackageTwoLastResorts,
             ),
+            def(
+                "keypackages.upload.limit-last-resort-swap",
+                "At the KeyPackage limit one more package gets 413, but a new last-resort package replaces the stored one",
+                Profile,
+                &[
+                    "PROFILE.keypackage-upload-limit",
+                    "PROFILE.keypackage-batch-atomic",
+                ],
+                KeyPackageLimitSwap,
+            ),
         ]);
     }
     let group_ops = [
@@ -724,6 +735,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         }
         KeyPackageX509Chain => keypackages::x509_chain(ctx).await,
         KeyPackageTwoLastResorts => keypackages::two_last_resorts(ctx).await,
+        KeyPackageLimitSwap => keypackages::limit_swap(ctx).await,
         GroupMembersAfterCommit => groups::members_after_commit(ctx).await,
         GroupWelcomeJoins => groups::welcome_joins(ctx).await,
         GroupStaleCommit => groups::stale_commit(ctx).await,

@@ -105,15 +105,26 @@ async fn upload(
         return Err(ApiError::FaultyKeyPackages(faulty));
     }
     let limit = state.config.keypackage_limit;
+    let swap_counts = !state
+        .config
+        .faults
+        .contains(&Fault::LastResortSwapOverLimit);
     state
         .store
         .tx(move |tx| {
-            let stored: usize = tx.query_row(
-                "SELECT count(*) FROM keypackages WHERE fid = ?1 AND session_id = ?2",
+            let (stored, stored_last_resort): (usize, usize) = tx.query_row(
+                "SELECT count(*), coalesce(sum(last_resort), 0) FROM keypackages \
+                 WHERE fid = ?1 AND session_id = ?2",
                 (&caller.fid, &caller.session_id),
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            if stored + valid.len() > limit {
+            // A new last-resort package replaces the stored one: a swap, not an addition.
+            let replaced = if swap_counts && valid.iter().any(|kp| kp.last_resort) {
+                stored_last_resort
+            } else {
+                0
+            };
+            if stored - replaced + valid.len() > limit {
                 return Err(ApiError::TooManyKeyPackages(limit));
             }
             let mut faulty = Vec::new();
