@@ -108,6 +108,8 @@ pub enum Fault {
     /// At the KeyPackage limit, replacing the last-resort package answers 413: the replacement
     /// is counted as an addition, not a swap.
     LastResortSwapOverLimit,
+    /// FIDs in discovery and member paths compare case-sensitively.
+    FidCaseSensitive,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

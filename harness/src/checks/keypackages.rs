@@ -524,3 +524,26 @@ pub async fn limit_swap(ctx: &mut Ctx) -> CheckResult {
     }
     Ok(())
 }
+
+/// PROFILE.keypackage-one-time: the `fid` of discovery compares case-insensitively, so bob's FID
+/// in upper case finds his package.
+pub async fn fid_case(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(BOB).await?;
+    let kp = ctx.key_package(BOB, &KeyPackageOptions::default())?;
+    ctx.upload_ok(BOB, vec![kp.clone()]).await?;
+    let shouted = ctx.fid(BOB).to_uppercase();
+    let query = ctx.suite_query();
+    let resp = ctx.discover(ALICE, &shouted, &query).await?;
+    expect_status(&resp, &[200], "discovery by the FID in upper case")?;
+    let list = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    if ids(&list) != vec![kp["id"].as_str().unwrap_or_default().to_owned()] {
+        return Err(Finding::mismatch(
+            format!("bob's package {} for `{shouted}`", kp["id"]),
+            snippet(&resp.text()),
+        ));
+    }
+    Ok(())
+}

@@ -191,19 +191,26 @@ async fn member(
     caller: Caller,
     Path((group_id, member_id)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let case_sensitive = state.config.faults.contains(&Fault::FidCaseSensitive);
     state
         .store
         .tx(move |tx| {
             visible_group(tx, &group_id, &caller.fid)?;
-            let (role, kp): (String, String) = tx
-                .query_row(
-                    "SELECT role, keypackage FROM members WHERE group_id = ?1 AND fid = ?2",
-                    (&group_id, &member_id),
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+            // memberId matches the member's FID case-insensitively (PROFILE.group-members); the
+            // answer carries the FID as stored.
+            let sql = if case_sensitive {
+                "SELECT fid, role, keypackage FROM members WHERE group_id = ?1 AND fid = ?2"
+            } else {
+                "SELECT fid, role, keypackage FROM members WHERE group_id = ?1 \
+                 AND fid = ?2 COLLATE NOCASE"
+            };
+            let (fid, role, kp): (String, String, String) = tx
+                .query_row(sql, (&group_id, &member_id), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()?
                 .ok_or(ApiError::NotFound)?;
-            member_json(member_id, role, &kp)
+            member_json(fid, role, &kp)
         })
         .await
         .map(axum::Json)

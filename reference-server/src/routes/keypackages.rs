@@ -229,16 +229,21 @@ async fn discover(
     let filters = Filters::parse(&query, default_suites)?;
     let reuse = state.config.faults.contains(&Fault::KeypackageReuse);
     let any_suite = state.config.faults.contains(&Fault::IgnoreSuiteFilter);
+    let case_sensitive = state.config.faults.contains(&Fault::FidCaseSensitive);
     let found = state
         .store
         .tx(move |tx| {
-            let known = tx
-                .query_row("SELECT 1 FROM actors WHERE fid = ?1", [&fid], |_| Ok(()))
+            // FIDs compare case-insensitively (PROFILE.keypackage-one-time); the stored spelling
+            // is the one packages are filed under.
+            let sql = if case_sensitive {
+                "SELECT fid FROM actors WHERE fid = ?1"
+            } else {
+                "SELECT fid FROM actors WHERE fid = ?1 COLLATE NOCASE"
+            };
+            let fid: String = tx
+                .query_row(sql, [&fid], |r| r.get(0))
                 .optional()?
-                .is_some();
-            if !known {
-                return Err(ApiError::NotFound);
-            }
+                .ok_or(ApiError::NotFound)?;
             // Filter on the small columns first; only chosen packages' JSON is read.
             let mut stmt = tx.prepare(
                 "SELECT seq, session_id, suite, version, extensions, last_resort \
