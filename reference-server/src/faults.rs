@@ -110,6 +110,9 @@ pub enum Fault {
     LastResortSwapOverLimit,
     /// FIDs in discovery and member paths compare case-sensitively.
     FidCaseSensitive,
+    /// Bodies sent to a group's routes are parsed before visibility is checked, so a
+    /// non-member's malformed body gets 400 instead of the 404 (PROFILE.error-body's order).
+    ValidateBeforeVisibility,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

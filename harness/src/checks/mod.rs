@@ -181,10 +181,24 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             checks.push(CheckDef {
                 id: format!("{id}.not-found.foreign"),
                 title: format!(
-                    "{} {} for a group the caller is not in answers the same 404 as a missing one",
-                    op.method, op.path
+                    "{} {} for a group the caller is not in answers the same 404 as a missing one{}",
+                    op.method,
+                    op.path,
+                    if op.request_body.is_empty() {
+                        ""
+                    } else {
+                        ", also with a malformed body"
+                    }
                 ),
-                requirements: vec![oas("not-found"), "OAS.not-found-ambiguity".into()],
+                requirements: if op.request_body.is_empty() {
+                    vec![oas("not-found"), "OAS.not-found-ambiguity".into()]
+                } else {
+                    vec![
+                        oas("not-found"),
+                        "OAS.not-found-ambiguity".into(),
+                        "PROFILE.error-body".into(),
+                    ]
+                },
                 level: Must,
                 kind: NotFoundForeign(id.clone()),
             });

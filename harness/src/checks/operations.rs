@@ -172,11 +172,30 @@ pub async fn not_found_foreign(ctx: &mut Ctx, op: &str) -> CheckResult {
     let group = missing_group(ctx);
     let req = sample(ctx, op, ctx.auth(CAROL), Some(group)).await?;
     let missing = ctx.send(req).await?;
+    same_answer(&seen, &missing, "foreign")?;
+    // PROFILE.error-body's order: visibility (404) before request syntax (400), so a malformed
+    // body tells a non-member nothing either.
+    if ctx
+        .spec
+        .operation(op)
+        .is_some_and(|o| !o.request_body.is_empty())
+    {
+        let foreign = ctx.established_id().await?;
+        let req = sample(ctx, op, ctx.auth(CAROL), Some(foreign)).await?;
+        let req = req.raw("application/json", b"{\"truncated\": ".to_vec());
+        let malformed = ctx.send(req).await?;
+        same_answer(&malformed, &missing, "foreign with a malformed body")?;
+    }
+    Ok(())
+}
+
+/// `seen` must be the 404 `missing` got, status and body.
+fn same_answer(seen: &ApiResponse, missing: &ApiResponse, what: &str) -> CheckResult {
     if missing.status != seen.status || missing.body != seen.body {
         return Err(Finding::mismatch(
             "the same status and body as for a missing group",
             format!(
-                "foreign: {} {}; missing: {} {}",
+                "{what}: {} {}; missing: {} {}",
                 seen.status,
                 snippet(&seen.text()),
                 missing.status,
