@@ -287,6 +287,12 @@ async fn certify(
     );
     ctx.capture = capture;
     ctx.keypackage_limit = config.keypackage_limit;
+    if let ActorSource::Reference {
+        registration_secret,
+    } = &config.actors
+    {
+        ctx.registration_secret = Some(registration_secret.clone());
+    }
     ctx.check_timeout = config.check_timeout();
     Ok(runner::run(&mut ctx, defs, strict).await)
 }

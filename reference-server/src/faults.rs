@@ -113,6 +113,9 @@ pub enum Fault {
     /// Bodies sent to a group's routes are parsed before visibility is checked, so a
     /// non-member's malformed body gets 400 instead of the 404 (PROFILE.error-body's order).
     ValidateBeforeVisibility,
+    /// Registration accepts only `[a-z0-9_.-]{1,32}`, narrower than PROFILE's
+    /// `[a-z0-9._%+-]{1,64}`.
+    NarrowNames,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

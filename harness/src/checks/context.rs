@@ -70,6 +70,8 @@ pub struct Ctx {
     pub check_timeout: Duration,
     /// The target's KeyPackage limit per session, when the config names it.
     pub keypackage_limit: Option<usize>,
+    /// The registration secret (reference mode only).
+    pub registration_secret: Option<String>,
 }
 
 impl Ctx {
@@ -95,6 +97,7 @@ impl Ctx {
             gateway_url: None,
             check_timeout: crate::runner::CHECK_TIMEOUT,
             keypackage_limit: None,
+            registration_secret: None,
         }
     }
 

@@ -11,6 +11,7 @@ pub mod groups;
 pub mod idcert;
 pub mod keypackages;
 pub mod operations;
+pub mod registration;
 pub mod suites;
 
 use serde::Serialize;
@@ -60,6 +61,7 @@ pub enum Kind {
     IdCsrForged(idcert::CsrForgery),
     IdCsrSessionIdInUse,
     IdCsrSecondFactor,
+    RegistrationNames,
     GatewayHello,
     GatewayIdentify,
     GatewayClose(gateway::Provocation),
@@ -571,6 +573,13 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             ],
             IdCsrSecondFactor,
         ),
+        def(
+            "registration.names",
+            "Registration accepts exactly the names `[a-z0-9._%+-]{1,64}`",
+            Profile,
+            &["PROFILE.actor-registration", "PROFILE.error-body"],
+            RegistrationNames,
+        ),
     ]);
     checks.extend(gateway_checks());
     if group_ops && kp_ops {
@@ -771,6 +780,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         IdCsrForged(forgery) => idcert::refuse_forged_csr(ctx, *forgery).await,
         IdCsrSessionIdInUse => idcert::refuse_session_id_in_use(ctx).await,
         IdCsrSecondFactor => idcert::refuse_without_second_factor(ctx).await,
+        RegistrationNames => registration::names(ctx).await,
         GatewayHello => gateway::hello(ctx).await,
         GatewayIdentify => gateway::identify(ctx).await,
         GatewayClose(p) => gateway::close_code(ctx, *p).await,

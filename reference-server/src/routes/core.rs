@@ -39,11 +39,15 @@ struct Registration {
     password: String,
 }
 
-fn valid_local_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
+/// PROFILE.actor-registration's one rule for local names: `^[a-z0-9._%+-]{1,64}$` (the local
+/// part of core §5's FID pattern, limited to 64 characters).
+fn valid_local_name(name: &str, narrow: bool) -> bool {
+    // Fault: the rule the server had before issue 14, `[a-z0-9_.-]{1,32}`.
+    let (max, extra) = if narrow { (32, "_-.") } else { (64, "._%+-") };
+    (1..=max).contains(&name.len())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
 }
 
 async fn register(
@@ -56,9 +60,10 @@ async fn register(
     ) {
         return Err(ApiError::RegistrationDenied);
     }
-    if !valid_local_name(&body.name) {
+    let narrow = state.config.faults.contains(&Fault::NarrowNames);
+    if !valid_local_name(&body.name, narrow) {
         return Err(ApiError::bad(
-            "name must be 1-32 characters of a-z, 0-9, _, - or .",
+            "name must be 1-64 characters of a-z, 0-9, ., _, %, + or -",
         ));
     }
     if body.password.is_empty() {
