@@ -32,6 +32,9 @@ pub enum ApiError {
     /// 413: the caller would hold more KeyPackages than the server allows.
     #[error("too many KeyPackages stored for this session (limit {0})")]
     TooManyKeyPackages(usize),
+    /// 413: the request body is over the server's limit (`payload_too_large`).
+    #[error("the request body is over the limit of {0} bytes")]
+    TooLarge(usize),
     /// A deliberately wrong status (fault injection only).
     #[error("{1}")]
     Injected(u16, &'static str),
@@ -96,6 +99,11 @@ impl IntoResponse for ApiError {
             Self::TooManyKeyPackages(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 body("keypackage_limit", &message),
+            )
+                .into_response(),
+            Self::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                body("payload_too_large", &message),
             )
                 .into_response(),
             Self::Injected(status, _) => (

@@ -116,6 +116,10 @@ pub enum Fault {
     /// Registration accepts only `[a-z0-9_.-]{1,32}`, narrower than PROFILE's
     /// `[a-z0-9._%+-]{1,64}`.
     NarrowNames,
+    /// A JSON body over the size limit answers 400 instead of 413.
+    OversizedAs400,
+    /// An ID-CSR body over the size limit answers a plain-text 413 before authentication.
+    IdcertLimitBeforeAuth,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

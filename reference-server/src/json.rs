@@ -1,7 +1,8 @@
-//! A JSON extractor whose rejections are ours: any malformed or mistyped body is a 400 with the
-//! profile's error body, never axum's plain-text rejection.
+//! Body extractors whose rejections are ours: a malformed or mistyped body is a 400 and a body
+//! over the server's limit a 413 (PROFILE.body-limit), both with the profile's error body, never
+//! axum's plain-text rejection.
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 
@@ -9,18 +10,39 @@ use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::AppState;
 
-/// The request body as bytes, for handlers that parse it themselves.
+/// The most a request body may hold (`DefaultBodyLimit` in `app`).
+pub const BODY_LIMIT: usize = 4 * 1024 * 1024;
+
+/// The request body as bytes (up to `BODY_LIMIT`), for handlers that parse it themselves.
 pub struct RawBody(pub Bytes);
 
 impl FromRequest<AppState> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
-        Bytes::from_request(req, state)
-            .await
-            .map(RawBody)
-            .map_err(|e| ApiError::bad(format!("unreadable body: {e}")))
+        read(req.into_body(), state).await.map(RawBody)
     }
+}
+
+/// Reads a body up to `BODY_LIMIT`: over it a 413, any other failure a 400. Handlers that must
+/// refuse for other reasons first (authentication, visibility) take the `Body` and call this
+/// afterwards.
+pub async fn read(body: Body, state: &AppState) -> Result<Bytes, ApiError> {
+    let oversized_as_400 = state.config.faults.contains(&Fault::OversizedAs400);
+    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
+        let too_large = e
+            .into_inner()
+            .downcast_ref::<http_body_util::LengthLimitError>()
+            .is_some();
+        // Fault: the 400 the server gave before issue 14.
+        if too_large && !oversized_as_400 {
+            ApiError::TooLarge(BODY_LIMIT)
+        } else if too_large {
+            ApiError::bad("unreadable body: length limit exceeded")
+        } else {
+            ApiError::bad("unreadable body")
+        }
+    })
 }
 
 /// Request body parsed as `T`.

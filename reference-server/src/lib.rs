@@ -105,7 +105,7 @@ pub fn app(state: AppState) -> Router {
             faults::rewrite,
         ))
         .layer(axum::middleware::from_fn(log_request))
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(json::BODY_LIMIT))
         .with_state(state)
 }
 

@@ -31,6 +31,7 @@ pub enum Kind {
     NotFoundForeign(String),
     InvalidJson(String),
     SchemaInvalidBody(String),
+    OversizedBody(String),
     KeyPackageOneTime,
     KeyPackageLastResort,
     KeyPackageConcurrent,
@@ -61,6 +62,8 @@ pub enum Kind {
     IdCsrForged(idcert::CsrForgery),
     IdCsrSessionIdInUse,
     IdCsrSecondFactor,
+    IdCsrOversizedUnauthenticated,
+    IdCsrOversized,
     RegistrationNames,
     GatewayHello,
     GatewayIdentify,
@@ -233,6 +236,20 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 requirements: bad_request,
                 level: Profile,
                 kind: SchemaInvalidBody(id.clone()),
+            });
+            checks.push(CheckDef {
+                id: format!("{id}.bad-request.oversized"),
+                title: format!(
+                    "{} {} with a body over 4 MiB answers 413 with an error body",
+                    op.method, op.path
+                ),
+                requirements: vec![
+                    "PROFILE.body-limit".into(),
+                    "PROFILE.no-5xx-for-client-errors".into(),
+                    "PROFILE.error-body".into(),
+                ],
+                level: Profile,
+                kind: OversizedBody(id.clone()),
             });
         }
     }
@@ -574,6 +591,24 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             IdCsrSecondFactor,
         ),
         def(
+            "idcert.csr.oversized-unauthenticated",
+            "An ID-CSR body over 4 MiB without a token gets 401 with an error body (authentication first)",
+            Profile,
+            &[
+                "PROFILE.body-limit",
+                "PROFILE.auth-401",
+                "PROFILE.error-body",
+            ],
+            IdCsrOversizedUnauthenticated,
+        ),
+        def(
+            "idcert.csr.oversized",
+            "An ID-CSR body over 4 MiB from an authenticated account gets 413 with an error body",
+            Profile,
+            &["PROFILE.body-limit", "PROFILE.error-body"],
+            IdCsrOversized,
+        ),
+        def(
             "registration.names",
             "Registration accepts exactly the names `[a-z0-9._%+-]{1,64}`",
             Profile,
@@ -738,6 +773,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         NotFoundForeign(op) => operations::not_found_foreign(ctx, op).await,
         InvalidJson(op) => operations::invalid_json(ctx, op).await,
         SchemaInvalidBody(op) => operations::schema_invalid(ctx, op).await,
+        OversizedBody(op) => operations::oversized(ctx, op).await,
         KeyPackageOneTime => keypackages::one_time(ctx).await,
         KeyPackageLastResort => keypackages::last_resort(ctx).await,
         KeyPackageConcurrent => keypackages::concurrent(ctx).await,
@@ -780,6 +816,8 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         IdCsrForged(forgery) => idcert::refuse_forged_csr(ctx, *forgery).await,
         IdCsrSessionIdInUse => idcert::refuse_session_id_in_use(ctx).await,
         IdCsrSecondFactor => idcert::refuse_without_second_factor(ctx).await,
+        IdCsrOversizedUnauthenticated => idcert::oversized_unauthenticated(ctx).await,
+        IdCsrOversized => idcert::oversized(ctx).await,
         RegistrationNames => registration::names(ctx).await,
         GatewayHello => gateway::hello(ctx).await,
         GatewayIdentify => gateway::identify(ctx).await,

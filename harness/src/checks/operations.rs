@@ -265,3 +265,14 @@ pub async fn schema_invalid(ctx: &mut Ctx, op: &str) -> CheckResult {
     }
     bad_body(ctx, op, "{\"id\": 42}", "#body").await
 }
+
+/// PROFILE.body-limit: a JSON body over 4 MiB from a caller who may use the route gets 413 with
+/// the error body, not 400 and never 5xx.
+pub async fn oversized(ctx: &mut Ctx, op: &str) -> CheckResult {
+    let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
+    let mut body = b"{\"pad\": \"".to_vec();
+    body.resize(5 * 1024 * 1024, b'x');
+    body.extend(b"\"}");
+    let resp = ctx.send(req.raw("application/json", body)).await?;
+    super::context::expect_error(&resp, 413, "a body over 4 MiB to be refused as too large")
+}

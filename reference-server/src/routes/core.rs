@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -101,8 +102,18 @@ async fn register(
 async fn new_id_cert(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    body: axum::body::Body,
+) -> Result<axum::response::Response, ApiError> {
+    // Fault: the plain-text 413 axum's extractor gave before authentication (before issue 14).
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if state.config.faults.contains(&Fault::IdcertLimitBeforeAuth)
+        && declared.is_some_and(|len| len > crate::json::BODY_LIMIT)
+    {
+        return Ok((StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response());
+    }
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -143,6 +154,8 @@ async fn new_id_cert(
     {
         return Err(ApiError::SecondFactor);
     }
+    // The body is read only once the caller is authenticated (PROFILE.body-limit).
+    let body = crate::json::read(body, &state).await?;
     let body = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad("invalid ID-CSR: the body is not UTF-8 PEM text"))?;
     let unverified = state.config.faults.contains(&Fault::IssueUnverifiedCsr);
@@ -221,7 +234,8 @@ async fn new_id_cert(
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({ "id_cert": pem, "token": session_out })),
-    ))
+    )
+        .into_response())
 }
 
 async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {

@@ -21,7 +21,7 @@ use crate::auth::Caller;
 use crate::config::random_token;
 use crate::error::ApiError;
 use crate::faults::Fault;
-use crate::json::{Json, RawBody};
+use crate::json::Json;
 use crate::mls::{message_id, proposal_type_name, KeyPackageBody, HASH_LEN, SIGNATURE_LEN};
 use crate::AppState;
 
@@ -59,28 +59,26 @@ pub(crate) struct GroupRow {
     caller_leaf: u32,
 }
 
-/// Parses the body of a request to a group's route after checking that the caller sees the
-/// group: PROFILE.error-body's order puts visibility (404) before request syntax (400), so a
-/// non-member cannot probe a group with malformed bodies.
+/// Reads and parses the body of a request to a group's route after checking that the caller
+/// sees the group: PROFILE.error-body's order puts visibility (404) before request syntax (400)
+/// and limits (413), so a non-member cannot probe a group with malformed bodies.
 pub(crate) async fn parse_for_member<T: serde::de::DeserializeOwned>(
     state: &AppState,
     group_id: &str,
     fid: &str,
-    bytes: &[u8],
+    body: axum::body::Body,
 ) -> Result<T, ApiError> {
     // Fault: parse first, so a non-member's malformed body gets 400 before the 404.
-    if !state
-        .config
-        .faults
-        .contains(&Fault::ValidateBeforeVisibility)
-    {
+    let faults = &state.config.faults;
+    if !faults.contains(&Fault::ValidateBeforeVisibility) {
         let (group_id, fid) = (group_id.to_owned(), fid.to_owned());
         state
             .store
             .tx(move |tx| visible_group(tx, &group_id, &fid).map(|_| ()))
             .await?;
     }
-    crate::json::parse(bytes, state)
+    let bytes = crate::json::read(body, state).await?;
+    crate::json::parse(&bytes, state)
 }
 
 pub(crate) fn visible_group(
@@ -310,9 +308,9 @@ async fn submit_proposal(
     State(state): State<AppState>,
     caller: Caller,
     Path(group_id): Path<String>,
-    RawBody(bytes): RawBody,
+    body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
-    let body: ProposalBody = parse_for_member(&state, &group_id, &caller.fid, &bytes).await?;
+    let body: ProposalBody = parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let mls = state.mls.clone();
     let hub = state.hub.clone();
     state
@@ -477,9 +475,9 @@ async fn submit_commit(
     State(state): State<AppState>,
     caller: Caller,
     Path(group_id): Path<String>,
-    RawBody(bytes): RawBody,
+    body: axum::body::Body,
 ) -> Result<axum::response::Response, ApiError> {
-    let body: CommitBody = parse_for_member(&state, &group_id, &caller.fid, &bytes).await?;
+    let body: CommitBody = parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let registry = state.mls.registry.clone();
     let hub = state.hub.clone();
     let drop_welcome = state.config.faults.contains(&Fault::DropWelcome);
