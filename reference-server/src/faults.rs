@@ -120,6 +120,11 @@ pub enum Fault {
     OversizedAs400,
     /// An ID-CSR body over the size limit answers a plain-text 413 before authentication.
     IdcertLimitBeforeAuth,
+    /// WebSocket protocol errors, invalid UTF-8 and oversized frames end the connection without
+    /// a close frame.
+    AbruptProtocolErrors,
+    /// A client's close frame is not echoed; the connection is just dropped.
+    NoCloseEcho,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

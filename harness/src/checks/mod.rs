@@ -78,6 +78,7 @@ pub enum Kind {
     GatewayResume,
     GatewayResumeRejected,
     GatewayMlsEvents,
+    GatewayWebSocket(gateway::WireFault),
     /// One step of the end-to-end run in a suite (polyproto id).
     Suite(u16, SuiteStep),
     /// The harness's own engine against the RFC 9420 vectors of a suite (polyproto id, wire,
@@ -738,6 +739,14 @@ fn gateway_checks() -> Vec<CheckDef> {
             &["CORE.3.2.resume", "CORE.3.2.resumed", "CORE.3.2.resumed-minimal"], GatewayResume),
         def("gateway.resume.rejected", "A resume the server cannot serve is closed with 4010", Must,
             &["CORE.3.2.resume-reject", "CORE.3.2.close-4010-unresumeable"], GatewayResumeRejected),
+        def("gateway.websocket.protocol-errors", "Reserved opcodes, RSV bits, unmasked or stray continuation frames and oversized pings get a close frame with 1002", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::ProtocolErrors)),
+        def("gateway.websocket.invalid-utf8", "A text frame that is not UTF-8 gets a close frame with 1007 (or 4002)", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::InvalidUtf8)),
+        def("gateway.websocket.frame-too-large", "A frame over 64 KiB gets a close frame with 1009", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::FrameTooLarge)),
+        def("gateway.websocket.close-echo", "A client's close frame (1000) is echoed", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::CloseEcho)),
         def("gateway.mls.events", "Subscribed members receive proposal and commit events in order, invitees their Welcome", Profile,
             &["PROFILE.gateway-mls-events", "MLS.2.ds-distribute-messages", "MLS.4.gateway-namespace"], GatewayMlsEvents),
     ]
@@ -832,6 +841,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         GatewayResume => gateway::resume(ctx).await,
         GatewayResumeRejected => gateway::resume_rejected(ctx).await,
         GatewayMlsEvents => gateway::mls_events(ctx).await,
+        GatewayWebSocket(fault) => gateway::websocket(ctx, *fault).await,
         Engine(id, wire, dir) => engine::self_check(dir.clone(), *id, *wire).await,
         Suite(id, step) => match step {
             SuiteStep::KeyPackages => suites::keypackages(ctx, *id).await,

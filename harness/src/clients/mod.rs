@@ -5,3 +5,4 @@ pub mod gateway;
 pub mod http;
 pub mod mls;
 pub mod provider;
+pub mod raw_ws;
