@@ -137,6 +137,7 @@ pub struct RunningServer {
     pub keypackage_limit: usize,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    hub: Arc<gateway::Hub>,
 }
 
 impl RunningServer {
@@ -145,10 +146,16 @@ impl RunningServer {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting, finishes in-flight requests and waits for the task.
+    /// Stops accepting, finishes in-flight requests, closes gateway connections with 1001
+    /// (going away; waiting up to 2 s for them to end) and waits for the task.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        self.hub.shut_down();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let _ = (&mut self.task).await;
     }
@@ -167,6 +174,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
         tracing::warn!(faults = ?config.faults, "serving with deliberate faults");
     }
     let state = AppState::new(config).await?;
+    let hub = state.hub.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let result = axum::serve(listener, app(state))
@@ -185,10 +193,12 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
         keypackage_limit,
         shutdown: Some(tx),
         task,
+        hub,
     })
 }
 
-/// Runs the server in the foreground until Ctrl-C (used by both binaries).
+/// Runs the server in the foreground until Ctrl-C or SIGTERM (used by both binaries); either
+/// stops it gracefully (`RunningServer::stop`).
 pub async fn serve_forever(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(args)?;
     let source = config.secret_source;
@@ -202,7 +212,23 @@ pub async fn serve_forever(args: ServeArgs) -> anyhow::Result<()> {
         None => println!("storage: in memory"),
     }
     println!("registration secret ({source}): {secret}");
-    tokio::signal::ctrl_c().await?;
+    stop_signal().await?;
+    println!("stopping");
     server.stop().await;
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) or, on Unix, SIGTERM: what service managers and containers send.
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
     Ok(())
 }

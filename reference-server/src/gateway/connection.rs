@@ -103,7 +103,11 @@ impl Connection {
     ) -> Result<(), Closing> {
         let interval = Duration::from_millis(self.state.config.gateway.heartbeat_interval_ms);
         let grace = Duration::from_millis(self.state.config.gateway.heartbeat_grace_ms);
+        let mut shutdown = self.state.hub.shutdown_signal();
         loop {
+            if *shutdown.borrow_and_update() {
+                return Err(Closing(ws_close::GOING_AWAY, "the server is shutting down"));
+            }
             let deadline = match self.requested_at {
                 None => self.last_heartbeat + interval + grace,
                 Some(at) => at + grace,
@@ -146,6 +150,7 @@ impl Connection {
                     }
                     None => return Err(Closing(close::UNKNOWN_ERROR, "too slow: event queue overflowed")),
                 },
+                _ = shutdown.changed() => {}
                 () = sleep_until(deadline) => {
                     if self.requested_at.is_some() || self.has(Fault::NoHeartbeatRequest) {
                         return Err(Closing(close::TIMEOUT, "no heartbeat in time"));
@@ -395,6 +400,7 @@ impl Connection {
 
 /// RFC 6455 §7.4.1 status codes for transport errors.
 mod ws_close {
+    pub const GOING_AWAY: u16 = 1001;
     pub const PROTOCOL_ERROR: u16 = 1002;
     pub const INVALID_DATA: u16 = 1007;
     pub const MESSAGE_TOO_BIG: u16 = 1009;
