@@ -4,6 +4,7 @@
 
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Request};
+use http_body_util::BodyExt as _;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -24,25 +25,51 @@ impl FromRequest<AppState> for RawBody {
     }
 }
 
-/// Reads a body up to `BODY_LIMIT`: over it a 413, any other failure a 400. Handlers that must
-/// refuse for other reasons first (authentication, visibility) take the `Body` and call this
-/// afterwards.
-pub async fn read(body: Body, state: &AppState) -> Result<Bytes, ApiError> {
-    let oversized_as_400 = state.config.faults.contains(&Fault::OversizedAs400);
-    axum::body::to_bytes(body, BODY_LIMIT).await.map_err(|e| {
-        let too_large = e
-            .into_inner()
-            .downcast_ref::<http_body_util::LengthLimitError>()
-            .is_some();
-        // Fault: the 400 the server gave before issue 14.
-        if too_large && !oversized_as_400 {
-            ApiError::TooLarge(BODY_LIMIT)
-        } else if too_large {
-            ApiError::bad("unreadable body: length limit exceeded")
+/// How much of a refused body the server still reads and discards before answering: closing a
+/// socket with unread data makes the kernel reset it, and the client may then lose the answer
+/// (a "lingering close", as HTTP servers do).
+const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+
+/// Reads a body up to `BODY_LIMIT`: over it a 413 (the rest drained, up to `DRAIN_LIMIT`), any
+/// other failure a 400. Handlers that must refuse for other reasons first (authentication,
+/// visibility) take the `Body` and call this afterwards.
+pub async fn read(mut body: Body, state: &AppState) -> Result<Bytes, ApiError> {
+    let mut kept = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|_| ApiError::bad("unreadable body"))?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total <= BODY_LIMIT {
+            kept.extend_from_slice(&data);
+        } else if total > DRAIN_LIMIT {
+            break;
         } else {
-            ApiError::bad("unreadable body")
+            kept = Vec::new();
         }
-    })
+    }
+    if total <= BODY_LIMIT {
+        return Ok(Bytes::from(kept));
+    }
+    // Fault: the 400 the server gave before issue 14.
+    if state.config.faults.contains(&Fault::OversizedAs400) {
+        return Err(ApiError::bad("unreadable body: length limit exceeded"));
+    }
+    Err(ApiError::TooLarge(BODY_LIMIT))
+}
+
+/// Reads and discards a body the server refuses unread (up to `DRAIN_LIMIT`), so that the
+/// refusal reaches the client (see `DRAIN_LIMIT`).
+pub async fn drain(mut body: Body) {
+    let mut total = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        total = total.saturating_add(frame.data_ref().map_or(0, |d| d.len()));
+        if total > DRAIN_LIMIT {
+            break;
+        }
+    }
 }
 
 /// Request body parsed as `T`.

@@ -114,47 +114,15 @@ async fn new_id_cert(
     {
         return Ok((StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response());
     }
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::to_owned)
-        .ok_or(ApiError::Unauthorized)?;
-    let solution = headers
-        .get(routes::SENSITIVE_SOLUTION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let (local_name, fid, password) = state
-        .store
-        .tx(move |tx| {
-            tx.query_row(
-                "SELECT local_name, fid, password FROM actors WHERE account_token = ?1",
-                [&token],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-            .ok_or(ApiError::Unauthorized)
-        })
-        .await?;
-    let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
-    if !no_second_factor
-        && solution
-            .as_deref()
-            .map(str::as_bytes)
-            .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
-    {
-        return Err(ApiError::SecondFactor);
-    }
-    // The body is read only once the caller is authenticated (PROFILE.body-limit).
+    // The body is read only once the caller is authenticated (PROFILE.body-limit); a refused
+    // one is drained, so that the refusal reaches the client.
+    let (local_name, fid) = match account(&state, &headers).await {
+        Ok(account) => account,
+        Err(e) => {
+            crate::json::drain(body).await;
+            return Err(e);
+        }
+    };
     let body = crate::json::read(body, &state).await?;
     let body = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad("invalid ID-CSR: the body is not UTF-8 PEM text"))?;
@@ -236,6 +204,52 @@ async fn new_id_cert(
         axum::Json(json!({ "id_cert": pem, "token": session_out })),
     )
         .into_response())
+}
+
+/// The account an ID-CSR request authenticates as: its token (401), then its second factor
+/// (403). Returns (local name, fid).
+async fn account(state: &AppState, headers: &HeaderMap) -> Result<(String, String), ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_owned)
+        .ok_or(ApiError::Unauthorized)?;
+    let solution = headers
+        .get(routes::SENSITIVE_SOLUTION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (local_name, fid, password) = state
+        .store
+        .tx(move |tx| {
+            tx.query_row(
+                "SELECT local_name, fid, password FROM actors WHERE account_token = ?1",
+                [&token],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or(ApiError::Unauthorized)
+        })
+        .await?;
+    let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
+    if !no_second_factor
+        && solution
+            .as_deref()
+            .map(str::as_bytes)
+            .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
+    {
+        return Err(ApiError::SecondFactor);
+    }
+    Ok((local_name, fid))
 }
 
 async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {
