@@ -44,6 +44,13 @@ pub struct ServeArgs {
     /// Most gateway connections served at once; more are refused with 503.
     #[arg(long, env = "P2MLS_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// Longest an HTTP connection may take to send a request head, counted from when it starts
+    /// waiting for one (so also the longest it may sit idle), in milliseconds. Default 10000.
+    #[arg(long, env = "P2MLS_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Most HTTP connections open at once; more get a bare 503 and are closed. Default 1024.
+    #[arg(long, env = "P2MLS_MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
     /// TOML file with the same keys (kebab-case); flags and environment take precedence.
     #[arg(long)]
     #[serde(skip)]
@@ -73,6 +80,7 @@ pub struct Config {
     pub hybrid_wire: u16,
     pub keypackage_limit: usize,
     pub gateway: GatewayConfig,
+    pub http: crate::serve::HttpLimits,
     pub faults: Vec<Fault>,
 }
 
@@ -107,6 +115,7 @@ impl Config {
             hybrid_wire: p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE,
             keypackage_limit: 100,
             gateway: GatewayConfig::default(),
+            http: crate::serve::HttpLimits::default(),
             faults: Vec::new(),
         }
     }
@@ -171,6 +180,19 @@ impl Config {
                     .max_connections
                     .or(file.max_connections)
                     .unwrap_or(GatewayConfig::default().max_connections),
+            },
+            http: crate::serve::HttpLimits {
+                header_timeout: std::time::Duration::from_millis(
+                    args.header_timeout_ms
+                        .or(file.header_timeout_ms)
+                        .unwrap_or(10_000)
+                        .max(1),
+                ),
+                max_connections: args
+                    .max_http_connections
+                    .or(file.max_http_connections)
+                    .unwrap_or(1024)
+                    .max(1),
             },
             faults,
         })

@@ -19,6 +19,7 @@ pub mod json;
 pub mod mls;
 pub mod params;
 pub mod routes;
+pub mod serve;
 pub mod store;
 
 use std::net::SocketAddr;
@@ -176,16 +177,10 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let state = AppState::new(config).await?;
     let hub = state.hub.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let result = axum::serve(listener, app(state))
-            .with_graceful_shutdown(async {
-                let _ = rx.await;
-            })
-            .await;
-        if let Err(e) = result {
-            tracing::error!(error = %e, "server stopped");
-        }
-    });
+    let limits = state.config.http;
+    let task = tokio::spawn(serve::serve(listener, app(state), limits, async {
+        let _ = rx.await;
+    }));
     Ok(RunningServer {
         addr,
         registration_secret,
