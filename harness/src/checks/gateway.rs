@@ -441,6 +441,11 @@ pub async fn websocket(ctx: &mut Ctx, fault: WireFault) -> CheckResult {
     use crate::clients::raw_ws::{frame, Ending, RawSocket};
     use WireFault::*;
     let url = ctx.gateway_url().await?;
+    if !url.starts_with("ws://") {
+        return Err(Finding::Unsupported(format!(
+            "raw frames are sent over plain TCP; the gateway is at {url}"
+        )));
+    }
     let cases: Vec<(&str, Vec<u8>, &[u16])> = match fault {
         ProtocolErrors => vec![
             (

@@ -483,6 +483,18 @@ pub async fn limit_swap(ctx: &mut Ctx) -> CheckResult {
     );
     // Afterwards at most one (last-resort) package of carol's session is stored.
     ctx.drain_query(CAROL, &every_suite).await?;
+    let outcome = fill_and_swap(ctx, limit, &every_suite).await;
+    if outcome.is_err() {
+        // Leave carol's store usable for later checks whatever happened; the evidence of the
+        // failure stays first.
+        let evidence = std::mem::take(&mut ctx.exchanges);
+        let _ = ctx.drain_query(CAROL, &every_suite).await;
+        ctx.exchanges = evidence;
+    }
+    outcome
+}
+
+async fn fill_and_swap(ctx: &mut Ctx, limit: usize, every_suite: &str) -> CheckResult {
     let last_resort = KeyPackageOptions {
         last_resort: true,
         ..Default::default()
@@ -510,7 +522,7 @@ pub async fn limit_swap(ctx: &mut Ctx) -> CheckResult {
         &[200],
         "a new last-resort package at the limit to replace the stored one (a swap)",
     )?;
-    ctx.drain_query(CAROL, &every_suite).await?;
+    ctx.drain_query(CAROL, every_suite).await?;
     let query = ctx.suite_query();
     let list = ctx.discover_list(ALICE, CAROL, &query).await?;
     if ids(&list) != vec![second["id"].as_str().unwrap_or_default().to_owned()] {
