@@ -82,6 +82,10 @@ pub struct Config {
     pub gateway: GatewayConfig,
     pub http: crate::serve::HttpLimits,
     pub faults: Vec<Fault>,
+    /// Test hook, never set by flags or files: commit each transaction this long after
+    /// answering (a write-behind store), so the durability test can show that it notices.
+    #[doc(hidden)]
+    pub write_behind: Option<std::time::Duration>,
 }
 
 /// Gateway timing and limits.
@@ -117,6 +121,7 @@ impl Config {
             gateway: GatewayConfig::default(),
             http: crate::serve::HttpLimits::default(),
             faults: Vec::new(),
+            write_behind: None,
         }
     }
 
@@ -195,6 +200,7 @@ impl Config {
                     .max(1),
             },
             faults,
+            write_behind: None,
         })
     }
 }

@@ -48,7 +48,8 @@ impl AppState {
     /// Opens storage and loads (or creates) the server's identity key.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let store = store::Store::open(config.db.as_deref())
-            .with_context(|| format!("cannot open database {:?}", config.db))?;
+            .with_context(|| format!("cannot open database {:?}", config.db))?
+            .write_behind(config.write_behind);
         let seed = store
             .tx(|tx| {
                 let existing: Option<Vec<u8>> = tx
