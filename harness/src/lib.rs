@@ -338,6 +338,7 @@ async fn start_embedded(
         max_retries: 5,
         retry_budget_seconds: 120,
         rate_per_second: None,
+        keypackage_limit: Some(server.keypackage_limit),
         actors: ActorSource::Reference {
             registration_secret: secret,
             name_prefix: String::new(),
@@ -478,6 +479,14 @@ async fn certify(
         std::time::Duration::from_millis(config.event_timeout_ms),
     );
     ctx.capture = mode.capture;
+    ctx.keypackage_limit = config.keypackage_limit;
+    if let ActorSource::Reference {
+        registration_secret,
+        ..
+    } = &config.actors
+    {
+        ctx.registration_secret = Some(registration_secret.clone());
+    }
     ctx.check_timeout = config.check_timeout();
     ctx.tls = config.tls.clone();
     ctx.tls_probe = probe;

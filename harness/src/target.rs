@@ -45,6 +45,10 @@ pub struct TargetConfig {
     /// TLS certificate check is `unsupported`.
     #[serde(default)]
     pub insecure_skip_verify: bool,
+    /// The most KeyPackages one session may store (PROFILE.keypackage-upload-limit); without
+    /// it the limit check is unsupported.
+    #[serde(default)]
+    pub keypackage_limit: Option<usize>,
     pub actors: ActorSource,
     /// Trust anchors resolved at load time (embedded runs set them directly).
     #[serde(skip)]

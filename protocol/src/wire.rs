@@ -272,47 +272,9 @@ pub fn welcome_parts(bytes: &[u8]) -> Result<WelcomeParts, WireError> {
     })
 }
 
-/// Reads an X.509 credential's content (`Certificate certificates<V>`, each `opaque
-/// cert_data<V>`) into the DER certificates, leaf first.
-pub fn x509_chain(content: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
-    let mut r = Reader {
-        bytes: content,
-        pos: 0,
-    };
-    let list = r.opaque("certificates")?;
-    let mut inner = Reader {
-        bytes: list,
-        pos: 0,
-    };
-    let mut chain = Vec::new();
-    while inner.pos < list.len() {
-        chain.push(inner.opaque("cert_data")?.to_vec());
-    }
-    Ok(chain)
-}
-
-/// Encodes DER certificates as an X.509 credential's content.
-pub fn encode_x509_chain(chain: &[Vec<u8>]) -> Vec<u8> {
-    let mut list = Vec::new();
-    for cert in chain {
-        list.extend(encode_varint(cert.len()));
-        list.extend(cert);
-    }
-    let mut out = encode_varint(list.len());
-    out.extend(list);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn x509_chain_round_trip() {
-        let chain = vec![vec![1u8; 70], vec![2u8; 3]];
-        assert_eq!(x509_chain(&encode_x509_chain(&chain)), Ok(chain));
-        assert!(x509_chain(&[5, 1]).is_err());
-    }
 
     #[test]
     fn varints_round_trip() {

@@ -79,6 +79,13 @@ pub struct ServeArgs {
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
     #[arg(long, env = "P2MLS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Longest an HTTP connection may take to send a request head, counted from when it starts
+    /// waiting for one (so also the longest it may sit idle), in milliseconds. Default 10000.
+    #[arg(long, env = "P2MLS_HEADER_TIMEOUT_MS")]
+    pub header_timeout_ms: Option<u64>,
+    /// Most HTTP connections open at once; more get a bare 503 and are closed. Default 1024.
+    #[arg(long, env = "P2MLS_MAX_HTTP_CONNECTIONS")]
+    pub max_http_connections: Option<usize>,
     /// TOML file with the same keys (kebab-case); flags and environment take precedence.
     #[arg(long)]
     #[serde(skip)]
@@ -114,7 +121,12 @@ pub struct Config {
     pub discovery_limit: Option<DiscoveryLimit>,
     /// Serve TLS with this identity (None: plain HTTP).
     pub tls: Option<TlsIdentity>,
+    pub http: crate::serve::HttpLimits,
     pub faults: Vec<Fault>,
+    /// Test hook, never set by flags or files: commit each transaction this long after
+    /// answering (a write-behind store), so the durability test can show that it notices.
+    #[doc(hidden)]
+    pub write_behind: Option<std::time::Duration>,
 }
 
 /// Gateway timing and limits.
@@ -152,7 +164,9 @@ impl Config {
             rate_limit: None,
             discovery_limit: None,
             tls: None,
+            http: crate::serve::HttpLimits::default(),
             faults: Vec::new(),
+            write_behind: None,
         }
     }
 
@@ -253,7 +267,21 @@ impl Config {
             rate_limit,
             discovery_limit,
             tls,
+            http: crate::serve::HttpLimits {
+                header_timeout: std::time::Duration::from_millis(
+                    args.header_timeout_ms
+                        .or(file.header_timeout_ms)
+                        .unwrap_or(10_000)
+                        .max(1),
+                ),
+                max_connections: args
+                    .max_http_connections
+                    .or(file.max_http_connections)
+                    .unwrap_or(1024)
+                    .max(1),
+            },
             faults,
+            write_behind: None,
         })
     }
 }

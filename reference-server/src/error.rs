@@ -35,6 +35,9 @@ pub enum ApiError {
     /// 429: the session sent more requests than its rate limit allows; retry after the seconds.
     #[error("too many requests for this session: retry after {0} s")]
     RateLimited(u64),
+    /// 413: the request body is over the server's limit (`payload_too_large`).
+    #[error("the request body is over the limit of {0} bytes")]
+    TooLarge(usize),
     /// A deliberately wrong status (fault injection only).
     #[error("{1}")]
     Injected(u16, &'static str),
@@ -105,6 +108,11 @@ impl IntoResponse for ApiError {
                 StatusCode::TOO_MANY_REQUESTS,
                 [(header::RETRY_AFTER, seconds.to_string())],
                 body("rate_limited", &message),
+            )
+                .into_response(),
+            Self::TooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                body("payload_too_large", &message),
             )
                 .into_response(),
             Self::Injected(status, _) => (

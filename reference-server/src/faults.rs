@@ -105,6 +105,38 @@ pub enum Fault {
     TlsWrongName,
     /// Embedded runs: the server's TLS certificate expired yesterday.
     TlsExpired,
+    /// X.509 credentials are read with an extra length prefix around the certificate list (the
+    /// server before issue 14), so RFC 9420 §5.3 credentials are refused.
+    X509ExtraPrefix,
+    /// X.509 credentials are read in RFC 9420 form, and in the extra-prefixed form when that
+    /// fails: a credential whose first cert_data is not a certificate is accepted.
+    X509EitherPrefix,
+    /// An upload whose body is not a JSON array answers the generic error object instead of
+    /// the documented `[{id: "#body", reason}]`.
+    UploadErrorObject,
+    /// Two last-resort packages in one batch are accepted; the second silently replaces the
+    /// first (instead of 400).
+    TwoLastResorts,
+    /// At the KeyPackage limit, replacing the last-resort package answers 413: the replacement
+    /// is counted as an addition, not a swap.
+    LastResortSwapOverLimit,
+    /// FIDs in discovery and member paths compare case-sensitively.
+    FidCaseSensitive,
+    /// Bodies sent to a group's routes are parsed before visibility is checked, so a
+    /// non-member's malformed body gets 400 instead of the 404 (PROFILE.error-body's order).
+    ValidateBeforeVisibility,
+    /// Registration accepts only `[a-z0-9_.-]{1,32}`, narrower than PROFILE's
+    /// `[a-z0-9._%+-]{1,64}`.
+    NarrowNames,
+    /// A JSON body over the size limit answers 400 instead of 413.
+    OversizedAs400,
+    /// An ID-CSR body over the size limit answers a plain-text 413 before authentication.
+    IdcertLimitBeforeAuth,
+    /// WebSocket protocol errors, invalid UTF-8 and oversized frames end the connection without
+    /// a close frame.
+    AbruptProtocolErrors,
+    /// A client's close frame is not echoed; the connection is just dropped.
+    NoCloseEcho,
 }
 
 /// Rewrites responses for the faults that only change what the server says (statuses, fields),

@@ -21,6 +21,7 @@ pub mod mls;
 pub mod params;
 pub mod rate_limit;
 pub mod routes;
+pub mod serve;
 pub mod store;
 pub mod tls;
 
@@ -54,7 +55,8 @@ impl AppState {
     /// Opens storage and loads (or creates) the server's identity key.
     pub async fn new(config: Config) -> anyhow::Result<Self> {
         let store = store::Store::open(config.db.as_deref())
-            .with_context(|| format!("cannot open database {:?}", config.db))?;
+            .with_context(|| format!("cannot open database {:?}", config.db))?
+            .write_behind(config.write_behind);
         let seed = store
             .tx(|tx| {
                 let existing: Option<Vec<u8>> = tx
@@ -126,7 +128,7 @@ pub fn app(state: AppState) -> Router {
             rate_limit::enforce,
         ))
         .layer(axum::middleware::from_fn(log_request))
-        .layer(axum::extract::DefaultBodyLimit::max(4 * 1024 * 1024))
+        .layer(axum::extract::DefaultBodyLimit::max(json::BODY_LIMIT))
         .with_state(state)
 }
 
@@ -156,8 +158,11 @@ pub struct RunningServer {
     pub domain: String,
     /// Serving https and wss.
     pub tls: bool,
+    /// The most KeyPackages one session may store.
+    pub keypackage_limit: usize,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
+    hub: Arc<gateway::Hub>,
 }
 
 impl RunningServer {
@@ -167,10 +172,16 @@ impl RunningServer {
         format!("{scheme}://{}", self.addr)
     }
 
-    /// Stops accepting, finishes in-flight requests and waits for the task.
+    /// Stops accepting, finishes in-flight requests, closes gateway connections with 1001
+    /// (going away; waiting up to 2 s for them to end) and waits for the task.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
+        }
+        self.hub.shut_down();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(2);
+        while self.hub.connections() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         let _ = (&mut self.task).await;
     }
@@ -184,6 +195,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let registration_secret = config.registration_secret.clone();
     let domain = config.domain.clone();
+    let keypackage_limit = config.keypackage_limit;
     if !config.faults.is_empty() {
         tracing::warn!(faults = ?config.faults, "serving with deliberate faults");
     }
@@ -195,35 +207,27 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
         None => None,
     };
     let state = AppState::new(config).await?;
+    let hub = state.hub.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async {
-        let _ = rx.await;
-    };
+    let limits = state.config.http;
     let serves_tls = tls.is_some();
-    let task = tokio::spawn(async move {
-        match tls {
-            Some(tls) => tls::serve(listener, app(state), tls, shutdown).await,
-            None => {
-                let result = axum::serve(listener, app(state))
-                    .with_graceful_shutdown(shutdown)
-                    .await;
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "server stopped");
-                }
-            }
-        }
-    });
+    let task = tokio::spawn(serve::serve(listener, app(state), limits, tls, async {
+        let _ = rx.await;
+    }));
     Ok(RunningServer {
         addr,
         registration_secret,
         domain,
         tls: serves_tls,
+        keypackage_limit,
         shutdown: Some(tx),
         task,
+        hub,
     })
 }
 
-/// Runs the server in the foreground until Ctrl-C (used by both binaries).
+/// Runs the server in the foreground until Ctrl-C or SIGTERM (used by both binaries); either
+/// stops it gracefully (`RunningServer::stop`).
 pub async fn serve_forever(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::resolve(args)?;
     let source = config.secret_source;
@@ -237,7 +241,23 @@ pub async fn serve_forever(args: ServeArgs) -> anyhow::Result<()> {
         None => println!("storage: in memory"),
     }
     println!("registration secret ({source}): {secret}");
-    tokio::signal::ctrl_c().await?;
+    stop_signal().await?;
+    println!("stopping");
     server.stop().await;
+    Ok(())
+}
+
+/// Ctrl-C (SIGINT) or, on Unix, SIGTERM: what service managers and containers send.
+async fn stop_signal() -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result?,
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    tokio::signal::ctrl_c().await?;
     Ok(())
 }

@@ -238,7 +238,8 @@ impl MlsContext {
         if credential.credential_type() != CredentialType::X509 {
             return Err("credential is not an X.509 credential".into());
         }
-        let chain = wire::x509_chain(credential.serialized_content())
+        let chain = self
+            .x509_chain(credential.serialized_content())
             .map_err(|e| format!("X.509 credential does not decode: {e}"))?;
         let leaf = chain
             .first()
@@ -314,6 +315,83 @@ impl MlsContext {
     }
 }
 
+impl MlsContext {
+    /// The DER certificates of an X.509 credential, leaf first, read as RFC 9420 §5.3 writes
+    /// them (or, under a fault, as the server read them before issue 14).
+    fn x509_chain(&self, content: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+        if self.has(Fault::X509ExtraPrefix) {
+            return read_x509_chain_extra_prefix(content);
+        }
+        let chain = read_x509_chain(content);
+        let leaf_parses = chain
+            .as_ref()
+            .ok()
+            .and_then(|c| c.first())
+            .is_some_and(|der| p2mls_protocol::idcert::actor_name_of(der).is_ok());
+        if self.has(Fault::X509EitherPrefix) && !leaf_parses {
+            return read_x509_chain_extra_prefix(content);
+        }
+        chain
+    }
+}
+
+/// Reads the content of an X.509 credential (RFC 9420 §5.3):
+///
+/// ```text
+/// struct { opaque cert_data<V>; } Certificate;
+/// case x509: Certificate certificates<V>;
+/// ```
+///
+/// openmls keeps a credential's content as the bytes inside the `certificates<V>` vector (its
+/// `Credential` writes that length prefix itself), so `content` is a run of `cert_data<V>`
+/// entries, each a variable-length integer (RFC 9420 §2.1.2) and that many DER bytes, to the end.
+pub fn read_x509_chain(content: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let mut rest = content;
+    let mut chain = Vec::new();
+    while !rest.is_empty() {
+        let (len, used) = read_varint(rest)?;
+        let end = used
+            .checked_add(len)
+            .filter(|end| *end <= rest.len())
+            .ok_or("message ends early while reading cert_data")?;
+        chain.push(rest[used..end].to_vec());
+        rest = &rest[end..];
+    }
+    Ok(chain)
+}
+
+/// The form before issue 14 (fault `x509-extra-prefix`): one more length prefix around the list.
+fn read_x509_chain_extra_prefix(content: &[u8]) -> Result<Vec<Vec<u8>>, &'static str> {
+    let (len, used) = read_varint(content)?;
+    let list = content
+        .get(used..)
+        .filter(|list| list.len() == len)
+        .ok_or("message ends early while reading certificates")?;
+    read_x509_chain(list)
+}
+
+/// An RFC 9420 §2.1.2 variable-length integer: (value, bytes used).
+fn read_varint(bytes: &[u8]) -> Result<(usize, usize), &'static str> {
+    let first = *bytes
+        .first()
+        .ok_or("message ends early while reading a length")?;
+    let used = match first >> 6 {
+        0 => 1,
+        1 => 2,
+        2 => 4,
+        _ => return Err("invalid variable-length integer prefix"),
+    };
+    let raw = bytes
+        .get(..used)
+        .ok_or("message ends early while reading a length")?;
+    Ok((
+        raw[1..]
+            .iter()
+            .fold(usize::from(first & 0x3F), |v, b| (v << 8) | usize::from(*b)),
+        used,
+    ))
+}
+
 /// Lowercase hex SHA-256: the id of proposals and commits (PROFILE.proposal-summary).
 pub fn message_id(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
@@ -331,4 +409,61 @@ pub fn proposal_type_name(value: u16) -> Option<&'static str> {
         7 => "GroupContextExtensions",
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use openmls::prelude::tls_codec::Deserialize as _;
+    use openmls::prelude::{Credential, CredentialType};
+
+    use super::read_x509_chain;
+
+    /// Two stand-in certificates (the reader does not parse DER): 3 and 300 bytes.
+    fn certs() -> (Vec<u8>, Vec<u8>) {
+        (vec![0x30, 0x01, 0x00], vec![0xC5; 300])
+    }
+
+    /// An X.509 Credential written out by hand from RFC 9420 §5.3 and §2.1.2, sharing no code
+    /// with the server or the harness:
+    ///
+    /// ```text
+    /// uint16 credential_type = x509 (2)
+    /// Certificate certificates<V>   -- varint length of the list, then the list
+    ///   opaque cert_data<V>         -- varint length 3 (one byte: 0x03), 3 bytes
+    ///   opaque cert_data<V>         -- varint length 300 (two bytes: 0x41 0x2C), 300 bytes
+    /// ```
+    ///
+    /// The list is 1 + 3 + 2 + 300 = 306 bytes: varint 0x41 0x32.
+    fn rfc_credential() -> Vec<u8> {
+        let (a, b) = certs();
+        let mut bytes = vec![0x00, 0x02, 0x41, 0x32, 0x03];
+        bytes.extend(&a);
+        bytes.extend([0x41, 0x2C]);
+        bytes.extend(&b);
+        assert_eq!(bytes.len(), 4 + 306);
+        bytes
+    }
+
+    #[test]
+    fn reads_the_rfc_9420_x509_credential_written_by_hand() {
+        let credential = Credential::tls_deserialize_exact(rfc_credential()).expect("credential");
+        assert_eq!(credential.credential_type(), CredentialType::X509);
+        let (a, b) = certs();
+        assert_eq!(
+            read_x509_chain(credential.serialized_content()),
+            Ok(vec![a, b])
+        );
+    }
+
+    #[test]
+    fn an_extra_length_prefix_is_not_read_as_the_chain() {
+        let (a, b) = certs();
+        let rfc = rfc_credential();
+        // The pre-issue-14 form: the list's length once more inside the credential's content.
+        let mut content = vec![0x41, 0x32];
+        content.extend(&rfc[4..]);
+        assert_ne!(read_x509_chain(&content), Ok(vec![a, b]));
+        assert!(read_x509_chain(&[0x05, 0x01]).is_err());
+        assert!(read_x509_chain(&[0xC0]).is_err());
+    }
 }

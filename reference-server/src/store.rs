@@ -19,6 +19,8 @@ const MIGRATIONS: &[&str] = &[
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    /// Test hook (`Store::write_behind`): answer before committing, commit this much later.
+    write_behind: Option<std::time::Duration>,
 }
 
 impl Store {
@@ -36,7 +38,17 @@ impl Store {
         migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            write_behind: None,
         })
+    }
+
+    /// Makes the store a write-behind one: each transaction's result is handed back before its
+    /// commit, which follows `delay` later. Only for the durability test
+    /// (`harness/tests/durability.rs`), to show that it notices a server acknowledging writes
+    /// it has not committed; no flag or config key sets it.
+    pub fn write_behind(mut self, delay: Option<std::time::Duration>) -> Self {
+        self.write_behind = delay;
+        self
     }
 
     /// Runs `f` inside one transaction on a blocking thread; commits when it returns Ok.
@@ -46,6 +58,9 @@ impl Store {
         F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
     {
         let conn = self.conn.clone();
+        if let Some(delay) = self.write_behind {
+            return write_behind(conn, delay, f).await;
+        }
         tokio::task::spawn_blocking(move || {
             // A poisoned lock means a panic mid-transaction; SQLite rolled it back, so the
             // connection itself is still consistent.
@@ -58,6 +73,39 @@ impl Store {
         .await
         .map_err(|e| ApiError::Internal(format!("storage task failed: {e}")))?
     }
+}
+
+/// The write-behind test hook: the closure's result goes back at once, the commit follows.
+async fn write_behind<T, F>(
+    conn: Arc<Mutex<Connection>>,
+    delay: std::time::Duration,
+    f: F,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+{
+    let (answer, answered) = tokio::sync::oneshot::channel();
+    tokio::task::spawn_blocking(move || {
+        let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
+        let Ok(tx) = guard.transaction() else {
+            let _ = answer.send(Err(ApiError::Internal("no transaction".into())));
+            return;
+        };
+        match f(&tx) {
+            Err(e) => {
+                let _ = answer.send(Err(e));
+            }
+            Ok(value) => {
+                let _ = answer.send(Ok(value));
+                std::thread::sleep(delay);
+                let _ = tx.commit();
+            }
+        }
+    });
+    answered
+        .await
+        .unwrap_or_else(|_| Err(ApiError::Internal("storage task ended".into())))
 }
 
 fn migrate(conn: &Connection) -> anyhow::Result<()> {

@@ -81,6 +81,10 @@ pub struct Ctx {
     pub ledger: crate::cleanup::Ledger,
     /// Set when the run is interrupted (Ctrl-C): the runner stops, the clean-up still runs.
     pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
+    /// The target's KeyPackage limit per session, when the config names it.
+    pub keypackage_limit: Option<usize>,
+    /// The registration secret (reference mode only).
+    pub registration_secret: Option<String>,
 }
 
 impl Ctx {
@@ -111,6 +115,8 @@ impl Ctx {
             progress: crate::console::Progress::Silent,
             ledger: crate::cleanup::Ledger::default(),
             interrupt: None,
+            keypackage_limit: None,
+            registration_secret: None,
         }
     }
 
@@ -137,6 +143,15 @@ impl Ctx {
 
     /// Notes in the ledger what an accepted request created (KeyPackages, groups).
     fn record_creation(&mut self, req: &ApiRequest, response: &ApiResponse) {
+        if req.path == p2mls_protocol::routes::REGISTER && response.status == 201 {
+            if let Some(fid) = response
+                .json()
+                .and_then(|b| b["fid"].as_str().map(str::to_owned))
+            {
+                self.ledger.actors.push(fid);
+            }
+            return;
+        }
         if response.status != 200 {
             return;
         }
@@ -323,7 +338,9 @@ impl Ctx {
         let query = query.to_owned();
         let mut previous: Option<Value> = None;
         for _ in 0..256 {
-            let list = self.discover_list(ALICE, owner, &query).await?;
+            // The owner drains its own packages: no other requester uses up its discovery allowance
+            // (PROFILE.keypackage-discovery-limit does not count one's own).
+            let list = self.discover_list(owner, owner, &query).await?;
             let first = list.first().map(|kp| kp["id"].clone());
             if first.is_none() || first == previous {
                 self.exchanges.clear();

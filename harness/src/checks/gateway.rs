@@ -423,3 +423,81 @@ pub async fn mls_events(ctx: &mut Ctx) -> CheckResult {
     carol.close().await;
     Ok(())
 }
+
+/// Transport faults below the gateway's JSON (RFC 6455), sent as raw frames.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum WireFault {
+    ProtocolErrors,
+    InvalidUtf8,
+    FrameTooLarge,
+    CloseEcho,
+}
+
+/// Each provocation on a fresh raw connection must end in a close frame with one of the listed
+/// codes (RFC 6455 §7.4.1: 1002 protocol error, 1007 invalid data, 1009 too big; polyproto's
+/// 4002 where the text of §3.2.5 fits), never in a bare TCP drop; a client's close(1000) is
+/// echoed.
+pub async fn websocket(ctx: &mut Ctx, fault: WireFault) -> CheckResult {
+    use crate::clients::raw_ws::{frame, Ending, RawSocket};
+    use WireFault::*;
+    let url = ctx.gateway_url().await?;
+    let cases: Vec<(&str, Vec<u8>, &[u16])> = match fault {
+        ProtocolErrors => vec![
+            (
+                "a frame with the reserved opcode 0x3",
+                frame(0x83, b"{}", true),
+                &[1002],
+            ),
+            (
+                "a text frame with RSV1 set and no extension",
+                frame(0xC1, b"{}", true),
+                &[1002],
+            ),
+            (
+                "an unmasked client frame",
+                frame(0x81, b"{}", false),
+                &[1002],
+            ),
+            (
+                "a continuation frame with nothing to continue",
+                frame(0x80, b"{}", true),
+                &[1002],
+            ),
+            (
+                "a ping of 126 bytes",
+                frame(0x89, &[b'p'; 126], true),
+                &[1002],
+            ),
+        ],
+        InvalidUtf8 => vec![(
+            "a text frame that is not UTF-8",
+            frame(0x81, &[b'{', 0xFF, 0xFE, b'}'], true),
+            &[1007, close::INVALID_PAYLOAD],
+        )],
+        FrameTooLarge => vec![(
+            "a text frame of 64 KiB + 1 byte",
+            frame(0x81, &vec![b' '; 64 * 1024 + 1], true),
+            &[1009],
+        )],
+        CloseEcho => vec![(
+            "a close frame with code 1000",
+            frame(0x88, &1000u16.to_be_bytes(), true),
+            &[1000],
+        )],
+    };
+    for (what, bytes, codes) in cases {
+        let mut socket = RawSocket::connect(&url, ctx.http.timeout(), &ctx.tls)
+            .await
+            .map_err(|e| Finding::mismatch("a WebSocket upgrade of the gateway", e))?;
+        // A server that closes early may refuse the rest of a large frame; its answer counts.
+        let _ = socket.send(&bytes).await;
+        let ending = socket.ending(ctx.event_timeout()).await;
+        if !codes.iter().any(|c| ending == Ending::Close(Some(*c))) {
+            return Err(Finding::mismatch(
+                format!("after {what}: a close frame with code {codes:?}"),
+                ending.to_string(),
+            ));
+        }
+    }
+    Ok(())
+}

@@ -110,3 +110,28 @@ pub async fn stale_commit(ctx: &mut Ctx) -> CheckResult {
     }
     Ok(())
 }
+
+/// PROFILE.group-members: `memberId` matches the member's FID case-insensitively, and the answer
+/// carries the FID in lowercase.
+pub async fn member_fid_case(ctx: &mut Ctx) -> CheckResult {
+    let id = ctx.established_id().await?;
+    let fid = ctx.fid(BOB);
+    let shouted = fid.to_uppercase();
+    let (method, path) = ctx.route(
+        "members_getMember",
+        &[("groupId", &id), ("memberId", &shouted)],
+    )?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(ALICE)))
+        .await?;
+    expect_status(&resp, &[200], "the member found by the FID in upper case")?;
+    ctx.conforms("members_getMember", &resp)?;
+    let answered = resp.json().unwrap_or_default()["id"].clone();
+    if answered != fid.to_lowercase().as_str() {
+        return Err(Finding::mismatch(
+            format!("id {:?} (the FID in lowercase)", fid.to_lowercase()),
+            answered.to_string(),
+        ));
+    }
+    Ok(())
+}

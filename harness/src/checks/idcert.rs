@@ -23,7 +23,7 @@ const OID_DC: &str = "0.9.2342.19200300.100.1.25";
 const OID_CN: &str = "2.5.4.3";
 
 /// Fetches and parses the server's root ID-Cert (DER).
-async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
+pub(crate) async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
     let resp = ctx
         .send(ApiRequest::new(
             Method::GET,
@@ -362,4 +362,33 @@ pub async fn refuse_without_second_factor(ctx: &mut Ctx) -> CheckResult {
         )?;
     }
     Ok(())
+}
+
+/// More than PROFILE.body-limit's 4 MiB: 5 MiB of PEM-looking text.
+pub(crate) fn oversized_body() -> Vec<u8> {
+    let mut body = b"-----BEGIN CERTIFICATE REQUEST-----\n".to_vec();
+    body.resize(5 * 1024 * 1024, b'A');
+    body
+}
+
+/// An oversized ID-CSR without a token gets the 401 (authentication comes first), with the
+/// error body: never a bare-text 413 that answers before the caller is known.
+pub async fn oversized_unauthenticated(ctx: &mut Ctx) -> CheckResult {
+    let req = ApiRequest::new(Method::POST, routes::IDCERT, Auth::None)
+        .raw("text/plain", oversized_body());
+    let resp = ctx.send(req).await?;
+    expect_error(
+        &resp,
+        401,
+        "an oversized ID-CSR without a token to be refused for the token first",
+    )
+}
+
+/// An oversized ID-CSR from an authenticated account gets 413 with the error body.
+pub async fn oversized(ctx: &mut Ctx) -> CheckResult {
+    let account = account_of(ctx, ALICE)?;
+    let mut req = account.id_csr_request("ALICE", String::new());
+    req.body = Some(("text/plain".into(), oversized_body()));
+    let resp = ctx.send(req).await?;
+    expect_error(&resp, 413, "an ID-CSR body over 4 MiB to be refused")
 }

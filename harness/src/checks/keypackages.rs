@@ -7,10 +7,10 @@ use openmls::prelude::Ciphersuite;
 use p2mls_protocol::idcert::ServerIdentity;
 use serde_json::Value;
 
-use super::context::{expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use super::context::{expect_error, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
-use crate::clients::mls::{key_package_json, KeyPackageOptions};
+use crate::clients::mls::{key_package_json, x509_credential_content, KeyPackageOptions};
 
 fn ids(list: &[Value]) -> Vec<String> {
     list.iter()
@@ -245,6 +245,9 @@ pub enum Defect {
     UnknownSuite,
     SummaryMismatch,
     OtherActor,
+    /// The X.509 credential's certificate list wrapped in one more length prefix: its first
+    /// `cert_data` is then the list itself, not a certificate (RFC 9420 §5.3).
+    ExtraPrefixCredential,
 }
 
 fn now() -> u64 {
@@ -300,6 +303,17 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
             let other = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
             kp["publicKey"] = other["publicKey"].clone();
             Ok(kp)
+        }
+        Defect::ExtraPrefixCredential => {
+            let list = x509_credential_content(&[ctx.actors[ALICE].mls.cert_der.clone()]);
+            ctx.key_package(
+                ALICE,
+                &KeyPackageOptions {
+                    // One `cert_data<V>` holding the list: the list's length, then the list.
+                    credential_content: Some(x509_credential_content(&[list])),
+                    ..Default::default()
+                },
+            )
         }
         Defect::OtherActor => {
             let bytes = ctx.actors[BOB]
@@ -478,4 +492,181 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
         ));
     }
     ctx.drain(CAROL).await
+}
+
+/// RFC 9420 §5.3 X.509 credentials: a chain of two (the ID-Cert, then the server's root, as
+/// PROFILE.keypackage-credential allows), written by the harness's own encoder, is accepted and
+/// served with its bytes.
+pub async fn x509_chain(ctx: &mut Ctx) -> CheckResult {
+    let root = super::idcert::server_root(ctx).await?;
+    ctx.drain(ALICE).await?;
+    let leaf = ctx.actors[ALICE].mls.cert_der.clone();
+    let kp = ctx.key_package(
+        ALICE,
+        &KeyPackageOptions {
+            credential_content: Some(x509_credential_content(&[leaf, root])),
+            ..Default::default()
+        },
+    )?;
+    let resp = ctx.upload(ALICE, vec![kp.clone()]).await?;
+    expect_status(
+        &resp,
+        &[200],
+        "a KeyPackage with an RFC 9420 X.509 credential (ID-Cert, root) to be accepted",
+    )?;
+    let query = ctx.suite_query();
+    let list = ctx.discover_list(BOB, ALICE, &query).await?;
+    if list.len() != 1 || list[0]["mlsMessage"] != kp["mlsMessage"] {
+        return Err(Finding::mismatch(
+            format!("the uploaded package {} with its bytes", kp["id"]),
+            format!("{:?}", ids(&list)),
+        ));
+    }
+    Ok(())
+}
+
+/// PROFILE.keypackage-batch-atomic: a second last-resort package of one client in one batch is a
+/// fault of the batch (400 naming it, nothing stored), not a silent replacement of the first.
+pub async fn two_last_resorts(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(ALICE).await?;
+    let last_resort = KeyPackageOptions {
+        last_resort: true,
+        ..Default::default()
+    };
+    let first = ctx.key_package(ALICE, &last_resort)?;
+    let second = ctx.key_package(ALICE, &last_resort)?;
+    let resp = ctx
+        .upload(ALICE, vec![first.clone(), second.clone()])
+        .await?;
+    expect_status(
+        &resp,
+        &[400],
+        "a batch with two last-resort packages of one client to be refused",
+    )?;
+    ctx.conforms("keypackages_addKeyPackages", &resp)?;
+    let entries = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    if !entries.iter().any(|e| e["id"] == second["id"]) {
+        return Err(Finding::mismatch(
+            format!(
+                "an entry {{id: {}, reason}} for the second last-resort package",
+                second["id"]
+            ),
+            snippet(&resp.text()),
+        ));
+    }
+    let query = ctx.suite_query();
+    let list = ctx.discover_list(BOB, ALICE, &query).await?;
+    if let Some(kp) = list
+        .iter()
+        .find(|kp| kp["id"] == first["id"] || kp["id"] == second["id"])
+    {
+        return Err(Finding::mismatch(
+            "nothing of the refused batch stored",
+            format!("discovery handed out {}", kp["id"]),
+        ));
+    }
+    Ok(())
+}
+
+/// PROFILE.keypackage-upload-limit: at the limit N (from the target config), one more package is
+/// refused with 413, but a new last-resort package replaces the stored one (a swap) and is
+/// accepted. Carol's packages of every suite are drained first and last.
+pub async fn limit_swap(ctx: &mut Ctx) -> CheckResult {
+    let limit = ctx.keypackage_limit.ok_or_else(|| {
+        Finding::Unsupported("the target config names no keypackage_limit".into())
+    })?;
+    if !(1..=1000).contains(&limit) {
+        return Err(Finding::Unsupported(format!(
+            "keypackage_limit {limit} is outside 1..=1000, too many packages to fill"
+        )));
+    }
+    let every_suite = format!(
+        "ciphersuites={}",
+        ctx.registry
+            .suites()
+            .iter()
+            .map(|s| p2mls_protocol::identifiers::format_code_point(s.polyproto_id))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    // Afterwards at most one (last-resort) package of carol's session is stored.
+    ctx.drain_query(CAROL, &every_suite).await?;
+    let outcome = fill_and_swap(ctx, limit, &every_suite).await;
+    if outcome.is_err() {
+        // Leave carol's store usable for later checks whatever happened; the evidence of the
+        // failure stays first.
+        let evidence = std::mem::take(&mut ctx.exchanges);
+        let _ = ctx.drain_query(CAROL, &every_suite).await;
+        ctx.exchanges = evidence;
+    }
+    outcome
+}
+
+async fn fill_and_swap(ctx: &mut Ctx, limit: usize, every_suite: &str) -> CheckResult {
+    let last_resort = KeyPackageOptions {
+        last_resort: true,
+        ..Default::default()
+    };
+    let first = ctx.key_package(CAROL, &last_resort)?;
+    ctx.upload_ok(CAROL, vec![first]).await?;
+    let mut normal = Vec::new();
+    for _ in 1..limit {
+        normal.push(ctx.key_package(CAROL, &KeyPackageOptions::default())?);
+    }
+    for chunk in normal.chunks(100) {
+        ctx.upload_ok(CAROL, chunk.to_vec()).await?;
+    }
+    let extra = ctx.key_package(CAROL, &KeyPackageOptions::default())?;
+    let resp = ctx.upload(CAROL, vec![extra]).await?;
+    expect_error(
+        &resp,
+        413,
+        &format!("a package beyond the configured limit of {limit} to be refused"),
+    )?;
+    let second = ctx.key_package(CAROL, &last_resort)?;
+    let resp = ctx.upload(CAROL, vec![second.clone()]).await?;
+    expect_status(
+        &resp,
+        &[200],
+        "a new last-resort package at the limit to replace the stored one (a swap)",
+    )?;
+    ctx.drain_query(CAROL, every_suite).await?;
+    let query = ctx.suite_query();
+    let list = ctx.discover_list(ALICE, CAROL, &query).await?;
+    if ids(&list) != vec![second["id"].as_str().unwrap_or_default().to_owned()] {
+        return Err(Finding::mismatch(
+            format!(
+                "the new last-resort package {} once the others are gone",
+                second["id"]
+            ),
+            format!("{:?}", ids(&list)),
+        ));
+    }
+    Ok(())
+}
+
+/// PROFILE.keypackage-one-time: the `fid` of discovery compares case-insensitively, so bob's FID
+/// in upper case finds his package.
+pub async fn fid_case(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(BOB).await?;
+    let kp = ctx.key_package(BOB, &KeyPackageOptions::default())?;
+    ctx.upload_ok(BOB, vec![kp.clone()]).await?;
+    let shouted = ctx.fid(BOB).to_uppercase();
+    let query = ctx.suite_query();
+    let resp = ctx.discover(ALICE, &shouted, &query).await?;
+    expect_status(&resp, &[200], "discovery by the FID in upper case")?;
+    let list = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    if ids(&list) != vec![kp["id"].as_str().unwrap_or_default().to_owned()] {
+        return Err(Finding::mismatch(
+            format!("bob's package {} for `{shouted}`", kp["id"]),
+            snippet(&resp.text()),
+        ));
+    }
+    Ok(())
 }

@@ -12,6 +12,7 @@ pub mod idcert;
 pub mod keypackages;
 pub mod operations;
 pub mod ratelimit;
+pub mod registration;
 pub mod suites;
 pub mod tls;
 
@@ -32,6 +33,7 @@ pub enum Kind {
     NotFoundForeign(String),
     InvalidJson(String),
     SchemaInvalidBody(String),
+    OversizedBody(String),
     KeyPackageOneTime,
     KeyPackageLastResort,
     KeyPackageConcurrent,
@@ -49,6 +51,12 @@ pub enum Kind {
     KeyPackageRejectSummaryMismatch,
     KeyPackageRejectOtherActor,
     KeyPackageBatchAtomic,
+    KeyPackageRejectExtraPrefix,
+    KeyPackageX509Chain,
+    KeyPackageTwoLastResorts,
+    KeyPackageLimitSwap,
+    KeyPackageFidCase,
+    GroupMemberFidCase,
     GroupMembersAfterCommit,
     GroupWelcomeJoins,
     GroupStaleCommit,
@@ -57,6 +65,9 @@ pub enum Kind {
     IdCsrForged(idcert::CsrForgery),
     IdCsrSessionIdInUse,
     IdCsrSecondFactor,
+    IdCsrOversizedUnauthenticated,
+    IdCsrOversized,
+    RegistrationNames,
     GatewayHello,
     GatewayIdentify,
     GatewayClose(gateway::Provocation),
@@ -73,6 +84,7 @@ pub enum Kind {
     TlsCertificate,
     TlsHttp2,
     RateLimitSession,
+    GatewayWebSocket(gateway::WireFault),
     /// One step of the end-to-end run in a suite (polyproto id).
     Suite(u16, SuiteStep),
     /// The harness's own engine against the RFC 9420 vectors of a suite (polyproto id, wire,
@@ -181,26 +193,44 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             checks.push(CheckDef {
                 id: format!("{id}.not-found.foreign"),
                 title: format!(
-                    "{} {} for a group the caller is not in answers the same 404 as a missing one",
-                    op.method, op.path
+                    "{} {} for a group the caller is not in answers the same 404 as a missing one{}",
+                    op.method,
+                    op.path,
+                    if op.request_body.is_empty() {
+                        ""
+                    } else {
+                        ", also with a malformed body"
+                    }
                 ),
-                requirements: vec![oas("not-found"), "OAS.not-found-ambiguity".into()],
+                requirements: if op.request_body.is_empty() {
+                    vec![oas("not-found"), "OAS.not-found-ambiguity".into()]
+                } else {
+                    vec![
+                        oas("not-found"),
+                        "OAS.not-found-ambiguity".into(),
+                        "PROFILE.error-body".into(),
+                    ]
+                },
                 level: Must,
                 kind: NotFoundForeign(id.clone()),
             });
         }
         if !op.request_body.is_empty() && known {
+            let mut bad_request = vec![
+                "PROFILE.bad-request-400".to_owned(),
+                "PROFILE.no-5xx-for-client-errors".to_owned(),
+                "PROFILE.error-body".to_owned(),
+            ];
+            if id == "keypackages_addKeyPackages" {
+                bad_request.push("PROFILE.keypackage-batch-atomic".to_owned());
+            }
             checks.push(CheckDef {
                 id: format!("{id}.bad-request.invalid-json"),
                 title: format!(
                     "{} {} with a body that is not JSON answers 400 with an error body, never 5xx",
                     op.method, op.path
                 ),
-                requirements: vec![
-                    "PROFILE.bad-request-400".into(),
-                    "PROFILE.no-5xx-for-client-errors".into(),
-                    "PROFILE.error-body".into(),
-                ],
+                requirements: bad_request.clone(),
                 level: Profile,
                 kind: InvalidJson(id.clone()),
             });
@@ -210,13 +240,23 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                     "{} {} with a schema-invalid JSON body answers 400 with an error body, never 5xx",
                     op.method, op.path
                 ),
+                requirements: bad_request,
+                level: Profile,
+                kind: SchemaInvalidBody(id.clone()),
+            });
+            checks.push(CheckDef {
+                id: format!("{id}.bad-request.oversized"),
+                title: format!(
+                    "{} {} with a body over 4 MiB answers 413 with an error body",
+                    op.method, op.path
+                ),
                 requirements: vec![
-                    "PROFILE.bad-request-400".into(),
+                    "PROFILE.body-limit".into(),
                     "PROFILE.no-5xx-for-client-errors".into(),
                     "PROFILE.error-body".into(),
                 ],
                 level: Profile,
-                kind: SchemaInvalidBody(id.clone()),
+                kind: OversizedBody(id.clone()),
             });
         }
     }
@@ -289,6 +329,13 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 Profile,
                 &["PROFILE.keypackage-discover-empty"],
                 KeyPackageDiscoverEmpty,
+            ),
+            def(
+                "keypackages.discover.fid-case-insensitive",
+                "Discovery finds an actor's KeyPackage by its FID in another letter case",
+                Profile,
+                &["PROFILE.keypackage-one-time"],
+                KeyPackageFidCase,
             ),
             def(
                 "keypackages.discover.unknown-fid",
@@ -382,6 +429,47 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 ],
                 KeyPackageBatchAtomic,
             ),
+            def(
+                "keypackages.upload.x509-credential",
+                "A KeyPackage whose X.509 credential holds the ID-Cert and the root in RFC 9420 form is accepted",
+                Must,
+                &[
+                    "PROFILE.keypackage-credential",
+                    "MLS.3.rfc9420-basis",
+                    "MLS.2.as-validate-credentials",
+                ],
+                KeyPackageX509Chain,
+            ),
+            def(
+                "keypackages.upload.reject-extra-prefix-credential",
+                "A KeyPackage whose X.509 credential wraps its certificate list in an extra length prefix is refused",
+                Profile,
+                &[
+                    "PROFILE.keypackage-credential",
+                    "OAS.keypackages.upload-errors",
+                ],
+                KeyPackageRejectExtraPrefix,
+            ),
+            def(
+                "keypackages.upload.reject-two-last-resort",
+                "A batch with two last-resort KeyPackages of one client is refused and stores nothing",
+                Profile,
+                &[
+                    "PROFILE.keypackage-batch-atomic",
+                    "PROFILE.keypackage-last-resort-kept",
+                ],
+                KeyPackageTwoLastResorts,
+            ),
+            def(
+                "keypackages.upload.limit-last-resort-swap",
+                "At the KeyPackage limit one more package gets 413, but a new last-resort package replaces the stored one",
+                Profile,
+                &[
+                    "PROFILE.keypackage-upload-limit",
+                    "PROFILE.keypackage-batch-atomic",
+                ],
+                KeyPackageLimitSwap,
+            ),
         ]);
     }
     let group_ops = [
@@ -399,6 +487,8 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
             def("groups.welcome-joins", "The Welcome the target returns lets the added member join with the same epoch authenticator", Must,
                 &["MLS.2.ds-distribute-messages", "PROFILE.commit-summary", "PROFILE.mls-message-field",
                   "MLS.1.suite-default", "MLS.3.rfc9420-basis"], GroupWelcomeJoins),
+            def("groups.member-fid-case-insensitive", "A member is found by its FID in another letter case and answered in lowercase", Profile,
+                &["PROFILE.group-members"], GroupMemberFidCase),
             def("groups.stale-commit-refused", "A commit for a past epoch is refused with 409 and changes nothing", Profile,
                 &["PROFILE.commit-epoch"], GroupStaleCommit),
         ]);
@@ -513,6 +603,31 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 "PROFILE.error-body",
             ],
             IdCsrSecondFactor,
+        ),
+        def(
+            "idcert.csr.oversized-unauthenticated",
+            "An ID-CSR body over 4 MiB without a token gets 401 with an error body (authentication first)",
+            Profile,
+            &[
+                "PROFILE.body-limit",
+                "PROFILE.auth-401",
+                "PROFILE.error-body",
+            ],
+            IdCsrOversizedUnauthenticated,
+        ),
+        def(
+            "idcert.csr.oversized",
+            "An ID-CSR body over 4 MiB from an authenticated account gets 413 with an error body",
+            Profile,
+            &["PROFILE.body-limit", "PROFILE.error-body"],
+            IdCsrOversized,
+        ),
+        def(
+            "registration.names",
+            "Registration accepts exactly the names `[a-z0-9._%+-]{1,64}`",
+            Profile,
+            &["PROFILE.actor-registration", "PROFILE.error-body"],
+            RegistrationNames,
         ),
     ]);
     checks.extend(gateway_checks());
@@ -669,6 +784,14 @@ fn gateway_checks() -> Vec<CheckDef> {
             &["CORE.3.2.resume", "CORE.3.2.resumed", "CORE.3.2.resumed-minimal"], GatewayResume),
         def("gateway.resume.rejected", "A resume the server cannot serve is closed with 4010", Must,
             &["CORE.3.2.resume-reject", "CORE.3.2.close-4010-unresumeable"], GatewayResumeRejected),
+        def("gateway.websocket.protocol-errors", "Reserved opcodes, RSV bits, unmasked or stray continuation frames and oversized pings get a close frame with 1002", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::ProtocolErrors)),
+        def("gateway.websocket.invalid-utf8", "A text frame that is not UTF-8 gets a close frame with 1007 (or 4002)", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::InvalidUtf8)),
+        def("gateway.websocket.frame-too-large", "A frame over 64 KiB gets a close frame with 1009", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::FrameTooLarge)),
+        def("gateway.websocket.close-echo", "A client's close frame (1000) is echoed", Profile,
+            &["PROFILE.gateway-websocket"], GatewayWebSocket(gateway::WireFault::CloseEcho)),
         def("gateway.mls.events", "Subscribed members receive proposal and commit events in order, invitees their Welcome", Profile,
             &["PROFILE.gateway-mls-events", "MLS.2.ds-distribute-messages", "MLS.4.gateway-namespace"], GatewayMlsEvents),
     ]
@@ -712,6 +835,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         NotFoundForeign(op) => operations::not_found_foreign(ctx, op).await,
         InvalidJson(op) => operations::invalid_json(ctx, op).await,
         SchemaInvalidBody(op) => operations::schema_invalid(ctx, op).await,
+        OversizedBody(op) => operations::oversized(ctx, op).await,
         KeyPackageOneTime => keypackages::one_time(ctx).await,
         KeyPackageLastResort => keypackages::last_resort(ctx).await,
         KeyPackageConcurrent => keypackages::concurrent(ctx).await,
@@ -739,6 +863,14 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
             keypackages::reject(ctx, keypackages::Defect::OtherActor).await
         }
         KeyPackageBatchAtomic => keypackages::batch_atomic(ctx).await,
+        KeyPackageRejectExtraPrefix => {
+            keypackages::reject(ctx, keypackages::Defect::ExtraPrefixCredential).await
+        }
+        KeyPackageX509Chain => keypackages::x509_chain(ctx).await,
+        KeyPackageTwoLastResorts => keypackages::two_last_resorts(ctx).await,
+        KeyPackageLimitSwap => keypackages::limit_swap(ctx).await,
+        KeyPackageFidCase => keypackages::fid_case(ctx).await,
+        GroupMemberFidCase => groups::member_fid_case(ctx).await,
         GroupMembersAfterCommit => groups::members_after_commit(ctx).await,
         GroupWelcomeJoins => groups::welcome_joins(ctx).await,
         GroupStaleCommit => groups::stale_commit(ctx).await,
@@ -747,6 +879,9 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         IdCsrForged(forgery) => idcert::refuse_forged_csr(ctx, *forgery).await,
         IdCsrSessionIdInUse => idcert::refuse_session_id_in_use(ctx).await,
         IdCsrSecondFactor => idcert::refuse_without_second_factor(ctx).await,
+        IdCsrOversizedUnauthenticated => idcert::oversized_unauthenticated(ctx).await,
+        IdCsrOversized => idcert::oversized(ctx).await,
+        RegistrationNames => registration::names(ctx).await,
         GatewayHello => gateway::hello(ctx).await,
         GatewayIdentify => gateway::identify(ctx).await,
         GatewayClose(p) => gateway::close_code(ctx, *p).await,
@@ -760,6 +895,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         GatewayResume => gateway::resume(ctx).await,
         GatewayResumeRejected => gateway::resume_rejected(ctx).await,
         GatewayMlsEvents => gateway::mls_events(ctx).await,
+        GatewayWebSocket(fault) => gateway::websocket(ctx, *fault).await,
         Engine(id, wire, dir) => engine::self_check(dir.clone(), *id, *wire).await,
         Suite(id, step) => match step {
             SuiteStep::KeyPackages => suites::keypackages(ctx, *id).await,

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 
 use super::context::{expect_status, is_error_body, snippet, Ctx, ALICE, BOB, CAROL};
 use crate::check::{CheckResult, Finding};
-use crate::clients::http::{ApiRequest, Auth};
+use crate::clients::http::{ApiRequest, ApiResponse, Auth};
 use crate::clients::mls::KeyPackageOptions;
 
 /// Operations whose requests the harness can build.
@@ -172,11 +172,30 @@ pub async fn not_found_foreign(ctx: &mut Ctx, op: &str) -> CheckResult {
     let group = missing_group(ctx);
     let req = sample(ctx, op, ctx.auth(CAROL), Some(group)).await?;
     let missing = ctx.send(req).await?;
+    same_answer(&seen, &missing, "foreign")?;
+    // PROFILE.error-body's order: visibility (404) before request syntax (400), so a malformed
+    // body tells a non-member nothing either.
+    if ctx
+        .spec
+        .operation(op)
+        .is_some_and(|o| !o.request_body.is_empty())
+    {
+        let foreign = ctx.established_id().await?;
+        let req = sample(ctx, op, ctx.auth(CAROL), Some(foreign)).await?;
+        let req = req.raw("application/json", b"{\"truncated\": ".to_vec());
+        let malformed = ctx.send(req).await?;
+        same_answer(&malformed, &missing, "foreign with a malformed body")?;
+    }
+    Ok(())
+}
+
+/// `seen` must be the 404 `missing` got, status and body.
+fn same_answer(seen: &ApiResponse, missing: &ApiResponse, what: &str) -> CheckResult {
     if missing.status != seen.status || missing.body != seen.body {
         return Err(Finding::mismatch(
             "the same status and body as for a missing group",
             format!(
-                "foreign: {} {}; missing: {} {}",
+                "{what}: {} {}; missing: {} {}",
                 seen.status,
                 snippet(&seen.text()),
                 missing.status,
@@ -187,15 +206,17 @@ pub async fn not_found_foreign(ctx: &mut Ctx, op: &str) -> CheckResult {
     Ok(())
 }
 
-async fn bad_body(ctx: &mut Ctx, op: &str, content: &str) -> CheckResult {
+/// Sends `content` as the body of `op`: a 400 with the error body of PROFILE.error-body, or for
+/// KeyPackage upload the documented array with the one entry `{id: entry, reason}`.
+async fn bad_body(ctx: &mut Ctx, op: &str, content: &str, entry: &str) -> CheckResult {
     let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
     let req = req.raw("application/json", content.as_bytes().to_vec());
     let resp = ctx.send(req).await?;
     expect_status(&resp, &[400], "a malformed body is the client's error")?;
-    // The error body of PROFILE.error-body; KeyPackage upload may instead use its documented
-    // `[{id, reason}]` list.
-    let listed = op == "keypackages_addKeyPackages" && resp.json().is_some_and(|v| v.is_array());
-    if is_error_body(&resp) || listed {
+    if op == UPLOAD {
+        return batch_entry(ctx, &resp, entry);
+    }
+    if is_error_body(&resp) {
         Ok(())
     } else {
         Err(Finding::mismatch(
@@ -205,16 +226,53 @@ async fn bad_body(ctx: &mut Ctx, op: &str, content: &str) -> CheckResult {
     }
 }
 
+const UPLOAD: &str = "keypackages_addKeyPackages";
+
+/// PROFILE.keypackage-batch-atomic: every 400 of an upload is the document's `[{id, reason}]`,
+/// one entry per faulty item (`#<index>` for an item without an id, `#body` for a body that is
+/// not an array at all).
+fn batch_entry(ctx: &mut Ctx, resp: &ApiResponse, id: &str) -> CheckResult {
+    ctx.conforms(UPLOAD, resp)?;
+    let entries = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    let named = entries.len() == 1
+        && entries[0]["id"] == id
+        && entries[0]["reason"]
+            .as_str()
+            .is_some_and(|r| !r.trim().is_empty());
+    if named {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            format!("[{{\"id\": \"{id}\", \"reason\": …}}] (PROFILE.keypackage-batch-atomic)"),
+            snippet(&resp.text()),
+        ))
+    }
+}
+
 pub async fn invalid_json(ctx: &mut Ctx, op: &str) -> CheckResult {
-    bad_body(ctx, op, "{\"truncated\": ").await
+    bad_body(ctx, op, "{\"truncated\": ", "#body").await
 }
 
 pub async fn schema_invalid(ctx: &mut Ctx, op: &str) -> CheckResult {
-    // Right JSON syntax, wrong shape: a number where an object or array is required.
-    let body = if op == "keypackages_addKeyPackages" {
-        "[42]"
-    } else {
-        "{\"id\": 42}"
-    };
-    bad_body(ctx, op, body).await
+    // Right JSON syntax, wrong shape: a number where an object is required.
+    if op == UPLOAD {
+        // An item that is no KeyPackage, then a body that is not an array at all.
+        bad_body(ctx, op, "[42]", "#0").await?;
+        return bad_body(ctx, op, "{\"id\": 42}", "#body").await;
+    }
+    bad_body(ctx, op, "{\"id\": 42}", "#body").await
+}
+
+/// PROFILE.body-limit: a JSON body over 4 MiB from a caller who may use the route gets 413 with
+/// the error body, not 400 and never 5xx.
+pub async fn oversized(ctx: &mut Ctx, op: &str) -> CheckResult {
+    let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
+    let mut body = b"{\"pad\": \"".to_vec();
+    body.resize(5 * 1024 * 1024, b'x');
+    body.extend(b"\"}");
+    let resp = ctx.send(req.raw("application/json", body)).await?;
+    super::context::expect_error(&resp, 413, "a body over 4 MiB to be refused as too large")
 }

@@ -105,9 +105,9 @@ macro_rules! with_run {
 }
 
 fn fid_of(member: &Member) -> Option<String> {
-    let chain = p2mls_protocol::wire::x509_chain(member.credential.serialized_content()).ok()?;
-    let name = p2mls_protocol::idcert::actor_name_of(chain.first()?).ok()?;
-    Some(name.fid())
+    let chain = crate::clients::mls::x509_chain_of(member.credential.serialized_content())?;
+    let cert = crate::matchers::idcert::parse(chain.first()?).ok()?;
+    crate::matchers::idcert::claims(cert.subject()).ok()?.uid
 }
 
 fn parse_message(bytes: &[u8]) -> Result<ProtocolMessage, Finding> {

@@ -39,6 +39,9 @@ pub struct KeyPackageOptions {
     pub lifetime: Option<(u64, u64)>,
     /// Use this DER certificate in the credential instead of the actor's own ID-Cert.
     pub certificate: Option<Vec<u8>>,
+    /// Use these bytes as the X.509 credential's content (what follows the `certificates<V>`
+    /// length prefix) instead of encoding the certificate.
+    pub credential_content: Option<Vec<u8>>,
 }
 
 /// One MLS client of an actor session.
@@ -82,8 +85,13 @@ impl MlsClient {
 
     pub fn credential(&self, cert: Option<&[u8]>) -> CredentialWithKey {
         let cert = cert.unwrap_or(&self.cert_der).to_vec();
+        self.credential_with_content(x509_credential_content(&[cert]))
+    }
+
+    /// An X.509 credential with the given content (see `x509_credential_content`).
+    pub fn credential_with_content(&self, content: Vec<u8>) -> CredentialWithKey {
         CredentialWithKey {
-            credential: Credential::new(CredentialType::X509, wire::encode_x509_chain(&[cert])),
+            credential: Credential::new(CredentialType::X509, content),
             signature_key: self.key.0.verifying_key().to_bytes().to_vec().into(),
         }
     }
@@ -104,14 +112,59 @@ impl MlsClient {
             let lifetime = Lifetime::tls_deserialize_exact(&raw)?;
             builder = builder.key_package_lifetime(lifetime);
         }
-        let bundle = builder.build(
-            suite,
-            &self.provider,
-            &self.key,
-            self.credential(options.certificate.as_deref()),
-        )?;
+        let credential = match &options.credential_content {
+            Some(content) => self.credential_with_content(content.clone()),
+            None => self.credential(options.certificate.as_deref()),
+        };
+        let bundle = builder.build(suite, &self.provider, &self.key, credential)?;
         let message = MlsMessageOut::from(bundle.key_package().clone());
         Ok(message.tls_serialize_detached()?)
+    }
+}
+
+/// The content of an X.509 credential (RFC 9420 §5.3) for DER certificates, leaf first:
+///
+/// ```text
+/// struct { opaque cert_data<V>; } Certificate;
+/// case x509: Certificate certificates<V>;
+/// ```
+///
+/// openmls's `Credential` writes the `certificates<V>` length prefix around the content itself,
+/// so the content is the run of `cert_data<V>` entries and nothing else. The harness's own code:
+/// the reference server reads credentials with its own reader, so one wrong prefix cannot pass
+/// on both sides (docs/DESIGN.md).
+pub fn x509_credential_content(chain: &[Vec<u8>]) -> Vec<u8> {
+    let mut content = Vec::new();
+    for cert in chain {
+        content.extend(varint(cert.len()));
+        content.extend(cert);
+    }
+    content
+}
+
+/// The DER certificates of an X.509 credential's content, leaf first (the inverse of
+/// `x509_credential_content`); None when the content is not a run of `cert_data<V>`.
+pub fn x509_chain_of(content: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut rest = content;
+    let mut chain = Vec::new();
+    while let Some(&first) = rest.first() {
+        let used = [1usize, 2, 4].get(usize::from(first >> 6)).copied()?;
+        let prefix = rest.get(..used)?;
+        let len = prefix[1..]
+            .iter()
+            .fold(usize::from(first & 0x3F), |v, b| (v << 8) | usize::from(*b));
+        chain.push(rest.get(used..used.checked_add(len)?)?.to_vec());
+        rest = &rest[used + len..];
+    }
+    Some(chain)
+}
+
+/// An RFC 9420 §2.1.2 variable-length integer in its shortest form (lengths below 2^30).
+fn varint(len: usize) -> Vec<u8> {
+    match len {
+        0..=0x3F => vec![len as u8],
+        0x40..=0x3FFF => vec![0x40 | (len >> 8) as u8, len as u8],
+        _ => (0x8000_0000 | len as u32).to_be_bytes().to_vec(),
     }
 }
 
@@ -159,4 +212,34 @@ fn validate_unchecked(
 ) -> anyhow::Result<KeyPackage> {
     let _ = crypto;
     Ok(kp_in.into_unchecked())
+}
+
+#[cfg(test)]
+mod tests {
+    use openmls::prelude::tls_codec::Serialize as _;
+    use openmls::prelude::{Credential, CredentialType};
+
+    use super::{x509_chain_of, x509_credential_content};
+
+    /// The RFC 9420 §5.3 X.509 Credential for a 3-byte and a 300-byte certificate, written out by
+    /// hand (no helper of ours, no openmls): credential_type x509 = 0x0002; the
+    /// `certificates<V>` list of 1 + 3 + 2 + 300 = 306 bytes, so the varint 0x41 0x32; then each
+    /// `cert_data<V>`: 0x03 and 3 bytes, 0x41 0x2C (300) and 300 bytes.
+    #[test]
+    fn the_credential_is_the_rfc_9420_structure_written_by_hand() {
+        let (a, b) = (vec![0x30, 0x01, 0x00], vec![0x5A; 300]);
+        let mut expected = vec![0x00, 0x02, 0x41, 0x32, 0x03];
+        expected.extend(&a);
+        expected.extend([0x41, 0x2C]);
+        expected.extend(&b);
+
+        let content = x509_credential_content(&[a.clone(), b.clone()]);
+        let written = Credential::new(CredentialType::X509, content.clone())
+            .tls_serialize_detached()
+            .expect("serialise");
+        assert_eq!(written, expected);
+        assert_eq!(x509_chain_of(&content), Some(vec![a, b]));
+        assert_eq!(x509_chain_of(&[0x05, 0x01]), None);
+        assert_eq!(x509_chain_of(&[0xC0]), None);
+    }
 }

@@ -6,4 +6,5 @@ pub mod gateway;
 pub mod http;
 pub mod mls;
 pub mod provider;
+pub mod raw_ws;
 pub mod tls;

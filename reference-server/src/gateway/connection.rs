@@ -103,14 +103,33 @@ impl Connection {
     ) -> Result<(), Closing> {
         let interval = Duration::from_millis(self.state.config.gateway.heartbeat_interval_ms);
         let grace = Duration::from_millis(self.state.config.gateway.heartbeat_grace_ms);
+        let mut shutdown = self.state.hub.shutdown_signal();
         loop {
+            if *shutdown.borrow_and_update() {
+                return Err(Closing(ws_close::GOING_AWAY, "the server is shutting down"));
+            }
             let deadline = match self.requested_at {
                 None => self.last_heartbeat + interval + grace,
                 Some(at) => at + grace,
             };
             tokio::select! {
                 frame = socket.recv() => match frame {
-                    None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return Ok(()),
+                    None => return Ok(()),
+                    Some(Err(e)) => return match transport_error(e) {
+                        // Fault: end without a close frame, as before issue 14.
+                        Some(_) if self.has(Fault::AbruptProtocolErrors) => Ok(()),
+                        Some(closing) => Err(closing),
+                        None => Ok(()),
+                    },
+                    Some(Ok(Message::Close(_))) => {
+                        // tungstenite has queued the echo of the client's close frame (RFC 6455
+                        // §5.5.1); the next read writes it out and ends the stream (a send would
+                        // be refused after the peer's close). Fault: drop the connection instead.
+                        if !self.has(Fault::NoCloseEcho) {
+                            let _ = tokio::time::timeout(Duration::from_secs(1), socket.recv()).await;
+                        }
+                        return Ok(());
+                    }
                     Some(Ok(Message::Text(text))) => match self.handle(socket, text.as_str()).await? {
                         Some(QueueChange::Subscribe(rx)) => *queue = Some(rx),
                         Some(QueueChange::Unsubscribe) => *queue = None,
@@ -131,6 +150,7 @@ impl Connection {
                     }
                     None => return Err(Closing(close::UNKNOWN_ERROR, "too slow: event queue overflowed")),
                 },
+                _ = shutdown.changed() => {}
                 () = sleep_until(deadline) => {
                     if self.requested_at.is_some() || self.has(Fault::NoHeartbeatRequest) {
                         return Err(Closing(close::TIMEOUT, "no heartbeat in time"));
@@ -375,6 +395,34 @@ impl Connection {
             .await
             .map_err(|()| send_failed())?;
         Ok(change)
+    }
+}
+
+/// RFC 6455 §7.4.1 status codes for transport errors.
+mod ws_close {
+    pub const GOING_AWAY: u16 = 1001;
+    pub const PROTOCOL_ERROR: u16 = 1002;
+    pub const INVALID_DATA: u16 = 1007;
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+}
+
+/// The close a WebSocket-level error calls for (RFC 6455 §7.1.7: _Fail the WebSocket
+/// Connection_ with a close frame); None when the peer is gone and nothing can be sent.
+fn transport_error(e: axum::Error) -> Option<Closing> {
+    use tokio_tungstenite::tungstenite::error::{Error, ProtocolError};
+    let inner = e.into_inner();
+    match inner.downcast_ref::<Error>()? {
+        Error::Capacity(_) => Some(Closing(
+            ws_close::MESSAGE_TOO_BIG,
+            "frames and messages are limited to 64 KiB",
+        )),
+        Error::Utf8(_) => Some(Closing(ws_close::INVALID_DATA, "text frame is not UTF-8")),
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        Error::Protocol(_) => Some(Closing(
+            ws_close::PROTOCOL_ERROR,
+            "WebSocket protocol error",
+        )),
+        _ => None,
     }
 }
 

@@ -113,6 +113,8 @@ pub struct Hub {
     connections: AtomicUsize,
     next_id: AtomicU64,
     inner: Mutex<HubInner>,
+    /// Set once when the server stops: every connection closes with 1001 (going away).
+    shutdown: tokio::sync::watch::Sender<bool>,
 }
 
 #[derive(Default)]
@@ -236,6 +238,16 @@ impl Hub {
             }
         }
         inner.subscribers.retain(|_, map| !map.is_empty());
+    }
+
+    /// Tells every connection that the server is going away.
+    pub fn shut_down(&self) {
+        self.shutdown.send_replace(true);
+    }
+
+    /// A receiver that turns `true` when the server is going away.
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.shutdown.subscribe()
     }
 
     pub fn connections(&self) -> usize {

@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -39,11 +40,15 @@ struct Registration {
     password: String,
 }
 
-fn valid_local_name(name: &str) -> bool {
-    (1..=32).contains(&name.len())
+/// PROFILE.actor-registration's one rule for local names: `^[a-z0-9._%+-]{1,64}$` (the local
+/// part of core §5's FID pattern, limited to 64 characters).
+fn valid_local_name(name: &str, narrow: bool) -> bool {
+    // Fault: the rule the server had before issue 14, `[a-z0-9_.-]{1,32}`.
+    let (max, extra) = if narrow { (32, "_-.") } else { (64, "._%+-") };
+    (1..=max).contains(&name.len())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "_-.".contains(c))
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
 }
 
 async fn register(
@@ -56,9 +61,10 @@ async fn register(
     ) {
         return Err(ApiError::RegistrationDenied);
     }
-    if !valid_local_name(&body.name) {
+    let narrow = state.config.faults.contains(&Fault::NarrowNames);
+    if !valid_local_name(&body.name, narrow) {
         return Err(ApiError::bad(
-            "name must be 1-32 characters of a-z, 0-9, _, - or .",
+            "name must be 1-64 characters of a-z, 0-9, ., _, %, + or -",
         ));
     }
     if body.password.is_empty() {
@@ -96,48 +102,28 @@ async fn register(
 async fn new_id_cert(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
-    let token = headers
-        .get(axum::http::header::AUTHORIZATION)
+    body: axum::body::Body,
+) -> Result<axum::response::Response, ApiError> {
+    // Fault: the plain-text 413 axum's extractor gave before authentication (before issue 14).
+    let declared = headers
+        .get(axum::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::to_owned)
-        .ok_or(ApiError::Unauthorized)?;
-    let solution = headers
-        .get(routes::SENSITIVE_SOLUTION_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let (local_name, fid, password) = state
-        .store
-        .tx(move |tx| {
-            tx.query_row(
-                "SELECT local_name, fid, password FROM actors WHERE account_token = ?1",
-                [&token],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-            .ok_or(ApiError::Unauthorized)
-        })
-        .await?;
-    let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
-    if !no_second_factor
-        && solution
-            .as_deref()
-            .map(str::as_bytes)
-            .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
+        .and_then(|v| v.parse::<usize>().ok());
+    if state.config.faults.contains(&Fault::IdcertLimitBeforeAuth)
+        && declared.is_some_and(|len| len > crate::json::BODY_LIMIT)
     {
-        return Err(ApiError::SecondFactor);
+        return Ok((StatusCode::PAYLOAD_TOO_LARGE, "length limit exceeded").into_response());
     }
+    // The body is read only once the caller is authenticated (PROFILE.body-limit); a refused
+    // one is drained, so that the refusal reaches the client.
+    let (local_name, fid) = match account(&state, &headers).await {
+        Ok(account) => account,
+        Err(e) => {
+            crate::json::drain(body).await;
+            return Err(e);
+        }
+    };
+    let body = crate::json::read(body, &state).await?;
     let body = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad("invalid ID-CSR: the body is not UTF-8 PEM text"))?;
     let unverified = state.config.faults.contains(&Fault::IssueUnverifiedCsr);
@@ -216,7 +202,54 @@ async fn new_id_cert(
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({ "id_cert": pem, "token": session_out })),
-    ))
+    )
+        .into_response())
+}
+
+/// The account an ID-CSR request authenticates as: its token (401), then its second factor
+/// (403). Returns (local name, fid).
+async fn account(state: &AppState, headers: &HeaderMap) -> Result<(String, String), ApiError> {
+    let token = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::to_owned)
+        .ok_or(ApiError::Unauthorized)?;
+    let solution = headers
+        .get(routes::SENSITIVE_SOLUTION_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (local_name, fid, password) = state
+        .store
+        .tx(move |tx| {
+            tx.query_row(
+                "SELECT local_name, fid, password FROM actors WHERE account_token = ?1",
+                [&token],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
+                },
+            )
+            .optional()?
+            .ok_or(ApiError::Unauthorized)
+        })
+        .await?;
+    let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
+    if !no_second_factor
+        && solution
+            .as_deref()
+            .map(str::as_bytes)
+            .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
+    {
+        return Err(ApiError::SecondFactor);
+    }
+    Ok((local_name, fid))
 }
 
 async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {

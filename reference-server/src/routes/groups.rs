@@ -59,6 +59,28 @@ pub(crate) struct GroupRow {
     caller_leaf: u32,
 }
 
+/// Reads and parses the body of a request to a group's route after checking that the caller
+/// sees the group: PROFILE.error-body's order puts visibility (404) before request syntax (400)
+/// and limits (413), so a non-member cannot probe a group with malformed bodies.
+pub(crate) async fn parse_for_member<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    group_id: &str,
+    fid: &str,
+    body: axum::body::Body,
+) -> Result<T, ApiError> {
+    // Fault: parse first, so a non-member's malformed body gets 400 before the 404.
+    let faults = &state.config.faults;
+    if !faults.contains(&Fault::ValidateBeforeVisibility) {
+        let (group_id, fid) = (group_id.to_owned(), fid.to_owned());
+        state
+            .store
+            .tx(move |tx| visible_group(tx, &group_id, &fid).map(|_| ()))
+            .await?;
+    }
+    let bytes = crate::json::read(body, state).await?;
+    crate::json::parse(&bytes, state)
+}
+
 pub(crate) fn visible_group(
     tx: &Transaction<'_>,
     group_id: &str,
@@ -191,19 +213,26 @@ async fn member(
     caller: Caller,
     Path((group_id, member_id)): Path<(String, String)>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    let case_sensitive = state.config.faults.contains(&Fault::FidCaseSensitive);
     state
         .store
         .tx(move |tx| {
             visible_group(tx, &group_id, &caller.fid)?;
-            let (role, kp): (String, String) = tx
-                .query_row(
-                    "SELECT role, keypackage FROM members WHERE group_id = ?1 AND fid = ?2",
-                    (&group_id, &member_id),
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
+            // memberId matches the member's FID case-insensitively (PROFILE.group-members); the
+            // answer carries the FID as stored.
+            let sql = if case_sensitive {
+                "SELECT fid, role, keypackage FROM members WHERE group_id = ?1 AND fid = ?2"
+            } else {
+                "SELECT fid, role, keypackage FROM members WHERE group_id = ?1 \
+                 AND fid = ?2 COLLATE NOCASE"
+            };
+            let (fid, role, kp): (String, String, String) = tx
+                .query_row(sql, (&group_id, &member_id), |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
                 .optional()?
                 .ok_or(ApiError::NotFound)?;
-            member_json(member_id, role, &kp)
+            member_json(fid, role, &kp)
         })
         .await
         .map(axum::Json)
@@ -279,8 +308,9 @@ async fn submit_proposal(
     State(state): State<AppState>,
     caller: Caller,
     Path(group_id): Path<String>,
-    Json(body): Json<ProposalBody>,
+    body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
+    let body: ProposalBody = parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let mls = state.mls.clone();
     let hub = state.hub.clone();
     state
@@ -445,8 +475,9 @@ async fn submit_commit(
     State(state): State<AppState>,
     caller: Caller,
     Path(group_id): Path<String>,
-    Json(body): Json<CommitBody>,
+    body: axum::body::Body,
 ) -> Result<axum::response::Response, ApiError> {
+    let body: CommitBody = parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let registry = state.mls.registry.clone();
     let hub = state.hub.clone();
     let drop_welcome = state.config.faults.contains(&Fault::DropWelcome);

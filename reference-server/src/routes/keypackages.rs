@@ -18,7 +18,7 @@ use serde_json::Value;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::faults::Fault;
-use crate::json::Json;
+use crate::json::RawBody;
 use crate::mls::{KeyPackageBody, ValidKeyPackage};
 use crate::AppState;
 
@@ -36,15 +36,37 @@ fn element_id(index: usize, value: &Value) -> String {
         .map_or_else(|| format!("#{index}"), str::to_owned)
 }
 
+/// The batch of an upload: a JSON array, or the one-entry error array of
+/// PROFILE.keypackage-batch-atomic (`#body`) for a body that is not one.
+fn batch(bytes: &[u8], state: &AppState) -> Result<Vec<Value>, ApiError> {
+    let reason = match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Array(items)) => return Ok(items),
+        Ok(_) => "the body is not a JSON array of KeyPackages".to_owned(),
+        Err(e) => format!("the body is not JSON: {e}"),
+    };
+    if state.config.faults.contains(&Fault::CrashOnBadJson) {
+        return Err(ApiError::Internal(format!("fault: {reason}")));
+    }
+    // Fault: the generic error object instead of the documented array.
+    if state.config.faults.contains(&Fault::UploadErrorObject) {
+        return Err(ApiError::bad(reason));
+    }
+    Err(ApiError::FaultyKeyPackages(vec![("#body".into(), reason)]))
+}
+
 async fn upload(
     State(state): State<AppState>,
     caller: Caller,
-    Json(body): Json<Vec<Value>>,
+    RawBody(bytes): RawBody,
 ) -> Result<impl IntoResponse, ApiError> {
+    let body = batch(&bytes, &state)?;
     let other_actor_ok = state.config.faults.contains(&Fault::AcceptOtherActor);
+    let two_last_resorts_ok = state.config.faults.contains(&Fault::TwoLastResorts);
     let mut faulty = Vec::new();
     let mut valid: Vec<ValidKeyPackage> = Vec::new();
     let mut seen = BTreeSet::new();
+    // All packages of a sound batch are the caller's session's: one client.
+    let mut last_resort_seen = false;
     let crash = state.config.faults.contains(&Fault::CrashOnBadJson);
     for (index, element) in body.iter().enumerate() {
         let id = element_id(index, element);
@@ -67,7 +89,14 @@ async fn upload(
             Ok(kp) if !seen.insert(kp.id.clone()) => {
                 faulty.push((id, "duplicate KeyPackage in this batch".into()))
             }
-            Ok(kp) => valid.push(kp),
+            Ok(kp) if kp.last_resort && last_resort_seen && !two_last_resorts_ok => faulty.push((
+                id,
+                "a second last-resort package for this client in one batch".into(),
+            )),
+            Ok(kp) => {
+                last_resort_seen |= kp.last_resort;
+                valid.push(kp)
+            }
         }
     }
     // Fault: store the sound packages of a batch that also had faulty ones.
@@ -77,15 +106,26 @@ async fn upload(
         return Err(ApiError::FaultyKeyPackages(faulty));
     }
     let limit = state.config.keypackage_limit;
+    let swap_counts = !state
+        .config
+        .faults
+        .contains(&Fault::LastResortSwapOverLimit);
     state
         .store
         .tx(move |tx| {
-            let stored: usize = tx.query_row(
-                "SELECT count(*) FROM keypackages WHERE fid = ?1 AND session_id = ?2",
+            let (stored, stored_last_resort): (usize, usize) = tx.query_row(
+                "SELECT count(*), coalesce(sum(last_resort), 0) FROM keypackages \
+                 WHERE fid = ?1 AND session_id = ?2",
                 (&caller.fid, &caller.session_id),
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            if stored + valid.len() > limit {
+            // A new last-resort package replaces the stored one: a swap, not an addition.
+            let replaced = if swap_counts && valid.iter().any(|kp| kp.last_resort) {
+                stored_last_resort
+            } else {
+                0
+            };
+            if stored - replaced + valid.len() > limit {
                 return Err(ApiError::TooManyKeyPackages(limit));
             }
             let mut faulty = Vec::new();
@@ -202,16 +242,21 @@ async fn discover(
     let filters = Filters::parse(&query, default_suites)?;
     let reuse = state.config.faults.contains(&Fault::KeypackageReuse);
     let any_suite = state.config.faults.contains(&Fault::IgnoreSuiteFilter);
+    let case_sensitive = state.config.faults.contains(&Fault::FidCaseSensitive);
     let found = state
         .store
         .tx(move |tx| {
-            let known = tx
-                .query_row("SELECT 1 FROM actors WHERE fid = ?1", [&fid], |_| Ok(()))
+            // FIDs compare case-insensitively (PROFILE.keypackage-one-time); the stored spelling
+            // is the one packages are filed under.
+            let sql = if case_sensitive {
+                "SELECT fid FROM actors WHERE fid = ?1"
+            } else {
+                "SELECT fid FROM actors WHERE fid = ?1 COLLATE NOCASE"
+            };
+            let fid: String = tx
+                .query_row(sql, [&fid], |r| r.get(0))
                 .optional()?
-                .is_some();
-            if !known {
-                return Err(ApiError::NotFound);
-            }
+                .ok_or(ApiError::NotFound)?;
             // Filter on the small columns first; only chosen packages' JSON is read.
             let mut stmt = tx.prepare(
                 "SELECT seq, session_id, suite, version, extensions, last_resort \

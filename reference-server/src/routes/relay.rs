@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 use super::groups::{member_fids, visible_group};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::json::Json;
 use crate::AppState;
 
 /// How many epochs back an application message may be (clients keep past epochs' secrets).
@@ -101,8 +100,10 @@ async fn relay(
     State(state): State<AppState>,
     caller: Caller,
     Path(group_id): Path<String>,
-    Json(body): Json<MessageBody>,
+    body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
+    let body: MessageBody =
+        super::groups::parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let bytes = B64
         .decode(&body.mls_message)
         .map_err(|e| ApiError::bad(format!("mlsMessage is not base64: {e}")))?;

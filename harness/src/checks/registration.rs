@@ -1,0 +1,47 @@
+//! Actor registration (PROFILE.actor-registration), in reference mode only: the harness holds
+//! the registration secret there and nowhere else.
+
+use reqwest::Method;
+use serde_json::json;
+
+use super::context::{expect_error, expect_status, Ctx};
+use crate::check::{CheckResult, Finding};
+use crate::clients::http::{ApiRequest, Auth};
+
+/// One name rule, `^[a-z0-9._%+-]{1,64}$`: a 64-character name using every character outside
+/// `[a-z0-9]` the rule allows is registered; 65 characters, and an upper-case letter, are not.
+pub async fn names(ctx: &mut Ctx) -> CheckResult {
+    let secret = ctx.registration_secret.clone().ok_or_else(|| {
+        Finding::Unsupported(
+            "needs the registration secret, which only reference mode gives the harness".into(),
+        )
+    })?;
+    let widest = format!("{:x<64}", format!("p2mls.{}_%+-", crate::random_hex(4)));
+    let resp = register(ctx, &secret, &widest).await?;
+    expect_status(
+        &resp,
+        &[201],
+        &format!("the 64-character name `{widest}` to be registered"),
+    )?;
+    let long = format!("{widest}x");
+    let resp = register(ctx, &secret, &long).await?;
+    expect_error(&resp, 400, "a 65-character name to be refused")?;
+    let upper = format!("P2mls-{}", crate::random_hex(4));
+    let resp = register(ctx, &secret, &upper).await?;
+    expect_error(&resp, 400, "a name with an upper-case letter to be refused")
+}
+
+/// `POST /.p2/p2mls/v1/register`; the secret shows as `$REGISTRATION_SECRET` in the evidence.
+async fn register(
+    ctx: &mut Ctx,
+    secret: &str,
+    name: &str,
+) -> Result<crate::clients::http::ApiResponse, Finding> {
+    let req = ApiRequest::new(Method::POST, p2mls_protocol::routes::REGISTER, Auth::None)
+        .json(&json!({ "name": name, "secret": secret, "password": crate::random_hex(8) }));
+    let resp = ctx.send(req).await;
+    if let Some(exchange) = ctx.exchanges.last_mut() {
+        exchange.request = exchange.request.replace(secret, "$REGISTRATION_SECRET");
+    }
+    resp
+}
