@@ -47,7 +47,7 @@ async fn a_full_run_against_a_low_rate_limit_passes_with_the_waiting_on_record()
     let server = limited_server(20.0, 20.0).await;
     let args = RunArgs {
         target: Some(server.url()),
-        config: Some(config_file("full", "")),
+        config: Some(config_file("full", "keypackage_limit = 100")),
         ..Default::default()
     };
     let (report, code) = certify(args).await;

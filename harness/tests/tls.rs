@@ -113,7 +113,10 @@ async fn an_https_target_with_its_ca_in_the_config_passes_every_check_over_https
 
     let args = RunArgs {
         target: Some(server.url()),
-        config: Some(target_config(&dir, "ca_certs = [\"ca.pem\"]")),
+        config: Some(target_config(
+            &dir,
+            "ca_certs = [\"ca.pem\"]\nkeypackage_limit = 100",
+        )),
         ..Default::default()
     };
     let (report, code) = certify(args).await;
