@@ -272,35 +272,32 @@ pub fn welcome_parts(bytes: &[u8]) -> Result<WelcomeParts, WireError> {
     })
 }
 
-/// Reads an X.509 credential's content (`Certificate certificates<V>`, each `opaque
-/// cert_data<V>`) into the DER certificates, leaf first.
+/// Reads an X.509 credential's content into the DER certificates, leaf first.
+///
+/// RFC 9420 §5.3 writes the credential as `credential_type` then `Certificate
+/// certificates<V>`, each `opaque cert_data<V>`. openmls keeps what follows the type as one
+/// `opaque<V>` (its `serialized_content`), so that length prefix is the one of `certificates`,
+/// and the content is the certificates one after another, each with its own prefix.
 pub fn x509_chain(content: &[u8]) -> Result<Vec<Vec<u8>>, WireError> {
-    let mut r = Reader {
+    let mut inner = Reader {
         bytes: content,
         pos: 0,
     };
-    let list = r.opaque("certificates")?;
-    let mut inner = Reader {
-        bytes: list,
-        pos: 0,
-    };
     let mut chain = Vec::new();
-    while inner.pos < list.len() {
+    while inner.pos < content.len() {
         chain.push(inner.opaque("cert_data")?.to_vec());
     }
     Ok(chain)
 }
 
-/// Encodes DER certificates as an X.509 credential's content.
+/// Encodes DER certificates as an X.509 credential's content (see `x509_chain`).
 pub fn encode_x509_chain(chain: &[Vec<u8>]) -> Vec<u8> {
     let mut list = Vec::new();
     for cert in chain {
         list.extend(encode_varint(cert.len()));
         list.extend(cert);
     }
-    let mut out = encode_varint(list.len());
-    out.extend(list);
-    out
+    list
 }
 
 #[cfg(test)]

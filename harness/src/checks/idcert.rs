@@ -23,7 +23,7 @@ const OID_DC: &str = "0.9.2342.19200300.100.1.25";
 const OID_CN: &str = "2.5.4.3";
 
 /// Fetches and parses the server's root ID-Cert (DER).
-async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
+pub(crate) async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
     let resp = ctx
         .send(ApiRequest::new(
             Method::GET,

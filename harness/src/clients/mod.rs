@@ -5,5 +5,6 @@ pub mod actors;
 pub mod gateway;
 pub mod http;
 pub mod mls;
+pub mod mlsrs;
 pub mod provider;
 pub mod tls;
