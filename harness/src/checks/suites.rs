@@ -43,9 +43,13 @@ pub fn client_lines(registry: &SuiteRegistry) -> Vec<String> {
         format!("alice: {OPENMLS} ({})", BACKENDS[ALICE].name()),
         format!("bob: {OPENMLS} ({})", BACKENDS[BOB].name()),
     ];
+    let hybrid = hybrid_wire(registry);
     for suite in registry.suites() {
         let id = format_code_point(suite.polyproto_id);
-        lines.push(match mlsrs::supports(suite.wire) {
+        lines.push(match mlsrs::supports(suite.wire, hybrid) {
+            Ok(()) if Some(suite.wire) == hybrid => {
+                format!("carol in {id}: {}", mlsrs::IMPLEMENTATION_XWING)
+            }
             Ok(()) => format!("carol in {id}: {}", mlsrs::IMPLEMENTATION),
             Err(reason) => format!(
                 "carol in {id}: {OPENMLS} ({}); mls-rs unsupported: {reason}",
@@ -54,6 +58,11 @@ pub fn client_lines(registry: &SuiteRegistry) -> Vec<String> {
         });
     }
     lines
+}
+
+/// The wire code point that carries 0xF110 in this run.
+fn hybrid_wire(registry: &SuiteRegistry) -> Option<u16> {
+    registry.by_polyproto_id(0xF110).map(|s| s.wire)
 }
 
 /// One member's view of the group, in whichever implementation it runs (three per suite run:
@@ -382,11 +391,12 @@ impl SuiteRun {
             }
             clients.push(Arc::new(client));
         }
-        let carol_rs = if mlsrs::supports(wire).is_ok() {
+        let hybrid = hybrid_wire(&ctx.registry);
+        let carol_rs = if mlsrs::supports(wire, hybrid).is_ok() {
             // carol's identity provider trusts what the target's root ID-Cert signed.
             let root = super::idcert::server_root(ctx).await?;
             let carol = &ctx.actors[CAROL].mls;
-            let client = RsClient::new(&carol.key.0, carol.cert_der.clone(), root, wire)
+            let client = RsClient::new(&carol.key.0, carol.cert_der.clone(), root, wire, hybrid)
                 .map_err(Finding::harness)?;
             Some(Arc::new(client))
         } else {

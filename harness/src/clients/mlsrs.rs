@@ -15,11 +15,16 @@ use mls_rs::identity::{Credential, CredentialType, SigningIdentity};
 use mls_rs::time::MlsTime;
 use mls_rs::{CipherSuite, Client, CryptoProvider, ExtensionList, Group, MlsMessage};
 use mls_rs_core::identity::{CertificateChain, MemberValidationContext};
-use mls_rs_crypto_rustcrypto::RustCryptoProvider;
+
+use crate::clients::xwing::Crypto;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Implementation and provider, as the report header names them.
 pub const IMPLEMENTATION: &str = "mls-rs 0.57 (mls-rs-crypto-rustcrypto 0.23)";
+
+/// The same for the hybrid suite, whose KEM is the harness's (`clients::xwing`).
+pub const IMPLEMENTATION_XWING: &str =
+    "mls-rs 0.57 (mls-rs-crypto-rustcrypto 0.23, X-Wing KEM of the harness on x-wing 0.1)";
 
 /// mls-rs 0.57 has no last_resort extension type of its own without a feature; RFC 9420 §17.3.
 const LAST_RESORT: u16 = 0x000A;
@@ -130,13 +135,15 @@ impl mls_rs::IdentityProvider for IdCertIdentity {
     }
 }
 
-pub type RsConfig =
-    WithIdentityProvider<IdCertIdentity, WithCryptoProvider<RustCryptoProvider, BaseConfig>>;
+pub type RsConfig = WithIdentityProvider<IdCertIdentity, WithCryptoProvider<Crypto, BaseConfig>>;
 
-/// Whether mls-rs-crypto-rustcrypto can run the suite with this MLS wire code point; the reason
-/// when not (measured by asking the provider, not assumed).
-pub fn supports(wire: u16) -> Result<(), String> {
-    let provider = RustCryptoProvider::default();
+/// Whether carol's mls-rs provider can run the suite with this MLS wire code point (`hybrid`:
+/// the wire code point of 0xF110, which it runs with X-Wing); the reason when not, measured by
+/// asking the provider.
+pub fn supports(wire: u16, hybrid: Option<u16>) -> Result<(), String> {
+    let provider = Crypto {
+        hybrid_wire: hybrid,
+    };
     if provider
         .cipher_suite_provider(CipherSuite::new(wire))
         .is_some()
@@ -168,15 +175,18 @@ impl RsClient {
         cert_der: Vec<u8>,
         root_der: Vec<u8>,
         wire: u16,
+        hybrid: Option<u16>,
     ) -> Result<Self, String> {
-        supports(wire)?;
+        supports(wire, hybrid)?;
         let suite = CipherSuite::new(wire);
         let identity = SigningIdentity::new(
             CertificateChain::from(vec![cert_der]).into_credential(),
             SignaturePublicKey::new(key.verifying_key().to_bytes().to_vec()),
         );
         let client = Client::builder()
-            .crypto_provider(RustCryptoProvider::default())
+            .crypto_provider(Crypto {
+                hybrid_wire: hybrid,
+            })
             .identity_provider(IdCertIdentity::new(root_der))
             .extension_type(LAST_RESORT.into())
             .signing_identity(
@@ -286,9 +296,10 @@ mod tests {
     }
 
     #[test]
-    fn the_hybrid_wire_code_point_is_measured_unsupported() {
-        assert!(supports(0x0001).is_ok());
-        let reason = supports(0x004F).unwrap_err();
+    fn the_hybrid_suite_is_offered_only_on_its_wire_code_point() {
+        assert!(supports(0x0001, None).is_ok());
+        assert!(supports(0x004F, Some(0x004F)).is_ok());
+        let reason = supports(0x004F, None).unwrap_err();
         assert!(reason.contains("0x004F"), "{reason}");
     }
 }

@@ -8,3 +8,4 @@ pub mod mls;
 pub mod mlsrs;
 pub mod provider;
 pub mod tls;
+pub mod xwing;
