@@ -378,6 +378,15 @@ impl Ctx {
         let kp_json = self
             .upload_and_discover(added, group.owner, package, &query)
             .await?;
+        self.propose_add_discovered(group, kp_json).await
+    }
+
+    /// The group owner validates a KeyPackage it discovered (its JSON) and proposes the add.
+    pub async fn propose_add_discovered(
+        &mut self,
+        group: &mut LiveGroup,
+        kp_json: Value,
+    ) -> Result<(Value, ApiResponse), Finding> {
         let bytes = decode_b64(&kp_json["mlsMessage"])?;
         let kp_in = crate::clients::mls::decode_key_package(&bytes).map_err(|e| {
             Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string())

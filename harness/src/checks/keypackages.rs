@@ -429,7 +429,7 @@ pub async fn grease_join(ctx: &mut Ctx) -> CheckResult {
             ));
         }
     }
-    let (_, resp) = ctx.propose_add_package(&mut group, CAROL, &bytes).await?;
+    let (_, resp) = ctx.propose_add_discovered(&mut group, got).await?;
     expect_status(
         &resp,
         &[204],
