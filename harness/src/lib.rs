@@ -269,11 +269,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
                 name: s.name.to_owned(),
             })
             .collect(),
-        clients: ["alice", "bob", "carol"]
-            .iter()
-            .zip(checks::suites::BACKENDS)
-            .map(|(actor, backend)| format!("{actor}: {}", backend.name()))
-            .collect(),
+        clients: checks::suites::client_lines(&registry),
         strict: args.strict,
         tls,
         insecure_skip_verify: config.insecure_skip_verify,

@@ -31,7 +31,8 @@ pub struct VerifyArgs {
     /// Directory for report.json, junit.xml and report.md.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Crypto provider: rust-crypto (default) or libcrux.
+    /// Verification engine: rust-crypto (default), libcrux, or mls-rs (openmls on
+    /// mls-rs-crypto-rustcrypto: also suite 0x0007).
     #[arg(long, default_value = "rust-crypto")]
     pub provider: String,
 }
@@ -92,7 +93,7 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
     }
     let provider = ProviderKind::parse(&args.provider).ok_or_else(|| {
         UsageError(format!(
-            "--provider {}: expected rust-crypto or libcrux",
+            "--provider {}: expected rust-crypto, libcrux or mls-rs",
             args.provider
         ))
     })?;

@@ -74,6 +74,9 @@ pub enum Fault {
     AcceptOtherActor,
     /// KeyPackages of suites outside the registry are accepted.
     AcceptUnknownSuite,
+    /// KeyPackages naming an extension type outside RFC 9420's list and last_resort (a GREASE
+    /// value, RFC 9420 §13.5) are refused instead of ignoring the unknown type.
+    RefuseUnknownExtensions,
     /// JSON summaries are not compared with the bytes.
     AcceptSummaryMismatch,
     /// A batch with faulty packages stores its sound ones.

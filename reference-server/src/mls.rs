@@ -146,8 +146,30 @@ impl MlsContext {
             Err(KeyPackageVerifyError::LifetimeError(_)) if self.has(Fault::AcceptExpired) => {
                 key_package_in.into_unchecked()
             }
+            Err(KeyPackageVerifyError::UnsupportedExtension) => grease_tolerant(key_package_in)
+                .map_err(|e| format!("KeyPackage is invalid: {e}"))?,
             Err(e) => return Err(format!("KeyPackage is invalid: {e}")),
         };
+        if self.has(Fault::RefuseUnknownExtensions) {
+            let caps = key_package.leaf_node().capabilities();
+            let used = key_package
+                .extensions()
+                .iter()
+                .chain(key_package.leaf_node().extensions().iter())
+                .map(|e| u16::from(e.extension_type()));
+            if let Some(unknown) = caps
+                .extensions()
+                .iter()
+                .map(|e| u16::from(*e))
+                .chain(used)
+                .find(|t| !KNOWN_EXTENSION_TYPES.contains(t))
+            {
+                return Err(format!(
+                    "extension type {} is not supported",
+                    format_code_point(unknown)
+                ));
+            }
+        }
         let wire_suite = u16::from(key_package.ciphersuite());
         let unknown_suite = p2mls_protocol::suites::Suite {
             polyproto_id: wire_suite,
@@ -393,6 +415,43 @@ fn read_varint(bytes: &[u8]) -> Result<(usize, usize), &'static str> {
 }
 
 /// Lowercase hex SHA-256: the id of proposals and commits (PROFILE.proposal-summary).
+/// The extension types of RFC 9420 §17.3 and last_resort (for the `refuse-unknown-extensions`
+/// fault only: a sound DS ignores types it does not know, RFC 9420 §13.5).
+const KNOWN_EXTENSION_TYPES: [u16; 6] = [0x0001, 0x0002, 0x0003, 0x0004, 0x0005, 0x000A];
+
+/// Finishes the validation of a KeyPackage openmls refused only for its extensions.
+///
+/// openmls 0.9.2 reads a GREASE value (RFC 9420 §13.5) in `KeyPackage.extensions` as an unknown
+/// type and the same value in `capabilities.extensions` as a GREASE type, and never matches the
+/// two: a KeyPackage that lists its GREASE extension, as §10.1 requires, is refused with
+/// `UnsupportedExtension`. That check comes after both signatures, the version and the init
+/// key; here the extension types are compared by code point, then the lifetime is checked.
+fn grease_tolerant(key_package_in: KeyPackageIn) -> Result<openmls::prelude::KeyPackage, String> {
+    let key_package = key_package_in.into_unchecked();
+    let listed: Vec<u16> = key_package
+        .leaf_node()
+        .capabilities()
+        .extensions()
+        .iter()
+        .map(|e| u16::from(*e))
+        .collect();
+    for extension in key_package.extensions().iter() {
+        let kind = u16::from(extension.extension_type());
+        let default_type = (0x0001..=0x0005).contains(&kind);
+        if !default_type && !listed.contains(&kind) {
+            return Err(format!(
+                "extension {} is not in the leaf node's capabilities",
+                format_code_point(kind)
+            ));
+        }
+    }
+    key_package
+        .life_time()
+        .validate()
+        .map_err(|e| format!("lifetime: {e}"))?;
+    Ok(key_package)
+}
+
 pub fn message_id(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }

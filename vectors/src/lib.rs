@@ -21,6 +21,7 @@ pub mod crypto;
 pub mod framing;
 pub mod generate;
 pub mod load;
+pub mod mlsrs_engine;
 pub mod report;
 pub mod schedule;
 pub mod tree;
@@ -71,6 +72,8 @@ impl Backend for openmls_libcrux_crypto::Provider {
 pub enum ProviderKind {
     RustCrypto,
     Libcrux,
+    /// The second engine: openmls's crypto interface on mls-rs-crypto-rustcrypto.
+    MlsRs,
 }
 
 impl ProviderKind {
@@ -80,6 +83,7 @@ impl ProviderKind {
         match self {
             ProviderKind::RustCrypto => openmls_rust_crypto::OpenMlsRustCrypto::NAME,
             ProviderKind::Libcrux => openmls_libcrux_crypto::Provider::NAME,
+            ProviderKind::MlsRs => mlsrs_engine::MlsRsEngine::NAME,
         }
     }
 
@@ -88,6 +92,7 @@ impl ProviderKind {
         match s {
             "rust-crypto" | "rustcrypto" | "openmls_rust_crypto" => Some(ProviderKind::RustCrypto),
             "libcrux" | "openmls_libcrux_crypto" => Some(ProviderKind::Libcrux),
+            "mls-rs" | "mlsrs" | "mls-rs-crypto-rustcrypto" => Some(ProviderKind::MlsRs),
             _ => None,
         }
     }
@@ -153,6 +158,7 @@ pub struct FileKind {
     pub file: &'static str,
     run_rust: fn(usize, &Value) -> Outcome,
     run_libcrux: fn(usize, &Value) -> Outcome,
+    run_mlsrs: fn(usize, &Value) -> Outcome,
 }
 
 impl FileKind {
@@ -161,6 +167,7 @@ impl FileKind {
             file: F::FILE,
             run_rust: run_typed::<F, openmls_rust_crypto::OpenMlsRustCrypto>,
             run_libcrux: run_typed::<F, openmls_libcrux_crypto::Provider>,
+            run_mlsrs: run_typed::<F, mlsrs_engine::MlsRsEngine>,
         }
     }
 
@@ -174,6 +181,7 @@ impl FileKind {
         let f = match provider {
             ProviderKind::RustCrypto => self.run_rust,
             ProviderKind::Libcrux => self.run_libcrux,
+            ProviderKind::MlsRs => self.run_mlsrs,
         };
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(index, value))) {
             Ok(outcome) => outcome,
@@ -385,6 +393,10 @@ pub fn suite_support_by_kind(provider: ProviderKind, wire: u16) -> Result<Cipher
         }
         ProviderKind::Libcrux => {
             let p = openmls_libcrux_crypto::Provider::default();
+            suite_support(p.crypto(), provider.name(), wire)
+        }
+        ProviderKind::MlsRs => {
+            let p = mlsrs_engine::MlsRsEngine::default();
             suite_support(p.crypto(), provider.name(), wire)
         }
     }

@@ -93,6 +93,7 @@ fn main() {
         let pname = match provider {
             ProviderKind::RustCrypto => "rust_crypto",
             ProviderKind::Libcrux => "libcrux",
+            ProviderKind::MlsRs => "mls_rs",
         };
         if let Err(reason) = suite_support_by_kind(provider, WIRE) {
             trials.push(

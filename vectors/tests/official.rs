@@ -5,7 +5,7 @@
 //! third-party data and never copied into the repository. Without the variable a single ignored
 //! trial says so. Unsupported entries are ignored trials whose name carries the reason; they are
 //! never counted as passes. The provider is openmls_rust_crypto unless `P2MLS_VECTORS_PROVIDER`
-//! says `libcrux`.
+//! says `libcrux` or `mls-rs` (the second engine, on mls-rs-crypto-rustcrypto).
 
 use std::path::PathBuf;
 use std::sync::Arc;

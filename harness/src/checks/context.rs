@@ -430,24 +430,39 @@ impl Ctx {
         let bytes = added_client
             .key_package(group.suite, &KeyPackageOptions::default())
             .map_err(Finding::harness)?;
-        let kp = key_package_json(&bytes, &self.registry).map_err(Finding::harness)?;
-        self.upload_ok(added, vec![kp]).await?;
+        self.propose_add_package(group, added, &bytes).await
+    }
+
+    /// `added` uploads the KeyPackage MLSMessage `package` (made by any implementation); the
+    /// group owner discovers it and proposes the add.
+    pub async fn propose_add_package(
+        &mut self,
+        group: &mut LiveGroup,
+        added: usize,
+        package: &[u8],
+    ) -> Result<(Value, ApiResponse), Finding> {
         let query = format!(
             "ciphersuites={}",
             format_code_point(self.registry.polyproto_id_for_wire(u16::from(group.suite)))
         );
-        let found = self.discover_list(group.owner, added, &query).await?;
-        let kp_json = found
-            .into_iter()
-            .next()
-            .ok_or_else(|| Finding::mismatch("a KeyPackage right after its upload", "none"))?;
+        let kp_json = self
+            .upload_and_discover(added, group.owner, package, &query)
+            .await?;
+        self.propose_add_discovered(group, kp_json).await
+    }
+
+    /// The group owner validates a KeyPackage it discovered (its JSON) and proposes the add.
+    pub async fn propose_add_discovered(
+        &mut self,
+        group: &mut LiveGroup,
+        kp_json: Value,
+    ) -> Result<(Value, ApiResponse), Finding> {
         let bytes = decode_b64(&kp_json["mlsMessage"])?;
         let kp_in = crate::clients::mls::decode_key_package(&bytes).map_err(|e| {
             Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string())
         })?;
-        let kp = kp_in
-            .validate(group.client.provider.crypto(), ProtocolVersion::Mls10)
-            .map_err(|e| Finding::mismatch("a valid KeyPackage from discovery", e.to_string()))?;
+        let kp = crate::clients::mls::validate_key_package(kp_in, group.client.provider.crypto())
+            .map_err(|e| Finding::mismatch("a valid KeyPackage from discovery", e))?;
         let (message, _) = group
             .mls
             .propose_add_member(&group.client.provider, &group.client.key, &kp)
@@ -456,6 +471,24 @@ impl Ctx {
         proposal["keyPackage"] = kp_json;
         let resp = self.submit_proposal(group, &proposal).await?;
         Ok((proposal, resp))
+    }
+
+    /// `owner` uploads the KeyPackage MLSMessage `package`; `by` discovers it right away (with
+    /// `query`) and gets its JSON.
+    pub async fn upload_and_discover(
+        &mut self,
+        owner: usize,
+        by: usize,
+        package: &[u8],
+        query: &str,
+    ) -> Result<Value, Finding> {
+        let kp = key_package_json(package, &self.registry).map_err(Finding::harness)?;
+        self.upload_ok(owner, vec![kp]).await?;
+        let found = self.discover_list(by, owner, query).await?;
+        found
+            .into_iter()
+            .next()
+            .ok_or_else(|| Finding::mismatch("a KeyPackage right after its upload", "none"))
     }
 
     /// Submits a proposal JSON as the group owner; remembers it as pending when accepted.
@@ -618,15 +651,20 @@ impl Ctx {
 /// The Proposal JSON for a member's proposal message (PROFILE.proposal-summary).
 pub fn proposal_json(message: &MlsMessageOut, kind: &str) -> Result<Value, Finding> {
     let bytes = message.tls_serialize_detached().map_err(Finding::harness)?;
-    let (rest, _membership_tag) = wire::split_trailing_opaque(&bytes, 32)
+    proposal_json_bytes(&bytes, kind)
+}
+
+/// The Proposal JSON for the bytes of a proposal MLSMessage of any implementation.
+pub fn proposal_json_bytes(bytes: &[u8], kind: &str) -> Result<Value, Finding> {
+    let (rest, _membership_tag) = wire::split_trailing_opaque(bytes, 32)
         .ok_or_else(|| Finding::harness("proposal lacks a membership tag"))?;
     let (_, signature) = wire::split_trailing_opaque(rest, 64)
         .ok_or_else(|| Finding::harness("proposal lacks a signature"))?;
     Ok(json!({
-        "id": hex::encode(Sha256::digest(&bytes)),
+        "id": hex::encode(Sha256::digest(bytes)),
         "type": kind,
         "signature": B64.encode(signature),
-        "mlsMessage": B64.encode(&bytes),
+        "mlsMessage": B64.encode(bytes),
     }))
 }
 
@@ -639,7 +677,22 @@ pub fn commit_json(
     welcome: Option<&MlsMessageOut>,
 ) -> Result<Value, Finding> {
     let bytes = commit.tls_serialize_detached().map_err(Finding::harness)?;
-    let mut rest = bytes.as_slice();
+    let welcome = match welcome {
+        Some(w) => Some(w.tls_serialize_detached().map_err(Finding::harness)?),
+        None => None,
+    };
+    commit_json_bytes(group_id, epoch, pending, &bytes, welcome.as_deref())
+}
+
+/// The Commit JSON for the bytes of a commit (and Welcome) MLSMessage of any implementation.
+pub fn commit_json_bytes(
+    group_id: &str,
+    epoch: u64,
+    pending: &[Value],
+    bytes: &[u8],
+    welcome: Option<&[u8]>,
+) -> Result<Value, Finding> {
+    let mut rest = bytes;
     for _ in 0..2 {
         rest = wire::split_trailing_opaque(rest, 32)
             .ok_or_else(|| Finding::harness("commit lacks its tags"))?
@@ -648,16 +701,15 @@ pub fn commit_json(
     let (_, signature) = wire::split_trailing_opaque(rest, 64)
         .ok_or_else(|| Finding::harness("commit lacks a signature"))?;
     let mut body = json!({
-        "id": hex::encode(Sha256::digest(&bytes)),
+        "id": hex::encode(Sha256::digest(bytes)),
         "groupId": group_id,
         "epoch": epoch + 1,
         "proposals": pending,
         "signature": B64.encode(signature),
-        "mlsMessage": B64.encode(&bytes),
+        "mlsMessage": B64.encode(bytes),
     });
     if let Some(welcome) = welcome {
-        body["welcome"] =
-            json!(B64.encode(welcome.tls_serialize_detached().map_err(Finding::harness)?));
+        body["welcome"] = json!(B64.encode(welcome));
     }
     Ok(body)
 }

@@ -7,7 +7,12 @@ use openmls::prelude::Ciphersuite;
 use p2mls_protocol::idcert::ServerIdentity;
 use serde_json::Value;
 
-use super::context::{expect_error, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use openmls::prelude::{MlsGroupJoinConfig, StagedWelcome, PURE_PLAINTEXT_WIRE_FORMAT_POLICY};
+use p2mls_protocol::identifiers::format_code_point;
+
+use super::context::{
+    decode_welcome, expect_error, expect_status, snippet, Ctx, ALICE, BOB, CAROL,
+};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
 use crate::clients::mls::{key_package_json, x509_credential_content, KeyPackageOptions};
@@ -666,6 +671,97 @@ pub async fn fid_case(ctx: &mut Ctx) -> CheckResult {
         return Err(Finding::mismatch(
             format!("bob's package {} for `{shouted}`", kp["id"]),
             snippet(&resp.text()),
+        ));
+    }
+    Ok(())
+}
+
+/// A KeyPackage with GREASE values (RFC 9420 §13.5) in its capabilities and extensions is
+/// accepted, handed out with its bytes and its GREASE code points in the summary, and its owner
+/// joins a group from the Welcome of an Add of it.
+pub async fn grease_join(ctx: &mut Ctx) -> CheckResult {
+    ctx.drain(CAROL).await?;
+    // A fresh client: the package's private keys stay in its storage for the join.
+    let carol = &ctx.actors[CAROL].mls;
+    let client = std::sync::Arc::new(crate::clients::mls::MlsClient::new(
+        carol.key.0.clone(),
+        carol.cert_der.clone(),
+    ));
+    let (bytes, grease) = client
+        .greased_key_package(ctx.suite)
+        .map_err(Finding::harness)?;
+    let kp = key_package_json(&bytes, &ctx.registry).map_err(Finding::harness)?;
+    let resp = ctx.upload(CAROL, vec![kp.clone()]).await?;
+    expect_status(
+        &resp,
+        &[200],
+        &format!(
+            "a KeyPackage with GREASE values {} to be accepted",
+            grease
+                .iter()
+                .map(|g| format_code_point(*g))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )?;
+    let (mut group, _) = ctx.create_group(ALICE).await?;
+    let query = ctx.suite_query();
+    let found = ctx.discover_list(ALICE, CAROL, &query).await?;
+    let got = found.first().cloned().unwrap_or(Value::Null);
+    if found.len() != 1 || got["mlsMessage"] != kp["mlsMessage"] {
+        return Err(Finding::mismatch(
+            "the GREASE'd package with its exact wire bytes",
+            format!("{} package(s), first {}", found.len(), got["id"]),
+        ));
+    }
+    for field in ["ciphersuites", "extensions"] {
+        let values = &got["capabilities"][field];
+        let greased = values.as_array().is_some_and(|list| {
+            list.iter().any(|v| {
+                v.as_str()
+                    .and_then(|s| u16::from_str_radix(s.trim_start_matches("0x"), 16).ok())
+                    .is_some_and(crate::clients::mls::is_grease)
+            })
+        });
+        if values != &kp["capabilities"][field] || !greased {
+            return Err(Finding::mismatch(
+                format!(
+                    "capabilities.{field} {} as uploaded, GREASE included",
+                    kp["capabilities"][field]
+                ),
+                values.to_string(),
+            ));
+        }
+    }
+    let (_, resp) = ctx.propose_add_discovered(&mut group, got).await?;
+    expect_status(
+        &resp,
+        &[204],
+        "the Add of the GREASE'd package to be accepted",
+    )?;
+    let (_, resp) = ctx.commit(&mut group).await?;
+    expect_status(
+        &resp,
+        &[200],
+        "the commit adding carol to answer its Welcome",
+    )?;
+    let welcome = resp
+        .json()
+        .ok_or_else(|| Finding::mismatch("a Welcome JSON body", resp.text()))?;
+    let welcome = decode_welcome(&welcome)?;
+    let config = MlsGroupJoinConfig::builder()
+        .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(true)
+        .build();
+    let joined = StagedWelcome::new_from_welcome(&client.provider, &config, welcome, None)
+        .and_then(|staged| staged.into_group(&client.provider))
+        .map_err(|e| {
+            Finding::mismatch("carol joins with her GREASE'd package", format!("{e:?}"))
+        })?;
+    if joined.epoch_authenticator().as_slice() != group.mls.epoch_authenticator().as_slice() {
+        return Err(Finding::mismatch(
+            "carol and alice with the same epoch authenticator",
+            "different ones",
         ));
     }
     Ok(())

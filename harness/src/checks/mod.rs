@@ -57,6 +57,7 @@ pub enum Kind {
     KeyPackageLimitSwap,
     KeyPackageFidCase,
     GroupMemberFidCase,
+    KeyPackageGreaseJoin,
     GroupMembersAfterCommit,
     GroupWelcomeJoins,
     GroupStaleCommit,
@@ -470,6 +471,13 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
                 ],
                 KeyPackageLimitSwap,
             ),
+            def(
+                "keypackages.grease.join",
+                "A KeyPackage with GREASE values is accepted, handed out whole, and its owner joins a group",
+                Must,
+                &["MLS.13.5-grease", "MLS.2.ds-keypackages"],
+                KeyPackageGreaseJoin,
+            ),
         ]);
     }
     let group_ops = [
@@ -665,8 +673,8 @@ fn suite_checks(registry: &p2mls_protocol::suites::SuiteRegistry) -> Vec<CheckDe
         let steps: [(SuiteStep, &str, &str, Level, &[&str]); 6] = [
             (KeyPackages, "1-keypackages", "KeyPackages of the suite (one-time and last resort) are stored and discovered by suite with their exact bytes", Must,
              &["OAS.keypackages.discover-filter", "MLS.2.ds-keypackages", "PROFILE.suite-registry"]),
-            (GroupJoin, "2-group-join", "A group of three forms through the target: Welcomes over HTTP and the gateway, equal epoch authenticators and member lists", Must,
-             &["MLS.2.ds-distribute-messages", "PROFILE.welcome-delivery", "PROFILE.gateway-mls-events", "PROFILE.group-members", "PROFILE.hybrid-interop"]),
+            (GroupJoin, "2-group-join", "A group of three forms through the target across two MLS implementations: Welcomes both ways over HTTP and the gateway, equal epoch authenticators and member lists", Must,
+             &["MLS.2.ds-distribute-messages", "PROFILE.welcome-delivery", "PROFILE.gateway-mls-events", "PROFILE.group-members", "PROFILE.hybrid-interop", "PROFILE.x509-credential"]),
             (ApplicationMessages, "3-application-messages", "Application messages are relayed intact and in order, and decrypt in and out of order within an epoch", Profile,
              &["PROFILE.message-relay", "MLS.2.ds-distribute-messages"]),
             (StaleCommit, "4-stale-commit", "A commit for a past epoch is refused with 409 and members converge on the accepted one", Profile,
@@ -871,6 +879,7 @@ pub async fn run(kind: &Kind, ctx: &mut Ctx) -> CheckResult {
         KeyPackageLimitSwap => keypackages::limit_swap(ctx).await,
         KeyPackageFidCase => keypackages::fid_case(ctx).await,
         GroupMemberFidCase => groups::member_fid_case(ctx).await,
+        KeyPackageGreaseJoin => keypackages::grease_join(ctx).await,
         GroupMembersAfterCommit => groups::members_after_commit(ctx).await,
         GroupWelcomeJoins => groups::welcome_joins(ctx).await,
         GroupStaleCommit => groups::stale_commit(ctx).await,

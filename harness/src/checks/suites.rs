@@ -1,6 +1,9 @@
-//! Both required cipher suites end to end: real MLS clients run a group through the target in
-//! 0x0001 and in 0xF110 (X-Wing on the wire as 0x004F), with bob on openmls_libcrux_crypto and the
-//! others on openmls_rust_crypto, so two independent implementations must agree.
+//! Both required cipher suites end to end: real MLS clients of two implementations run a group
+//! through the target in 0x0001 and in 0xF110 (X-Wing on the wire as 0x004F). alice is openmls on
+//! openmls_rust_crypto, bob openmls on openmls_libcrux_crypto, carol mls-rs on
+//! mls-rs-crypto-rustcrypto wherever that provider has the suite (else openmls_rust_crypto, and the
+//! report header says why). alice's Welcome brings carol in, carol's Welcome brings bob in, so
+//! Welcomes, commits and application messages cross implementations in both directions.
 //!
 //! Steps are numbered and run in order; a later step selected alone runs the group-join step
 //! first, and reports an error (not a failure) when that prerequisite failed.
@@ -13,28 +16,345 @@ use openmls::prelude::*;
 use p2mls_protocol::gateway::{mls_op, NS_MLS};
 use p2mls_protocol::identifiers::format_code_point;
 use p2mls_protocol::routes::MLS_BASE;
+use p2mls_protocol::suites::SuiteRegistry;
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::context::{
-    commit_json, decode_b64, decode_welcome, expect_status, proposal_json, snippet, Ctx, LiveGroup,
-    ALICE, BOB, CAROL,
+    commit_json, commit_json_bytes, decode_b64, decode_welcome, expect_status, proposal_json,
+    proposal_json_bytes, snippet, Ctx, LiveGroup, ALICE, BOB, CAROL,
 };
 use crate::check::{CheckResult, Finding};
-use crate::clients::http::ApiRequest;
+use crate::clients::http::{ApiRequest, ApiResponse};
 use crate::clients::mls::{KeyPackageOptions, MlsClient};
+use crate::clients::mlsrs::{self, RsClient, RsConfig};
 use crate::clients::provider::Backend;
 
-/// Crypto back end of alice, bob and carol in suite runs.
+/// openmls crypto back end of alice, bob and carol in suite runs (carol's only where mls-rs
+/// lacks the suite).
 pub const BACKENDS: [Backend; 3] = [Backend::RustCrypto, Backend::Libcrux, Backend::RustCrypto];
+
+/// openmls as the report header names it.
+const OPENMLS: &str = "openmls 0.9.2";
+
+/// Each member's implementation and provider per suite, for the report header.
+pub fn client_lines(registry: &SuiteRegistry) -> Vec<String> {
+    let mut lines = vec![
+        format!("alice: {OPENMLS} ({})", BACKENDS[ALICE].name()),
+        format!("bob: {OPENMLS} ({})", BACKENDS[BOB].name()),
+    ];
+    let hybrid = hybrid_wire(registry);
+    for suite in registry.suites() {
+        let id = format_code_point(suite.polyproto_id);
+        lines.push(match mlsrs::supports(suite.wire, hybrid) {
+            Ok(()) if Some(suite.wire) == hybrid => {
+                format!("carol in {id}: {}", mlsrs::IMPLEMENTATION_XWING)
+            }
+            Ok(()) => format!("carol in {id}: {}", mlsrs::IMPLEMENTATION),
+            Err(reason) => format!(
+                "carol in {id}: {OPENMLS} ({}); mls-rs unsupported: {reason}",
+                BACKENDS[CAROL].name()
+            ),
+        });
+    }
+    lines
+}
+
+/// The wire code point that carries 0xF110 in this run.
+fn hybrid_wire(registry: &SuiteRegistry) -> Option<u16> {
+    registry.by_polyproto_id(0xF110).map(|s| s.wire)
+}
+
+/// One member's view of the group, in whichever implementation it runs (three per suite run:
+/// their size does not matter).
+#[allow(clippy::large_enum_variant)]
+pub enum View {
+    Openmls(LiveGroup),
+    MlsRs(Box<RsView>),
+}
+
+/// An mls-rs member's group.
+pub struct RsView {
+    pub id: String,
+    pub owner: usize,
+    pub group: mls_rs::Group<RsConfig>,
+    /// JSON of proposals submitted and not yet committed.
+    pub pending: Vec<Value>,
+}
+
+fn rs_err(what: &str) -> impl Fn(mls_rs::error::MlsError) -> Finding + '_ {
+    move |e| Finding::mismatch(what.to_owned(), format!("mls-rs: {e:?}"))
+}
+
+impl View {
+    fn id(&self) -> &str {
+        match self {
+            View::Openmls(g) => &g.id,
+            View::MlsRs(g) => &g.id,
+        }
+    }
+
+    fn owner(&self) -> usize {
+        match self {
+            View::Openmls(g) => g.owner,
+            View::MlsRs(g) => g.owner,
+        }
+    }
+
+    fn epoch(&self) -> u64 {
+        match self {
+            View::Openmls(g) => g.mls.epoch().as_u64(),
+            View::MlsRs(g) => g.group.current_epoch(),
+        }
+    }
+
+    fn authenticator(&self) -> Result<Vec<u8>, Finding> {
+        match self {
+            View::Openmls(g) => Ok(g.mls.epoch_authenticator().as_slice().to_vec()),
+            View::MlsRs(g) => g
+                .group
+                .epoch_authenticator()
+                .map(|s| s.as_bytes().to_vec())
+                .map_err(Finding::harness),
+        }
+    }
+
+    /// The fids in the member's roster (a member without a readable ID-Cert counts as "?").
+    fn fids(&self) -> BTreeSet<String> {
+        match self {
+            View::Openmls(g) => g
+                .mls
+                .members()
+                .map(|m| fid_of(&m).unwrap_or_else(|| "?".into()))
+                .collect(),
+            View::MlsRs(g) => mlsrs::member_fids(&g.group)
+                .into_iter()
+                .map(|f| f.unwrap_or_else(|| "?".into()))
+                .collect(),
+        }
+    }
+
+    fn pending(&mut self) -> &mut Vec<Value> {
+        match self {
+            View::Openmls(g) => &mut g.pending,
+            View::MlsRs(g) => &mut g.pending,
+        }
+    }
+
+    /// The openmls group of alice and bob (always openmls).
+    fn openmls(&mut self) -> Result<&mut LiveGroup, Finding> {
+        match self {
+            View::Openmls(g) => Ok(g),
+            View::MlsRs(_) => Err(Finding::harness("this member runs mls-rs, not openmls")),
+        }
+    }
+
+    /// Processes a proposal or commit message; returns true when a commit was merged.
+    fn apply(&mut self, bytes: &[u8], who: &str) -> Result<bool, Finding> {
+        match self {
+            View::Openmls(g) => apply(g, bytes, who),
+            View::MlsRs(g) => match mlsrs::process(&mut g.group, bytes) {
+                Ok(mlsrs::Processed::Proposal) => Ok(false),
+                Ok(mlsrs::Processed::Commit) => Ok(true),
+                Ok(mlsrs::Processed::Application(_)) => Err(Finding::mismatch(
+                    "a proposal or commit",
+                    format!("an application message for {who}"),
+                )),
+                Err(e) => Err(Finding::mismatch(
+                    format!("{who} (mls-rs) processes the relayed message"),
+                    e,
+                )),
+            },
+        }
+    }
+
+    fn decrypt(&mut self, bytes: &[u8], who: &str) -> Result<Vec<u8>, Finding> {
+        match self {
+            View::Openmls(g) => decrypt(g, bytes, who),
+            View::MlsRs(g) => match mlsrs::process(&mut g.group, bytes) {
+                Ok(mlsrs::Processed::Application(data)) => Ok(data),
+                Ok(_) => Err(Finding::mismatch(
+                    "an application message",
+                    format!("another content for {who}"),
+                )),
+                Err(e) => Err(Finding::mismatch(
+                    format!("{who} (mls-rs) decrypts the relayed message"),
+                    e,
+                )),
+            },
+        }
+    }
+
+    fn encrypt(&mut self, text: &str) -> Result<Vec<u8>, Finding> {
+        match self {
+            View::Openmls(g) => g
+                .mls
+                .create_message(&g.client.provider, &g.client.key, text.as_bytes())
+                .map_err(Finding::harness)?
+                .tls_serialize_detached()
+                .map_err(Finding::harness),
+            View::MlsRs(g) => g
+                .group
+                .encrypt_application_message(text.as_bytes(), Vec::new())
+                .and_then(|m| m.to_bytes())
+                .map_err(Finding::harness),
+        }
+    }
+
+    /// An Add proposal for the KeyPackage MLSMessage `package` (validated first).
+    fn propose_add(&mut self, package: &[u8]) -> Result<Vec<u8>, Finding> {
+        match self {
+            View::Openmls(g) => {
+                let kp_in = crate::clients::mls::decode_key_package(package)
+                    .map_err(|e| Finding::mismatch("a KeyPackage MLSMessage", e.to_string()))?;
+                let kp =
+                    crate::clients::mls::validate_key_package(kp_in, g.client.provider.crypto())
+                        .map_err(|e| Finding::mismatch("a valid KeyPackage from discovery", e))?;
+                let (message, _) = g
+                    .mls
+                    .propose_add_member(&g.client.provider, &g.client.key, &kp)
+                    .map_err(Finding::harness)?;
+                message.tls_serialize_detached().map_err(Finding::harness)
+            }
+            View::MlsRs(g) => {
+                let message = mls_rs::MlsMessage::from_bytes(package).map_err(|e| {
+                    Finding::mismatch("a KeyPackage MLSMessage", format!("mls-rs: {e:?}"))
+                })?;
+                g.group
+                    .propose_add(message, Vec::new())
+                    .and_then(|m| m.to_bytes())
+                    .map_err(rs_err("mls-rs to accept the discovered KeyPackage"))
+            }
+        }
+    }
+
+    /// Stages a commit of the pending proposals: (commit, Welcome).
+    fn stage_commit(&mut self) -> Result<(Vec<u8>, Option<Vec<u8>>), Finding> {
+        match self {
+            View::Openmls(g) => {
+                let (commit, welcome, _) = g
+                    .mls
+                    .commit_to_pending_proposals(&g.client.provider, &g.client.key)
+                    .map_err(Finding::harness)?;
+                let welcome = match welcome {
+                    Some(w) => Some(w.tls_serialize_detached().map_err(Finding::harness)?),
+                    None => None,
+                };
+                Ok((
+                    commit.tls_serialize_detached().map_err(Finding::harness)?,
+                    welcome,
+                ))
+            }
+            View::MlsRs(g) => {
+                let output = g.group.commit(Vec::new()).map_err(Finding::harness)?;
+                let welcome = match output.welcome_messages.first() {
+                    Some(w) => Some(w.to_bytes().map_err(Finding::harness)?),
+                    None => None,
+                };
+                Ok((
+                    output.commit_message.to_bytes().map_err(Finding::harness)?,
+                    welcome,
+                ))
+            }
+        }
+    }
+
+    /// Stages a commit that updates the member's own leaf (an UpdatePath, no proposals).
+    fn stage_update(&mut self) -> Result<Vec<u8>, Finding> {
+        match self {
+            View::Openmls(g) => {
+                let bundle = g
+                    .mls
+                    .self_update(
+                        &g.client.provider,
+                        &g.client.key,
+                        LeafNodeParameters::default(),
+                    )
+                    .map_err(Finding::harness)?;
+                let (commit, _, _) = bundle.into_contents();
+                commit.tls_serialize_detached().map_err(Finding::harness)
+            }
+            View::MlsRs(g) => g
+                .group
+                .commit_builder()
+                .build()
+                .and_then(|o| o.commit_message.to_bytes())
+                .map_err(Finding::harness),
+        }
+    }
+
+    /// Merges (accepted) or drops (refused) the staged commit.
+    fn finish_commit(&mut self, accepted: bool) -> CheckResult {
+        match (self, accepted) {
+            (View::Openmls(g), true) => g
+                .mls
+                .merge_pending_commit(&g.client.provider)
+                .map_err(Finding::harness),
+            (View::Openmls(g), false) => g
+                .mls
+                .clear_pending_commit(g.client.provider.storage())
+                .map_err(Finding::harness),
+            (View::MlsRs(g), true) => g
+                .group
+                .apply_pending_commit()
+                .map(|_| ())
+                .map_err(Finding::harness),
+            (View::MlsRs(g), false) => {
+                g.group.clear_pending_commit();
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Submits a proposal JSON as the view's owner; remembers it as pending when accepted.
+async fn submit_proposal(
+    ctx: &mut Ctx,
+    view: &mut View,
+    proposal: &Value,
+) -> Result<ApiResponse, Finding> {
+    let (method, path) = ctx.route("groups_submitProposal", &[("groupId", view.id())])?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(view.owner())).json(proposal))
+        .await?;
+    if (200..300).contains(&resp.status) {
+        view.pending().push(proposal.clone());
+    }
+    Ok(resp)
+}
+
+/// Submits a commit the view just staged; merges it on success, drops it otherwise.
+async fn submit_commit(
+    ctx: &mut Ctx,
+    view: &mut View,
+    commit: &[u8],
+    welcome: Option<&[u8]>,
+) -> Result<ApiResponse, Finding> {
+    let (id, epoch) = (view.id().to_owned(), view.epoch());
+    let body = commit_json_bytes(&id, epoch, view.pending(), commit, welcome)?;
+    let (method, path) = ctx.route("groups_submitCommit", &[("groupId", &id)])?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(view.owner())).json(&body))
+        .await?;
+    let accepted = (200..300).contains(&resp.status);
+    view.finish_commit(accepted)?;
+    if accepted {
+        view.pending().clear();
+    }
+    Ok(resp)
+}
 
 /// State of one suite's run.
 pub struct SuiteRun {
     pub polyproto_id: u16,
     pub suite: Ciphersuite,
+    /// openmls clients of all three (carol's is used where mls-rs lacks the suite, and to
+    /// make the other suite's package of step 6).
     pub clients: Vec<Arc<MlsClient>>,
+    /// carol's mls-rs client, where mls-rs-crypto-rustcrypto has the suite.
+    pub carol_rs: Option<Arc<RsClient>>,
     /// Each actor's view of the group (None before joining or after removal).
-    pub groups: Vec<Option<LiveGroup>>,
+    pub groups: Vec<Option<View>>,
     /// Outcome of the group-join step.
     pub joined: Option<Result<(), String>>,
     /// Highest relayed message seq each actor has read.
@@ -42,7 +362,7 @@ pub struct SuiteRun {
 }
 
 impl SuiteRun {
-    fn new(ctx: &Ctx, polyproto_id: u16) -> Result<Self, Finding> {
+    async fn new(ctx: &mut Ctx, polyproto_id: u16) -> Result<Self, Finding> {
         let wire = ctx
             .registry
             .by_polyproto_id(polyproto_id)
@@ -71,10 +391,22 @@ impl SuiteRun {
             }
             clients.push(Arc::new(client));
         }
+        let hybrid = hybrid_wire(&ctx.registry);
+        let carol_rs = if mlsrs::supports(wire, hybrid).is_ok() {
+            // carol's identity provider trusts what the target's root ID-Cert signed.
+            let root = super::idcert::server_root(ctx).await?;
+            let carol = &ctx.actors[CAROL].mls;
+            let client = RsClient::new(&carol.key.0, carol.cert_der.clone(), root, wire, hybrid)
+                .map_err(Finding::harness)?;
+            Some(Arc::new(client))
+        } else {
+            None
+        };
         Ok(Self {
             polyproto_id,
             suite,
             clients,
+            carol_rs,
             groups: vec![None, None, None],
             joined: None,
             read: vec![-1; 3],
@@ -84,20 +416,42 @@ impl SuiteRun {
     fn query(&self) -> String {
         format!("ciphersuites={}", format_code_point(self.polyproto_id))
     }
+
+    /// A fresh KeyPackage MLSMessage of `actor` in this suite, from its implementation.
+    fn key_package(&self, actor: usize, last_resort: bool) -> Result<Vec<u8>, Finding> {
+        match (&self.carol_rs, actor) {
+            (Some(rs), CAROL) => rs.key_package(last_resort).map_err(Finding::harness),
+            _ => self.clients[actor]
+                .key_package(
+                    self.suite,
+                    &KeyPackageOptions {
+                        last_resort,
+                        ..Default::default()
+                    },
+                )
+                .map_err(Finding::harness),
+        }
+    }
+
+    fn view(&mut self, actor: usize, who: &str) -> Result<&mut View, Finding> {
+        self.groups[actor]
+            .as_mut()
+            .ok_or_else(|| Finding::harness(format!("{who} is not in the group")))
+    }
 }
 
 /// Takes the suite's run out of the context (creating it), so that steps can borrow both.
-fn take_run(ctx: &mut Ctx, id: u16) -> Result<SuiteRun, Finding> {
+async fn take_run(ctx: &mut Ctx, id: u16) -> Result<SuiteRun, Finding> {
     match ctx.suite_runs.remove(&id) {
         Some(run) => Ok(run),
-        None => SuiteRun::new(ctx, id),
+        None => SuiteRun::new(ctx, id).await,
     }
 }
 
 /// Runs `step` with the suite's run, putting it back afterwards.
 macro_rules! with_run {
     ($ctx:ident, $id:expr, |$run:ident| $body:expr) => {{
-        let mut $run = take_run($ctx, $id)?;
+        let mut $run = take_run($ctx, $id).await?;
         let result = $body;
         $ctx.suite_runs.insert($id, $run);
         result
@@ -162,19 +516,8 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     let query = run.query();
     for actor in [ALICE, BOB, CAROL] {
         ctx.drain_query(actor, &query).await?;
-        let client = &run.clients[actor];
-        let one_time = client
-            .key_package(run.suite, &KeyPackageOptions::default())
-            .map_err(Finding::harness)?;
-        let resort = client
-            .key_package(
-                run.suite,
-                &KeyPackageOptions {
-                    last_resort: true,
-                    ..Default::default()
-                },
-            )
-            .map_err(Finding::harness)?;
+        let one_time = run.key_package(actor, false)?;
+        let resort = run.key_package(actor, true)?;
         let one_time = crate::clients::mls::key_package_json(&one_time, &ctx.registry)
             .map_err(Finding::harness)?;
         let resort = crate::clients::mls::key_package_json(&resort, &ctx.registry)
@@ -283,23 +626,48 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .await
         .map_err(|e| Finding::mismatch("bob's subscription", e))?;
 
+    // Alice (openmls) creates the group and adds carol: alice's Welcome brings carol in.
     let (mut group, _) = ctx
         .create_group_with(ALICE, run.clients[ALICE].clone(), run.suite)
         .await?;
-    for actor in [BOB, CAROL] {
-        let client = run.clients[actor].clone();
-        let (_, resp) = ctx.propose_add_with(&mut group, actor, &client).await?;
-        expect_status(&resp, &[204], "the Add proposal to be accepted")?;
-    }
+    let carol_package = run.key_package(CAROL, false)?;
+    let (_, resp) = ctx
+        .propose_add_package(&mut group, CAROL, &carol_package)
+        .await?;
+    expect_status(&resp, &[204], "the Add proposal for carol to be accepted")?;
     let (_, resp) = ctx.commit(&mut group).await?;
     expect_status(
         &resp,
         &[200],
-        "the commit adding bob and carol to answer its Welcome",
+        "the commit adding carol to answer its Welcome",
     )?;
     let group_id = group.id.clone();
+    run.groups[ALICE] = Some(View::Openmls(group));
+    let welcome = fetch_welcome(ctx, CAROL, &group_id).await?;
+    let carol = join(ctx, run, CAROL, &group_id, &welcome)?;
+    run.groups[CAROL] = Some(carol);
 
-    // The Welcome over HTTP for both, and over the gateway for bob, byte for byte the same.
+    // Carol adds bob: carol's Welcome brings bob in (over HTTP and the gateway).
+    let bob_package = run.key_package(BOB, false)?;
+    let kp_json = ctx
+        .upload_and_discover(BOB, CAROL, &bob_package, &query)
+        .await?;
+    let carol = run.view(CAROL, "carol")?;
+    let proposal = carol.propose_add(&decode_b64(&kp_json["mlsMessage"])?)?;
+    let mut proposal = proposal_json_bytes(&proposal, "Add")?;
+    proposal["keyPackage"] = kp_json;
+    let resp = submit_proposal(ctx, carol, &proposal).await?;
+    expect_status(&resp, &[204], "carol's Add proposal for bob to be accepted")?;
+    // Alice learns the proposal from the target's pending list before carol commits it.
+    learn_proposals(ctx, run, ALICE).await?;
+    let carol = run.view(CAROL, "carol")?;
+    let (commit, welcome) = carol.stage_commit()?;
+    let resp = submit_commit(ctx, carol, &commit, welcome.as_deref()).await?;
+    expect_status(
+        &resp,
+        &[200],
+        "carol's commit adding bob to answer its Welcome",
+    )?;
     let event = bob_socket
         .expect(timeout, "the Welcome event (mls op 2)", |e| {
             e["n"] == NS_MLS && e["op"] == mls_op::WELCOME && e["d"]["groupId"] == group_id.as_str()
@@ -307,39 +675,80 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .await
         .map_err(|e| Finding::mismatch("bob's Welcome over the gateway", e))?;
     bob_socket.close().await;
-    for actor in [BOB, CAROL] {
-        let welcome = fetch_welcome(ctx, actor, &group_id).await?;
-        if actor == BOB && event["d"]["welcome"]["mlsMessage"] != welcome["mlsMessage"] {
-            return Err(Finding::mismatch(
-                "the same Welcome over HTTP and over the gateway",
-                "two different Welcome messages",
-            ));
-        }
-        let welcome = decode_welcome(&welcome)?;
-        let client = run.clients[actor].clone();
-        let config = MlsGroupJoinConfig::builder()
-            .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
-            .use_ratchet_tree_extension(true)
-            .build();
-        let mls = StagedWelcome::new_from_welcome(&client.provider, &config, welcome, None)
-            .and_then(|staged| staged.into_group(&client.provider))
-            .map_err(|e| {
-                Finding::mismatch(
-                    format!("{} joins from the Welcome", ctx.actors[actor].label),
-                    format!("{e:?}"),
-                )
-            })?;
-        run.groups[actor] = Some(LiveGroup {
-            id: group_id.clone(),
-            owner: actor,
-            client,
-            suite: run.suite,
-            mls,
-            pending: Vec::new(),
-        });
+    let welcome = fetch_welcome(ctx, BOB, &group_id).await?;
+    if event["d"]["welcome"]["mlsMessage"] != welcome["mlsMessage"] {
+        return Err(Finding::mismatch(
+            "the same Welcome over HTTP and over the gateway",
+            "two different Welcome messages",
+        ));
     }
-    run.groups[ALICE] = Some(group);
+    let bob = join(ctx, run, BOB, &group_id, &welcome)?;
+    run.groups[BOB] = Some(bob);
+    // Alice follows carol's commit through the target.
+    catch_up(ctx, run, ALICE).await?;
     agree(ctx, run, &[ALICE, BOB, CAROL]).await
+}
+
+/// `actor` processes the group's pending proposals from the target's list.
+async fn learn_proposals(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResult {
+    let group_id = run.view(actor, "the member")?.id().to_owned();
+    let (method, path) = ctx.route("members_getProposals", &[("groupId", &group_id)])?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(actor)))
+        .await?;
+    expect_status(&resp, &[200], "the pending proposals")?;
+    let label = ctx.actors[actor].label.clone();
+    for p in resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default()
+    {
+        let bytes = decode_b64(&p["mlsMessage"])?;
+        run.view(actor, "the member")?.apply(&bytes, &label)?;
+    }
+    Ok(())
+}
+
+/// `actor` joins from the Welcome JSON with its implementation.
+fn join(
+    ctx: &Ctx,
+    run: &SuiteRun,
+    actor: usize,
+    group_id: &str,
+    welcome: &Value,
+) -> Result<View, Finding> {
+    let label = &ctx.actors[actor].label;
+    if let (Some(rs), CAROL) = (&run.carol_rs, actor) {
+        let bytes = decode_b64(&welcome["mlsMessage"])?;
+        let group = rs.join(&bytes).map_err(|e| {
+            Finding::mismatch(format!("{label} (mls-rs) joins from the Welcome"), e)
+        })?;
+        return Ok(View::MlsRs(Box::new(RsView {
+            id: group_id.to_owned(),
+            owner: actor,
+            group,
+            pending: Vec::new(),
+        })));
+    }
+    let welcome = decode_welcome(welcome)?;
+    let client = run.clients[actor].clone();
+    let config = MlsGroupJoinConfig::builder()
+        .wire_format_policy(PURE_PLAINTEXT_WIRE_FORMAT_POLICY)
+        .use_ratchet_tree_extension(true)
+        .build();
+    let mls = StagedWelcome::new_from_welcome(&client.provider, &config, welcome, None)
+        .and_then(|staged| staged.into_group(&client.provider))
+        .map_err(|e| {
+            Finding::mismatch(format!("{label} joins from the Welcome"), format!("{e:?}"))
+        })?;
+    Ok(View::Openmls(LiveGroup {
+        id: group_id.to_owned(),
+        owner: actor,
+        client,
+        suite: run.suite,
+        mls,
+        pending: Vec::new(),
+    }))
 }
 
 /// The caller's Welcome for `group_id` from the profile route.
@@ -368,41 +777,43 @@ async fn fetch_welcome(ctx: &mut Ctx, actor: usize, group_id: &str) -> Result<Va
 
 /// All listed members agree on the epoch authenticator and on the member list the target shows.
 async fn agree(ctx: &mut Ctx, run: &SuiteRun, members: &[usize]) -> CheckResult {
-    let views: Vec<&LiveGroup> = members
+    let views: Vec<&View> = members
         .iter()
         .filter_map(|m| run.groups[*m].as_ref())
         .collect();
     let first = views
         .first()
         .ok_or_else(|| Finding::harness("no member holds the group"))?;
-    let authenticator = first.mls.epoch_authenticator().as_slice().to_vec();
+    let authenticator = first.authenticator()?;
     for view in &views {
-        if view.mls.epoch_authenticator().as_slice() != authenticator.as_slice()
-            || view.mls.epoch() != first.mls.epoch()
-        {
+        if view.authenticator()? != authenticator || view.epoch() != first.epoch() {
             return Err(Finding::mismatch(
                 "every member at the same epoch with the same epoch authenticator",
                 format!(
-                    "{} at epoch {} disagrees",
-                    ctx.actors[view.owner].label,
-                    view.mls.epoch().as_u64()
+                    "{} at epoch {} disagrees with {} at epoch {}",
+                    ctx.actors[view.owner()].label,
+                    view.epoch(),
+                    ctx.actors[first.owner()].label,
+                    first.epoch()
                 ),
             ));
         }
     }
     let expected: BTreeSet<String> = members.iter().map(|m| ctx.fid(*m)).collect();
     for view in &views {
-        let seen: BTreeSet<String> = view.mls.members().filter_map(|m| fid_of(&m)).collect();
+        let seen = view.fids();
         if seen != expected {
             return Err(Finding::mismatch(
                 format!("MLS members {expected:?}"),
-                format!("{} sees {seen:?}", ctx.actors[view.owner].label),
+                format!("{} sees {seen:?}", ctx.actors[view.owner()].label),
             ));
         }
     }
-    let (method, path) = ctx.route("members_getMembers", &[("groupId", &first.id)])?;
+    let (first_id, first_owner, first_epoch) =
+        (first.id().to_owned(), first.owner(), first.epoch());
+    let (method, path) = ctx.route("members_getMembers", &[("groupId", &first_id)])?;
     let resp = ctx
-        .send(ApiRequest::new(method, path, ctx.auth(first.owner)))
+        .send(ApiRequest::new(method, path, ctx.auth(first_owner)))
         .await?;
     expect_status(&resp, &[200], "the member list")?;
     let listed: BTreeSet<String> = resp
@@ -418,17 +829,17 @@ async fn agree(ctx: &mut Ctx, run: &SuiteRun, members: &[usize]) -> CheckResult 
             format!("{listed:?}"),
         ));
     }
-    let (method, path) = ctx.route("groups_getGroup", &[("groupId", &first.id)])?;
+    let (method, path) = ctx.route("groups_getGroup", &[("groupId", &first_id)])?;
     let resp = ctx
-        .send(ApiRequest::new(method, path, ctx.auth(first.owner)))
+        .send(ApiRequest::new(method, path, ctx.auth(first_owner)))
         .await?;
     let epoch = resp
         .json()
         .map(|g| g["epoch"].clone())
         .unwrap_or(Value::Null);
-    if epoch != first.mls.epoch().as_u64() {
+    if epoch != first_epoch {
         return Err(Finding::mismatch(
-            format!("the target at epoch {}", first.mls.epoch().as_u64()),
+            format!("the target at epoch {first_epoch}"),
             format!("epoch {epoch}"),
         ));
     }
@@ -447,15 +858,9 @@ pub async fn application_messages(ctx: &mut Ctx, id: u16) -> CheckResult {
 }
 
 async fn send_message(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize, text: &str) -> CheckResult {
-    let group = run.groups[actor]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("sender not in the group"))?;
-    let message = group
-        .mls
-        .create_message(&group.client.provider, &group.client.key, text.as_bytes())
-        .map_err(Finding::harness)?;
-    let bytes = message.tls_serialize_detached().map_err(Finding::harness)?;
-    let path = format!("{MLS_BASE}/groups/{}/messages", group.id);
+    let group = run.view(actor, "the sender")?;
+    let bytes = group.encrypt(text)?;
+    let path = format!("{MLS_BASE}/groups/{}/messages", group.id());
     let body = json!({ "mlsMessage": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes) });
     let resp = ctx
         .send(ApiRequest::new(Method::POST, path, ctx.auth(actor)).json(&body))
@@ -476,7 +881,7 @@ async fn fetch_messages(
 ) -> Result<Vec<(String, Vec<u8>)>, Finding> {
     let group_id = run.groups[actor]
         .as_ref()
-        .map(|g| g.id.clone())
+        .map(|g| g.id().to_owned())
         .ok_or_else(|| Finding::harness("not in the group"))?;
     let path = format!(
         "{MLS_BASE}/groups/{group_id}/messages?since={}",
@@ -528,16 +933,13 @@ async fn messages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     send_message(ctx, run, BOB, "b1 from bob").await?;
     let alice = ctx.fid(ALICE);
     let bob = ctx.fid(BOB);
+    let carol = ctx.fid(CAROL);
     // Bob reads in relay order.
     let got = fetch_messages(ctx, run, BOB).await?;
     let mut texts = Vec::new();
-    for (sender, bytes) in got.iter().filter(|(s, _)| *s == alice) {
-        let group = run.groups[BOB]
-            .as_mut()
-            .ok_or_else(|| Finding::harness("bob left"))?;
-        let plain = decrypt(group, bytes, "bob")?;
+    for (_, bytes) in got.iter().filter(|(s, _)| *s == alice) {
+        let plain = run.view(BOB, "bob")?.decrypt(bytes, "bob")?;
         texts.push(String::from_utf8_lossy(&plain).into_owned());
-        let _ = sender;
     }
     if texts != from_alice {
         return Err(Finding::mismatch(
@@ -549,10 +951,8 @@ async fn messages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     let got = fetch_messages(ctx, run, CAROL).await?;
     let mut texts = BTreeSet::new();
     for (_, bytes) in got.iter().rev() {
-        let group = run.groups[CAROL]
-            .as_mut()
-            .ok_or_else(|| Finding::harness("carol left"))?;
-        texts.insert(String::from_utf8_lossy(&decrypt(group, bytes, "carol")?).into_owned());
+        let plain = run.view(CAROL, "carol")?.decrypt(bytes, "carol")?;
+        texts.insert(String::from_utf8_lossy(&plain).into_owned());
     }
     let expected: BTreeSet<String> = from_alice
         .iter()
@@ -565,26 +965,45 @@ async fn messages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
             format!("{texts:?}"),
         ));
     }
-    // Alice reads bob's.
+    // Carol answers; alice reads bob's and carol's, bob reads carol's.
+    send_message(ctx, run, CAROL, "c1 from carol").await?;
     let got = fetch_messages(ctx, run, ALICE).await?;
-    let from_bob: Vec<&Vec<u8>> = got
+    for (sender, text) in [(&bob, "b1 from bob"), (&carol, "c1 from carol")] {
+        let from: Vec<&Vec<u8>> = got
+            .iter()
+            .filter(|(s, _)| s == sender)
+            .map(|(_, b)| b)
+            .collect();
+        let [only] = from.as_slice() else {
+            return Err(Finding::mismatch(
+                format!("one message from {sender} for alice"),
+                format!("{} messages", from.len()),
+            ));
+        };
+        let plain = run.view(ALICE, "alice")?.decrypt(only, "alice")?;
+        if plain != text.as_bytes() {
+            return Err(Finding::mismatch(
+                text,
+                String::from_utf8_lossy(&plain).into_owned(),
+            ));
+        }
+    }
+    let got = fetch_messages(ctx, run, BOB).await?;
+    let from_carol: Vec<&Vec<u8>> = got
         .iter()
-        .filter(|(s, _)| *s == bob)
+        .filter(|(s, _)| *s == carol)
         .map(|(_, b)| b)
         .collect();
-    let [only] = from_bob.as_slice() else {
+    let [only] = from_carol.as_slice() else {
         return Err(Finding::mismatch(
-            "bob's one message for alice",
-            format!("{} messages", from_bob.len()),
+            "carol's one message for bob",
+            format!("{} messages", from_carol.len()),
         ));
     };
-    let group = run.groups[ALICE]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("alice left"))?;
-    let plain = decrypt(group, only, "alice")?;
-    if plain != b"b1 from bob" {
+    let plain = run.view(BOB, "bob")?.decrypt(only, "bob")?;
+    if plain != b"c1 from carol" {
         return Err(Finding::mismatch(
-            "b1 from bob",
+            "c1 from carol",
             String::from_utf8_lossy(&plain).into_owned(),
         ));
     }
@@ -604,10 +1023,8 @@ pub async fn stale_commit(ctx: &mut Ctx, id: u16) -> CheckResult {
 
 /// Commits created by other members since `actor`'s epoch, from the profile route.
 async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResult {
-    let group = run.groups[actor]
-        .as_ref()
-        .ok_or_else(|| Finding::harness("not in the group"))?;
-    let (id, epoch) = (group.id.clone(), group.mls.epoch().as_u64());
+    let group = run.view(actor, "the member")?;
+    let (id, epoch) = (group.id().to_owned(), group.epoch());
     let path = format!("{MLS_BASE}/groups/{id}/commits?since={epoch}");
     let resp = ctx
         .send(ApiRequest::new(Method::GET, path, ctx.auth(actor)))
@@ -625,10 +1042,7 @@ async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResul
         .unwrap_or_default()
     {
         let bytes = decode_b64(&commit["mlsMessage"])?;
-        let group = run.groups[actor]
-            .as_mut()
-            .ok_or_else(|| Finding::harness("not in the group"))?;
-        apply(group, &bytes, &label)?;
+        run.view(actor, "the member")?.apply(&bytes, &label)?;
     }
     Ok(())
 }
@@ -636,9 +1050,7 @@ async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResul
 async fn stale_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     // Alice stages an update; bob's update lands first; alice's is then for a past epoch.
     let alice_commit = {
-        let group = run.groups[ALICE]
-            .as_mut()
-            .ok_or_else(|| Finding::harness("alice left"))?;
+        let group = run.view(ALICE, "alice")?.openmls()?;
         let bundle = group
             .mls
             .self_update(
@@ -650,35 +1062,17 @@ async fn stale_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         let (commit, _, _) = bundle.into_contents();
         commit_json(&group.id, group.mls.epoch().as_u64(), &[], &commit, None)?
     };
-    let bob_group = run.groups[BOB]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("bob left"))?;
-    let bundle = bob_group
-        .mls
-        .self_update(
-            &bob_group.client.provider,
-            &bob_group.client.key,
-            LeafNodeParameters::default(),
-        )
-        .map_err(Finding::harness)?;
-    let (commit, _, _) = bundle.into_contents();
-    let (_, resp) = ctx.submit_commit(bob_group, commit, None).await?;
+    let bob = run.view(BOB, "bob")?;
+    let commit = bob.stage_update()?;
+    let resp = submit_commit(ctx, bob, &commit, None).await?;
     expect_status(&resp, &[200, 204], "bob's update commit to be accepted")?;
-    let group_id = run.groups[ALICE]
-        .as_ref()
-        .map(|g| g.id.clone())
-        .unwrap_or_default();
+    let group_id = run.view(ALICE, "alice")?.id().to_owned();
     let (method, path) = ctx.route("groups_submitCommit", &[("groupId", &group_id)])?;
     let resp = ctx
         .send(ApiRequest::new(method, path, ctx.auth(ALICE)).json(&alice_commit))
         .await?;
     expect_status(&resp, &[409], "a commit for a past epoch to be refused")?;
-    if let Some(group) = run.groups[ALICE].as_mut() {
-        group
-            .mls
-            .clear_pending_commit(group.client.provider.storage())
-            .map_err(Finding::harness)?;
-    }
+    run.view(ALICE, "alice")?.finish_commit(false)?;
     catch_up(ctx, run, ALICE).await?;
     catch_up(ctx, run, CAROL).await?;
     agree(ctx, run, &[ALICE, BOB, CAROL]).await
@@ -700,35 +1094,15 @@ async fn update_remove_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     for actor in [ALICE, BOB, CAROL] {
         catch_up(ctx, run, actor).await?;
     }
-    let carol_group = run.groups[CAROL]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("carol left"))?;
-    let bundle = carol_group
-        .mls
-        .self_update(
-            &carol_group.client.provider,
-            &carol_group.client.key,
-            LeafNodeParameters::default(),
-        )
-        .map_err(Finding::harness)?;
-    let (commit, _, _) = bundle.into_contents();
-    let (_, resp) = ctx.submit_commit(carol_group, commit, None).await?;
+    let carol = run.view(CAROL, "carol")?;
+    let commit = carol.stage_update()?;
+    let resp = submit_commit(ctx, carol, &commit, None).await?;
     expect_status(&resp, &[200, 204], "carol's update commit to be accepted")?;
     // Alice follows and updates too; bob, away meanwhile, catches up on both commits in order.
     catch_up(ctx, run, ALICE).await?;
-    let alice_group = run.groups[ALICE]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("alice left"))?;
-    let bundle = alice_group
-        .mls
-        .self_update(
-            &alice_group.client.provider,
-            &alice_group.client.key,
-            LeafNodeParameters::default(),
-        )
-        .map_err(Finding::harness)?;
-    let (commit, _, _) = bundle.into_contents();
-    let (_, resp) = ctx.submit_commit(alice_group, commit, None).await?;
+    let alice = run.view(ALICE, "alice")?;
+    let commit = alice.stage_update()?;
+    let resp = submit_commit(ctx, alice, &commit, None).await?;
     expect_status(&resp, &[200, 204], "alice's update commit to be accepted")?;
     catch_up(ctx, run, BOB).await?;
     catch_up(ctx, run, CAROL).await?;
@@ -736,9 +1110,7 @@ async fn update_remove_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
 
     // Alice proposes to remove carol and commits; bob follows through the target.
     let carol_fid = ctx.fid(CAROL);
-    let alice_group = run.groups[ALICE]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("alice left"))?;
+    let alice_group = run.view(ALICE, "alice")?.openmls()?;
     let carol_leaf = alice_group
         .mls
         .members()
@@ -759,26 +1131,10 @@ async fn update_remove_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     expect_status(&resp, &[204], "the Remove proposal to be accepted")?;
     // Bob learns the proposal from the target's pending list.
     let group_id = alice_group.id.clone();
-    let (method, path) = ctx.route("members_getProposals", &[("groupId", &group_id)])?;
-    let resp = ctx
-        .send(ApiRequest::new(method, path, ctx.auth(BOB)))
-        .await?;
-    expect_status(&resp, &[200], "the pending proposals")?;
-    for p in resp
-        .json()
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-    {
-        let bytes = decode_b64(&p["mlsMessage"])?;
-        let group = run.groups[BOB]
-            .as_mut()
-            .ok_or_else(|| Finding::harness("bob left"))?;
-        apply(group, &bytes, "bob")?;
-    }
-    let alice_group = run.groups[ALICE]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("alice left"))?;
-    let (_, resp) = ctx.commit(alice_group).await?;
+    learn_proposals(ctx, run, BOB).await?;
+    let alice = run.view(ALICE, "alice")?;
+    let (commit, welcome) = alice.stage_commit()?;
+    let resp = submit_commit(ctx, alice, &commit, welcome.as_deref()).await?;
     expect_status(
         &resp,
         &[200, 204],
@@ -838,9 +1194,7 @@ async fn other_suite_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
     let kp = kp
         .validate(&crypto, ProtocolVersion::Mls10)
         .map_err(Finding::harness)?;
-    let group = run.groups[ALICE]
-        .as_mut()
-        .ok_or_else(|| Finding::harness("alice left"))?;
+    let group = run.view(ALICE, "alice")?.openmls()?;
     let (message, _) = group
         .mls
         .propose_add_member(&group.client.provider, &group.client.key, &kp)

@@ -96,6 +96,44 @@ impl MlsClient {
         }
     }
 
+    /// Builds a KeyPackage with GREASE values (RFC 9420 §13.5): one in each list of the leaf's
+    /// capabilities (cipher suites, extensions, proposals, credentials) and an empty extension
+    /// of the GREASE type listed there in the KeyPackage's extensions. Returns the MLSMessage
+    /// bytes and the GREASE values used.
+    pub fn greased_key_package(&self, suite: Ciphersuite) -> anyhow::Result<(Vec<u8>, Vec<u16>)> {
+        let capabilities = Capabilities::builder()
+            .ciphersuites(vec![suite])
+            .extensions(vec![ExtensionType::LastResort])
+            .credentials(vec![CredentialType::X509, CredentialType::Basic])
+            .with_grease(self.provider.rand())
+            .build();
+        let extension = capabilities
+            .extensions()
+            .iter()
+            .map(|e| u16::from(*e))
+            .find(|e| is_grease(*e))
+            .ok_or_else(|| anyhow::anyhow!("openmls added no GREASE extension type"))?;
+        let mut grease: Vec<u16> = capabilities
+            .ciphersuites()
+            .iter()
+            .map(|c| c.value())
+            .chain(capabilities.proposals().iter().map(|p| u16::from(*p)))
+            .chain(capabilities.credentials().iter().map(|c| u16::from(*c)))
+            .chain([extension])
+            .filter(|v| is_grease(*v))
+            .collect();
+        grease.sort_unstable();
+        let bundle = KeyPackage::builder()
+            .leaf_node_capabilities(capabilities)
+            .key_package_extensions(Extensions::single(Extension::Unknown(
+                extension,
+                UnknownExtension(Vec::new()),
+            ))?)
+            .build(suite, &self.provider, &self.key, self.credential(None))?;
+        let message = MlsMessageOut::from(bundle.key_package().clone());
+        Ok((message.tls_serialize_detached()?, grease))
+    }
+
     /// Builds a KeyPackage and returns its MLSMessage bytes.
     pub fn key_package(
         &self,
@@ -168,6 +206,53 @@ fn varint(len: usize) -> Vec<u8> {
     }
 }
 
+/// Whether a code point is one of RFC 9420's GREASE values (0x0A0A, 0x1A1A, ..., 0xEAEA).
+pub fn is_grease(value: u16) -> bool {
+    value & 0x0F0F == 0x0A0A && (value >> 12) == ((value >> 4) & 0x0F) && value != 0xFAFA
+}
+
+/// The harness's KeyPackage validation (RFC 9420 §10.1) on openmls, with GREASE handled.
+///
+/// openmls 0.9.2 reads a GREASE value in a KeyPackage's `extensions` as an unknown extension
+/// type but the same value in `capabilities.extensions` as a GREASE type, and then never finds
+/// the one in the other: it refuses every KeyPackage that lists its GREASE extension as §10.1
+/// asks with `UnsupportedExtension`. That check is openmls's last but one, after both
+/// signatures, the version and the init key; so on that error the harness compares the
+/// extension types by their code points itself and then checks the lifetime, as openmls would.
+pub fn validate_key_package(
+    kp_in: KeyPackageIn,
+    crypto: &impl openmls_traits::crypto::OpenMlsCrypto,
+) -> Result<KeyPackage, String> {
+    match kp_in.clone().validate(crypto, ProtocolVersion::Mls10) {
+        Ok(kp) => Ok(kp),
+        Err(KeyPackageVerifyError::UnsupportedExtension) => {
+            let kp = kp_in.into_unchecked();
+            let listed: Vec<u16> = kp
+                .leaf_node()
+                .capabilities()
+                .extensions()
+                .iter()
+                .map(|e| u16::from(*e))
+                .collect();
+            for extension in kp.extensions().iter() {
+                let kind = u16::from(extension.extension_type());
+                // RFC 9420 §7.2: the default extension types need not be listed.
+                if !(1..=5).contains(&kind) && !listed.contains(&kind) {
+                    return Err(format!(
+                        "extension type {} is not in the leaf's capabilities",
+                        format_code_point(kind)
+                    ));
+                }
+            }
+            kp.life_time()
+                .validate()
+                .map_err(|e| format!("lifetime: {e}"))?;
+            Ok(kp)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Decodes a KeyPackage MLSMessage without validating it.
 pub fn decode_key_package(bytes: &[u8]) -> anyhow::Result<KeyPackageIn> {
     match MlsMessageIn::tls_deserialize_exact(bytes)?.extract() {
@@ -219,7 +304,7 @@ mod tests {
     use openmls::prelude::tls_codec::Serialize as _;
     use openmls::prelude::{Credential, CredentialType};
 
-    use super::{x509_chain_of, x509_credential_content};
+    use super::*;
 
     /// The RFC 9420 §5.3 X.509 Credential for a 3-byte and a 300-byte certificate, written out by
     /// hand (no helper of ours, no openmls): credential_type x509 = 0x0002; the
@@ -241,5 +326,64 @@ mod tests {
         assert_eq!(x509_chain_of(&content), Some(vec![a, b]));
         assert_eq!(x509_chain_of(&[0x05, 0x01]), None);
         assert_eq!(x509_chain_of(&[0xC0]), None);
+    }
+
+    fn client() -> MlsClient {
+        MlsClient::new(
+            ed25519_dalek::SigningKey::from_bytes(&[7; 32]),
+            vec![0x30, 3, 1, 2, 3],
+        )
+    }
+
+    const SUITE: Ciphersuite = Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519;
+
+    #[test]
+    fn grease_values_are_the_fifteen_of_rfc_9420() {
+        let all: Vec<u16> = (0..=u16::MAX).filter(|v| is_grease(*v)).collect();
+        assert_eq!(all.len(), 15);
+        assert_eq!(all.first(), Some(&0x0A0A));
+        assert_eq!(all.last(), Some(&0xEAEA));
+        assert!(!is_grease(0x000A) && !is_grease(0x0A1A));
+    }
+
+    /// openmls alone refuses a GREASE'd KeyPackage that lists its GREASE extension; the
+    /// harness's validation accepts it, and still refuses an extension the leaf does not list.
+    #[test]
+    fn greased_key_package_passes_the_harness_validation_only() {
+        let client = client();
+        let (bytes, grease) = client.greased_key_package(SUITE).unwrap();
+        assert_eq!(grease.len(), 4, "{grease:04X?}");
+        assert!(grease.iter().all(|g| is_grease(*g)));
+        let crypto = openmls_rust_crypto::RustCrypto::default();
+        let kp_in = decode_key_package(&bytes).unwrap();
+        assert!(matches!(
+            kp_in.clone().validate(&crypto, ProtocolVersion::Mls10),
+            Err(KeyPackageVerifyError::UnsupportedExtension)
+        ));
+        let kp = validate_key_package(kp_in, &crypto).unwrap();
+        assert!(kp
+            .extensions()
+            .iter()
+            .any(|e| is_grease(u16::from(e.extension_type()))));
+
+        // A KeyPackage extension of a type the capabilities do not list stays refused.
+        let bundle = KeyPackage::builder()
+            .leaf_node_capabilities(capabilities(SUITE))
+            .key_package_extensions(
+                Extensions::single(Extension::Unknown(0x1A1A, UnknownExtension(Vec::new())))
+                    .unwrap(),
+            )
+            .build(
+                SUITE,
+                &client.provider,
+                &client.key,
+                client.credential(None),
+            )
+            .unwrap();
+        let bytes = MlsMessageOut::from(bundle.key_package().clone())
+            .tls_serialize_detached()
+            .unwrap();
+        let err = validate_key_package(decode_key_package(&bytes).unwrap(), &crypto).unwrap_err();
+        assert!(err.contains("0x1A1A"), "{err}");
     }
 }

@@ -5,6 +5,8 @@ pub mod actors;
 pub mod gateway;
 pub mod http;
 pub mod mls;
+pub mod mlsrs;
 pub mod provider;
 pub mod raw_ws;
 pub mod tls;
+pub mod xwing;
