@@ -4,6 +4,11 @@
 //! openmls_rust_crypto and libcrux, and so that suite 0x0007 (P-384, AES-256-GCM, SHA-384),
 //! which neither openmls provider offers, is verified at all.
 //!
+//! mls-rs-crypto-rustcrypto has SHA-512, HKDF-SHA-512 and every AEAD, but no P-521: for suite
+//! 0x0005 the engine adds P-521 from RustCrypto's `p521` crate, as ECDH under mls-rs's own DHKEM
+//! (mls-rs-crypto-hpke, KEM id 0x0012, DeriveKeyPair with the 0x01 bitmask) and as ECDSA with
+//! SHA-512 (DER signatures, like the other ECDSA suites).
+//!
 //! Each call is routed to the mls-rs cipher suite whose algorithms it names: SHA-256, AES-128-GCM
 //! and Ed25519 to 0x0001, P-256 to 0x0002, ChaCha20-Poly1305 to 0x0003, SHA-384, AES-256-GCM and
 //! P-384 to 0x0007. Ed25519 private keys are 32-byte seeds in openmls and the vectors, 64-byte
@@ -13,9 +18,14 @@ use mls_rs_core::crypto::{
     CipherSuite, CipherSuiteProvider, CryptoProvider, HpkeContextR, HpkeContextS, HpkePublicKey,
     HpkeSecretKey, SignaturePublicKey, SignatureSecretKey,
 };
+use mls_rs_crypto_hpke::dhkem::DhKem;
+use mls_rs_crypto_hpke::hpke::Hpke;
+use mls_rs_crypto_rustcrypto::aead::Aead;
 use mls_rs_crypto_rustcrypto::ecdh::Ecdh;
+use mls_rs_crypto_rustcrypto::kdf::Kdf;
+use mls_rs_crypto_rustcrypto::mac::Hash;
 use mls_rs_crypto_rustcrypto::RustCryptoProvider;
-use mls_rs_crypto_traits::DhType;
+use mls_rs_crypto_traits::{DhType, KdfType, SamplingMethod};
 use openmls::prelude::tls_codec::SecretVLBytes;
 use openmls_traits::crypto::OpenMlsCrypto;
 use openmls_traits::random::OpenMlsRand;
@@ -29,7 +39,104 @@ use rand::RngCore as _;
 use crate::Backend;
 
 /// The wire code points the engine offers (those of mls-rs-crypto-rustcrypto).
-const SUITES: [u16; 4] = [0x0001, 0x0002, 0x0003, 0x0007];
+const SUITES: [u16; 5] = [0x0001, 0x0002, 0x0003, 0x0005, 0x0007];
+
+/// Suite 0x0005, MLS_256_DHKEMP521_AES256GCM_SHA512_P521.
+const P521_SUITE: CipherSuite = CipherSuite::P521_AES256;
+
+/// P-521 ECDH for mls-rs's DHKEM.
+#[derive(Clone, Debug)]
+pub struct P521Dh;
+
+/// A P-521 key or point that does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct P521Error(String);
+
+impl mls_rs_core::error::IntoAnyError for P521Error {
+    fn into_dyn_error(self) -> Result<Box<dyn std::error::Error + Send + Sync>, Self> {
+        Ok(self.into())
+    }
+}
+
+fn p521_secret(bytes: &[u8]) -> Result<p521::SecretKey, P521Error> {
+    p521::SecretKey::from_slice(bytes).map_err(|_| P521Error("not a P-521 private key".into()))
+}
+
+fn p521_public(bytes: &[u8]) -> Result<p521::PublicKey, P521Error> {
+    p521::PublicKey::from_sec1_bytes(bytes).map_err(|_| P521Error("not a P-521 point".into()))
+}
+
+/// A fresh P-521 private key (66 bytes, top byte masked as DeriveKeyPair does).
+fn p521_random() -> p521::SecretKey {
+    loop {
+        let mut bytes = [0u8; 66];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        bytes[0] &= 0x01;
+        if let Ok(sk) = p521::SecretKey::from_slice(&bytes) {
+            return sk;
+        }
+    }
+}
+
+impl DhType for P521Dh {
+    type Error = P521Error;
+
+    fn dh(
+        &self,
+        secret_key: &HpkeSecretKey,
+        public_key: &HpkePublicKey,
+    ) -> Result<Vec<u8>, P521Error> {
+        let sk = p521_secret(secret_key.as_ref())?;
+        let pk = p521_public(public_key.as_ref())?;
+        let shared = p521::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine());
+        Ok(shared.raw_secret_bytes().to_vec())
+    }
+
+    fn generate(&self) -> Result<(HpkeSecretKey, HpkePublicKey), P521Error> {
+        let sk = p521_random();
+        Ok((
+            sk.to_bytes().to_vec().into(),
+            sk.public_key().to_sec1_bytes().to_vec().into(),
+        ))
+    }
+
+    fn to_public(&self, secret_key: &HpkeSecretKey) -> Result<HpkePublicKey, P521Error> {
+        let sk = p521_secret(secret_key.as_ref())?;
+        Ok(sk.public_key().to_sec1_bytes().to_vec().into())
+    }
+
+    fn bitmask_for_rejection_sampling(&self) -> SamplingMethod {
+        SamplingMethod::HpkeWithBitmask(0x01)
+    }
+
+    fn secret_key_size(&self) -> usize {
+        66
+    }
+
+    fn public_key_size(&self) -> usize {
+        133
+    }
+
+    fn public_key_validate(&self, key: &HpkePublicKey) -> Result<(), P521Error> {
+        p521_public(key.as_ref()).map(|_| ())
+    }
+}
+
+/// HPKE of suite 0x0005: DHKEM(P-521, HKDF-SHA512), HKDF-SHA512, AES-256-GCM.
+fn p521_hpke() -> Result<Hpke<DhKem<P521Dh, Kdf>, Kdf, Aead>, CryptoError> {
+    let kdf = Kdf::new(P521_SUITE).ok_or(CryptoError::UnsupportedKdf)?;
+    let aead = Aead::new(P521_SUITE).ok_or(CryptoError::UnsupportedAeadAlgorithm)?;
+    Ok(Hpke::new(
+        DhKem::new(P521Dh, kdf, 0x0012, 64),
+        kdf,
+        Some(aead),
+    ))
+}
+
+fn sha512_kdf() -> Result<Kdf, CryptoError> {
+    Kdf::new(P521_SUITE).ok_or(CryptoError::UnsupportedKdf)
+}
 
 type Suite = <RustCryptoProvider as CryptoProvider>::CipherSuiteProvider;
 
@@ -75,6 +182,7 @@ fn hpke_wire(config: HpkeConfig) -> Result<u16, CryptoError> {
         (HpkeKemType::DhKemP256, HpkeAeadType::AesGcm128) => Ok(0x0002),
         (HpkeKemType::DhKem25519, HpkeAeadType::ChaCha20Poly1305) => Ok(0x0003),
         (HpkeKemType::DhKemP384, HpkeAeadType::AesGcm256) => Ok(0x0007),
+        (HpkeKemType::DhKemP521, HpkeAeadType::AesGcm256) => Ok(0x0005),
         _ => Err(CryptoError::SenderSetupError),
     }
 }
@@ -122,6 +230,12 @@ impl OpenMlsCrypto for MlsRsCrypto {
         salt: &[u8],
         ikm: &[u8],
     ) -> Result<SecretVLBytes, CryptoError> {
+        if hash_type == HashType::Sha2_512 {
+            let prk = sha512_kdf()?
+                .extract(salt, ikm)
+                .map_err(failed(CryptoError::CryptoLibraryError))?;
+            return Ok(prk.into());
+        }
         let prk = by_hash(hash_type)?
             .kdf_extract(salt, ikm)
             .map_err(failed(CryptoError::CryptoLibraryError))?;
@@ -134,6 +248,12 @@ impl OpenMlsCrypto for MlsRsCrypto {
         key: &[u8],
         message: &[u8],
     ) -> Result<SecretVLBytes, CryptoError> {
+        if hash_type == HashType::Sha2_512 {
+            let mac = Hash::new(P521_SUITE)
+                .and_then(|h| h.mac(key, message))
+                .map_err(failed(CryptoError::CryptoLibraryError))?;
+            return Ok(mac.into());
+        }
         let mac = by_hash(hash_type)?
             .mac(key, message)
             .map_err(failed(CryptoError::CryptoLibraryError))?;
@@ -147,6 +267,12 @@ impl OpenMlsCrypto for MlsRsCrypto {
         info: &[u8],
         okm_len: usize,
     ) -> Result<SecretVLBytes, CryptoError> {
+        if hash_type == HashType::Sha2_512 {
+            let okm = sha512_kdf()?
+                .expand(prk, info, okm_len)
+                .map_err(failed(CryptoError::HkdfOutputLengthInvalid))?;
+            return Ok(okm.into());
+        }
         let okm = by_hash(hash_type)?
             .kdf_expand(prk, info, okm_len)
             .map_err(failed(CryptoError::HkdfOutputLengthInvalid))?;
@@ -154,6 +280,11 @@ impl OpenMlsCrypto for MlsRsCrypto {
     }
 
     fn hash(&self, hash_type: HashType, data: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if hash_type == HashType::Sha2_512 {
+            return Hash::new(P521_SUITE)
+                .map(|h| h.hash(data))
+                .map_err(failed(CryptoError::CryptoLibraryError));
+        }
         by_hash(hash_type)?
             .hash(data)
             .map_err(failed(CryptoError::CryptoLibraryError))
@@ -187,6 +318,13 @@ impl OpenMlsCrypto for MlsRsCrypto {
     }
 
     fn signature_key_gen(&self, alg: SignatureScheme) -> Result<(Vec<u8>, Vec<u8>), CryptoError> {
+        if alg == SignatureScheme::ECDSA_SECP521R1_SHA512 {
+            let sk = p521_random();
+            return Ok((
+                sk.to_bytes().to_vec(),
+                sk.public_key().to_sec1_bytes().to_vec(),
+            ));
+        }
         let (sk, pk) = by_signature(alg)?
             .signature_key_generate()
             .map_err(failed(CryptoError::CryptoLibraryError))?;
@@ -207,12 +345,31 @@ impl OpenMlsCrypto for MlsRsCrypto {
         pk: &[u8],
         signature: &[u8],
     ) -> Result<(), CryptoError> {
+        if alg == SignatureScheme::ECDSA_SECP521R1_SHA512 {
+            use p521::ecdsa::signature::Verifier as _;
+            let key = p521::ecdsa::VerifyingKey::from_sec1_bytes(pk)
+                .map_err(failed(CryptoError::InvalidPublicKey))?;
+            let signature = p521::ecdsa::Signature::from_der(signature)
+                .map_err(failed(CryptoError::InvalidSignature))?;
+            return key
+                .verify(data, &signature)
+                .map_err(failed(CryptoError::InvalidSignature));
+        }
         by_signature(alg)?
             .verify(&SignaturePublicKey::new(pk.to_vec()), signature, data)
             .map_err(failed(CryptoError::InvalidSignature))
     }
 
     fn sign(&self, alg: SignatureScheme, data: &[u8], key: &[u8]) -> Result<Vec<u8>, CryptoError> {
+        if alg == SignatureScheme::ECDSA_SECP521R1_SHA512 {
+            use p521::ecdsa::signature::Signer as _;
+            let key = p521::ecdsa::SigningKey::from_slice(key)
+                .map_err(failed(CryptoError::CryptoLibraryError))?;
+            let signature: p521::ecdsa::Signature = key
+                .try_sign(data)
+                .map_err(failed(CryptoError::CryptoLibraryError))?;
+            return Ok(signature.to_der().as_bytes().to_vec());
+        }
         by_signature(alg)?
             .sign(&signature_secret(alg, key)?, data)
             .map_err(failed(CryptoError::CryptoLibraryError))
@@ -226,9 +383,15 @@ impl OpenMlsCrypto for MlsRsCrypto {
         aad: &[u8],
         ptxt: &[u8],
     ) -> Result<HpkeCiphertext, CryptoError> {
-        let sealed = suite(hpke_wire(config)?)?
-            .hpke_seal(&HpkePublicKey::from(pk_r.to_vec()), info, Some(aad), ptxt)
-            .map_err(failed(CryptoError::CryptoLibraryError))?;
+        let pk = HpkePublicKey::from(pk_r.to_vec());
+        let sealed = match hpke_wire(config)? {
+            0x0005 => p521_hpke()?
+                .seal(&pk, info, None, Some(aad), ptxt)
+                .map_err(failed(CryptoError::CryptoLibraryError))?,
+            wire => suite(wire)?
+                .hpke_seal(&pk, info, Some(aad), ptxt)
+                .map_err(failed(CryptoError::CryptoLibraryError))?,
+        };
         Ok(HpkeCiphertext {
             kem_output: sealed.kem_output.into(),
             ciphertext: sealed.ciphertext.into(),
@@ -248,16 +411,20 @@ impl OpenMlsCrypto for MlsRsCrypto {
             kem_output: input.kem_output.as_slice().to_vec(),
             ciphertext: input.ciphertext.as_slice().to_vec(),
         };
-        suite(wire)?
-            .hpke_open(
-                &ciphertext,
-                &HpkeSecretKey::from(sk_r.to_vec()),
-                &hpke_public(wire, sk_r)?,
-                info,
-                Some(aad),
-            )
-            .map(|pt| pt.to_vec())
-            .map_err(failed(CryptoError::HpkeDecryptionError))
+        let sk = HpkeSecretKey::from(sk_r.to_vec());
+        let opened = if wire == 0x0005 {
+            let pk = P521Dh
+                .to_public(&sk)
+                .map_err(failed(CryptoError::HpkeDecryptionError))?;
+            p521_hpke()?
+                .open(&ciphertext, &sk, &pk, info, None, Some(aad))
+                .map_err(failed(CryptoError::HpkeDecryptionError))?
+        } else {
+            suite(wire)?
+                .hpke_open(&ciphertext, &sk, &hpke_public(wire, sk_r)?, info, Some(aad))
+                .map_err(failed(CryptoError::HpkeDecryptionError))?
+        };
+        Ok(opened.to_vec())
     }
 
     fn hpke_setup_sender_and_export(
@@ -268,12 +435,27 @@ impl OpenMlsCrypto for MlsRsCrypto {
         exporter_context: &[u8],
         exporter_length: usize,
     ) -> Result<(KemOutput, ExporterSecret), CryptoError> {
-        let (enc, context) = suite(hpke_wire(config)?)?
-            .hpke_setup_s(&HpkePublicKey::from(pk_r.to_vec()), info)
-            .map_err(failed(CryptoError::CryptoLibraryError))?;
-        let secret = context
-            .export(exporter_context, exporter_length)
-            .map_err(failed(CryptoError::CryptoLibraryError))?;
+        let pk = HpkePublicKey::from(pk_r.to_vec());
+        let (enc, secret) = match hpke_wire(config)? {
+            0x0005 => {
+                let (enc, context) = p521_hpke()?
+                    .setup_sender(&pk, info, None)
+                    .map_err(failed(CryptoError::CryptoLibraryError))?;
+                let secret = context
+                    .export(exporter_context, exporter_length)
+                    .map_err(failed(CryptoError::CryptoLibraryError))?;
+                (enc, secret)
+            }
+            wire => {
+                let (enc, context) = suite(wire)?
+                    .hpke_setup_s(&pk, info)
+                    .map_err(failed(CryptoError::CryptoLibraryError))?;
+                let secret = context
+                    .export(exporter_context, exporter_length)
+                    .map_err(failed(CryptoError::CryptoLibraryError))?;
+                (enc, secret)
+            }
+        };
         Ok((enc, secret.to_vec().into()))
     }
 
@@ -287,17 +469,23 @@ impl OpenMlsCrypto for MlsRsCrypto {
         exporter_length: usize,
     ) -> Result<ExporterSecret, CryptoError> {
         let wire = hpke_wire(config)?;
-        let context = suite(wire)?
-            .hpke_setup_r(
-                enc,
-                &HpkeSecretKey::from(sk_r.to_vec()),
-                &hpke_public(wire, sk_r)?,
-                info,
-            )
-            .map_err(failed(CryptoError::HpkeDecryptionError))?;
-        let secret = context
-            .export(exporter_context, exporter_length)
-            .map_err(failed(CryptoError::CryptoLibraryError))?;
+        let sk = HpkeSecretKey::from(sk_r.to_vec());
+        let secret = if wire == 0x0005 {
+            let pk = P521Dh
+                .to_public(&sk)
+                .map_err(failed(CryptoError::HpkeDecryptionError))?;
+            p521_hpke()?
+                .setup_receiver(enc, &sk, &pk, info, None)
+                .map_err(failed(CryptoError::HpkeDecryptionError))?
+                .export(exporter_context, exporter_length)
+                .map_err(failed(CryptoError::CryptoLibraryError))?
+        } else {
+            suite(wire)?
+                .hpke_setup_r(enc, &sk, &hpke_public(wire, sk_r)?, info)
+                .map_err(failed(CryptoError::HpkeDecryptionError))?
+                .export(exporter_context, exporter_length)
+                .map_err(failed(CryptoError::CryptoLibraryError))?
+        };
         Ok(secret.to_vec().into())
     }
 
@@ -306,9 +494,14 @@ impl OpenMlsCrypto for MlsRsCrypto {
         config: HpkeConfig,
         ikm: &[u8],
     ) -> Result<HpkeKeyPair, CryptoError> {
-        let (sk, pk) = suite(hpke_wire(config)?)?
-            .kem_derive(ikm)
-            .map_err(failed(CryptoError::CryptoLibraryError))?;
+        let (sk, pk) = match hpke_wire(config)? {
+            0x0005 => p521_hpke()?
+                .derive(ikm)
+                .map_err(failed(CryptoError::CryptoLibraryError))?,
+            wire => suite(wire)?
+                .kem_derive(ikm)
+                .map_err(failed(CryptoError::CryptoLibraryError))?,
+        };
         Ok(HpkeKeyPair {
             private: sk.as_ref().to_vec().into(),
             public: pk.as_ref().to_vec(),
@@ -418,5 +611,36 @@ mod tests {
             ours.hash(HashType::Sha2_384, b"abc").unwrap(),
             theirs.hash(HashType::Sha2_384, b"abc").unwrap()
         );
+    }
+
+    /// P-521 (no openmls provider has it; the official 0x0005 vectors are the cross-check):
+    /// signatures and HPKE round-trip and refuse a changed input.
+    #[test]
+    fn p521_round_trips_and_refuses_changes() {
+        let ours = MlsRsCrypto;
+        let alg = SignatureScheme::ECDSA_SECP521R1_SHA512;
+        let (sk, pk) = ours.signature_key_gen(alg).unwrap();
+        assert_eq!((sk.len(), pk.len()), (66, 133));
+        let sig = ours.sign(alg, b"data", &sk).unwrap();
+        ours.verify_signature(alg, b"data", &pk, &sig).unwrap();
+        assert!(ours.verify_signature(alg, b"dato", &pk, &sig).is_err());
+        let config = || {
+            HpkeConfig(
+                HpkeKemType::DhKemP521,
+                openmls_traits::types::HpkeKdfType::HkdfSha512,
+                HpkeAeadType::AesGcm256,
+            )
+        };
+        let pair = ours.derive_hpke_keypair(config(), &[5u8; 64]).unwrap();
+        let again = ours.derive_hpke_keypair(config(), &[5u8; 64]).unwrap();
+        assert_eq!(pair.public, again.public);
+        let sealed = ours
+            .hpke_seal(config(), &pair.public, b"i", b"a", b"pt")
+            .unwrap();
+        let opened = ours.hpke_open(config(), &sealed, &pair.private, b"i", b"a");
+        assert_eq!(opened.unwrap(), b"pt");
+        assert!(ours
+            .hpke_open(config(), &sealed, &pair.private, b"j", b"a")
+            .is_err());
     }
 }
