@@ -32,7 +32,7 @@ pub struct VerifyArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Verification engine: rust-crypto (default), libcrux, or mls-rs (openmls on
-    /// mls-rs-crypto-rustcrypto and P-521: also suites 0x0005 and 0x0007).
+    /// mls-rs-crypto-rustcrypto and RustCrypto's P-521, X448, Ed448: all seven suites).
     #[arg(long, default_value = "rust-crypto")]
     pub provider: String,
 }
