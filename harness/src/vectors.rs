@@ -31,9 +31,10 @@ pub struct VerifyArgs {
     /// Directory for report.json, junit.xml and report.md.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// Verification engine: rust-crypto (default), libcrux, or mls-rs (openmls on
-    /// mls-rs-crypto-rustcrypto: also suite 0x0007).
-    #[arg(long, default_value = "rust-crypto")]
+    /// Verification engine: all (default: every engine below, one verdict per entry),
+    /// rust-crypto, libcrux, or mls-rs (openmls on mls-rs-crypto-rustcrypto and RustCrypto's
+    /// P-521, X448, Ed448: all seven suites).
+    #[arg(long, default_value = "all")]
     pub provider: String,
 }
 
@@ -91,12 +92,16 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
             args.dir.display()
         )));
     }
-    let provider = ProviderKind::parse(&args.provider).ok_or_else(|| {
-        UsageError(format!(
-            "--provider {}: expected rust-crypto, libcrux or mls-rs",
-            args.provider
-        ))
-    })?;
+    let providers = if args.provider == "all" {
+        ENGINES.to_vec()
+    } else {
+        vec![ProviderKind::parse(&args.provider).ok_or_else(|| {
+            UsageError(format!(
+                "--provider {}: expected all, rust-crypto, libcrux or mls-rs",
+                args.provider
+            ))
+        })?]
+    };
     let suite = args.suite.as_deref().map(parse_suite).transpose()?;
     if let Some(file) = &args.file {
         if p2mls_vectors::file_kind(file).is_none() {
@@ -109,7 +114,14 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
         suite,
         file: args.file.clone(),
     };
-    let (entries, absent) = p2mls_vectors::verify_dir(&args.dir, provider, &selection);
+    let mut runs = Vec::new();
+    let mut absent = Vec::new();
+    for provider in &providers {
+        let (entries, missing) = p2mls_vectors::verify_dir(&args.dir, *provider, &selection);
+        runs.push(entries);
+        absent = missing;
+    }
+    let entries = merge(runs);
     if entries.is_empty() && absent.len() == p2mls_vectors::FILES.len() {
         return Err(UsageError(format!(
             "--dir {}: holds none of the known vector files",
@@ -119,7 +131,11 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
     let report = Report::new(
         Header {
             harness: format!("p2mls {}", env!("CARGO_PKG_VERSION")),
-            provider: provider.name().to_owned(),
+            provider: providers
+                .iter()
+                .map(|p| p.name())
+                .collect::<Vec<_>>()
+                .join(", "),
             directory: args.dir.display().to_string(),
             absent: absent.iter().map(|s| (*s).to_owned()).collect(),
             suite: suite.map(p2mls_vectors::suite_hex),
@@ -150,6 +166,66 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
     Ok(report.exit_code())
 }
 
+/// The engines `--provider all` runs, in this order.
+const ENGINES: [ProviderKind; 3] = [
+    ProviderKind::RustCrypto,
+    ProviderKind::Libcrux,
+    ProviderKind::MlsRs,
+];
+
+/// One verdict per entry from every engine's run (the runs list the same entries in the same
+/// order): a fail or error of any engine stands; else a pass of any engine, noting which engines
+/// passed; else unsupported with every engine's reason. So every entry is verified by every
+/// engine that has its suite, and is unsupported only if none has it.
+fn merge(mut runs: Vec<Vec<p2mls_vectors::EntryReport>>) -> Vec<p2mls_vectors::EntryReport> {
+    use p2mls_vectors::Verdict;
+    if runs.len() == 1 {
+        return runs.remove(0);
+    }
+    let first = runs.remove(0);
+    let mut out = Vec::new();
+    for (i, entry) in first.into_iter().enumerate() {
+        let mut all: Vec<p2mls_vectors::EntryReport> = vec![entry];
+        all.extend(runs.iter().filter_map(|run| run.get(i)).cloned());
+        let failing = all
+            .iter()
+            .position(|e| matches!(e.outcome.verdict, Verdict::Fail | Verdict::Error));
+        let passed: Vec<&'static str> = all
+            .iter()
+            .filter(|e| e.outcome.verdict == Verdict::Pass)
+            .map(|e| e.provider)
+            .collect();
+        let mut merged = match (failing, passed.first()) {
+            (Some(at), _) => all.swap_remove(at),
+            (None, Some(_)) => {
+                let at = all
+                    .iter()
+                    .position(|e| e.outcome.verdict == Verdict::Pass)
+                    .unwrap_or(0);
+                all.swap_remove(at)
+            }
+            (None, None) => {
+                let reason = all
+                    .iter()
+                    .map(|e| e.outcome.reason.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                let mut e = all.swap_remove(0);
+                e.outcome.reason = reason;
+                e
+            }
+        };
+        if merged.outcome.verdict == Verdict::Pass {
+            merged
+                .outcome
+                .notes
+                .push(format!("passed with {}", passed.join(", ")));
+        }
+        out.push(merged);
+    }
+    out
+}
+
 fn generate(args: &GenerateArgs) -> Result<(), UsageError> {
     let wire = parse_suite(&args.suite)?;
     let files = p2mls_vectors::generate::generate(wire, args.seed).map_err(UsageError)?;
@@ -159,4 +235,48 @@ fn generate(args: &GenerateArgs) -> Result<(), UsageError> {
         println!("{}", args.out.join(name).display());
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use p2mls_vectors::{EntryReport, Outcome, Verdict};
+
+    fn entry(id: &str, provider: &'static str, verdict: Verdict, reason: &str) -> EntryReport {
+        EntryReport {
+            id: id.into(),
+            file: "f.json".into(),
+            index: 0,
+            suite: None,
+            provider,
+            outcome: Outcome {
+                verdict,
+                reason: reason.into(),
+                mismatch: None,
+                notes: Vec::new(),
+            },
+            duration: std::time::Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn merged_verdicts_let_no_failure_hide_and_no_engine_be_skipped() {
+        let a = vec![
+            entry("x", "a", Verdict::Pass, ""),
+            entry("y", "a", Verdict::Pass, ""),
+            entry("z", "a", Verdict::Unsupported, "a lacks it"),
+        ];
+        let b = vec![
+            entry("x", "b", Verdict::Unsupported, "b lacks it"),
+            entry("y", "b", Verdict::Fail, "field differs"),
+            entry("z", "b", Verdict::Unsupported, "b lacks it"),
+        ];
+        let merged = merge(vec![a, b]);
+        assert_eq!(merged[0].outcome.verdict, Verdict::Pass);
+        assert_eq!(merged[0].outcome.notes, ["passed with a"]);
+        assert_eq!(merged[1].outcome.verdict, Verdict::Fail);
+        assert_eq!(merged[1].provider, "b");
+        assert_eq!(merged[2].outcome.verdict, Verdict::Unsupported);
+        assert_eq!(merged[2].outcome.reason, "a lacks it; b lacks it");
+    }
 }
