@@ -98,7 +98,10 @@ impl TlsSettings {
 
     fn verifier(&self) -> Arc<dyn ServerCertVerifier> {
         if self.insecure_skip_verify {
-            Arc::new(AcceptAny(provider()))
+            Arc::new(Lenient {
+                inner: self.webpki(),
+                seen: None,
+            })
         } else {
             self.webpki()
         }
@@ -132,9 +135,9 @@ impl TlsSettings {
             Ok(n) => n,
             Err(e) => return Probe::Unreachable(format!("{host} is not a TLS server name: {e}")),
         };
-        let recorder = Arc::new(Recording {
+        let recorder = Arc::new(Lenient {
             inner: self.webpki(),
-            seen: Mutex::default(),
+            seen: Some(Mutex::default()),
         });
         let config = self.config(recorder.clone(), &[b"h2", b"http/1.1"]);
         let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
@@ -155,11 +158,7 @@ impl TlsSettings {
             }
         };
         let handshake = tokio::time::timeout(timeout, connector.connect(name, tcp)).await;
-        let seen = recorder
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .take();
+        let seen = recorder.take_seen();
         let stream = match handshake {
             Ok(Ok(stream)) => stream,
             Ok(Err(e)) => return Probe::HandshakeFailed(classify(&e)),
@@ -354,18 +353,29 @@ fn classify(error: &std::io::Error) -> HandshakeFailure {
     }
 }
 
-/// Verifies with the anchors, records the chain and their verdict, and lets the handshake finish
-/// so the probe also learns the version and ALPN. Used for the probe only: nothing is sent on it.
+/// Accepts any chain for any name, checking handshake signatures with WebPKI's algorithms. Two
+/// uses: `insecure_skip_verify = true` (nothing recorded), and the probe, which also records the
+/// chain and the anchors' verdict and lets the handshake finish so it learns the version and ALPN
+/// too (nothing is sent on that connection).
 #[derive(Debug)]
-struct Recording {
+struct Lenient {
     inner: Arc<WebPkiServerVerifier>,
-    seen: Mutex<Option<Seen>>,
+    /// Some: record what the server presented and what the anchors say of it.
+    seen: Option<Mutex<Option<Seen>>>,
 }
 
 /// The chain a server presented (leaf first) and the anchors' verdict on it.
 type Seen = (Vec<CertificateDer<'static>>, Result<(), String>);
 
-impl ServerCertVerifier for Recording {
+impl Lenient {
+    fn take_seen(&self) -> Option<Seen> {
+        self.seen
+            .as_ref()
+            .and_then(|m| m.lock().unwrap_or_else(|p| p.into_inner()).take())
+    }
+}
+
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -374,16 +384,18 @@ impl ServerCertVerifier for Recording {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let verdict = self
-            .inner
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-            .map(|_| ())
-            .map_err(|e| refusal(&e, &server_name.to_str()));
-        let chain = std::iter::once(end_entity)
-            .chain(intermediates)
-            .map(|c| c.clone().into_owned())
-            .collect();
-        *self.seen.lock().unwrap_or_else(|p| p.into_inner()) = Some((chain, verdict));
+        if let Some(seen) = &self.seen {
+            let verdict = self
+                .inner
+                .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+                .map(|_| ())
+                .map_err(|e| refusal(&e, &server_name.to_str()));
+            let chain = std::iter::once(end_entity)
+                .chain(intermediates)
+                .map(|c| c.clone().into_owned())
+                .collect();
+            *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some((chain, verdict));
+        }
         Ok(ServerCertVerified::assertion())
     }
 
@@ -407,54 +419,5 @@ impl ServerCertVerifier for Recording {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.inner.supported_verify_schemes()
-    }
-}
-
-/// `insecure_skip_verify = true`: any chain for any name, handshake signatures still checked.
-#[derive(Debug)]
-struct AcceptAny(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for AcceptAny {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
