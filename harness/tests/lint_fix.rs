@@ -11,40 +11,15 @@
 //! P2MLS_SHARED=../shared P2MLS_BLESS=1 cargo test -p p2mls --test lint_fix -- --ignored
 //! ```
 
+mod common;
+
 use std::collections::HashSet;
 use std::path::PathBuf;
 
 use p2mls::diff;
 use p2mls::lint::{self, fix, Document, Finding, Options};
 
-fn shared() -> PathBuf {
-    let dir = std::env::var("P2MLS_SHARED")
-        .expect("set P2MLS_SHARED to the shared/ directory (see .ci/run)");
-    PathBuf::from(dir)
-}
-
-fn reports() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../reports/lint")
-}
-
-/// Compares `actual` with the committed file, or writes it when blessing (not in CI).
-fn compare(name: &str, actual: &str) {
-    let path = reports().join(name);
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    if expected == actual {
-        return;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if std::env::var("P2MLS_BLESS").is_ok_and(|v| v == "1") && !ci {
-        std::fs::write(&path, actual).expect("write snapshot");
-        return;
-    }
-    panic!(
-        "{} differs from the generated repairs; run with P2MLS_BLESS=1 outside CI to accept, \
-         then review the diff",
-        path.display()
-    );
-}
+use common::{compare_with_committed as compare, lint_reports as reports, shared};
 
 /// The six published documents, named relative to `shared/`.
 fn published() -> Vec<Document> {

@@ -15,48 +15,14 @@
 //!
 //! With `CI=true` blessing is refused, so CI can only compare.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use p2mls::diff::{self, Impact, Kind};
 use p2mls::lint::{self, output, Document, Options, SpecText};
 
-fn shared() -> PathBuf {
-    let dir = std::env::var("P2MLS_SHARED")
-        .expect("set P2MLS_SHARED to the shared/ directory (see .ci/run)");
-    PathBuf::from(dir)
-}
-
-fn reports() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../reports/lint")
-}
-
-/// Compares `actual` with the committed file, or writes it when blessing.
-fn compare(name: &str, actual: &str) {
-    let path = reports().join(name);
-    let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    if expected == actual {
-        return;
-    }
-    let ci = std::env::var("CI").is_ok_and(|v| v == "true");
-    if std::env::var("P2MLS_BLESS").is_ok_and(|v| v == "1") && !ci {
-        std::fs::create_dir_all(reports()).expect("reports/lint");
-        std::fs::write(&path, actual).expect("write snapshot");
-        eprintln!("blessed {}", path.display());
-        return;
-    }
-    let first = expected
-        .lines()
-        .zip(actual.lines())
-        .position(|(a, b)| a != b)
-        .unwrap_or(expected.lines().count().min(actual.lines().count()));
-    panic!(
-        "{} differs from the generated report (first difference at line {}):\n  committed: {:?}\n  generated: {:?}\nrun with P2MLS_BLESS=1 outside CI to accept, then review the diff",
-        path.display(),
-        first + 1,
-        expected.lines().nth(first),
-        actual.lines().nth(first)
-    );
-}
+use common::{compare_with_committed as compare, lint_reports as reports, shared};
 
 /// The six published documents, named relative to `shared/`.
 fn published() -> Vec<Document> {
