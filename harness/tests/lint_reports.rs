@@ -17,7 +17,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use p2mls::diff::{self, Impact, Kind};
 use p2mls::lint::{self, output, Document, Options, SpecText};
