@@ -22,28 +22,7 @@ use std::path::Path;
 use p2mls::diff::{self, Impact, Kind};
 use p2mls::lint::{self, output, Document, Options, SpecText};
 
-use common::{compare_with_committed as compare, lint_reports as reports, shared};
-
-/// The six published documents, named relative to `shared/`.
-fn published() -> Vec<Document> {
-    let root = shared();
-    let mut docs = Vec::new();
-    for version in ["3.0.0", "3.1.0"] {
-        let dir = root.join("openapi-upstream").join(version);
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.ends_with(".yaml"))
-            .collect();
-        names.sort();
-        for n in names {
-            let name = format!("openapi-upstream/{version}/{n}");
-            docs.push(Document::load(&root.join(&name), &name).unwrap_or_else(|e| panic!("{e}")));
-        }
-    }
-    docs
-}
+use common::{compare_with_committed as compare, lint_reports as reports, published, shared};
 
 fn texts() -> Vec<SpecText> {
     ["spec-text/polyproto-mls.md", "spec-text/polyproto-core.md"]

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use p2mls::lint::Document;
+
 /// The `shared/` directory of third-party material (`P2MLS_SHARED`, set by `.ci/run`).
 pub fn shared() -> PathBuf {
     let dir = std::env::var("P2MLS_SHARED")
@@ -43,4 +45,25 @@ pub fn compare_with_committed(name: &str, actual: &str) {
         expected.lines().nth(first),
         actual.lines().nth(first)
     );
+}
+
+/// The six published documents of `shared/openapi-upstream/`, named relative to `shared/`.
+pub fn published() -> Vec<Document> {
+    let root = shared();
+    let mut docs = Vec::new();
+    for version in ["3.0.0", "3.1.0"] {
+        let dir = root.join("openapi-upstream").join(version);
+        let mut names: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".yaml"))
+            .collect();
+        names.sort();
+        for n in names {
+            let name = format!("openapi-upstream/{version}/{n}");
+            docs.push(Document::load(&root.join(&name), &name).unwrap_or_else(|e| panic!("{e}")));
+        }
+    }
+    docs
 }
