@@ -256,7 +256,11 @@ fn arb_case() -> impl Strategy<Value = Case> {
                 "[a-z]{1,8}=[a-zA-Z0-9,x%]{0,12}",
                 Just(String::new()),
             ];
-            (any::<bool>(), "[a-zA-Z0-9._~@%-]{1,24}", query, body)
+            // "." and ".." are dot segments: the URL is normalised (RFC 3986 5.2.4) before the
+            // request leaves, so it would address another route, not this operation.
+            let arbitrary = "[a-zA-Z0-9._~@%-]{1,24}"
+                .prop_filter("dot segments address another path", |s| s != "." && s != "..");
+            (any::<bool>(), arbitrary, query, body)
                 .prop_map(move |(real_params, arbitrary, query, body)| Case {
                     operation: id.clone(),
                     real_params,
