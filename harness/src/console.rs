@@ -190,17 +190,12 @@ fn escape_property(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::check::Level;
-    use crate::checks::{CheckDef, Kind};
+    use crate::checks::CheckDef;
 
     fn report(id: &str, verdict: Verdict, reason: &str) -> CheckReport {
         CheckReport {
-            def: CheckDef {
-                id: id.into(),
-                title: format!("title of {id}"),
-                requirements: vec!["PROFILE.x".into(), "MLS.y".into()],
-                level: Level::Must,
-                kind: Kind::TlsCertificate,
-            },
+            def: CheckDef::new(id, Level::Must, format!("title of {id}"))
+                .requires(&["PROFILE.x", "MLS.y"]),
             verdict,
             reason: reason.into(),
             evidence: None,

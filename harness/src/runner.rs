@@ -7,8 +7,8 @@ use futures_util::FutureExt;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{verdict_for, Evidence, Finding, SpecFinding, Verdict};
-use crate::checks::{self, CheckDef, Ctx};
+use crate::check::{verdict_for, CheckResult, Evidence, Finding, SpecFinding, Verdict};
+use crate::checks::{CheckDef, Ctx};
 
 /// A finished check.
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +63,16 @@ impl Selection {
     }
 }
 
+/// Runs one check, unless it needs the session the run could not set up.
+async fn judge(def: &CheckDef, ctx: &mut Ctx) -> CheckResult {
+    if let Some(why) = &ctx.blocked {
+        if !def.needs.is_empty() {
+            return Err(Finding::harness(format!("not run: {why}")));
+        }
+    }
+    def.run(ctx).await
+}
+
 /// Longest a single check may take, whatever the target does (default of the config's
 /// `check_timeout_seconds`; the runner uses `Ctx::check_timeout`).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
@@ -85,7 +95,7 @@ pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckR
         } else {
             // A panic in a check (a harness bug a target's answer provoked) is that check's
             // error, not the end of the run.
-            let guarded = AssertUnwindSafe(checks::run(&def.kind, ctx)).catch_unwind();
+            let guarded = AssertUnwindSafe(judge(&def, ctx)).catch_unwind();
             let bounded = tokio::time::timeout(limit, guarded);
             let interrupted = async {
                 match interrupt.as_mut() {

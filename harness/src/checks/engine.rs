@@ -7,7 +7,31 @@ use std::path::PathBuf;
 
 use p2mls_vectors::{verify_dir, verify_files, ProviderKind, Selection, Verdict, GENERATED};
 
-use crate::check::{CheckResult, Finding};
+use p2mls_protocol::identifiers::format_code_point;
+use p2mls_protocol::suites::SuiteRegistry;
+
+use super::unit::CheckDef;
+use crate::check::{CheckResult, Finding, Level};
+
+/// Self-checks of the harness's MLS engine, one per registry suite (`p2mls run --vectors DIR`):
+/// they need nothing from the target.
+pub fn checks(official: &std::path::Path, registry: &SuiteRegistry) -> Vec<CheckDef> {
+    registry
+        .suites()
+        .iter()
+        .map(|suite| {
+            let id = format_code_point(suite.polyproto_id);
+            let (polyproto_id, wire, dir) = (suite.polyproto_id, suite.wire, official.to_path_buf());
+            CheckDef::new(
+                format!("engine.{id}.vectors"),
+                Level::Must,
+                format!("[{id}] The harness's own MLS engine passes the RFC 9420 vectors of the suite with both back ends"),
+            )
+            .requires(&["MLS.3.rfc9420-basis"])
+            .judged_by(move |_| Box::pin(self_check(dir.clone(), polyproto_id, wire)))
+        })
+        .collect()
+}
 
 /// Where a suite's vectors come from: the official directory, or ours built into the binary.
 enum Source {

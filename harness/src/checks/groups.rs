@@ -7,8 +7,47 @@ use openmls::prelude::*;
 use serde_json::Value;
 
 use super::context::{decode_welcome, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use super::unit::{CheckDef, Fixture};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
+use crate::spec::ApiSpec;
+
+/// The group checks, listed when the document has the group and KeyPackage operations they drive.
+pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
+    use crate::check::Level::*;
+    use Fixture::*;
+    if !([
+        "groups_createGroup",
+        "groups_submitProposal",
+        "groups_submitCommit",
+        "members_getMembers",
+        "keypackages_addKeyPackages",
+        "keypackages_discoverKeyPackages",
+    ]
+    .iter()
+    .all(|op| spec.operation(op).is_some()))
+    {
+        return Vec::new();
+    }
+    vec![
+        CheckDef::new("groups.members-after-commit", Profile, "After a commit that adds a member, the group lists both members and the new epoch")
+            .requires(&["PROFILE.group-members", "PROFILE.commit-epoch", "PROFILE.group-create"])
+            .needs(&[Actors, Group])
+            .judged_by(|ctx| Box::pin(members_after_commit(ctx))),
+        CheckDef::new("groups.welcome-joins", Must, "The Welcome the target returns lets the added member join with the same epoch authenticator")
+            .requires(&["MLS.2.ds-distribute-messages", "PROFILE.commit-summary", "PROFILE.mls-message-field", "MLS.1.suite-default", "MLS.3.rfc9420-basis"])
+            .needs(&[Actors, Group])
+            .judged_by(|ctx| Box::pin(welcome_joins(ctx))),
+        CheckDef::new("groups.member-fid-case-insensitive", Profile, "A member is found by its FID in another letter case and answered in lowercase")
+            .requires(&["PROFILE.group-members"])
+            .needs(&[Actors, Group])
+            .judged_by(|ctx| Box::pin(member_fid_case(ctx))),
+        CheckDef::new("groups.stale-commit-refused", Profile, "A commit for a past epoch is refused with 409 and changes nothing")
+            .requires(&["PROFILE.commit-epoch"])
+            .needs(&[Actors, Group])
+            .judged_by(|ctx| Box::pin(stale_commit(ctx))),
+    ]
+}
 
 pub async fn members_after_commit(ctx: &mut Ctx) -> CheckResult {
     let id = ctx.established_id().await?;

@@ -4,9 +4,11 @@
 use serde_json::{json, Value};
 
 use super::context::{expect_status, is_error_body, snippet, Ctx, ALICE, BOB, CAROL};
-use crate::check::{CheckResult, Finding};
+use super::unit::{CheckDef, CheckFuture, Fixture};
+use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth};
 use crate::clients::mls::KeyPackageOptions;
+use crate::spec::{ApiSpec, Operation};
 
 /// Operations whose requests the harness can build.
 pub const KNOWN: &[&str] = &[
@@ -21,6 +23,170 @@ pub const KNOWN: &[&str] = &[
     "keypackages_addKeyPackages",
     "keypackages_discoverKeyPackages",
 ];
+
+/// One aspect checked on every operation it applies to; `{op}` in a requirement id stands for the
+/// operation id.
+struct Aspect {
+    suffix: &'static str,
+    level: Level,
+    applies: fn(&Operation) -> bool,
+    /// The title after the operation's method and path.
+    title: fn(&Operation) -> &'static str,
+    requirements: fn(&Operation) -> Vec<&'static str>,
+    judge: for<'a> fn(&'a mut Ctx, String) -> CheckFuture<'a>,
+}
+
+const ASPECTS: &[Aspect] = &[
+    Aspect {
+        suffix: "success",
+        level: Level::Must,
+        applies: |_| true,
+        title: |_| "succeeds with a documented status and a schema-valid body",
+        requirements: |op| {
+            let mut reqs = vec![
+                "OAS.{op}.success",
+                "OAS.{op}.schema",
+                "MLS.3.base-path",
+                "MLS.3.openapi-contract",
+            ];
+            if op.id.starts_with("keypackages_") {
+                reqs.push("OAS.keypackages.id-length");
+            }
+            reqs
+        },
+        judge: |ctx, op| Box::pin(async move { success(ctx, &op).await }),
+    },
+    Aspect {
+        suffix: "auth.missing-token",
+        level: Level::Must,
+        applies: |op| op.secured,
+        title: |_| "without a token is refused with 401",
+        requirements: |_| vec!["OAS.{op}.auth", "PROFILE.auth-401"],
+        judge: |ctx, op| Box::pin(async move { missing_token(ctx, &op).await }),
+    },
+    Aspect {
+        suffix: "auth.invalid-token",
+        level: Level::Must,
+        applies: |op| op.secured,
+        title: |_| "with an unknown token is refused with 401",
+        requirements: |_| vec!["OAS.{op}.auth", "PROFILE.auth-401"],
+        judge: |ctx, op| Box::pin(async move { invalid_token(ctx, &op).await }),
+    },
+    Aspect {
+        suffix: "not-found.missing",
+        level: Level::Must,
+        applies: documents_group_404,
+        title: |_| "for a group that does not exist answers 404",
+        requirements: |_| vec!["OAS.{op}.not-found"],
+        judge: |ctx, op| Box::pin(async move { not_found_missing(ctx, &op).await }),
+    },
+    Aspect {
+        suffix: "not-found.foreign",
+        level: Level::Must,
+        applies: documents_group_404,
+        title: |op| {
+            if op.request_body.is_empty() {
+                "for a group the caller is not in answers the same 404 as a missing one"
+            } else {
+                "for a group the caller is not in answers the same 404 as a missing one, also with a malformed body"
+            }
+        },
+        requirements: |op| {
+            let mut reqs = vec!["OAS.{op}.not-found", "OAS.not-found-ambiguity"];
+            if !op.request_body.is_empty() {
+                reqs.push("PROFILE.error-body");
+            }
+            reqs
+        },
+        judge: |ctx, op| Box::pin(async move { not_found_foreign(ctx, &op).await }),
+    },
+    Aspect {
+        suffix: "bad-request.invalid-json",
+        level: Level::Profile,
+        applies: takes_body,
+        title: |_| "with a body that is not JSON answers 400 with an error body, never 5xx",
+        requirements: bad_request_requirements,
+        judge: |ctx, op| Box::pin(async move { invalid_json(ctx, &op).await }),
+    },
+    Aspect {
+        suffix: "bad-request.schema-invalid",
+        level: Level::Profile,
+        applies: takes_body,
+        title: |_| "with a schema-invalid JSON body answers 400 with an error body, never 5xx",
+        requirements: bad_request_requirements,
+        judge: |ctx, op| Box::pin(async move { schema_invalid(ctx, &op).await }),
+    },
+    Aspect {
+        suffix: "bad-request.oversized",
+        level: Level::Profile,
+        applies: takes_body,
+        title: |_| "with a body over 4 MiB answers 413 with an error body",
+        requirements: |_| {
+            vec![
+                "PROFILE.body-limit",
+                "PROFILE.no-5xx-for-client-errors",
+                "PROFILE.error-body",
+            ]
+        },
+        judge: |ctx, op| Box::pin(async move { oversized(ctx, &op).await }),
+    },
+];
+
+/// Operations whose path carries a group id and that document a 404: the ambiguous 404 is checked.
+fn documents_group_404(op: &Operation) -> bool {
+    op.responses.contains_key("404") && op.path.contains("{groupId}")
+}
+
+fn takes_body(op: &Operation) -> bool {
+    !op.request_body.is_empty()
+}
+
+fn bad_request_requirements(op: &Operation) -> Vec<&'static str> {
+    let mut reqs = vec![
+        "PROFILE.bad-request-400",
+        "PROFILE.no-5xx-for-client-errors",
+        "PROFILE.error-body",
+    ];
+    if op.id == UPLOAD {
+        reqs.push("PROFILE.keypackage-batch-atomic");
+    }
+    reqs
+}
+
+/// The operation checks: every aspect on every operation of the document it applies to, for the
+/// operations whose requests the harness can build.
+pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
+    let mut checks = Vec::new();
+    for op in spec.operations.values() {
+        if !KNOWN.contains(&op.id.as_str()) {
+            continue;
+        }
+        // Requests to a group's routes are built against the run's established group.
+        let needs: &[Fixture] = if op.path.contains("{groupId}") {
+            &[Fixture::Actors, Fixture::Group]
+        } else {
+            &[Fixture::Actors]
+        };
+        for aspect in ASPECTS.iter().filter(|a| (a.applies)(op)) {
+            let requirements: Vec<String> = (aspect.requirements)(op)
+                .into_iter()
+                .map(|r| r.replace("{op}", &op.id))
+                .collect();
+            let (id, judge) = (op.id.clone(), aspect.judge);
+            checks.push(
+                CheckDef::new(
+                    format!("{}.{}", op.id, aspect.suffix),
+                    aspect.level,
+                    format!("{} {} {}", op.method, op.path, (aspect.title)(op)),
+                )
+                .requires(&requirements)
+                .needs(needs)
+                .judged_by(move |ctx| judge(ctx, id.clone())),
+            );
+        }
+    }
+    checks
+}
 
 /// A well-formed request for `op` (schema-valid body, existing resources), sent as `caller`
 /// against `group` (the established group unless given).

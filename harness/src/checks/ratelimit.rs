@@ -8,13 +8,30 @@
 use std::time::Duration;
 
 use super::context::{http_finding, snippet, Ctx, ALICE};
-use crate::check::{CheckResult, Finding};
+use super::unit::{CheckDef, Fixture};
+use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{parse_retry_after, ApiRequest};
+use crate::spec::ApiSpec;
 
 /// Requests sent at once; PROFILE.rate-limit says a session's burst allowance is below this.
 pub const BURST: usize = 300;
 /// Longest Retry-After the check waits for before its last request.
 const LONGEST_WAIT: Duration = Duration::from_secs(30);
+
+/// The rate-limit check, listed when the document has the group read it bursts with.
+pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
+    if spec.operation("groups_getGroup").is_none() {
+        return Vec::new();
+    }
+    vec![CheckDef::new(
+        "ratelimit.session-burst",
+        Level::Profile,
+        "A burst of requests from one session beyond its limit gets 429 with Retry-After and an error body, and the session is served again after it",
+    )
+    .requires(&["PROFILE.rate-limit", "PROFILE.error-body"])
+    .needs(&[Fixture::Actors])
+    .judged_by(|ctx| Box::pin(session_burst(ctx)))]
+}
 
 /// `ratelimit.session-burst`.
 pub async fn session_burst(ctx: &mut Ctx) -> CheckResult {

@@ -5,8 +5,23 @@ use reqwest::Method;
 use serde_json::json;
 
 use super::context::{expect_error, expect_status, Ctx};
+use super::unit::{CheckDef, Fixture};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::{ApiRequest, Auth};
+
+/// The registration checks (reference mode: the harness holds the registration secret).
+pub fn checks() -> Vec<CheckDef> {
+    use crate::check::Level::*;
+    use Fixture::*;
+    vec![CheckDef::new(
+        "registration.names",
+        Profile,
+        "Registration accepts exactly the names `[a-z0-9._%+-]{1,64}`",
+    )
+    .requires(&["PROFILE.actor-registration", "PROFILE.error-body"])
+    .needs(&[Actors, Account])
+    .judged_by(|ctx| Box::pin(names(ctx)))]
+}
 
 /// One name rule, `^[a-z0-9._%+-]{1,64}$`: a 64-character name using every character outside
 /// `[a-z0-9]` the rule allows is registered; 65 characters, and an upper-case letter, are not.

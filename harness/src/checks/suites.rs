@@ -24,11 +24,96 @@ use super::context::{
     commit_json, commit_json_bytes, decode_b64, decode_welcome, expect_status, proposal_json,
     proposal_json_bytes, snippet, Ctx, LiveGroup, ALICE, BOB, CAROL,
 };
-use crate::check::{CheckResult, Finding};
+use super::unit::{CheckDef, Fixture};
+use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{ApiRequest, ApiResponse};
 use crate::clients::mls::{KeyPackageOptions, MlsClient};
 use crate::clients::mlsrs::{self, RsClient, RsConfig};
 use crate::clients::provider::Backend;
+use crate::spec::ApiSpec;
+
+/// A step of every suite's end-to-end run: its id and title after the suite, level,
+/// requirements besides the suite's own, and the function.
+type Step = (
+    &'static str,
+    &'static str,
+    Level,
+    &'static [&'static str],
+    for<'a> fn(&'a mut Ctx, u16) -> super::unit::CheckFuture<'a>,
+);
+
+/// The steps of a suite run, in order.
+const STEPS: [Step; 6] = [
+    ("1-keypackages", "KeyPackages of the suite (one-time and last resort) are stored and discovered by suite with their exact bytes", Level::Must,
+     &["OAS.keypackages.discover-filter", "MLS.2.ds-keypackages", "PROFILE.suite-registry"],
+     |ctx, id| Box::pin(keypackages(ctx, id))),
+    ("2-group-join", "A group of three forms through the target across two MLS implementations: Welcomes both ways over HTTP and the gateway, equal epoch authenticators and member lists", Level::Must,
+     &["MLS.2.ds-distribute-messages", "PROFILE.welcome-delivery", "PROFILE.gateway-mls-events", "PROFILE.group-members", "PROFILE.hybrid-interop", "PROFILE.x509-credential"],
+     |ctx, id| Box::pin(group_join(ctx, id))),
+    ("3-application-messages", "Application messages are relayed intact and in order, and decrypt in and out of order within an epoch", Level::Profile,
+     &["PROFILE.message-relay", "MLS.2.ds-distribute-messages"],
+     |ctx, id| Box::pin(application_messages(ctx, id))),
+    ("4-stale-commit", "A commit for a past epoch is refused with 409 and members converge on the accepted one", Level::Profile,
+     &["PROFILE.commit-epoch", "PROFILE.commit-history"],
+     |ctx, id| Box::pin(stale_commit(ctx, id))),
+    ("5-update-remove", "An update and a remove advance the epoch on every member; the removed member loses the group", Level::Profile,
+     &["PROFILE.commit-history", "PROFILE.commit-epoch", "PROFILE.group-members", "PROFILE.proposal-summary"],
+     |ctx, id| Box::pin(update_remove(ctx, id))),
+    ("6-other-suite-refused", "An Add carrying a KeyPackage of the other suite is refused", Level::Profile,
+     &["PROFILE.keypackage-validation", "PROFILE.suite-registry"],
+     |ctx, id| Box::pin(other_suite_refused(ctx, id))),
+];
+
+/// The end-to-end steps for every suite of the registry (the suite is part of the id), listed
+/// when the document has the group and KeyPackage operations the run drives.
+pub fn checks(spec: &ApiSpec, registry: &SuiteRegistry) -> Vec<CheckDef> {
+    let driven = [
+        "groups_createGroup",
+        "groups_submitProposal",
+        "groups_submitCommit",
+        "members_getMembers",
+        "keypackages_addKeyPackages",
+        "keypackages_discoverKeyPackages",
+    ];
+    if !driven.iter().all(|op| spec.operation(op).is_some()) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for suite in registry.suites() {
+        let polyproto_id = suite.polyproto_id;
+        let id = format_code_point(polyproto_id);
+        let suite_requirement = if polyproto_id == 0x0001 {
+            "MLS.1.suite-default"
+        } else {
+            "MLS.1.suite-hybrid-pqs"
+        };
+        for (index, (name, title, level, reqs, judge)) in STEPS.into_iter().enumerate() {
+            let mut requirements = vec![suite_requirement];
+            requirements.extend(reqs);
+            // Steps after the first two continue the group the earlier steps formed.
+            let needs: &[Fixture] = if index < 2 {
+                &[Fixture::Actors, Fixture::Gateway]
+            } else {
+                &[
+                    Fixture::Actors,
+                    Fixture::Gateway,
+                    Fixture::SuiteRun(polyproto_id),
+                ]
+            };
+            out.push(
+                CheckDef::new(
+                    format!("suites.{id}.{name}"),
+                    level,
+                    format!("[{id}] {title}"),
+                )
+                .requires(&requirements)
+                .needs(needs)
+                .judged_by(move |ctx| judge(ctx, polyproto_id)),
+            );
+        }
+    }
+    out
+}
 
 /// openmls crypto back end of alice, bob and carol in suite runs (carol's only where mls-rs
 /// lacks the suite).

@@ -3,9 +3,23 @@
 //! polyproto-core §3.4's HTTP/2 recommendation (ALPN `h2`). Both judge the probe handshake the
 //! runner makes before anything else (`Ctx::tls_probe`).
 
+use super::unit::CheckDef;
 use super::Ctx;
 use crate::check::{CheckResult, Finding};
 use crate::clients::tls::{Probe, TlsObservation};
+
+/// The TLS checks: judged on https:// targets by the probe handshake, unsupported on http://.
+pub fn checks() -> Vec<CheckDef> {
+    use crate::check::Level::*;
+    vec![
+        CheckDef::new("tls.certificate", Must, "An https:// target presents a certificate chain the configured trust anchors accept, valid now, for its host")
+            .requires(&["TLS.https-certificate"])
+                        .judged_by(|ctx| Box::pin(certificate(ctx))),
+        CheckDef::new("tls.http2", Should, "The server offers HTTP/2 (ALPN h2) on TLS")
+            .requires(&["CORE.3.4.http2"])
+                        .judged_by(|ctx| Box::pin(http2(ctx))),
+    ]
+}
 
 const PLAIN_HTTP: &str =
     "the target is served over plain http://: TLS is judged on https:// targets";

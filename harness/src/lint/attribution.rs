@@ -314,7 +314,7 @@ mod tests {
     #[test]
     fn reports_carry_spec_findings_in_json_and_markdown() {
         use crate::check::{Level, SpecFinding, Verdict};
-        use crate::checks::{CheckDef, Kind};
+        use crate::checks::CheckDef;
         use crate::report::{json, markdown, Header, Report};
         use crate::runner::{CheckReport, Gate};
 
@@ -327,13 +327,7 @@ mod tests {
             observed: "status 413 is not documented".into(),
         };
         let check = CheckReport {
-            def: CheckDef {
-                id: finding.check.clone(),
-                title: "t".into(),
-                requirements: Vec::new(),
-                level: Level::Must,
-                kind: Kind::ServerRootCert,
-            },
+            def: CheckDef::new(finding.check.clone(), Level::Must, "t"),
             verdict: Verdict::Pass,
             reason: String::new(),
             evidence: None,
