@@ -53,22 +53,7 @@ impl Verdict {
     }
 }
 
-/// One HTTP exchange, recorded as evidence.
-#[derive(Debug, Clone, Serialize)]
-pub struct Exchange {
-    /// The request as a curl command line (tokens replaced by variable names).
-    pub request: String,
-    pub status: Option<u16>,
-    pub headers: Vec<(String, String)>,
-    /// The response body, truncated.
-    pub body: String,
-    /// The request as sent (with its real token): kept in memory for replays, never written.
-    #[serde(skip)]
-    pub sent: Option<crate::clients::http::ApiRequest>,
-    /// Rate-limit answers waited out before this one (status, Retry-After, time waited).
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub retries: Vec<String>,
-}
+pub use crate::clients::http::Exchange;
 
 /// What a check observed when it did not pass.
 #[derive(Debug, Clone, Serialize, Default)]

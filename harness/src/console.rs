@@ -7,8 +7,8 @@
 use std::io::IsTerminal;
 
 use crate::check::Verdict;
-use crate::report::redact::redact;
-use crate::runner::CheckReport;
+use crate::redact::redact;
+use crate::runner::{CheckReport, Observer};
 
 /// How the runner reports progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,20 +32,20 @@ impl Progress {
             (false, false) => Progress::Plain,
         }
     }
+}
 
-    /// Before check `index` (0-based) of `total` starts.
-    pub fn started(self, index: usize, total: usize, id: &str) {
-        if self == Progress::Live {
+impl Observer for Progress {
+    fn started(&self, index: usize, total: usize, id: &str) {
+        if *self == Progress::Live {
             eprint!("\r\x1b[2K[{:>3}/{total}] running {id}", index);
         }
     }
 
-    /// When a check has ended.
-    pub fn ended(self, index: usize, total: usize, report: &CheckReport) {
-        if self == Progress::Silent {
+    fn ended(&self, index: usize, total: usize, report: &CheckReport) {
+        if *self == Progress::Silent {
             return;
         }
-        let clear = if self == Progress::Live {
+        let clear = if *self == Progress::Live {
             "\r\x1b[2K"
         } else {
             ""
@@ -59,7 +59,7 @@ impl Progress {
                 one_line(&report.reason, 300)
             );
         }
-        if self == Progress::Live && index + 1 == total {
+        if *self == Progress::Live && index + 1 == total {
             eprint!("\r\x1b[2K");
         }
     }

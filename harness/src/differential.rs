@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::report::redact::redact;
+use crate::redact::redact;
 use crate::runner::CheckReport;
 
 /// One place where the target behaved unlike the reference server.

@@ -13,8 +13,10 @@ pub mod clients;
 pub mod console;
 pub mod diff;
 pub mod differential;
+pub mod ledger;
 pub mod lint;
 pub mod matchers;
+pub mod redact;
 pub mod replay;
 pub mod report;
 pub mod runner;
@@ -487,7 +489,6 @@ async fn certify(
     ctx.tls = config.tls.clone();
     ctx.tls_probe = probe;
     ctx.blocked = blocked;
-    ctx.progress = mode.progress;
     ctx.interrupt = mode.interrupt;
     for actor in ctx.actors.iter().filter(|a| a.account.is_some()) {
         ctx.ledger.actors.push(actor.fid.clone());
@@ -495,7 +496,7 @@ async fn certify(
             .sessions
             .push((actor.fid.clone(), actor.session_id.clone()));
     }
-    let results = runner::run(&mut ctx, defs, mode.strict).await;
+    let results = runner::run(&mut ctx, defs, mode.strict, &mode.progress).await;
     // Bounded like a check: a target that stops answering cannot hold the run's end.
     let cleanup = if mode.cleanup {
         let limit = ctx.check_timeout;

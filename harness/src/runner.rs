@@ -73,14 +73,24 @@ async fn judge(def: &CheckDef, ctx: &mut Ctx) -> CheckResult {
     def.run(ctx).await
 }
 
-/// Longest a single check may take, whatever the target does (default of the config's
-/// `check_timeout_seconds`; the runner uses `Ctx::check_timeout`).
-pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+pub use crate::checks::context::CHECK_TIMEOUT;
 
-/// Runs `defs` against the context, reporting progress as `ctx.progress` says.
-pub async fn run(ctx: &mut Ctx, defs: Vec<CheckDef>, strict: bool) -> Vec<CheckReport> {
+/// Told when each check starts and ends (the console's progress line).
+pub trait Observer: Sync {
+    /// Before check `index` (0-based) of `total` starts.
+    fn started(&self, index: usize, total: usize, id: &str);
+    /// After it ended with `report`.
+    fn ended(&self, index: usize, total: usize, report: &CheckReport);
+}
+
+/// Runs `defs` against the context, telling `progress` as each check starts and ends.
+pub async fn run(
+    ctx: &mut Ctx,
+    defs: Vec<CheckDef>,
+    strict: bool,
+    progress: &dyn Observer,
+) -> Vec<CheckReport> {
     let total = defs.len();
-    let progress = ctx.progress;
     let mut reports = Vec::new();
     for (index, def) in defs.into_iter().enumerate() {
         progress.started(index, total, &def.id);

@@ -45,6 +45,10 @@ pub struct Established {
     pub welcome: Value,
 }
 
+/// Longest a single check may take, whatever the target does (default of the config's
+/// `check_timeout_seconds`; the runner bounds each check by `Ctx::check_timeout`).
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
+
 pub struct Ctx {
     pub http: Http,
     pub spec: ApiSpec,
@@ -62,8 +66,9 @@ pub struct Ctx {
     pub transcript: Transcript,
     /// Keep every check's exchanges and frames (differential mode).
     pub capture: bool,
-    /// The per-suite end-to-end runs, by polyproto suite id.
-    pub suite_runs: std::collections::BTreeMap<u16, super::suites::SuiteRun>,
+    /// State the checks build once and share (e.g. the suite runs), owned by the module that
+    /// builds it and found by its type.
+    fixtures: std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>,
     /// (gateway URL from the config, event timeout).
     pub gateway_config: (Option<String>, Duration),
     gateway_url: Option<String>,
@@ -75,10 +80,8 @@ pub struct Ctx {
     pub tls_probe: Option<Probe>,
     /// Why no check but the TLS ones can run (the target's TLS is refused).
     pub blocked: Option<String>,
-    /// What the runner shows while it works.
-    pub progress: crate::console::Progress,
     /// What the run created on the target (for the clean-up).
-    pub ledger: crate::cleanup::Ledger,
+    pub ledger: crate::ledger::Ledger,
     /// Set when the run is interrupted (Ctrl-C): the runner stops, the clean-up still runs.
     pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
     /// The target's KeyPackage limit per session, when the config names it.
@@ -104,20 +107,28 @@ impl Ctx {
             established: None,
             counter: 0,
             transcript,
-            suite_runs: std::collections::BTreeMap::new(),
+            fixtures: std::collections::HashMap::new(),
             capture: false,
             gateway_config: (None, Duration::from_secs(5)),
             gateway_url: None,
-            check_timeout: crate::runner::CHECK_TIMEOUT,
+            check_timeout: CHECK_TIMEOUT,
             tls: TlsSettings::default(),
             tls_probe: None,
             blocked: None,
-            progress: crate::console::Progress::Silent,
-            ledger: crate::cleanup::Ledger::default(),
+            ledger: crate::ledger::Ledger::default(),
             interrupt: None,
             keypackage_limit: None,
             registration_secret: None,
         }
+    }
+
+    /// The shared fixture of type `T`, created empty on first use.
+    pub fn fixture<T: Default + Send + 'static>(&mut self) -> &mut T {
+        self.fixtures
+            .entry(std::any::TypeId::of::<T>())
+            .or_insert_with(|| Box::new(T::default()))
+            .downcast_mut::<T>()
+            .expect("fixtures are stored under their own type id")
     }
 
     /// The polyproto identifier of this run's suite, as written in queries.

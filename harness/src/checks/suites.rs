@@ -525,9 +525,13 @@ impl SuiteRun {
     }
 }
 
+/// The per-suite end-to-end runs of the session, by polyproto suite id (a `Ctx` fixture).
+#[derive(Default)]
+struct SuiteRuns(std::collections::BTreeMap<u16, SuiteRun>);
+
 /// Takes the suite's run out of the context (creating it), so that steps can borrow both.
 async fn take_run(ctx: &mut Ctx, id: u16) -> Result<SuiteRun, Finding> {
-    match ctx.suite_runs.remove(&id) {
+    match ctx.fixture::<SuiteRuns>().0.remove(&id) {
         Some(run) => Ok(run),
         None => SuiteRun::new(ctx, id).await,
     }
@@ -538,7 +542,7 @@ macro_rules! with_run {
     ($ctx:ident, $id:expr, |$run:ident| $body:expr) => {{
         let mut $run = take_run($ctx, $id).await?;
         let result = $body;
-        $ctx.suite_runs.insert($id, $run);
+        $ctx.fixture::<SuiteRuns>().0.insert($id, $run);
         result
     }};
 }

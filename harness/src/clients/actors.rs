@@ -11,7 +11,49 @@ use serde_json::json;
 
 use crate::clients::http::{ApiRequest, Auth, Http};
 use crate::clients::mls::MlsClient;
-use crate::target::{ActorSource, StaticActor};
+
+/// Where the (at least three) actors come from.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum ActorSource {
+    /// Register through the p2mls registration route with the shared secret, then obtain an
+    /// ID-Cert for a fresh session key through the core ID-CSR route.
+    Reference {
+        registration_secret: String,
+        /// Put in front of every actor name the run registers (`ci-` gives `ci-alice-1a2b3c4d`),
+        /// so an operator can tell harness actors apart; a random run tag follows the name, so
+        /// runs never collide. Lowercase letters, digits, `.`, `_`, `-`; 12 characters at most.
+        #[serde(default)]
+        name_prefix: String,
+    },
+    /// Actors listed in the file.
+    Static { list: Vec<StaticActor> },
+    /// A program that prints a JSON array of `StaticActor` objects on stdout; it is killed
+    /// when it runs longer than `timeout_seconds`.
+    Command {
+        command: Vec<String>,
+        #[serde(default = "default_command_timeout")]
+        timeout_seconds: u64,
+    },
+}
+
+fn default_command_timeout() -> u64 {
+    60
+}
+
+/// An actor whose session the operator set up beforehand.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaticActor {
+    pub fid: String,
+    pub session_id: String,
+    /// Bearer session token for `/.p2/mls/v1/`.
+    pub token: String,
+    /// Hex of the 32-byte Ed25519 seed of the session's identity key.
+    pub signing_key: String,
+    /// The ID-Cert the target issued for that key (PEM).
+    pub id_cert_pem: String,
+}
 
 /// One actor session the checks act as.
 pub struct Actor {

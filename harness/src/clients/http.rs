@@ -8,7 +8,23 @@ use reqwest::Method;
 use serde_json::Value;
 
 use super::tls::TlsSettings;
-use crate::check::Exchange;
+
+/// One HTTP exchange, recorded as evidence.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Exchange {
+    /// The request as a curl command line (tokens replaced by variable names).
+    pub request: String,
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    /// The response body, truncated.
+    pub body: String,
+    /// The request as sent (with its real token): kept in memory for replays, never written.
+    #[serde(skip)]
+    pub sent: Option<ApiRequest>,
+    /// Rate-limit answers waited out before this one (status, Retry-After, time waited).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub retries: Vec<String>,
+}
 
 /// Longest response body kept in evidence.
 const EVIDENCE_BODY_LIMIT: usize = 2048;

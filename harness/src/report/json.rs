@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use super::redact::redact;
 use super::Report;
+use crate::redact::redact;
 
 pub fn render(report: &Report, deterministic: bool) -> Value {
     let checks: Vec<Value> = report
@@ -78,7 +78,7 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
         (Some(c), false) => json!(c),
         // Ids differ from run to run: how many of each kind.
         (Some(c), true) => {
-            let count = |items: &[crate::cleanup::Item]| {
+            let count = |items: &[crate::ledger::Item]| {
                 let mut counts = std::collections::BTreeMap::<&str, usize>::new();
                 for i in items {
                     *counts.entry(i.kind.as_str()).or_default() += 1;

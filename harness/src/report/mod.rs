@@ -4,7 +4,6 @@
 pub mod json;
 pub mod junit;
 pub mod markdown;
-pub mod redact;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -103,7 +102,7 @@ pub struct Report {
     /// findings about the spec, not server failures. Sorted by check.
     pub spec_findings: Vec<SpecFinding>,
     /// What the run removed from the target when it ended, and what it left there.
-    pub cleanup: Option<crate::cleanup::Cleanup>,
+    pub cleanup: Option<crate::ledger::Cleanup>,
 }
 
 impl Report {
