@@ -20,7 +20,7 @@ use crate::clients::gateway::{GatewayClient, Transcript};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http, HttpError};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions, MlsClient};
 use crate::clients::tls::{Probe, TlsSettings};
-use crate::lint::attribution;
+use crate::matchers::attribution;
 use crate::spec::ApiSpec;
 
 pub const ALICE: usize = 0;

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 
 use super::source::{child, Document};
 use super::{Finding, Rule, Severity};
-use crate::spec::Dialect;
+use p2mls_openapi::Dialect;
 
 pub const VARIANT_PARITY: Rule = Rule {
     id: "P2L-PAR-001",

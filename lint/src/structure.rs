@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 
 use super::source::{child, unescape};
 use super::{for_each_schema, operations, Document, Finding, Rule, Severity};
-use crate::spec::Dialect;
+use p2mls_openapi::Dialect;
 
 pub const UNRESOLVED_REF: Rule = Rule {
     id: "P2L-STRUCT-001",
@@ -808,7 +808,7 @@ fn invalid_examples(doc: &Document, out: &mut Vec<Finding>) {
         if examples.is_empty() {
             return;
         }
-        let Ok(resolved) = crate::spec::resolve(&doc.value, schema, 0) else {
+        let Ok(resolved) = p2mls_openapi::resolve(&doc.value, schema, 0) else {
             return; // dangling references: reported by P2L-STRUCT-001
         };
         let (resolved, draft) = match doc.dialect {
@@ -916,7 +916,7 @@ pub fn segments(pointer: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::testing::findings;
+    use crate::testing::findings;
 
     fn doc31(paths: &str, components: &str) -> String {
         format!(

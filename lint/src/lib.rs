@@ -5,11 +5,12 @@
 //! names its document, a JSON pointer and the line and column the pointer is written at. The
 //! rules live in one module per family (`structure`, `http`, `polyproto`, `parity`); `output`
 //! renders findings as text with codeframes, JSON, SARIF 2.1.0 or Markdown; `baseline` holds the
-//! accepted findings, each with a reason; `attribution` lets `p2mls run` tell a schema defect
-//! that lint flags from a server failure. docs/LINT.md lists the rules.
+//! accepted findings, each with a reason; `diff` compares two versions of a document. The
+//! harness's matchers (`p2mls::matchers::attribution`) tell a schema defect that a rule here flags
+//! from a server failure. docs/LINT.md lists the rules.
 
-pub mod attribution;
 pub mod baseline;
+pub mod diff;
 pub mod fix;
 pub mod http;
 pub mod output;
@@ -299,10 +300,13 @@ pub struct LintArgs {
 
 /// Our own documents, linted when no DOC is given.
 const OWN_DOCS: &[(&str, &str)] = &[
-    (crate::spec::DEFAULT_SPEC_NAME, crate::spec::DEFAULT_SPEC),
+    (
+        p2mls_openapi::DEFAULT_SPEC_NAME,
+        p2mls_openapi::DEFAULT_SPEC,
+    ),
     (
         "specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.0.yaml",
-        include_str!("../../../specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.0.yaml"),
+        include_str!("../../specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.0.yaml"),
     ),
 ];
 
@@ -611,15 +615,7 @@ pub fn for_each_schema(doc: &Document, mut visit: impl FnMut(&str, &Value)) {
     }
     walk_doc("", &doc.value, &mut visit);
 }
-
-/// The `type` of a schema as a list (`type: [string, "null"]` in 3.1).
-pub fn types(schema: &Value) -> Vec<&str> {
-    match schema.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => Vec::new(),
-    }
-}
+pub use p2mls_openapi::schema::types;
 
 #[cfg(test)]
 pub(crate) mod testing {
@@ -659,7 +655,7 @@ mod tests {
         let ids: Vec<&str> = RULES.iter().map(|r| r.id).collect();
         let unique: BTreeSet<&str> = ids.iter().copied().collect();
         assert_eq!(unique.len(), ids.len(), "duplicate rule id");
-        let lint_md = include_str!("../../../docs/LINT.md");
+        let lint_md = include_str!("../../docs/LINT.md");
         for r in RULES {
             assert!(r.id.starts_with("P2L-"), "{}", r.id);
             assert!(!r.rationale.is_empty() && !r.summary.is_empty());
@@ -673,7 +669,7 @@ mod tests {
 
     #[test]
     fn the_fix_column_of_docs_lint_md_matches_the_repairable_rules() {
-        let lint_md = include_str!("../../../docs/LINT.md");
+        let lint_md = include_str!("../../docs/LINT.md");
         for r in RULES {
             let row = lint_md
                 .lines()

@@ -14,7 +14,8 @@ use saphyr_parser::{Event, Parser, Span};
 use serde_json::Value;
 use thiserror::Error;
 
-use crate::spec::Dialect;
+pub use p2mls_openapi::schema::deref;
+use p2mls_openapi::Dialect;
 
 /// Why a document could not be linted at all (exit code 2).
 #[derive(Debug, Error)]
@@ -146,24 +147,6 @@ impl Document {
     pub fn title(&self) -> Option<&str> {
         self.value.pointer("/info/title").and_then(Value::as_str)
     }
-}
-
-/// Follows local `$ref`s from `value` to a non-reference value; a dangling or cyclic reference
-/// yields the reference object itself (the unresolved-ref rule reports it).
-pub fn deref<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
-    let mut current = value;
-    for _ in 0..32 {
-        let Some(target) = current
-            .get("$ref")
-            .and_then(Value::as_str)
-            .and_then(|r| r.strip_prefix('#'))
-            .and_then(|p| doc.pointer(p))
-        else {
-            return current;
-        };
-        current = target;
-    }
-    current
 }
 
 /// Escapes a key for use as a JSON pointer segment (RFC 6901).

@@ -2,6 +2,8 @@
 //! the JSON Schema dialect of the document's version (Draft 4 semantics for 3.0 with `nullable`
 //! translated; Draft 2020-12 for 3.1).
 
+pub mod schema;
+
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -264,7 +266,7 @@ impl ApiSpec {
 
     /// Compiles a resolved schema in the document's dialect. OpenAPI's `int32`/`int64` formats
     /// become bounds, as OpenAPI defines them (JSON Schema leaves unknown formats unchecked).
-    pub(crate) fn compile(&self, schema: &Value) -> Result<jsonschema::Validator, String> {
+    pub fn compile(&self, schema: &Value) -> Result<jsonschema::Validator, String> {
         let (schema, draft) = match self.dialect {
             Dialect::Oas30 => (translate_oas30(schema), jsonschema::Draft::Draft4),
             Dialect::Oas31 => (schema.clone(), jsonschema::Draft::Draft202012),
@@ -333,7 +335,7 @@ impl ApiSpec {
 
 /// Parses a body for schema validation: JSON for JSON media types; for text/plain, a JSON scalar
 /// when the text is one (the documents use number schemas under text/plain), else a string.
-pub(crate) fn parse_instance(media_type: &str, body: &[u8]) -> Result<Value, String> {
+pub fn parse_instance(media_type: &str, body: &[u8]) -> Result<Value, String> {
     let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
     if media_type.contains("json") {
         serde_json::from_str(text).map_err(|e| format!("body is not JSON: {e}"))

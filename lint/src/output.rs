@@ -312,7 +312,7 @@ pub fn markdown(report: &LintReport) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::{lint, Baseline, Options};
+    use crate::{lint, Baseline, Options};
 
     /// A small document with findings of several rules and severities.
     const DOC: &str = "openapi: 3.1.0\ninfo: {title: t, version: '1'}\ntags: []\npaths:\n  /.p2/mls/v1/groups/{id}:\n    get:\n      operationId: groups_getGroup\n      security: [{B: []}]\n      responses:\n        '200':\n          description: ok\n          content:\n            text/plain:\n              schema: {type: number, enum: [413]}\ncomponents:\n  securitySchemes:\n    B: {type: http, scheme: bearer}\n";

@@ -18,8 +18,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::lint::source::deref;
-use crate::lint::{operations, Document, Op};
+use crate::source::deref;
+use crate::{operations, Document, Op};
 
 /// Whether a change breaks one side.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -328,41 +328,7 @@ fn for_each_parameter(doc: &Document, mut visit: impl FnMut(&str, &Value)) {
         }
     }
 }
-
-/// Whether a schema's description states that the value is a uint64 (what `p2mls lint --fix`
-/// writes next to `format: int64`, the widest format OpenAPI registers).
-pub fn states_uint64(schema: &Value) -> bool {
-    schema
-        .get("description")
-        .and_then(Value::as_str)
-        .is_some_and(|d| d.contains("uint64"))
-}
-
-/// Why an integer schema cannot hold every uint64, if it cannot. `format: int64` with a
-/// description that states the uint64 range is accepted: generators know int64, not uint64.
-pub fn narrower_than_u64(schema: &Value) -> Option<String> {
-    let ts = types(schema);
-    if ts.contains(&"number") && !ts.contains(&"integer") {
-        return Some("a `number` (a double: exact only up to 2^53)".into());
-    }
-    if let Some(format) = schema.get("format").and_then(Value::as_str) {
-        let max = match format {
-            "int8" => Some("127"),
-            "int16" => Some("32767"),
-            "int32" => Some("2147483647"),
-            "int64" if !states_uint64(schema) => Some("9223372036854775807"),
-            "uint8" => Some("255"),
-            "uint16" => Some("65535"),
-            "uint32" => Some("4294967295"),
-            _ => None,
-        };
-        if let Some(max) = max {
-            return Some(format!("`format: {format}` (at most {max})"));
-        }
-    }
-    let max = schema.get("maximum").and_then(Value::as_f64)?;
-    (max < 18_446_744_073_709_551_615.0).then(|| format!("`maximum: {max}`"))
-}
+pub use p2mls_openapi::schema::{narrower_than_u64, states_uint64};
 
 fn epoch_width(doc: &Document, out: &mut Vec<Finding>) {
     for_each_schema(doc, |pointer, schema| {
@@ -592,7 +558,7 @@ fn version_schema(doc: &Document, out: &mut Vec<Finding>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::testing::{findings, findings_with};
+    use crate::testing::{findings, findings_with};
 
     const TEXT: &str =
         "# x\n\n**Namespace:** `mls`\n\n**Version:** `v1.0-alpha.2`\n\n**Base Path:** `/.p2/mls/v1/`\n";

@@ -13,10 +13,11 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::http::{status_codes, STATUS_AS_BODY};
-use super::polyproto::{narrower_than_u64, EPOCH_WIDTH};
-use super::Rule;
-use crate::spec::{parse_instance, ApiSpec};
+use p2mls_lint::http::STATUS_AS_BODY;
+use p2mls_lint::polyproto::EPOCH_WIDTH;
+use p2mls_lint::Rule;
+use p2mls_openapi::schema::{narrower_than_u64, status_codes};
+use p2mls_openapi::{parse_instance, ApiSpec};
 
 /// A schema defect that explains a validation failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

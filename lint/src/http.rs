@@ -4,8 +4,9 @@
 
 use serde_json::Value;
 
-use super::source::{child, deref};
+use super::source::child;
 use super::{operations, Document, Finding, Rule, Severity};
+pub use p2mls_openapi::schema::status_codes;
 
 pub const STATUS_AS_BODY: Rule = Rule {
     id: "P2L-HTTP-001",
@@ -166,43 +167,6 @@ pub fn check(doc: &Document, out: &mut Vec<Finding>) {
     }
 }
 
-/// The HTTP status codes a body schema enumerates, if every value it allows is one: an `enum` or
-/// `const` of integers in 100..=599, or `anyOf`/`oneOf` of such schemas. Numeric strings count
-/// too when `text` (a text/plain body). `root` resolves `$ref`s.
-pub fn status_codes(root: &Value, schema: &Value, text: bool) -> Option<Vec<u16>> {
-    let schema = deref(root, schema);
-    let as_status = |v: &Value| -> Option<u16> {
-        let n = match v {
-            Value::Number(n) => n.as_f64()?,
-            Value::String(s) if text => s.trim().parse::<f64>().ok()?,
-            _ => return None,
-        };
-        (n.fract() == 0.0 && (100.0..=599.0).contains(&n)).then_some(n as u16)
-    };
-    let mut codes = Vec::new();
-    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        for v in values {
-            codes.push(as_status(v)?);
-        }
-    } else if let Some(v) = schema.get("const") {
-        codes.push(as_status(v)?);
-    } else if let Some(branches) = schema
-        .get("anyOf")
-        .or_else(|| schema.get("oneOf"))
-        .and_then(Value::as_array)
-    {
-        for branch in branches {
-            codes.extend(status_codes(root, branch, text)?);
-        }
-    }
-    if codes.is_empty() {
-        return None;
-    }
-    codes.sort_unstable();
-    codes.dedup();
-    Some(codes)
-}
-
 fn status_as_body(
     doc: &Document,
     label: &str,
@@ -308,7 +272,7 @@ fn description_status(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::testing::findings;
+    use crate::testing::findings;
 
     fn doc(op: &str) -> String {
         format!(

@@ -89,7 +89,7 @@ impl Baseline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lint::Severity;
+    use crate::Severity;
 
     fn finding(rule: &'static str, document: &str, pointer: &str) -> Finding {
         Finding {
@@ -136,8 +136,8 @@ mod tests {
     #[test]
     fn documented_examples_parse() {
         for (name, text) in [
-            ("README.md", include_str!("../../../README.md")),
-            ("docs/LINT.md", include_str!("../../../docs/LINT.md")),
+            ("README.md", include_str!("../../README.md")),
+            ("docs/LINT.md", include_str!("../../docs/LINT.md")),
         ] {
             let examples: Vec<&str> = text
                 .split("```toml\n")
