@@ -104,6 +104,15 @@ impl std::fmt::Display for Finding {
     }
 }
 
+impl From<crate::matchers::response::Mismatch> for Finding {
+    fn from(m: crate::matchers::response::Mismatch) -> Self {
+        Finding::Mismatch {
+            expected: m.expected,
+            observed: m.observed,
+        }
+    }
+}
+
 impl Finding {
     pub fn mismatch(expected: impl Into<String>, observed: impl Into<String>) -> Self {
         Finding::Mismatch {

@@ -27,6 +27,7 @@ pub mod runner;
 pub mod target;
 pub mod test_ca;
 pub mod vectors;
+pub mod x509;
 
 use std::path::PathBuf;
 

@@ -301,15 +301,7 @@ impl ApiSpec {
                 )])
             };
         }
-        let essence = content_type
-            .map(|c| {
-                c.split(';')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
+        let essence = media_type_essence(content_type);
         let Some((media_type, schema)) =
             media.iter().find(|(m, _)| m.eq_ignore_ascii_case(&essence))
         else {
@@ -331,6 +323,16 @@ impl ApiSpec {
             Err(errors)
         }
     }
+}
+
+/// The media type of a Content-Type header without its parameters, lower-cased
+/// (`application/json; charset=utf-8` -> `application/json`); empty when there is none. The one
+/// parser the validation and the matchers share.
+pub fn media_type_essence(content_type: Option<&str>) -> String {
+    content_type
+        .and_then(|c| c.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default()
 }
 
 /// Parses a body for schema validation: JSON for JSON media types; for text/plain, a JSON scalar

@@ -20,7 +20,7 @@ use crate::clients::gateway::{GatewayClient, Transcript};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http, HttpError};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions, MlsClient};
 use crate::clients::tls::{Probe, TlsSettings};
-use crate::matchers::attribution;
+use crate::matchers::response::{self, Conformance};
 use crate::spec::ApiSpec;
 
 pub const ALICE: usize = 0;
@@ -220,19 +220,11 @@ impl Ctx {
     }
 
     /// The response's status is documented and its body matches the schema. A mismatch that a
-    /// defect of the document explains (lint's attribution) is recorded as a spec finding and
-    /// does not fail the check.
+    /// defect of the document explains is recorded as a spec finding and does not fail the check.
     pub fn conforms(&mut self, op: &str, resp: &ApiResponse) -> CheckResult {
-        let content_type = resp.content_type.as_deref();
-        let Err(errors) = self
-            .spec
-            .check_response(op, resp.status, content_type, &resp.body)
-        else {
-            return Ok(());
-        };
-        let observed = format!("status {}: {}", resp.status, errors.join("; "));
-        match attribution::explain(&self.spec, op, resp.status, content_type, &resp.body) {
-            Some(defect) => {
+        match response::conformance(&self.spec, op, resp) {
+            Conformance::Conforms => Ok(()),
+            Conformance::ExplainedByDocument { defect, observed } => {
                 self.spec_findings.push(SpecFinding {
                     check: String::new(),
                     operation: op.to_owned(),
@@ -243,10 +235,7 @@ impl Ctx {
                 });
                 Ok(())
             }
-            None => Err(Finding::mismatch(
-                format!("a response documented for {op}"),
-                observed,
-            )),
+            Conformance::Mismatch(mismatch) => Err(mismatch.into()),
         }
     }
 
@@ -725,47 +714,17 @@ pub fn commit_json_bytes(
     Ok(body)
 }
 
-/// Requires one of the statuses.
+/// Requires one of the statuses (`matchers::response::status`).
 pub fn expect_status(resp: &ApiResponse, expected: &[u16], what: &str) -> CheckResult {
-    if expected.contains(&resp.status) {
-        return Ok(());
-    }
-    let list: Vec<String> = expected.iter().map(u16::to_string).collect();
-    Err(Finding::mismatch(
-        format!("status {} ({what})", list.join(" or ")),
-        format!("status {}: {}", resp.status, snippet(&resp.text())),
-    ))
+    Ok(response::status(resp, expected, what)?)
 }
 
-/// An error answer: the status, and a body that is a PROFILE.error-body object
-/// `{error, message}` (non-empty strings).
+/// An error answer: the status and a PROFILE.error-body (`matchers::response::error_answer`).
 pub fn expect_error(resp: &ApiResponse, status: u16, what: &str) -> CheckResult {
-    expect_status(resp, &[status], what)?;
-    if is_error_body(resp) {
-        Ok(())
-    } else {
-        Err(Finding::mismatch(
-            "an error body {error, message} (PROFILE.error-body)",
-            snippet(&resp.text()),
-        ))
-    }
+    Ok(response::error_answer(resp, status, what)?)
 }
 
-/// Whether the body is a PROFILE.error-body object.
-pub fn is_error_body(resp: &ApiResponse) -> bool {
-    let body = resp.json().unwrap_or_default();
-    let named = |k: &str| body[k].as_str().is_some_and(|v| !v.is_empty());
-    named("error") && named("message")
-}
-
-/// The first characters of a body for a mismatch line.
-pub fn snippet(text: &str) -> String {
-    let mut out: String = text.chars().take(200).collect();
-    if out.len() < text.len() {
-        out.push('…');
-    }
-    out
-}
+pub use crate::matchers::response::{is_error_body, snippet};
 
 /// The Welcome in a JSON object's base64 `mlsMessage`.
 pub fn decode_welcome(object: &Value) -> Result<Welcome, Finding> {

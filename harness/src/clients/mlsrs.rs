@@ -88,7 +88,7 @@ pub fn verify_id_cert(
         ));
     }
     // The harness's own pDN reader (never the server's).
-    crate::matchers::idcert::claims(leaf.subject())
+    crate::x509::claims(leaf.subject())
         .map_err(|e| IdentityError(format!("the ID-Cert's name is unreadable: {e}")))?
         .uid
         .ok_or_else(|| IdentityError("the ID-Cert names no actor (no UID)".into()))
@@ -261,8 +261,8 @@ pub fn member_fids(group: &Group<RsConfig>) -> Vec<Option<String>> {
         .map(|m| match &m.signing_identity.credential {
             Credential::X509(chain) => chain
                 .leaf()
-                .and_then(|c| crate::matchers::idcert::parse(c).ok())
-                .and_then(|cert| crate::matchers::idcert::claims(cert.subject()).ok())
+                .and_then(|c| crate::x509::parse(c).ok())
+                .and_then(|cert| crate::x509::claims(cert.subject()).ok())
                 .and_then(|claims| claims.uid),
             _ => None,
         })

@@ -13,11 +13,13 @@
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use p2mls_lint::http::STATUS_AS_BODY;
-use p2mls_lint::polyproto::EPOCH_WIDTH;
-use p2mls_lint::Rule;
 use p2mls_openapi::schema::{narrower_than_u64, status_codes};
-use p2mls_openapi::{parse_instance, ApiSpec};
+use p2mls_openapi::{media_type_essence, parse_instance, ApiSpec};
+
+/// The lint rules whose defects explain a failure, by id (the lint crate's catalogue holds them;
+/// a test below keeps the ids in step with it).
+const STATUS_AS_BODY: &str = "P2L-HTTP-001";
+const EPOCH_WIDTH: &str = "P2L-PP-004";
 
 /// A schema defect that explains a validation failure.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -28,11 +30,8 @@ pub struct SpecDefect {
 }
 
 impl SpecDefect {
-    fn new(rule: &Rule, explanation: String) -> Self {
-        Self {
-            rule: rule.id,
-            explanation,
-        }
+    fn new(rule: &'static str, explanation: String) -> Self {
+        Self { rule, explanation }
     }
 }
 
@@ -57,7 +56,7 @@ pub fn explain(
                 )?;
                 codes.contains(&status).then(|| {
                     SpecDefect::new(
-                        &STATUS_AS_BODY,
+                        STATUS_AS_BODY,
                         format!(
                             "{operation} documents {status} only as a {media_type} body value of \
                              its {listed_under} response, so a real {status} cannot match"
@@ -78,15 +77,7 @@ pub fn explain(
         .collect();
     // The body is meaningless under such a schema, but the media type is still the document's:
     // a body of an undocumented media type stays the server's failure.
-    let essence = content_type
-        .map(|c| {
-            c.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let essence = media_type_essence(content_type);
     let media_documented = documented.keys().any(|m| m.eq_ignore_ascii_case(&essence));
     if !documented.is_empty() && enums.len() == documented.len() && media_documented {
         let listed: Vec<String> = enums
@@ -97,7 +88,7 @@ pub fn explain(
             })
             .collect();
         return Some(SpecDefect::new(
-            &STATUS_AS_BODY,
+            STATUS_AS_BODY,
             format!(
                 "the {status} response of {operation} documents only status codes as bodies ({})",
                 listed.join(", ")
@@ -115,7 +106,8 @@ fn epoch_overflow(
     content_type: Option<&str>,
     body: &[u8],
 ) -> Option<SpecDefect> {
-    let essence = content_type?.split(';').next()?.trim().to_ascii_lowercase();
+    content_type?;
+    let essence = media_type_essence(content_type);
     let (media_type, schema) = documented
         .iter()
         .find(|(m, _)| m.eq_ignore_ascii_case(&essence))?;
@@ -129,7 +121,7 @@ fn epoch_overflow(
     let validator = spec.compile(&repaired).ok()?;
     validator.is_valid(&instance).then(|| {
         SpecDefect::new(
-            &EPOCH_WIDTH,
+            EPOCH_WIDTH,
             format!(
                 "the response of {operation} is valid once {} {} uint64 as RFC 9420 says; the \
                  document narrows them",
@@ -182,6 +174,16 @@ fn widen_epochs(schema: &Value, widened: &mut Vec<String>) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_rule_ids_are_lint_rules() {
+        for id in [STATUS_AS_BODY, EPOCH_WIDTH] {
+            assert!(
+                p2mls_lint::RULES.iter().any(|rule| rule.id == id),
+                "{id} is not in p2mls-lint's catalogue"
+            );
+        }
+    }
 
     fn spec() -> ApiSpec {
         ApiSpec::default_spec()

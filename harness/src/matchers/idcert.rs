@@ -1,88 +1,11 @@
-//! ID-Certs read and judged with the harness's own code, written from polyproto-core §6.1 with
-//! x509-parser: never with the reference server's builder or reader (`protocol::idcert`), so a
-//! naming or signature bug both sides shared could not pass unseen.
+//! ID-Certs judged with the harness's own code (`crate::x509` reads them): signatures against
+//! the issuer, and the pDN claims core §6.1.1.1 asks of an actor, never with the reference
+//! server's code (`protocol::idcert`), so a bug both sides shared could not pass unseen.
 
-use x509_parser::oid_registry::{OID_SIG_ED25519, OID_X509_COMMON_NAME};
-use x509_parser::prelude::{FromDer, X509Certificate};
-use x509_parser::x509::X509Name;
+use x509_parser::oid_registry::OID_SIG_ED25519;
+use x509_parser::prelude::X509Certificate;
 
-/// `UID` (RFC 4519; core §6.1.1.1: the actor's federation id).
-const OID_UID: &str = "0.9.2342.19200300.100.1.1";
-/// `uniqueIdentifier` (RFC 4519; core §6.1.1.1: the session id).
-const OID_UNIQUE_IDENTIFIER: &str = "0.9.2342.19200300.100.1.44";
-/// `domainComponent` (RFC 4519).
-const OID_DC: &str = "0.9.2342.19200300.100.1.25";
-
-/// The pDN claims of a name, as core §6.1.1.1 defines them.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct PdnClaims {
-    pub common_name: Option<String>,
-    /// The federation id (`UID`).
-    pub uid: Option<String>,
-    /// The session id (`uniqueIdentifier`).
-    pub session_id: Option<String>,
-    /// Domain components in DER order (most significant first, as LDAP writes them).
-    pub domain_components: Vec<String>,
-}
-
-impl PdnClaims {
-    /// The domain the components spell: labels from least to most significant, joined by `.`.
-    pub fn domain(&self) -> String {
-        let mut labels = self.domain_components.clone();
-        labels.reverse();
-        labels.join(".")
-    }
-}
-
-/// Reads the pDN claims of `name`; an attribute present twice is an error (a pDN names one
-/// actor, one session).
-pub fn claims(name: &X509Name<'_>) -> Result<PdnClaims, String> {
-    let mut out = PdnClaims::default();
-    for attribute in name.iter_attributes() {
-        let oid = attribute.attr_type().to_id_string();
-        let value = || {
-            attribute
-                .as_str()
-                .map(str::to_owned)
-                .map_err(|e| format!("attribute {oid} is not a string: {e}"))
-        };
-        let slot = if attribute.attr_type() == &OID_X509_COMMON_NAME {
-            &mut out.common_name
-        } else if oid == OID_UID {
-            &mut out.uid
-        } else if oid == OID_UNIQUE_IDENTIFIER {
-            &mut out.session_id
-        } else if oid == OID_DC {
-            out.domain_components.push(value()?);
-            continue;
-        } else {
-            continue;
-        };
-        if slot.replace(value()?).is_some() {
-            return Err(format!("attribute {oid} appears more than once"));
-        }
-    }
-    Ok(out)
-}
-
-/// DER of the first `CERTIFICATE` block of `pem`.
-pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
-    let (_, block) =
-        x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| format!("not PEM: {e}"))?;
-    if block.label != "CERTIFICATE" {
-        return Err(format!("a PEM {} block, not CERTIFICATE", block.label));
-    }
-    Ok(block.contents)
-}
-
-pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
-    let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("not a DER certificate: {e}"))?;
-    if !rest.is_empty() {
-        return Err(format!("{} bytes after the certificate", rest.len()));
-    }
-    Ok(cert)
-}
+pub use crate::x509::{claims, ed25519_key, parse, pem_to_der, PdnClaims};
 
 /// `cert`'s signature verifies with `issuer`'s public key (Ed25519 only, as polyproto's suites
 /// sign; anything else is reported, not accepted).
@@ -95,22 +18,6 @@ pub fn signed_by(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Re
     }
     cert.verify_signature(Some(issuer.public_key()))
         .map_err(|e| format!("the signature does not verify with the issuer's key: {e}"))
-}
-
-/// The raw 32-byte Ed25519 key of the subject.
-pub fn ed25519_key(cert: &X509Certificate<'_>) -> Result<Vec<u8>, String> {
-    let spki = cert.public_key();
-    if spki.algorithm.algorithm != OID_SIG_ED25519 {
-        return Err(format!(
-            "subject key algorithm {} is not Ed25519",
-            spki.algorithm.algorithm
-        ));
-    }
-    let key = spki.subject_public_key.data.to_vec();
-    if key.len() != 32 {
-        return Err(format!("an Ed25519 key of {} bytes", key.len()));
-    }
-    Ok(key)
 }
 
 /// What core §6.1.1.1 asks of an actor's pDN, for the actor `fid` in session `session_id`.
@@ -145,7 +52,9 @@ pub fn actor_claims_problems(claims: &PdnClaims, fid: &str, session_id: &str) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::x509::{OID_DC, OID_UID, OID_UNIQUE_IDENTIFIER};
     use x509_parser::prelude::FromDer;
+    use x509_parser::x509::X509Name;
 
     /// DER written out by hand (X.690): a tag, a length, the content.
     fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {

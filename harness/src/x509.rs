@@ -1,0 +1,102 @@
+//! ID-Certs read with the harness's own code, written from polyproto-core §6.1 with x509-parser:
+//! never with the reference server's builder or reader (`protocol::idcert`), so a naming bug both
+//! sides shared could not pass unseen. The clients read claims with it (mls-rs's identity
+//! provider); `matchers::idcert` judges with it.
+
+use x509_parser::oid_registry::{OID_SIG_ED25519, OID_X509_COMMON_NAME};
+use x509_parser::prelude::{FromDer, X509Certificate};
+use x509_parser::x509::X509Name;
+
+/// `UID` (RFC 4519; core §6.1.1.1: the actor's federation id).
+pub const OID_UID: &str = "0.9.2342.19200300.100.1.1";
+/// `uniqueIdentifier` (RFC 4519; core §6.1.1.1: the session id).
+pub const OID_UNIQUE_IDENTIFIER: &str = "0.9.2342.19200300.100.1.44";
+/// `domainComponent` (RFC 4519).
+pub const OID_DC: &str = "0.9.2342.19200300.100.1.25";
+
+/// The pDN claims of a name, as core §6.1.1.1 defines them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PdnClaims {
+    pub common_name: Option<String>,
+    /// The federation id (`UID`).
+    pub uid: Option<String>,
+    /// The session id (`uniqueIdentifier`).
+    pub session_id: Option<String>,
+    /// Domain components in DER order (most significant first, as LDAP writes them).
+    pub domain_components: Vec<String>,
+}
+
+impl PdnClaims {
+    /// The domain the components spell: labels from least to most significant, joined by `.`.
+    pub fn domain(&self) -> String {
+        let mut labels = self.domain_components.clone();
+        labels.reverse();
+        labels.join(".")
+    }
+}
+
+/// Reads the pDN claims of `name`; an attribute present twice is an error (a pDN names one
+/// actor, one session).
+pub fn claims(name: &X509Name<'_>) -> Result<PdnClaims, String> {
+    let mut out = PdnClaims::default();
+    for attribute in name.iter_attributes() {
+        let oid = attribute.attr_type().to_id_string();
+        let value = || {
+            attribute
+                .as_str()
+                .map(str::to_owned)
+                .map_err(|e| format!("attribute {oid} is not a string: {e}"))
+        };
+        let slot = if attribute.attr_type() == &OID_X509_COMMON_NAME {
+            &mut out.common_name
+        } else if oid == OID_UID {
+            &mut out.uid
+        } else if oid == OID_UNIQUE_IDENTIFIER {
+            &mut out.session_id
+        } else if oid == OID_DC {
+            out.domain_components.push(value()?);
+            continue;
+        } else {
+            continue;
+        };
+        if slot.replace(value()?).is_some() {
+            return Err(format!("attribute {oid} appears more than once"));
+        }
+    }
+    Ok(out)
+}
+
+/// DER of the first `CERTIFICATE` block of `pem`.
+pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
+    let (_, block) =
+        x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| format!("not PEM: {e}"))?;
+    if block.label != "CERTIFICATE" {
+        return Err(format!("a PEM {} block, not CERTIFICATE", block.label));
+    }
+    Ok(block.contents)
+}
+
+pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
+    let (rest, cert) =
+        X509Certificate::from_der(der).map_err(|e| format!("not a DER certificate: {e}"))?;
+    if !rest.is_empty() {
+        return Err(format!("{} bytes after the certificate", rest.len()));
+    }
+    Ok(cert)
+}
+
+/// The raw 32-byte Ed25519 key of the subject.
+pub fn ed25519_key(cert: &X509Certificate<'_>) -> Result<Vec<u8>, String> {
+    let spki = cert.public_key();
+    if spki.algorithm.algorithm != OID_SIG_ED25519 {
+        return Err(format!(
+            "subject key algorithm {} is not Ed25519",
+            spki.algorithm.algorithm
+        ));
+    }
+    let key = spki.subject_public_key.data.to_vec();
+    if key.len() != 32 {
+        return Err(format!("an Ed25519 key of {} bytes", key.len()));
+    }
+    Ok(key)
+}
