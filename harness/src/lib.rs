@@ -10,6 +10,8 @@ pub use p2mls_lint as lint;
 pub use p2mls_lint::diff;
 pub use p2mls_openapi as spec;
 
+pub use error::Error;
+
 pub mod catalogue;
 pub mod chaos;
 pub mod check;
@@ -18,6 +20,7 @@ pub mod cleanup;
 pub mod clients;
 pub mod console;
 pub mod differential;
+pub mod error;
 pub mod ledger;
 pub mod matchers;
 pub mod redact;
@@ -130,16 +133,6 @@ fn parse_wire(text: &str) -> Result<u16, String> {
     p2mls_protocol::identifiers::parse_code_point(text).map_err(|e| e.to_string())
 }
 
-/// A usage, configuration or document error: exit code 2.
-#[derive(Debug)]
-pub struct UsageError(pub String);
-
-impl std::fmt::Display for UsageError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// What `p2mls run` produced.
 pub enum RunOutput {
     /// `--list`: the selected checks.
@@ -160,12 +153,12 @@ impl RunOutput {
 }
 
 /// Runs `p2mls run`.
-pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
+pub async fn run(args: &RunArgs) -> Result<RunOutput, Error> {
     let spec = match &args.spec {
-        Some(path) => ApiSpec::load(path).map_err(|e| UsageError(e.to_string()))?,
+        Some(path) => ApiSpec::load(path).map_err(|e| Error::Usage(e.to_string()))?,
         None => ApiSpec::default_spec(),
     };
-    let selection = Selection::new(&args.only, &args.skip).map_err(UsageError)?;
+    let selection = Selection::new(&args.only, &args.skip)?;
     let registry = SuiteRegistry::new(
         args.hybrid_wire
             .unwrap_or(p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE),
@@ -181,18 +174,13 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, UsageError> {
     if args.list {
         return Ok(RunOutput::Listed(defs));
     }
-    let expectations = args
-        .expect
-        .as_deref()
-        .map(Expectations::load)
-        .transpose()
-        .map_err(UsageError)?;
+    let expectations = args.expect.as_deref().map(Expectations::load).transpose()?;
     let (base, config, embedded) = match &args.target {
         Some(url) => {
             let path = args.config.as_deref().ok_or_else(|| {
-                UsageError("--target needs --config FILE saying how to obtain actors".into())
+                Error::Usage("--target needs --config FILE saying how to obtain actors".into())
             })?;
-            let config = TargetConfig::load(path).map_err(UsageError)?;
+            let config = TargetConfig::load(path)?;
             (url.clone(), config, None)
         }
         None => {
@@ -308,7 +296,7 @@ pub fn embedded_limits(config: &mut p2mls_reference_server::Config) {
 async fn start_embedded(
     args: &RunArgs,
     registry: &SuiteRegistry,
-) -> Result<(p2mls_reference_server::RunningServer, TargetConfig), UsageError> {
+) -> Result<(p2mls_reference_server::RunningServer, TargetConfig), Error> {
     let secret = random_hex(16);
     let mut server_config = p2mls_reference_server::Config::ephemeral(secret.clone());
     server_config.hybrid_wire = registry.suites()[1].wire;
@@ -321,14 +309,14 @@ async fn start_embedded(
     server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
     embedded_limits(&mut server_config);
     let (identity, anchors) = embedded_tls(&server_config.faults).map_err(|e| {
-        UsageError(format!(
+        Error::Usage(format!(
             "cannot make the embedded server's TLS certificate: {e}"
         ))
     })?;
     server_config.tls = Some(identity);
     let server = p2mls_reference_server::spawn(server_config)
         .await
-        .map_err(|e| UsageError(format!("cannot start the embedded server: {e}")))?;
+        .map_err(|e| Error::Usage(format!("cannot start the embedded server: {e}")))?;
     let config = TargetConfig {
         url: None,
         timeout_seconds: 10,
@@ -436,9 +424,9 @@ async fn certify(
     spec: &ApiSpec,
     registry: &SuiteRegistry,
     mode: Mode,
-) -> Result<Certified, UsageError> {
+) -> Result<Certified, Error> {
     let http = clients::http::Http::with_tls(base, config.timeout(), &config.tls)
-        .map_err(|e| UsageError(e.to_string()))?
+        .map_err(|e| Error::Usage(e.to_string()))?
         .with_policy(clients::http::RetryPolicy {
             max_retries: config.max_retries,
             budget: std::time::Duration::from_secs(config.retry_budget_seconds),
@@ -451,7 +439,7 @@ async fn certify(
     };
     let blocked = match &probe {
         Some(Probe::Unreachable(why)) => {
-            return Err(UsageError(format!("cannot reach {base}: {why}")))
+            return Err(Error::Usage(format!("cannot reach {base}: {why}")))
         }
         Some(Probe::Handshake(_, Err(why))) if !config.tls.insecure_skip_verify => Some(format!(
             "the target's TLS certificate is refused ({why}; see tls.certificate)"
@@ -472,7 +460,7 @@ async fn certify(
             let run_tag = random_hex(4);
             clients::actors::obtain(&http, &config.actors, &run_tag)
                 .await
-                .map_err(|e| UsageError(format!("cannot obtain actors from {base}: {e}")))?
+                .map_err(|e| Error::Usage(format!("cannot obtain actors from {base}: {e}")))?
         }
     };
     let mut ctx = checks::Ctx::new(http, spec.clone(), registry.clone(), actors);

@@ -2,6 +2,7 @@
 //! report.json, to a gateway, with the recorded timing, and prints the new transcript. Secrets
 //! recorded as `$TOKEN_ALICE` etc. are taken from environment variables of the same name.
 
+use crate::Error;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -44,7 +45,11 @@ fn fill_secrets(payload: &str) -> Result<String, String> {
 }
 
 /// The recorded frames of `check` in a report.
-pub fn recorded(report: &Value, check: &str) -> Result<Vec<TranscriptFrame>, String> {
+pub fn recorded(report: &Value, check: &str) -> Result<Vec<TranscriptFrame>, Error> {
+    recorded_frames(report, check).map_err(Error::Usage)
+}
+
+fn recorded_frames(report: &Value, check: &str) -> Result<Vec<TranscriptFrame>, String> {
     let entry = report["checks"]
         .as_array()
         .and_then(|checks| checks.iter().find(|c| c["id"] == check))
@@ -60,12 +65,16 @@ pub fn recorded(report: &Value, check: &str) -> Result<Vec<TranscriptFrame>, Str
 }
 
 /// Replays the client side; returns the new transcript.
-pub async fn replay(args: &ReplayArgs) -> Result<Vec<TranscriptFrame>, String> {
+pub async fn replay(args: &ReplayArgs) -> Result<Vec<TranscriptFrame>, Error> {
+    replay_frames(args).await.map_err(Error::Usage)
+}
+
+async fn replay_frames(args: &ReplayArgs) -> Result<Vec<TranscriptFrame>, String> {
     let text = std::fs::read_to_string(&args.report)
         .map_err(|e| format!("cannot read {}: {e}", args.report.display()))?;
     let report: Value = serde_json::from_str(&text)
         .map_err(|e| format!("{} is not JSON: {e}", args.report.display()))?;
-    let frames = recorded(&report, &args.check)?;
+    let frames = recorded_frames(&report, &args.check)?;
     let transcript = Transcript::default();
     let mut connections: Vec<(String, GatewayClient)> = Vec::new();
     let started = tokio::time::Instant::now();

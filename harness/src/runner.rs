@@ -1,5 +1,6 @@
 //! Runs the selected checks in order, applies levels, and gates on `--expect`.
 
+use crate::Error;
 use std::panic::AssertUnwindSafe;
 use std::time::{Duration, Instant};
 
@@ -40,16 +41,21 @@ pub struct Selection {
 }
 
 impl Selection {
-    pub fn new(only: &[String], skip: &[String]) -> Result<Self, String> {
-        let build = |patterns: &[String]| -> Result<Option<GlobSet>, String> {
+    pub fn new(only: &[String], skip: &[String]) -> Result<Self, Error> {
+        let build = |patterns: &[String]| -> Result<Option<GlobSet>, Error> {
             if patterns.is_empty() {
                 return Ok(None);
             }
             let mut builder = GlobSetBuilder::new();
             for p in patterns {
-                builder.add(Glob::new(p).map_err(|e| format!("invalid glob `{p}`: {e}"))?);
+                builder.add(
+                    Glob::new(p).map_err(|e| Error::Config(format!("invalid glob `{p}`: {e}")))?,
+                );
             }
-            builder.build().map(Some).map_err(|e| e.to_string())
+            builder
+                .build()
+                .map(Some)
+                .map_err(|e| Error::Config(e.to_string()))
         };
         Ok(Self {
             only: build(only)?,
@@ -217,17 +223,17 @@ pub struct ExpectedFailure {
 }
 
 impl Expectations {
-    pub fn load(path: &std::path::Path) -> Result<Self, String> {
+    pub fn load(path: &std::path::Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            .map_err(|e| Error::Config(format!("cannot read {}: {e}", path.display())))?;
         let parsed: Self = toml::from_str(&text)
-            .map_err(|e| format!("invalid expectations {}: {e}", path.display()))?;
+            .map_err(|e| Error::Config(format!("invalid expectations {}: {e}", path.display())))?;
         if let Some(e) = parsed.expected.iter().find(|e| e.reason.trim().is_empty()) {
-            return Err(format!(
+            return Err(Error::Config(format!(
                 "{}: expected failure {} needs a reason",
                 path.display(),
                 e.check
-            ));
+            )));
         }
         Ok(parsed)
     }

@@ -1,5 +1,6 @@
 //! The target under test and how the harness obtains its actors (see TARGET.md).
 
+use crate::Error;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -77,32 +78,35 @@ fn default_event_timeout() -> u64 {
 }
 
 impl TargetConfig {
-    pub fn load(path: &Path) -> Result<Self, String> {
+    pub fn load(path: &Path) -> Result<Self, Error> {
         let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
-        let config: Self =
-            toml::from_str(&text).map_err(|e| format!("invalid config {}: {e}", path.display()))?;
+            .map_err(|e| Error::Config(format!("cannot read config {}: {e}", path.display())))?;
+        let config: Self = toml::from_str(&text)
+            .map_err(|e| Error::Config(format!("invalid config {}: {e}", path.display())))?;
         if let ActorSource::Static { list } = &config.actors {
             if list.len() < 3 {
-                return Err(format!(
+                return Err(Error::Config(format!(
                     "{}: static mode needs at least three actors",
                     path.display()
-                ));
+                )));
             }
         }
         if let ActorSource::Reference { name_prefix, .. } = &config.actors {
             let allowed =
                 |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
             if name_prefix.len() > 12 || !name_prefix.chars().all(allowed) {
-                return Err(format!(
+                return Err(Error::Config(format!(
                     "{}: name_prefix {name_prefix:?} must be at most 12 of a-z, 0-9, '.', '_', '-'",
                     path.display()
-                ));
+                )));
             }
         }
         if let ActorSource::Command { command, .. } = &config.actors {
             if command.is_empty() {
-                return Err(format!("{}: command mode needs a command", path.display()));
+                return Err(Error::Config(format!(
+                    "{}: command mode needs a command",
+                    path.display()
+                )));
             }
         }
         let mut config = config;
@@ -119,7 +123,7 @@ impl TargetConfig {
             })
             .collect();
         config.tls = TlsSettings::from_files(&config.ca_certs, config.insecure_skip_verify)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+            .map_err(|e| Error::Config(format!("{}: {e}", path.display())))?;
         Ok(config)
     }
 
@@ -152,7 +156,10 @@ mod tests {
         ));
         let few = dir.join("few.toml");
         std::fs::write(&few, "[actors]\nmode = 'static'\nlist = []\n").expect("write");
-        assert!(TargetConfig::load(&few).unwrap_err().contains("three"));
+        assert!(TargetConfig::load(&few)
+            .unwrap_err()
+            .to_string()
+            .contains("three"));
         let typo = dir.join("typo.toml");
         std::fs::write(
             &typo,
@@ -178,6 +185,7 @@ mod tests {
         .expect("write");
         assert!(TargetConfig::load(&shouty)
             .unwrap_err()
+            .to_string()
             .contains("name_prefix"));
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -7,7 +7,7 @@ use p2mls_protocol::suites::SuiteRegistry;
 use p2mls_vectors::report::{Header, Report};
 use p2mls_vectors::{ProviderKind, Selection};
 
-use crate::UsageError;
+use crate::Error;
 
 #[derive(Debug, Clone, clap::Subcommand)]
 pub enum VectorsCommand {
@@ -52,13 +52,13 @@ pub struct GenerateArgs {
 }
 
 /// Parses `0x004F`, `0xF110` or a decimal number; polyproto ids map to their wire code point.
-pub fn parse_suite(text: &str) -> Result<u16, UsageError> {
+pub fn parse_suite(text: &str) -> Result<u16, Error> {
     let t = text.trim();
     let value = match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
         Some(hex) => u16::from_str_radix(hex, 16),
         None => t.parse(),
     }
-    .map_err(|_| UsageError(format!("--suite {text}: not a 16-bit suite code")))?;
+    .map_err(|_| Error::Usage(format!("--suite {text}: not a 16-bit suite code")))?;
     let registry = SuiteRegistry::default();
     Ok(registry
         .by_polyproto_id(value)
@@ -85,9 +85,9 @@ pub fn run(command: &VectorsCommand) -> i32 {
     }
 }
 
-fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
+fn verify(args: &VerifyArgs) -> Result<i32, Error> {
     if !args.dir.is_dir() {
-        return Err(UsageError(format!(
+        return Err(Error::Usage(format!(
             "--dir {}: not a readable directory",
             args.dir.display()
         )));
@@ -96,7 +96,7 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
         ENGINES.to_vec()
     } else {
         vec![ProviderKind::parse(&args.provider).ok_or_else(|| {
-            UsageError(format!(
+            Error::Usage(format!(
                 "--provider {}: expected all, rust-crypto, libcrux or mls-rs",
                 args.provider
             ))
@@ -105,7 +105,7 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
     let suite = args.suite.as_deref().map(parse_suite).transpose()?;
     if let Some(file) = &args.file {
         if p2mls_vectors::file_kind(file).is_none() {
-            return Err(UsageError(format!(
+            return Err(Error::Usage(format!(
                 "--file {file}: not a known vector file"
             )));
         }
@@ -123,7 +123,7 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
     }
     let entries = merge(runs);
     if entries.is_empty() && absent.len() == p2mls_vectors::FILES.len() {
-        return Err(UsageError(format!(
+        return Err(Error::Usage(format!(
             "--dir {}: holds none of the known vector files",
             args.dir.display()
         )));
@@ -160,7 +160,7 @@ fn verify(args: &VerifyArgs) -> Result<i32, UsageError> {
     if let Some(dir) = &args.out {
         report
             .write(dir)
-            .map_err(|e| UsageError(format!("cannot write reports to {}: {e}", dir.display())))?;
+            .map_err(|e| Error::Usage(format!("cannot write reports to {}: {e}", dir.display())))?;
         println!("reports written to {}", dir.display());
     }
     Ok(report.exit_code())
@@ -226,11 +226,11 @@ fn merge(mut runs: Vec<Vec<p2mls_vectors::EntryReport>>) -> Vec<p2mls_vectors::E
     out
 }
 
-fn generate(args: &GenerateArgs) -> Result<(), UsageError> {
+fn generate(args: &GenerateArgs) -> Result<(), Error> {
     let wire = parse_suite(&args.suite)?;
-    let files = p2mls_vectors::generate::generate(wire, args.seed).map_err(UsageError)?;
+    let files = p2mls_vectors::generate::generate(wire, args.seed).map_err(Error::Usage)?;
     p2mls_vectors::generate::write(&args.out, &files)
-        .map_err(|e| UsageError(format!("cannot write to {}: {e}", args.out.display())))?;
+        .map_err(|e| Error::Usage(format!("cannot write to {}: {e}", args.out.display())))?;
     for (name, _) in &files {
         println!("{}", args.out.join(name).display());
     }

@@ -3,6 +3,7 @@
 //! sides shared could not pass unseen. The clients read claims with it (mls-rs's identity
 //! provider); `matchers::idcert` judges with it.
 
+use crate::Error;
 use x509_parser::oid_registry::{OID_SIG_ED25519, OID_X509_COMMON_NAME};
 use x509_parser::prelude::{FromDer, X509Certificate};
 use x509_parser::x509::X509Name;
@@ -37,7 +38,7 @@ impl PdnClaims {
 
 /// Reads the pDN claims of `name`; an attribute present twice is an error (a pDN names one
 /// actor, one session).
-pub fn claims(name: &X509Name<'_>) -> Result<PdnClaims, String> {
+pub fn claims(name: &X509Name<'_>) -> Result<PdnClaims, Error> {
     let mut out = PdnClaims::default();
     for attribute in name.iter_attributes() {
         let oid = attribute.attr_type().to_id_string();
@@ -45,7 +46,7 @@ pub fn claims(name: &X509Name<'_>) -> Result<PdnClaims, String> {
             attribute
                 .as_str()
                 .map(str::to_owned)
-                .map_err(|e| format!("attribute {oid} is not a string: {e}"))
+                .map_err(|e| Error::Malformed(format!("attribute {oid} is not a string: {e}")))
         };
         let slot = if attribute.attr_type() == &OID_X509_COMMON_NAME {
             &mut out.common_name
@@ -60,43 +61,54 @@ pub fn claims(name: &X509Name<'_>) -> Result<PdnClaims, String> {
             continue;
         };
         if slot.replace(value()?).is_some() {
-            return Err(format!("attribute {oid} appears more than once"));
+            return Err(Error::Malformed(format!(
+                "attribute {oid} appears more than once"
+            )));
         }
     }
     Ok(out)
 }
 
 /// DER of the first `CERTIFICATE` block of `pem`.
-pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, String> {
-    let (_, block) =
-        x509_parser::pem::parse_x509_pem(pem.as_bytes()).map_err(|e| format!("not PEM: {e}"))?;
+pub fn pem_to_der(pem: &str) -> Result<Vec<u8>, Error> {
+    let (_, block) = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(|e| Error::Malformed(format!("not PEM: {e}")))?;
     if block.label != "CERTIFICATE" {
-        return Err(format!("a PEM {} block, not CERTIFICATE", block.label));
+        return Err(Error::Malformed(format!(
+            "a PEM {} block, not CERTIFICATE",
+            block.label
+        )));
     }
     Ok(block.contents)
 }
 
-pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, String> {
-    let (rest, cert) =
-        X509Certificate::from_der(der).map_err(|e| format!("not a DER certificate: {e}"))?;
+pub fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Error> {
+    let (rest, cert) = X509Certificate::from_der(der)
+        .map_err(|e| Error::Malformed(format!("not a DER certificate: {e}")))?;
     if !rest.is_empty() {
-        return Err(format!("{} bytes after the certificate", rest.len()));
+        return Err(Error::Malformed(format!(
+            "{} bytes after the certificate",
+            rest.len()
+        )));
     }
     Ok(cert)
 }
 
 /// The raw 32-byte Ed25519 key of the subject.
-pub fn ed25519_key(cert: &X509Certificate<'_>) -> Result<Vec<u8>, String> {
+pub fn ed25519_key(cert: &X509Certificate<'_>) -> Result<Vec<u8>, Error> {
     let spki = cert.public_key();
     if spki.algorithm.algorithm != OID_SIG_ED25519 {
-        return Err(format!(
+        return Err(Error::Malformed(format!(
             "subject key algorithm {} is not Ed25519",
             spki.algorithm.algorithm
-        ));
+        )));
     }
     let key = spki.subject_public_key.data.to_vec();
     if key.len() != 32 {
-        return Err(format!("an Ed25519 key of {} bytes", key.len()));
+        return Err(Error::Malformed(format!(
+            "an Ed25519 key of {} bytes",
+            key.len()
+        )));
     }
     Ok(key)
 }

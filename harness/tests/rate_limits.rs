@@ -5,8 +5,9 @@
 use std::time::{Duration, Instant};
 
 use p2mls::check::Verdict;
-use p2mls::clients::http::{Auth, Http, HttpError, RetryPolicy};
+use p2mls::clients::http::{Auth, Http, RetryPolicy};
 use p2mls::report::Report;
+use p2mls::Error;
 use p2mls::{RunArgs, RunOutput};
 use p2mls_reference_server::rate_limit::RateLimit;
 
@@ -107,14 +108,14 @@ async fn a_request_limited_past_the_budget_is_an_error_not_a_failure() {
     let started = Instant::now();
     let (second, exchange) = http.send(&request).await;
     match second {
-        Err(HttpError::RateLimited(why)) => assert!(why.contains("budget"), "{why}"),
+        Err(Error::RateLimited(why)) => assert!(why.contains("budget"), "{why}"),
         other => panic!("expected a rate-limit error, got {other:?}"),
     }
     assert_eq!(exchange.status, Some(429));
     // Nothing was waited: the Retry-After alone is past the budget.
     assert!(started.elapsed() < Duration::from_secs(2));
     // In a check this is `error`.
-    let finding = p2mls::checks::context::http_finding(HttpError::RateLimited("x".into()));
+    let finding = p2mls::checks::context::http_finding(Error::RateLimited("x".into()));
     assert!(matches!(finding, p2mls::check::Finding::Harness(_)));
     server.stop().await;
 }

@@ -284,9 +284,9 @@ fn a_ca_file_that_is_missing_or_not_pem_is_a_config_error() {
     let dir = temp_dir("bad-ca");
     let missing = target_config(&dir, "ca_certs = [\"nowhere.pem\"]");
     let error = p2mls::target::TargetConfig::load(&missing).expect_err("missing CA file");
-    assert!(error.contains("nowhere.pem"), "{error}");
+    assert!(error.to_string().contains("nowhere.pem"), "{error}");
     std::fs::write(dir.join("junk.pem"), "not a certificate").expect("junk");
     let junk = target_config(&dir, "ca_certs = [\"junk.pem\"]");
     let error = p2mls::target::TargetConfig::load(&junk).expect_err("junk CA file");
-    assert!(error.contains("no CERTIFICATE"), "{error}");
+    assert!(error.to_string().contains("no CERTIFICATE"), "{error}");
 }

@@ -17,11 +17,12 @@ use std::time::Duration;
 use crate::check::{CheckResult, Exchange, Finding, SpecFinding};
 use crate::clients::actors::Actor;
 use crate::clients::gateway::{GatewayClient, Transcript};
-use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http, HttpError};
+use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions, MlsClient};
 use crate::clients::tls::{Probe, TlsSettings};
 use crate::matchers::response::{self, Conformance};
 use crate::spec::ApiSpec;
+use crate::Error;
 
 pub const ALICE: usize = 0;
 pub const BOB: usize = 1;
@@ -569,10 +570,10 @@ impl Ctx {
 }
 
 /// The finding for a request that got no response.
-pub fn http_finding(error: HttpError) -> Finding {
+pub fn http_finding(error: Error) -> Finding {
     match error {
-        HttpError::Transport(why) => Finding::mismatch("an HTTP response", why),
-        limited @ HttpError::RateLimited(_) => Finding::harness(limited),
+        Error::Transport(why) => Finding::mismatch("an HTTP response", why),
+        other => Finding::harness(other),
     }
 }
 

@@ -138,8 +138,8 @@ fn is(event: &Value, n: &str, op: u16) -> bool {
     event["n"] == n && event["op"] == op
 }
 
-fn mismatch(expected: &str) -> impl FnOnce(String) -> Finding + '_ {
-    move |observed| Finding::mismatch(expected, observed)
+fn mismatch<E: std::fmt::Display>(expected: &str) -> impl FnOnce(E) -> Finding + '_ {
+    move |observed| Finding::mismatch(expected, observed.to_string())
 }
 
 pub async fn hello(ctx: &mut Ctx) -> CheckResult {
@@ -451,7 +451,10 @@ pub async fn resume(ctx: &mut Ctx) -> CheckResult {
         .await;
     let resumed = match outcome {
         Ok(resumed) => resumed,
-        Err(e) if e.contains(&format!("code Some({})", close::UNRESUMEABLE)) => {
+        Err(e)
+            if e.to_string()
+                .contains(&format!("code Some({})", close::UNRESUMEABLE)) =>
+        {
             return Err(Finding::Unsupported(
                 "the target refuses to resume (4010); resuming is optional".into(),
             ));

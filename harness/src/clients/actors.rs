@@ -1,6 +1,7 @@
 //! Obtaining actor sessions from the target: registration + ID-CSR (reference mode), a static
 //! list, or an operator's command.
 
+use crate::Error;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
@@ -121,7 +122,13 @@ impl Actor {
 const NAMES: [&str; 3] = ["alice", "bob", "carol"];
 
 /// Obtains the actors (alice, bob, carol, in that order).
-pub async fn obtain(
+pub async fn obtain(http: &Http, source: &ActorSource, run_tag: &str) -> Result<Vec<Actor>, Error> {
+    obtain_actors(http, source, run_tag)
+        .await
+        .map_err(Error::Actors)
+}
+
+async fn obtain_actors(
     http: &Http,
     source: &ActorSource,
     run_tag: &str,
@@ -133,7 +140,7 @@ pub async fn obtain(
         } => {
             let mut actors = Vec::new();
             for name in NAMES {
-                let mut actor = register(
+                let mut actor = register_actor(
                     http,
                     registration_secret,
                     &format!("{name_prefix}{name}"),
@@ -214,6 +221,17 @@ fn evidence_label(name: &str) -> String {
 
 /// Registers one actor through the reference route and obtains an ID-Cert for a new session.
 pub async fn register(
+    http: &Http,
+    secret: &str,
+    name: &str,
+    run_tag: &str,
+) -> Result<Actor, Error> {
+    register_actor(http, secret, name, run_tag)
+        .await
+        .map_err(Error::Actors)
+}
+
+async fn register_actor(
     http: &Http,
     secret: &str,
     name: &str,
@@ -303,6 +321,6 @@ mod tests {
             .await
             .err()
             .expect("an overrunning command is an error");
-        assert!(err.contains("did not finish within 1 s"), "{err}");
+        assert!(err.to_string().contains("did not finish within 1 s"), "{err}");
     }
 }

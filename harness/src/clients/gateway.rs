@@ -1,6 +1,7 @@
 //! A polyproto gateway client that records a frame transcript (direction, time offset, payload)
 //! for evidence and replay.
 
+use crate::Error;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -127,7 +128,7 @@ pub struct GatewayClient {
 }
 
 impl GatewayClient {
-    pub async fn connect(url: &str, name: &str, transcript: Transcript) -> Result<Self, String> {
+    pub async fn connect(url: &str, name: &str, transcript: Transcript) -> Result<Self, Error> {
         Self::connect_within(url, name, transcript, CONNECT_TIMEOUT).await
     }
 
@@ -137,7 +138,7 @@ impl GatewayClient {
         name: &str,
         transcript: Transcript,
         timeout: Duration,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         Self::connect_with_tls(url, name, transcript, timeout, &TlsSettings::default()).await
     }
 
@@ -148,7 +149,7 @@ impl GatewayClient {
         transcript: Transcript,
         timeout: Duration,
         tls: &TlsSettings,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));
@@ -162,8 +163,8 @@ impl GatewayClient {
             ),
         )
         .await
-        .map_err(|_| format!("connecting to {url} timed out"))?
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+        .map_err(|_| Error::Transport(format!("connecting to {url} timed out")))?
+        .map_err(|e| Error::Transport(format!("cannot connect to {url}: {e}")))?;
         transcript.push(name, Direction::Note, format!("open {url}"));
         Ok(Self {
             ws,
@@ -175,29 +176,29 @@ impl GatewayClient {
         })
     }
 
-    pub async fn send_text(&mut self, text: String) -> Result<(), String> {
+    pub async fn send_text(&mut self, text: String) -> Result<(), Error> {
         self.transcript
             .push(&self.name, Direction::Sent, text.clone());
         self.ws
             .send(Message::Text(text.into()))
             .await
-            .map_err(|e| format!("send failed: {e}"))
+            .map_err(|e| Error::Transport(format!("send failed: {e}")))
     }
 
-    pub async fn send(&mut self, event: &Value) -> Result<(), String> {
+    pub async fn send(&mut self, event: &Value) -> Result<(), Error> {
         self.send_text(event.to_string()).await
     }
 
-    pub async fn send_core(&mut self, op: u16, d: Value) -> Result<(), String> {
+    pub async fn send_core(&mut self, op: u16, d: Value) -> Result<(), Error> {
         self.send(&json!({ "n": NS_CORE, "op": op, "d": d })).await
     }
 
-    pub async fn identify(&mut self, token: &str) -> Result<(), String> {
+    pub async fn identify(&mut self, token: &str) -> Result<(), Error> {
         self.send_core(core_op::IDENTIFY, json!({ "token": token }))
             .await
     }
 
-    pub async fn service(&mut self, action: &str, service: &str) -> Result<(), String> {
+    pub async fn service(&mut self, action: &str, service: &str) -> Result<(), Error> {
         self.send_core(
             core_op::SERVICE_CHANNEL,
             json!({ "action": action, "service": service }),
@@ -206,7 +207,7 @@ impl GatewayClient {
     }
 
     /// A heartbeat acknowledging everything received, except the listed sequence numbers.
-    pub async fn heartbeat(&mut self, except: &[u64]) -> Result<(), String> {
+    pub async fn heartbeat(&mut self, except: &[u64]) -> Result<(), Error> {
         let from = self.received.iter().min().copied().unwrap_or(0);
         let to = self.received.iter().max().copied().unwrap_or(0);
         let except: Vec<String> = except.iter().map(u64::to_string).collect();
@@ -284,7 +285,7 @@ impl GatewayClient {
         timeout: Duration,
         what: &str,
         wanted: impl Fn(&Value) -> bool,
-    ) -> Result<Value, String> {
+    ) -> Result<Value, Error> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
@@ -299,27 +300,35 @@ impl GatewayClient {
                     }
                 }
                 Incoming::Closed(code) => {
-                    return Err(format!("connection closed (code {code:?}) before {what}"))
+                    return Err(Error::Transport(format!(
+                        "connection closed (code {code:?}) before {what}"
+                    )))
                 }
                 Incoming::Malformed(text) => {
-                    return Err(format!("malformed frame before {what}: {text}"))
+                    return Err(Error::Transport(format!(
+                        "malformed frame before {what}: {text}"
+                    )))
                 }
                 Incoming::Timeout => {
-                    return Err(format!("{what} did not arrive within {timeout:?}"))
+                    return Err(Error::Transport(format!(
+                        "{what} did not arrive within {timeout:?}"
+                    )))
                 }
             }
         }
     }
 
     /// Waits for the server to close; returns its code. Events before the close are skipped.
-    pub async fn expect_close(&mut self, timeout: Duration) -> Result<Option<u16>, String> {
+    pub async fn expect_close(&mut self, timeout: Duration) -> Result<Option<u16>, Error> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
             match self.recv(left).await {
                 Incoming::Closed(code) => return Ok(code),
                 Incoming::Timeout => {
-                    return Err(format!("the server did not close within {timeout:?}"))
+                    return Err(Error::Transport(format!(
+                        "the server did not close within {timeout:?}"
+                    )))
                 }
                 Incoming::Event(_) | Incoming::Malformed(_) => {}
             }

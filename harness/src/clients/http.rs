@@ -1,5 +1,6 @@
 //! An HTTP client that records every exchange as evidence (curl line, status, headers, body).
 
+use crate::Error;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -160,31 +161,6 @@ struct Shared {
     retries: AtomicU64,
 }
 
-/// Why no response came back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpError {
-    /// Connecting, sending or reading failed: the target's failure.
-    Transport(String),
-    /// The target kept answering 429 (or 503 with Retry-After) past the retry budget: nothing
-    /// can be judged, and it is not the target's fault either.
-    RateLimited(String),
-}
-
-impl std::fmt::Display for HttpError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            HttpError::Transport(why) => f.write_str(why),
-            HttpError::RateLimited(why) => write!(f, "rate-limited past the budget: {why}"),
-        }
-    }
-}
-
-impl From<HttpError> for String {
-    fn from(e: HttpError) -> Self {
-        e.to_string()
-    }
-}
-
 /// Waiting a target imposed on the run, for the report header.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RateLimitStats {
@@ -194,12 +170,12 @@ pub struct RateLimitStats {
 
 impl Http {
     /// A client trusting the bundled web roots.
-    pub fn new(base: &str, timeout: Duration) -> anyhow::Result<Self> {
+    pub fn new(base: &str, timeout: Duration) -> Result<Self, Error> {
         Self::with_tls(base, timeout, &TlsSettings::default())
     }
 
     /// A client with the target config's trust anchors (or its explicit opt-out).
-    pub fn with_tls(base: &str, timeout: Duration, tls: &TlsSettings) -> anyhow::Result<Self> {
+    pub fn with_tls(base: &str, timeout: Duration, tls: &TlsSettings) -> Result<Self, Error> {
         // reqwest's `timeout` is a total deadline (connect to end of body), so a target that
         // trickles its body cannot keep a request alive beyond it.
         let client = reqwest::Client::builder()
@@ -207,7 +183,8 @@ impl Http {
             .timeout(timeout)
             .connect_timeout(timeout)
             .redirect(reqwest::redirect::Policy::none())
-            .build()?;
+            .build()
+            .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?;
         Ok(Self {
             client,
             base: base.trim_end_matches('/').to_owned(),
@@ -263,7 +240,7 @@ impl Http {
     /// Sends a request; returns the response and the recorded exchange. A 429, or a 503 with
     /// `Retry-After`, is waited out and retried (within the policy); every such answer stays in
     /// the exchange's `retries`.
-    pub async fn send(&self, req: &ApiRequest) -> (Result<ApiResponse, HttpError>, Exchange) {
+    pub async fn send(&self, req: &ApiRequest) -> (Result<ApiResponse, Error>, Exchange) {
         let mut retries = Vec::new();
         let mut backoff = Duration::from_secs(1);
         loop {
@@ -271,7 +248,7 @@ impl Http {
             let (result, mut exchange) = self.send_once(req).await;
             let Some(wait) = result.as_ref().ok().and_then(|r| retry_wait(r, backoff)) else {
                 exchange.retries = retries;
-                return (result.map_err(HttpError::Transport), exchange);
+                return (result.map_err(Error::Transport), exchange);
             };
             let status = exchange.status.unwrap_or_default();
             let waited = Duration::from_millis(self.shared.waited_ms.load(Ordering::Relaxed));
@@ -289,9 +266,9 @@ impl Http {
                 exchange.retries = retries;
                 if req.no_retry {
                     // The caller judges 429 itself (the rate-limit check).
-                    return (result.map_err(HttpError::Transport), exchange);
+                    return (result.map_err(Error::Transport), exchange);
                 }
-                return (Err(HttpError::RateLimited(why)), exchange);
+                return (Err(Error::RateLimited(why)), exchange);
             }
             retries.push(format!(
                 "{status}{}: waited {} ms",

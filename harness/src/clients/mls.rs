@@ -4,6 +4,7 @@
 //! The summary is computed here independently of the reference server's code: if both shared
 //! one function, a wrong field would pass on both sides.
 
+use crate::Error;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::Signer as _;
@@ -100,7 +101,7 @@ impl MlsClient {
     /// capabilities (cipher suites, extensions, proposals, credentials) and an empty extension
     /// of the GREASE type listed there in the KeyPackage's extensions. Returns the MLSMessage
     /// bytes and the GREASE values used.
-    pub fn greased_key_package(&self, suite: Ciphersuite) -> anyhow::Result<(Vec<u8>, Vec<u16>)> {
+    pub fn greased_key_package(&self, suite: Ciphersuite) -> Result<(Vec<u8>, Vec<u16>), Error> {
         let capabilities = Capabilities::builder()
             .ciphersuites(vec![suite])
             .extensions(vec![ExtensionType::LastResort])
@@ -112,7 +113,7 @@ impl MlsClient {
             .iter()
             .map(|e| u16::from(*e))
             .find(|e| is_grease(*e))
-            .ok_or_else(|| anyhow::anyhow!("openmls added no GREASE extension type"))?;
+            .ok_or_else(|| Error::Engine("openmls added no GREASE extension type".into()))?;
         let mut grease: Vec<u16> = capabilities
             .ciphersuites()
             .iter()
@@ -125,13 +126,17 @@ impl MlsClient {
         grease.sort_unstable();
         let bundle = KeyPackage::builder()
             .leaf_node_capabilities(capabilities)
-            .key_package_extensions(Extensions::single(Extension::Unknown(
-                extension,
-                UnknownExtension(Vec::new()),
-            ))?)
-            .build(suite, &self.provider, &self.key, self.credential(None))?;
+            .key_package_extensions(
+                Extensions::single(Extension::Unknown(extension, UnknownExtension(Vec::new())))
+                    .map_err(Error::engine)?,
+            )
+            .build(suite, &self.provider, &self.key, self.credential(None))
+            .map_err(Error::engine)?;
         let message = MlsMessageOut::from(bundle.key_package().clone());
-        Ok((message.tls_serialize_detached()?, grease))
+        Ok((
+            message.tls_serialize_detached().map_err(Error::engine)?,
+            grease,
+        ))
     }
 
     /// Builds a KeyPackage and returns its MLSMessage bytes.
@@ -139,7 +144,7 @@ impl MlsClient {
         &self,
         suite: Ciphersuite,
         options: &KeyPackageOptions,
-    ) -> anyhow::Result<Vec<u8>> {
+    ) -> Result<Vec<u8>, Error> {
         let mut builder = KeyPackage::builder().leaf_node_capabilities(capabilities(suite));
         if options.last_resort {
             builder = builder.mark_as_last_resort();
@@ -147,16 +152,18 @@ impl MlsClient {
         if let Some((not_before, not_after)) = options.lifetime {
             let mut raw = not_before.to_be_bytes().to_vec();
             raw.extend(not_after.to_be_bytes());
-            let lifetime = Lifetime::tls_deserialize_exact(&raw)?;
+            let lifetime = Lifetime::tls_deserialize_exact(&raw).map_err(Error::engine)?;
             builder = builder.key_package_lifetime(lifetime);
         }
         let credential = match &options.credential_content {
             Some(content) => self.credential_with_content(content.clone()),
             None => self.credential(options.certificate.as_deref()),
         };
-        let bundle = builder.build(suite, &self.provider, &self.key, credential)?;
+        let bundle = builder
+            .build(suite, &self.provider, &self.key, credential)
+            .map_err(Error::engine)?;
         let message = MlsMessageOut::from(bundle.key_package().clone());
-        Ok(message.tls_serialize_detached()?)
+        message.tls_serialize_detached().map_err(Error::engine)
     }
 }
 
@@ -222,7 +229,7 @@ pub fn is_grease(value: u16) -> bool {
 pub fn validate_key_package(
     kp_in: KeyPackageIn,
     crypto: &impl openmls_traits::crypto::OpenMlsCrypto,
-) -> Result<KeyPackage, String> {
+) -> Result<KeyPackage, Error> {
     match kp_in.clone().validate(crypto, ProtocolVersion::Mls10) {
         Ok(kp) => Ok(kp),
         Err(KeyPackageVerifyError::UnsupportedExtension) => {
@@ -238,40 +245,44 @@ pub fn validate_key_package(
                 let kind = u16::from(extension.extension_type());
                 // RFC 9420 §7.2: the default extension types need not be listed.
                 if !(1..=5).contains(&kind) && !listed.contains(&kind) {
-                    return Err(format!(
+                    return Err(Error::Malformed(format!(
                         "extension type {} is not in the leaf's capabilities",
                         format_code_point(kind)
-                    ));
+                    )));
                 }
             }
             kp.life_time()
                 .validate()
-                .map_err(|e| format!("lifetime: {e}"))?;
+                .map_err(|e| Error::Malformed(format!("lifetime: {e}")))?;
             Ok(kp)
         }
-        Err(e) => Err(e.to_string()),
+        Err(e) => Err(Error::Malformed(e.to_string())),
     }
 }
 
 /// Decodes a KeyPackage MLSMessage without validating it.
-pub fn decode_key_package(bytes: &[u8]) -> anyhow::Result<KeyPackageIn> {
-    match MlsMessageIn::tls_deserialize_exact(bytes)?.extract() {
+pub fn decode_key_package(bytes: &[u8]) -> Result<KeyPackageIn, Error> {
+    match MlsMessageIn::tls_deserialize_exact(bytes)
+        .map_err(Error::malformed)?
+        .extract()
+    {
         MlsMessageBodyIn::KeyPackage(kp) => Ok(kp),
-        _ => anyhow::bail!("not a KeyPackage message"),
+        _ => Err(Error::Malformed("not a KeyPackage message".into())),
     }
 }
 
 /// The JSON object for a KeyPackage MLSMessage, per PROFILE.keypackage-summary.
-pub fn key_package_json(bytes: &[u8], registry: &SuiteRegistry) -> anyhow::Result<Value> {
+pub fn key_package_json(bytes: &[u8], registry: &SuiteRegistry) -> Result<Value, Error> {
     let crypto = openmls_rust_crypto::RustCrypto::default();
-    // Validation is off on purpose: the harness also describes packages it made faulty.
+    // Validation is off on purpose (openmls feature `unchecked-conversions`): the harness also
+    // describes packages it made faulty.
     let kp_in = decode_key_package(bytes)?;
-    let kp = validate_unchecked(kp_in, &crypto)?;
+    let kp = kp_in.into_unchecked();
     let caps = kp.leaf_node().capabilities();
     let (_, signature) = wire::split_trailing_opaque(bytes, 64)
-        .ok_or_else(|| anyhow::anyhow!("KeyPackage signature is not 64 bytes"))?;
+        .ok_or_else(|| Error::Malformed("KeyPackage signature is not 64 bytes".into()))?;
     Ok(json!({
-        "id": hex::encode(kp.hash_ref(&crypto)?.as_slice()),
+        "id": hex::encode(kp.hash_ref(&crypto).map_err(Error::engine)?.as_slice()),
         "publicKey": B64.encode(kp.hpke_init_key().as_slice()),
         "capabilities": {
             "versions": caps.versions().iter().map(|v| format_version(match v {
@@ -287,16 +298,6 @@ pub fn key_package_json(bytes: &[u8], registry: &SuiteRegistry) -> anyhow::Resul
         "lastResort": kp.last_resort(),
         "mlsMessage": B64.encode(bytes),
     }))
-}
-
-/// Reads a KeyPackage's fields without verifying it: the harness also describes packages it
-/// made faulty on purpose (openmls feature `unchecked-conversions`).
-fn validate_unchecked(
-    kp_in: KeyPackageIn,
-    crypto: &openmls_rust_crypto::RustCrypto,
-) -> anyhow::Result<KeyPackage> {
-    let _ = crypto;
-    Ok(kp_in.into_unchecked())
 }
 
 #[cfg(test)]
@@ -384,6 +385,6 @@ mod tests {
             .tls_serialize_detached()
             .unwrap();
         let err = validate_key_package(decode_key_package(&bytes).unwrap(), &crypto).unwrap_err();
-        assert!(err.contains("0x1A1A"), "{err}");
+        assert!(err.to_string().contains("0x1A1A"), "{err}");
     }
 }

@@ -5,6 +5,7 @@
 //! Its identity provider is the harness's own: a member is valid when its chain's leaf is an
 //! ID-Cert signed by the target's root ID-Cert, valid now, for the member's signature key.
 
+use crate::Error;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use mls_rs::client_builder::{BaseConfig, WithCryptoProvider, WithIdentityProvider};
@@ -142,7 +143,7 @@ pub type RsConfig = WithIdentityProvider<IdCertIdentity, WithCryptoProvider<Cryp
 /// Whether carol's mls-rs provider can run the suite with this MLS wire code point (`hybrid`:
 /// the wire code point of 0xF110, which it runs with X-Wing); the reason when not, measured by
 /// asking the provider.
-pub fn supports(wire: u16, hybrid: Option<u16>) -> Result<(), String> {
+pub fn supports(wire: u16, hybrid: Option<u16>) -> Result<(), Error> {
     let provider = Crypto {
         hybrid_wire: hybrid,
     };
@@ -157,11 +158,11 @@ pub fn supports(wire: u16, hybrid: Option<u16>) -> Result<(), String> {
         .iter()
         .map(|s| format!("0x{:04X}", u16::from(*s)))
         .collect();
-    Err(format!(
+    Err(Error::Malformed(format!(
         "mls-rs-crypto-rustcrypto 0.23 has no cipher suite provider for wire code point \
          0x{wire:04X} (it offers {})",
         offered.join(", ")
-    ))
+    )))
 }
 
 /// One mls-rs client of an actor session in one suite.
@@ -178,7 +179,7 @@ impl RsClient {
         root_der: Vec<u8>,
         wire: u16,
         hybrid: Option<u16>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         supports(wire, hybrid)?;
         let suite = CipherSuite::new(wire);
         let identity = SigningIdentity::new(
@@ -201,7 +202,7 @@ impl RsClient {
     }
 
     /// A KeyPackage MLSMessage (with the last_resort extension when asked).
-    pub fn key_package(&self, last_resort: bool) -> Result<Vec<u8>, String> {
+    pub fn key_package(&self, last_resort: bool) -> Result<Vec<u8>, Error> {
         let mut extensions = ExtensionList::new();
         if last_resort {
             extensions.set(mls_rs::Extension::new(LAST_RESORT.into(), Vec::new()));
@@ -209,16 +210,17 @@ impl RsClient {
         self.client
             .generate_key_package_message(extensions, ExtensionList::new(), Some(now()))
             .and_then(|m| m.to_bytes())
-            .map_err(|e| format!("mls-rs KeyPackage: {e:?}"))
+            .map_err(|e| Error::Malformed(format!("mls-rs KeyPackage: {e:?}")))
     }
 
     /// Joins from a Welcome MLSMessage (the ratchet tree in its extension).
-    pub fn join(&self, welcome: &[u8]) -> Result<Group<RsConfig>, String> {
-        let message = MlsMessage::from_bytes(welcome).map_err(|e| format!("{e:?}"))?;
+    pub fn join(&self, welcome: &[u8]) -> Result<Group<RsConfig>, Error> {
+        let message =
+            MlsMessage::from_bytes(welcome).map_err(|e| Error::Malformed(format!("{e:?}")))?;
         self.client
             .join_group(None, &message, Some(now()))
             .map(|(group, _)| group)
-            .map_err(|e| format!("{e:?}"))
+            .map_err(|e| Error::Malformed(format!("{e:?}")))
     }
 }
 
@@ -239,16 +241,16 @@ pub enum Processed {
 }
 
 /// Processes a relayed MLSMessage in an mls-rs group.
-pub fn process(group: &mut Group<RsConfig>, bytes: &[u8]) -> Result<Processed, String> {
-    let message = MlsMessage::from_bytes(bytes).map_err(|e| format!("{e:?}"))?;
+pub fn process(group: &mut Group<RsConfig>, bytes: &[u8]) -> Result<Processed, Error> {
+    let message = MlsMessage::from_bytes(bytes).map_err(|e| Error::Malformed(format!("{e:?}")))?;
     match group
         .process_incoming_message_with_time(message, now())
-        .map_err(|e| format!("{e:?}"))?
+        .map_err(|e| Error::Malformed(format!("{e:?}")))?
     {
         ReceivedMessage::Proposal(_) => Ok(Processed::Proposal),
         ReceivedMessage::Commit(_) => Ok(Processed::Commit),
         ReceivedMessage::ApplicationMessage(m) => Ok(Processed::Application(m.data().to_vec())),
-        _ => Err("another kind of message".into()),
+        _ => Err(Error::Malformed("another kind of message".into())),
     }
 }
 
@@ -303,6 +305,6 @@ mod tests {
         assert!(supports(0x0001, None).is_ok());
         assert!(supports(0x004F, Some(0x004F)).is_ok());
         let reason = supports(0x004F, None).unwrap_err();
-        assert!(reason.contains("0x004F"), "{reason}");
+        assert!(reason.to_string().contains("0x004F"), "{reason}");
     }
 }

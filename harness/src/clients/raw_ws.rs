@@ -3,6 +3,7 @@
 //! opcodes, RSV bits, unmasked client frames, invalid UTF-8, oversized frames) and see exactly
 //! how the server ends the connection: a close frame and its code, or a bare TCP drop.
 
+use crate::Error;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -45,30 +46,38 @@ pub struct RawSocket {
 
 impl RawSocket {
     /// Connects (with TLS and the target's anchors for `wss://`) and upgrades; `Err` says why.
-    pub async fn connect(url: &str, limit: Duration, tls: &TlsSettings) -> Result<Self, String> {
+    pub async fn connect(url: &str, limit: Duration, tls: &TlsSettings) -> Result<Self, Error> {
         let (secure, rest) = match (url.strip_prefix("ws://"), url.strip_prefix("wss://")) {
             (Some(rest), _) => (false, rest),
             (None, Some(rest)) => (true, rest),
-            _ => return Err(format!("raw frames need a ws:// or wss:// URL, not {url}")),
+            _ => {
+                return Err(Error::Transport(format!(
+                    "raw frames need a ws:// or wss:// URL, not {url}"
+                )))
+            }
         };
         let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
         let tcp = timeout(limit, TcpStream::connect(host))
             .await
-            .map_err(|_| format!("connecting to {host} timed out"))?
-            .map_err(|e| format!("cannot connect to {host}: {e}"))?;
+            .map_err(|_| Error::Transport(format!("connecting to {host} timed out")))?
+            .map_err(|e| Error::Transport(format!("cannot connect to {host}: {e}")))?;
         let stream: Box<dyn Stream> = if secure {
             let name = host
                 .rsplit_once(':')
                 .map_or(host, |(name, _)| name)
                 .trim_matches(['[', ']']);
             let name = rustls_pki_types::ServerName::try_from(name.to_owned())
-                .map_err(|e| format!("{name} is not a TLS server name: {e}"))?;
+                .map_err(|e| Error::Transport(format!("{name} is not a TLS server name: {e}")))?;
             let connector = tokio_rustls::TlsConnector::from(tls.ws_config());
             Box::new(
                 timeout(limit, connector.connect(name, tcp))
                     .await
-                    .map_err(|_| format!("the TLS handshake with {host} timed out"))?
-                    .map_err(|e| format!("TLS handshake with {host} failed: {e}"))?,
+                    .map_err(|_| {
+                        Error::Transport(format!("the TLS handshake with {host} timed out"))
+                    })?
+                    .map_err(|e| {
+                        Error::Transport(format!("TLS handshake with {host} failed: {e}"))
+                    })?,
             )
         } else {
             Box::new(tcp)
@@ -85,20 +94,20 @@ impl RawSocket {
             .stream
             .write_all(request.as_bytes())
             .await
-            .map_err(|e| format!("cannot send the upgrade: {e}"))?;
+            .map_err(|e| Error::Transport(format!("cannot send the upgrade: {e}")))?;
         let head = timeout(limit, socket.read_head())
             .await
-            .map_err(|_| "the upgrade answer timed out".to_owned())??;
+            .map_err(|_| Error::Transport("the upgrade answer timed out".to_owned()))??;
         if !head.starts_with("HTTP/1.1 101") {
-            return Err(format!(
+            return Err(Error::Transport(format!(
                 "the upgrade was refused: {}",
                 head.lines().next().unwrap_or_default()
-            ));
+            )));
         }
         Ok(socket)
     }
 
-    async fn read_head(&mut self) -> Result<String, String> {
+    async fn read_head(&mut self) -> Result<String, Error> {
         loop {
             if let Some(end) = self.buffer.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&self.buffer[..end]).into_owned();
@@ -106,28 +115,30 @@ impl RawSocket {
                 return Ok(head);
             }
             if self.fill().await? == 0 {
-                return Err("the connection ended during the upgrade".into());
+                return Err(Error::Transport(
+                    "the connection ended during the upgrade".into(),
+                ));
             }
         }
     }
 
-    async fn fill(&mut self) -> Result<usize, String> {
+    async fn fill(&mut self) -> Result<usize, Error> {
         let mut chunk = [0u8; 16 * 1024];
         let n = self
             .stream
             .read(&mut chunk)
             .await
-            .map_err(|e| format!("read failed: {e}"))?;
+            .map_err(|e| Error::Transport(format!("read failed: {e}")))?;
         self.buffer.extend_from_slice(&chunk[..n]);
         Ok(n)
     }
 
     /// Sends raw bytes (a frame built with `frame`).
-    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub async fn send(&mut self, bytes: &[u8]) -> Result<(), Error> {
         self.stream
             .write_all(bytes)
             .await
-            .map_err(|e| format!("send failed: {e}"))
+            .map_err(|e| Error::Transport(format!("send failed: {e}")))
     }
 
     /// Reads server frames, skipping data and control frames, until a close frame (its code),

@@ -5,6 +5,7 @@
 //! The probe judges with rustls's WebPKI verifier (RFC 5280 path validation, RFC 6125 names):
 //! third-party code, never the reference server's.
 
+use crate::Error;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,7 +59,7 @@ impl TlsSettings {
     }
 
     /// The bundled web roots plus every certificate in the PEM files.
-    pub fn from_files(ca_certs: &[PathBuf], insecure_skip_verify: bool) -> Result<Self, String> {
+    pub fn from_files(ca_certs: &[PathBuf], insecure_skip_verify: bool) -> Result<Self, Error> {
         let mut extra = Vec::new();
         for path in ca_certs {
             extra.extend(read_pem_certificates(path)?);
@@ -71,10 +72,10 @@ impl TlsSettings {
     }
 
     /// Extra anchors from PEM text (embedded runs, tests).
-    pub fn from_pem(pem: &str) -> Result<Self, String> {
+    pub fn from_pem(pem: &str) -> Result<Self, Error> {
         let extra = CertificateDer::pem_slice_iter(pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| format!("CA certificates are not PEM: {e}"))?;
+            .map_err(|e| Error::Config(format!("CA certificates are not PEM: {e}")))?;
         Ok(Self::with_extra_roots(extra, Vec::new(), false))
     }
 
@@ -192,17 +193,17 @@ impl TlsSettings {
     }
 }
 
-fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bytes =
-        std::fs::read(path).map_err(|e| format!("cannot read CA file {}: {e}", path.display()))?;
+fn read_pem_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Error> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Error::Config(format!("cannot read CA file {}: {e}", path.display())))?;
     let certs = CertificateDer::pem_slice_iter(&bytes)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("CA file {} is not PEM: {e}", path.display()))?;
+        .map_err(|e| Error::Config(format!("CA file {} is not PEM: {e}", path.display())))?;
     if certs.is_empty() {
-        return Err(format!(
+        return Err(Error::Config(format!(
             "CA file {} holds no CERTIFICATE block",
             path.display()
-        ));
+        )));
     }
     Ok(certs)
 }
