@@ -27,10 +27,21 @@ impl HasVerdict for EntryReport {
 /// One file's line in the summary table.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileRow {
+    /// The path relative to the verified directory.
     pub file: String,
+    /// The kind it was recognised as (its upstream file name); None: no known kind.
+    pub kind: Option<&'static str>,
     #[serde(flatten)]
     pub summary: Summary,
     pub duration_ms: u64,
+}
+
+impl FileRow {
+    /// The kind, when the file's own name does not say it (recognised by its content).
+    pub fn recognised_as(&self) -> Option<&'static str> {
+        self.kind
+            .filter(|k| self.file.rsplit('/').next() != Some(*k))
+    }
 }
 
 /// What was verified, with what.
@@ -39,7 +50,8 @@ pub struct Header {
     pub harness: String,
     pub provider: String,
     pub directory: String,
-    /// Known files that are not in the directory.
+    /// Kinds of vector file (upstream file names) that no file in the directory was
+    /// recognised as.
     pub absent: Vec<String>,
     /// The suite filter, if any (`0x0001` style, MLS wire code point).
     pub suite: Option<String>,
@@ -70,6 +82,7 @@ impl Report {
             .into_iter()
             .filter_map(|f| {
                 by_file.get(&f).map(|(es, d)| FileRow {
+                    kind: es.first().and_then(|e| e.kind),
                     summary: Summary::of(es.iter().copied()),
                     file: f.clone(),
                     duration_ms: d.as_millis() as u64,
@@ -98,8 +111,16 @@ impl Report {
         for f in &self.files {
             let s = &f.summary;
             out.push_str(&format!(
-                "{:<38} {:>5} {:>5} {:>11} {:>5} {:>9}\n",
-                f.file, s.pass, s.fail, s.unsupported, s.error, f.duration_ms
+                "{:<38} {:>5} {:>5} {:>11} {:>5} {:>9}{}\n",
+                f.file,
+                s.pass,
+                s.fail,
+                s.unsupported,
+                s.error,
+                f.duration_ms,
+                f.recognised_as()
+                    .map(|k| format!("  (as {k})"))
+                    .unwrap_or_default()
             ));
         }
         let s = &self.summary;
@@ -175,7 +196,7 @@ impl Report {
         }
         if !h.absent.is_empty() {
             out.push_str(&format!(
-                "- Files not in the directory: {}\n",
+                "- Kinds no file in the directory was recognised as: {}\n",
                 h.absent.join(", ")
             ));
         }
@@ -184,6 +205,7 @@ impl Report {
         out.push_str("\n## Files\n\n");
         out.push_str(&table_head(&[
             "file",
+            "kind",
             "pass",
             "fail",
             "unsupported",
@@ -193,8 +215,14 @@ impl Report {
         for f in &self.files {
             let fs = &f.summary;
             out.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} |\n",
-                f.file, fs.pass, fs.fail, fs.unsupported, fs.error, f.duration_ms
+                "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+                f.file,
+                f.kind.unwrap_or("none"),
+                fs.pass,
+                fs.fail,
+                fs.unsupported,
+                fs.error,
+                f.duration_ms
             ));
         }
         out.push_str("\n## Entries that did not pass plainly\n\n");
