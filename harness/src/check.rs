@@ -1,57 +1,14 @@
-//! The vocabulary of a verdict: levels, verdicts, evidence and outcomes.
+//! How a check ends: its finding, the evidence it recorded, and the verdict its level makes of
+//! the finding.
 //!
 //! Five outcomes are kept apart (pass, fail, non-strict, unsupported, error): a harness fault is
-//! never shown as a server failure, and an unsupported feature never as a pass.
+//! never shown as a server failure, and an unsupported feature never as a pass. The verdicts and
+//! levels themselves are `p2mls-report`'s, shared with `p2mls vectors`.
 
 use serde::Serialize;
 
-/// How binding the requirements behind a check are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Level {
-    Must,
-    Should,
-    May,
-    /// Our interop profile (specs/PROFILE.md): binding for certification against the profile.
-    Profile,
-}
-
-impl Level {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Level::Must => "MUST",
-            Level::Should => "SHOULD",
-            Level::May => "MAY",
-            Level::Profile => "PROFILE",
-        }
-    }
-}
-
-/// The verdict of one check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    /// A SHOULD was broken.
-    NonStrict,
-    /// The target lacks an optional or profile feature the check needs.
-    Unsupported,
-    /// The harness could not run the check.
-    Error,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::NonStrict => "non-strict",
-            Verdict::Unsupported => "unsupported",
-            Verdict::Error => "error",
-        }
-    }
-}
+/// Levels and verdicts are shared with `p2mls vectors` (crate `p2mls-report`).
+pub use p2mls_report::{Level, Verdict};
 
 pub use crate::clients::http::Exchange;
 

@@ -19,13 +19,16 @@ pub enum VectorsCommand {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct VerifyArgs {
-    /// Directory with the vector files (e.g. ../shared/vectors/rfc9420).
+    /// Directory with the vector files (e.g. ../shared/vectors/rfc9420), or a checkout of the
+    /// mlswg test-vectors repository: every *.json file under it, in subdirectories too, is
+    /// recognised by its content, whatever its name; files of no known kind are reported as
+    /// unsupported.
     #[arg(long)]
     pub dir: PathBuf,
     /// Only entries of this suite: polyproto id or MLS wire code point (0x0001, 0xF110, 3).
     #[arg(long)]
     pub suite: Option<String>,
-    /// Only this file (crypto-basics.json or crypto_basics).
+    /// Only files of this kind (crypto-basics.json or crypto_basics).
     #[arg(long)]
     pub file: Option<String>,
     /// Directory for report.json, junit.xml and report.md.
@@ -122,9 +125,13 @@ fn verify(args: &VerifyArgs) -> Result<i32, Error> {
         absent = missing;
     }
     let entries = merge(runs);
-    if entries.is_empty() && absent.len() == p2mls_vectors::FILES.len() {
+    if entries.iter().all(|e| e.kind.is_none()) {
+        let unknown = match entries.len() {
+            0 => String::new(),
+            n => format!(" ({n} JSON file(s) of no known kind)"),
+        };
         return Err(Error::Usage(format!(
-            "--dir {}: holds none of the known vector files",
+            "--dir {}: holds no vector file of a known kind{unknown}",
             args.dir.display()
         )));
     }
@@ -144,11 +151,13 @@ fn verify(args: &VerifyArgs) -> Result<i32, Error> {
         entries,
     );
     print!("{}", report.table());
+    // Entries whose suite a provider lacks are many and expected; a file of no known kind is
+    // named with the reason.
     for e in report
         .entries
         .iter()
         .filter(|e| e.outcome.verdict != p2mls_vectors::Verdict::Pass)
-        .filter(|e| e.outcome.verdict != p2mls_vectors::Verdict::Unsupported)
+        .filter(|e| e.outcome.verdict != p2mls_vectors::Verdict::Unsupported || e.kind.is_none())
     {
         println!(
             "  {:<11} {}: {}",
@@ -205,11 +214,14 @@ fn merge(mut runs: Vec<Vec<p2mls_vectors::EntryReport>>) -> Vec<p2mls_vectors::E
                 all.swap_remove(at)
             }
             (None, None) => {
-                let reason = all
-                    .iter()
-                    .map(|e| e.outcome.reason.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                // Each engine's reason once (a file of no known kind is so for every engine).
+                let mut reasons: Vec<&str> = Vec::new();
+                for e in &all {
+                    if !reasons.contains(&e.outcome.reason.as_str()) {
+                        reasons.push(&e.outcome.reason);
+                    }
+                }
+                let reason = reasons.join("; ");
                 let mut e = all.swap_remove(0);
                 e.outcome.reason = reason;
                 e
@@ -249,6 +261,7 @@ mod tests {
             index: 0,
             suite: None,
             provider,
+            kind: Some("f.json"),
             outcome: Outcome {
                 verdict,
                 reason: reason.into(),
@@ -278,5 +291,15 @@ mod tests {
         assert_eq!(merged[1].provider, "b");
         assert_eq!(merged[2].outcome.verdict, Verdict::Unsupported);
         assert_eq!(merged[2].outcome.reason, "a lacks it; b lacks it");
+    }
+
+    #[test]
+    fn a_reason_every_engine_gives_is_given_once() {
+        let why = "no known kind of vector file has entries with fields {foo}";
+        let merged = merge(vec![
+            vec![entry("f::file", "a", Verdict::Unsupported, why)],
+            vec![entry("f::file", "b", Verdict::Unsupported, why)],
+        ]);
+        assert_eq!(merged[0].outcome.reason, why);
     }
 }

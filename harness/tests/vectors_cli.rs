@@ -88,3 +88,40 @@ fn usage_errors_exit_2() {
     ]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn files_are_recognised_by_content_in_subdirectories_and_unknown_ones_are_listed() {
+    let dir = temp("checkout");
+    std::fs::create_dir_all(dir.join("test-vectors/sub")).expect("dir");
+    std::fs::copy(
+        generated().join("psk_secret.json"),
+        dir.join("test-vectors/sub/my-psks.json"),
+    )
+    .expect("copy");
+    std::fs::write(dir.join("notes.json"), r#"[{"foo": 1}]"#).expect("write");
+    std::fs::write(dir.join("README.md"), "not JSON").expect("write");
+    let (code, stdout, stderr) =
+        p2mls(&["vectors", "verify", "--dir", dir.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("test-vectors/sub/my-psks.json") && stdout.contains("(as psk_secret.json)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "unsupported notes::file: no known kind of vector file has entries with fields {foo}"
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("README"), "{stdout}");
+
+    // Nothing of a known kind: a usage error, naming what was found.
+    std::fs::remove_dir_all(dir.join("test-vectors")).expect("remove");
+    let (code, _, stderr) = p2mls(&["vectors", "verify", "--dir", dir.to_str().expect("utf8")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("holds no vector file of a known kind (1 JSON file(s) of no known kind)"),
+        "{stderr}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

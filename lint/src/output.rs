@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use p2mls_report::markdown::cell;
 use serde_json::{json, Value};
 
 use super::{Document, Finding, Format, LintReport, RULES};
@@ -202,10 +203,6 @@ pub fn sarif(report: &LintReport) -> Value {
             "results": results,
         }],
     })
-}
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
 }
 
 /// The Markdown form: documents, counts per rule, then the findings of each document.

@@ -97,6 +97,15 @@ pub struct CryptoBasics;
 
 impl VectorFile for CryptoBasics {
     const FILE: &'static str = "crypto-basics.json";
+    const FIELDS: &'static [&'static str] = &[
+        "cipher_suite",
+        "ref_hash",
+        "expand_with_label",
+        "derive_secret",
+        "derive_tree_secret",
+        "sign_with_label",
+        "encrypt_with_label",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

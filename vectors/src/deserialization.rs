@@ -27,6 +27,7 @@ const CROSS_CHECK_LIMIT: u64 = 1 << 20;
 
 impl VectorFile for Deserialization {
     const FILE: &'static str = "deserialization.json";
+    const FIELDS: &'static [&'static str] = &["vlbytes_header", "length"];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, _provider: &B) -> Checked {

@@ -68,6 +68,8 @@ pub struct KeySchedule;
 
 impl VectorFile for KeySchedule {
     const FILE: &'static str = "key-schedule.json";
+    const FIELDS: &'static [&'static str] =
+        &["cipher_suite", "group_id", "initial_init_secret", "epochs"];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

@@ -22,6 +22,7 @@ pub mod framing;
 pub mod generate;
 pub mod load;
 pub mod mlsrs_engine;
+pub mod recognise;
 pub mod report;
 pub mod schedule;
 pub mod tree;
@@ -49,9 +50,10 @@ use std::time::{Duration, Instant};
 
 use openmls::prelude::{Ciphersuite, OpenMlsCrypto, OpenMlsProvider};
 use serde::de::DeserializeOwned;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-pub use crate::load::LoadError;
+pub use crate::load::{LoadError, Source};
+use crate::recognise::Recognition;
 pub use crate::verdict::{Checked, Finding, Outcome, Verdict};
 
 /// A crypto provider the verifiers run on.
@@ -102,15 +104,26 @@ impl ProviderKind {
 pub trait VectorFile {
     /// The upstream file name, e.g. `crypto-basics.json`.
     const FILE: &'static str;
+    /// The fields every entry has: a file is recognised by them, whatever its name
+    /// ([`recognise`]).
+    const FIELDS: &'static [&'static str];
     /// The entry type of the file.
     type Entry: DeserializeOwned;
+    /// Whether an entry that has [`Self::FIELDS`] is of this kind: only kinds that share their
+    /// fields with another tell themselves apart here.
+    fn is_entry(_entry: &Map<String, Value>) -> bool {
+        true
+    }
     /// Verifies one entry whose suite (if any) the provider offers.
     fn verify<B: Backend>(entry: &Self::Entry, provider: &B) -> Checked;
 }
 
-/// The module name for a file name: `crypto-basics.json` -> `crypto_basics`.
+/// The module name for a file name: `crypto-basics.json` -> `crypto_basics`; a file in a
+/// subdirectory keeps its path: `test-vectors/welcome.json` -> `test_vectors::welcome`.
 pub fn module_name(file: &str) -> String {
-    file.trim_end_matches(".json").replace('-', "_")
+    file.trim_end_matches(".json")
+        .replace('-', "_")
+        .replace('/', "::")
 }
 
 /// `0x0001` style.
@@ -139,32 +152,54 @@ pub fn suite_support<C: OpenMlsCrypto>(
     Ok(suite)
 }
 
-fn run_typed<F: VectorFile, B: Backend>(index: usize, value: &Value) -> Outcome {
+fn run_typed<F: VectorFile, B: Backend>(file: &str, index: usize, value: &Value) -> Outcome {
     let provider = B::default();
     let checked = (|| {
         if let Some(wire) = load::suite_of(value) {
             suite_support(provider.crypto(), B::NAME, wire).map_err(Finding::Unsupported)?;
         }
         let entry: F::Entry =
-            load::entry(F::FILE, index, value).map_err(|e| Finding::Error(e.to_string()))?;
+            load::entry(file, index, value).map_err(|e| Finding::Error(e.to_string()))?;
         F::verify(&entry, &provider)
     })();
     Outcome::from_checked(checked)
 }
 
-/// How a file's entries are run: a function per provider.
+/// Runs entry `index` of the file named first.
+type Run = fn(&str, usize, &Value) -> Outcome;
+
+/// A kind of vector file: how it is recognised, and how its entries are run (a function per
+/// provider).
 #[derive(Clone, Copy)]
 pub struct FileKind {
+    /// The upstream file name of the kind.
     pub file: &'static str,
-    run_rust: fn(usize, &Value) -> Outcome,
-    run_libcrux: fn(usize, &Value) -> Outcome,
-    run_mlsrs: fn(usize, &Value) -> Outcome,
+    /// The fields every entry has.
+    pub fields: &'static [&'static str],
+    is_entry: fn(&Map<String, Value>) -> bool,
+    run_rust: Run,
+    run_libcrux: Run,
+    run_mlsrs: Run,
+}
+
+impl std::fmt::Debug for FileKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("FileKind").field(&self.file).finish()
+    }
+}
+
+impl PartialEq for FileKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.file == other.file
+    }
 }
 
 impl FileKind {
     const fn of<F: VectorFile>() -> Self {
         Self {
             file: F::FILE,
+            fields: F::FIELDS,
+            is_entry: F::is_entry,
             run_rust: run_typed::<F, openmls_rust_crypto::OpenMlsRustCrypto>,
             run_libcrux: run_typed::<F, openmls_libcrux_crypto::Provider>,
             run_mlsrs: run_typed::<F, mlsrs_engine::MlsRsEngine>,
@@ -175,15 +210,34 @@ impl FileKind {
         module_name(self.file)
     }
 
+    /// Whether `entry` (raw JSON) is an entry of this kind: an object with all of the kind's
+    /// fields.
+    pub fn recognises(&self, entry: &Value) -> bool {
+        entry.as_object().is_some_and(|map| {
+            self.fields.iter().all(|f| map.contains_key(*f)) && (self.is_entry)(map)
+        })
+    }
+
     /// Verifies entry `index` (its raw JSON) with `provider`. Never panics on hostile input; a
     /// panic inside a provider is caught and reported as an error.
     pub fn run(&self, provider: ProviderKind, index: usize, value: &Value) -> Outcome {
+        self.run_in(self.file, provider, index, value)
+    }
+
+    /// [`FileKind::run`] for an entry of the file named `file` (which errors name).
+    pub fn run_in(
+        &self,
+        file: &str,
+        provider: ProviderKind,
+        index: usize,
+        value: &Value,
+    ) -> Outcome {
         let f = match provider {
             ProviderKind::RustCrypto => self.run_rust,
             ProviderKind::Libcrux => self.run_libcrux,
             ProviderKind::MlsRs => self.run_mlsrs,
         };
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(index, value))) {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(file, index, value))) {
             Ok(outcome) => outcome,
             Err(panic) => {
                 let msg = panic
@@ -192,8 +246,7 @@ impl FileKind {
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_else(|| "unknown panic".to_owned());
                 Outcome::from_checked(Err(Finding::Error(format!(
-                    "{}: entry {index}: verifier panicked: {msg}",
-                    self.file
+                    "{file}: entry {index}: verifier panicked: {msg}"
                 ))))
             }
         }
@@ -202,10 +255,15 @@ impl FileKind {
     /// The trial/report id of an entry: `crypto_basics::suite_0001::entry_0`, or
     /// `tree_math::entry_3` for files without suites.
     pub fn entry_id(&self, index: usize, value: &Value) -> String {
-        match load::suite_of(value) {
-            Some(s) => format!("{}::suite_{s:04x}::entry_{index}", self.module()),
-            None => format!("{}::entry_{index}", self.module()),
-        }
+        entry_id(&self.module(), index, value)
+    }
+}
+
+/// `{module}::suite_0001::entry_0`, or `{module}::entry_3` for entries without a suite.
+fn entry_id(module: &str, index: usize, value: &Value) -> String {
+    match load::suite_of(value) {
+        Some(s) => format!("{module}::suite_{s:04x}::entry_{index}"),
+        None => format!("{module}::entry_{index}"),
     }
 }
 
@@ -240,26 +298,37 @@ pub fn file_kind(name: &str) -> Option<FileKind> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EntryReport {
     pub id: String,
+    /// The file's path relative to the verified directory (`/`-separated).
     pub file: String,
     pub index: usize,
     /// The MLS wire code point of the entry's suite, `0x0001` style.
     pub suite: Option<String>,
     pub provider: &'static str,
+    /// The upstream file name of the kind the file was recognised as; None when it was not.
+    #[serde(skip)]
+    pub kind: Option<&'static str>,
     #[serde(flatten)]
     pub outcome: Outcome,
     #[serde(skip)]
     pub duration: Duration,
 }
 
-/// A file that could not be read at all: one error entry stands for it.
-fn file_error(kind: &FileKind, provider: ProviderKind, err: &LoadError) -> EntryReport {
+/// One entry stands for a whole file: one that could not be read (an error), or one of no known
+/// kind (unsupported, with the reason).
+fn file_entry(
+    file: &str,
+    kind: Option<&'static str>,
+    provider: ProviderKind,
+    finding: Finding,
+) -> EntryReport {
     EntryReport {
-        id: format!("{}::file", kind.module()),
-        file: kind.file.to_owned(),
+        id: format!("{}::file", module_name(file)),
+        file: file.to_owned(),
         index: 0,
         suite: None,
         provider: provider.name(),
-        outcome: Outcome::from_checked(Err(Finding::Error(err.to_string()))),
+        kind,
+        outcome: Outcome::from_checked(Err(finding)),
         duration: Duration::ZERO,
     }
 }
@@ -269,30 +338,43 @@ fn file_error(kind: &FileKind, provider: ProviderKind, err: &LoadError) -> Entry
 pub struct Selection {
     /// Only entries of this MLS wire suite.
     pub suite: Option<u16>,
-    /// Only this file (file or module name).
+    /// Only files of this kind (file or module name).
     pub file: Option<String>,
 }
 
-/// Verifies one file's entries (already parsed) with `provider`.
+/// Verifies one file's entries (already parsed) with `provider`, under the kind's own name.
 pub fn verify_entries(
     kind: &FileKind,
     provider: ProviderKind,
     entries: &[Value],
     suite: Option<u16>,
 ) -> Vec<EntryReport> {
+    verify_file(kind.file, kind, provider, entries, suite)
+}
+
+/// Verifies the entries of the file named `file`, recognised as `kind`, with `provider`.
+fn verify_file(
+    file: &str,
+    kind: &FileKind,
+    provider: ProviderKind,
+    entries: &[Value],
+    suite: Option<u16>,
+) -> Vec<EntryReport> {
+    let module = module_name(file);
     entries
         .iter()
         .enumerate()
         .filter(|(_, v)| suite.is_none() || load::suite_of(v) == suite)
         .map(|(index, value)| {
             let start = Instant::now();
-            let outcome = kind.run(provider, index, value);
+            let outcome = kind.run_in(file, provider, index, value);
             EntryReport {
-                id: kind.entry_id(index, value),
-                file: kind.file.to_owned(),
+                id: entry_id(&module, index, value),
+                file: file.to_owned(),
                 index,
                 suite: load::suite_of(value).map(suite_hex),
                 provider: provider.name(),
+                kind: Some(kind.file),
                 outcome,
                 duration: start.elapsed(),
             }
@@ -300,18 +382,16 @@ pub fn verify_entries(
         .collect()
 }
 
-/// Verifies every known file present in `dir`. Files that are absent are listed in the second
-/// value; a file that is present but unreadable gives one error entry.
+/// Verifies every JSON file under `dir`, in subdirectories too (a checkout of the mlswg
+/// test-vectors repository works as well as a flat directory). Each file is recognised by its
+/// content ([`recognise`]); a file of no known kind gives one unsupported entry with the reason,
+/// an unreadable one an error entry. The second value lists the kinds no file was recognised as.
 pub fn verify_dir(
     dir: &Path,
     provider: ProviderKind,
     selection: &Selection,
 ) -> (Vec<EntryReport>, Vec<&'static str>) {
-    verify_each(provider, selection, |file| {
-        dir.join(file)
-            .exists()
-            .then(|| load::read_entries(dir, file))
-    })
+    verify_sources(load::json_files(dir), provider, selection)
 }
 
 /// Our generated vectors as committed under `vectors/generated/`, built into the binary so that
@@ -351,34 +431,80 @@ pub fn verify_files(
     provider: ProviderKind,
     selection: &Selection,
 ) -> (Vec<EntryReport>, Vec<&'static str>) {
-    verify_each(provider, selection, |file| {
-        files
-            .iter()
-            .find(|(name, _)| *name == file)
-            .map(|(_, text)| load::parse_entries(file, text.as_bytes()))
-    })
+    let sources = files
+        .iter()
+        .map(|(name, text)| Source {
+            name: (*name).to_owned(),
+            entries: load::parse_entries(name, text.as_bytes()),
+        })
+        .collect();
+    verify_sources(sources, provider, selection)
 }
 
-/// Verifies every selected file kind whose entries `read` finds (`None`: the file is absent).
-fn verify_each(
+/// Recognises and verifies `sources`: files of a known kind in the order of [`FILES`] (then by
+/// name), then the files of no known kind.
+fn verify_sources(
+    sources: Vec<Source>,
     provider: ProviderKind,
     selection: &Selection,
-    read: impl Fn(&'static str) -> Option<Result<Vec<serde_json::Value>, load::LoadError>>,
 ) -> (Vec<EntryReport>, Vec<&'static str>) {
-    let mut reports = Vec::new();
-    let mut absent = Vec::new();
-    for kind in FILES {
-        if let Some(only) = &selection.file {
-            if file_kind(only).map(|k| k.file) != Some(kind.file) {
-                continue;
+    /// What becomes of one file.
+    enum Plan {
+        Verify(FileKind, Vec<Value>),
+        /// One entry stands for the file.
+        Whole(EntryReport),
+    }
+    let only = selection.file.as_deref().map(file_kind);
+    let selected = |kind: Option<FileKind>| match only {
+        None => true,
+        Some(only) => only.is_some() && only == kind,
+    };
+    let mut plans: Vec<(usize, String, Option<&'static str>, Plan)> = Vec::new();
+    for source in sources {
+        let (kind, plan) = match recognise::recognise(&source.name, source.entries) {
+            Recognition::Kind(kind, entries) => (Some(kind), Plan::Verify(kind, entries)),
+            // An unreadable file is an error whatever it holds; named like a known kind, it
+            // counts as that kind's file.
+            Recognition::Unreadable(error) => {
+                let kind = recognise::kind_named(&source.name);
+                let finding = Finding::Error(error.to_string());
+                let entry = file_entry(&source.name, kind.map(|k| k.file), provider, finding);
+                (kind, Plan::Whole(entry))
             }
+            Recognition::Unsupported(reason) => {
+                let finding = Finding::Unsupported(reason);
+                (
+                    None,
+                    Plan::Whole(file_entry(&source.name, None, provider, finding)),
+                )
+            }
+        };
+        if !selected(kind) {
+            continue;
         }
-        match read(kind.file) {
-            None => absent.push(kind.file),
-            Some(Ok(entries)) => {
-                reports.extend(verify_entries(kind, provider, &entries, selection.suite))
-            }
-            Some(Err(e)) => reports.push(file_error(kind, provider, &e)),
+        let rank = kind.map_or(FILES.len(), |k| {
+            FILES.iter().position(|f| *f == k).unwrap_or(FILES.len())
+        });
+        plans.push((rank, source.name, kind.map(|k| k.file), plan));
+    }
+    plans.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let absent = FILES
+        .iter()
+        .filter(|k| selected(Some(**k)))
+        .map(|k| k.file)
+        .filter(|f| !plans.iter().any(|p| p.2 == Some(*f)))
+        .collect();
+    let mut reports = Vec::new();
+    for (_, name, _, plan) in plans {
+        match plan {
+            Plan::Verify(kind, entries) => reports.extend(verify_file(
+                &name,
+                &kind,
+                provider,
+                &entries,
+                selection.suite,
+            )),
+            Plan::Whole(entry) => reports.push(entry),
         }
     }
     (reports, absent)

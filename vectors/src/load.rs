@@ -106,6 +106,65 @@ pub fn read_entries(dir: &Path, file: &str) -> Result<Vec<Value>, LoadError> {
     parse_entries(file, &bytes)
 }
 
+/// A JSON file found for verification.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// Its path relative to the verified directory, `/`-separated: the name reports use.
+    pub name: String,
+    /// Its raw entries, or why they could not be read.
+    pub entries: Result<Vec<Value>, LoadError>,
+}
+
+/// Every `*.json` file under `dir`, in subdirectories too, sorted by path. Hidden directories
+/// (`.git`) are not entered, nor are symbolic links to directories (no loops); a directory that
+/// cannot be listed is a source whose reading failed, so it is reported, not skipped.
+pub fn json_files(dir: &Path) -> Vec<Source> {
+    let mut out = Vec::new();
+    walk(dir, "", &mut out);
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) {
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(e) => {
+            let name = if prefix.is_empty() { "." } else { prefix };
+            out.push(Source {
+                name: name.to_owned(),
+                entries: Err(LoadError::Io {
+                    file: name.to_owned(),
+                    message: format!("cannot list the directory: {e}"),
+                }),
+            });
+            return;
+        }
+    };
+    for item in listing.flatten() {
+        let file_name = item.file_name().to_string_lossy().into_owned();
+        let name = format!("{prefix}{file_name}");
+        let path = item.path();
+        let is_real_dir = item.file_type().is_ok_and(|t| t.is_dir());
+        if is_real_dir {
+            if !file_name.starts_with('.') {
+                walk(&path, &format!("{name}/"), out);
+            }
+        } else if path.is_file()
+            && path
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
+        {
+            let entries = std::fs::read(&path)
+                .map_err(|e| LoadError::Io {
+                    file: name.clone(),
+                    message: e.to_string(),
+                })
+                .and_then(|bytes| parse_entries(&name, &bytes));
+            out.push(Source { name, entries });
+        }
+    }
+}
+
 /// Deserialises entry number `entry` of `file`.
 pub fn entry<E: DeserializeOwned>(file: &str, entry: usize, value: &Value) -> Result<E, LoadError> {
     serde_path_to_error::deserialize(value).map_err(|e| {

@@ -355,6 +355,26 @@ pub struct MessageProtection;
 
 impl VectorFile for MessageProtection {
     const FILE: &'static str = "message-protection.json";
+    const FIELDS: &'static [&'static str] = &[
+        "cipher_suite",
+        "group_id",
+        "epoch",
+        "tree_hash",
+        "confirmed_transcript_hash",
+        "signature_priv",
+        "signature_pub",
+        "encryption_secret",
+        "sender_data_secret",
+        "membership_key",
+        "proposal",
+        "proposal_priv",
+        "proposal_pub",
+        "commit",
+        "commit_priv",
+        "commit_pub",
+        "application",
+        "application_priv",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

@@ -83,6 +83,25 @@ pub struct Messages;
 
 impl VectorFile for Messages {
     const FILE: &'static str = "messages.json";
+    const FIELDS: &'static [&'static str] = &[
+        "mls_welcome",
+        "mls_group_info",
+        "mls_key_package",
+        "ratchet_tree",
+        "group_secrets",
+        "add_proposal",
+        "update_proposal",
+        "remove_proposal",
+        "pre_shared_key_proposal",
+        "re_init_proposal",
+        "external_init_proposal",
+        "group_context_extensions_proposal",
+        "commit",
+        "public_message_application",
+        "public_message_proposal",
+        "public_message_commit",
+        "private_message",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, _provider: &B) -> Checked {

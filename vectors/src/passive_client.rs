@@ -67,6 +67,28 @@ pub struct Entry {
     pub epochs: Vec<Epoch>,
 }
 
+/// The fields every entry has (`ratchet_tree` may be absent: it is optional).
+pub const FIELDS: &[&str] = &[
+    "cipher_suite",
+    "external_psks",
+    "key_package",
+    "signature_priv",
+    "encryption_priv",
+    "init_priv",
+    "welcome",
+    "initial_epoch_authenticator",
+    "epochs",
+];
+
+/// Both passive-client files share one format; what tells them apart is whether the client
+/// follows the group after joining: `passive-client-welcome.json` has no epochs.
+pub fn has_epochs(entry: &serde_json::Map<String, serde_json::Value>) -> bool {
+    entry
+        .get("epochs")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|epochs| !epochs.is_empty())
+}
+
 /// The serialised shape of openmls's `EncryptionPrivateKey`.
 #[derive(Serialize, Deserialize)]
 struct EncryptionPrivateKeyShape {

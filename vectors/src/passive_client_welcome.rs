@@ -1,7 +1,7 @@
 //! `passive-client-welcome.json`: a passive client joins by Welcome and follows the group (RFC 9420, via openmls's
 //! public API). Format and verification: see [`crate::passive_client`].
 
-use crate::passive_client::{verify, Entry};
+use crate::passive_client::{has_epochs, verify, Entry, FIELDS};
 use crate::verdict::Checked;
 use crate::{Backend, VectorFile};
 
@@ -9,7 +9,13 @@ pub struct PassiveClientWelcome;
 
 impl VectorFile for PassiveClientWelcome {
     const FILE: &'static str = "passive-client-welcome.json";
+    const FIELDS: &'static [&'static str] = FIELDS;
     type Entry = Entry;
+
+    /// The client only joins: no epochs follow.
+    fn is_entry(entry: &serde_json::Map<String, serde_json::Value>) -> bool {
+        !has_epochs(entry)
+    }
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {
         verify(e, provider)

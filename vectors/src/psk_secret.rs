@@ -35,6 +35,7 @@ pub struct PskSecret;
 
 impl VectorFile for PskSecret {
     const FILE: &'static str = "psk_secret.json";
+    const FIELDS: &'static [&'static str] = &["cipher_suite", "psks", "psk_secret"];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

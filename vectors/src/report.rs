@@ -7,47 +7,41 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use p2mls_report::junit::{Body, Junit};
+use p2mls_report::markdown::{cell, summary_table, table_head};
+use p2mls_report::HasVerdict;
 use serde::Serialize;
 
 use crate::verdict::Verdict;
 use crate::EntryReport;
 
 /// Counts per verdict, in the harness's shape.
-#[derive(Debug, Default, Clone, Copy, Serialize, PartialEq, Eq)]
-pub struct Summary {
-    pub pass: usize,
-    pub fail: usize,
-    pub non_strict: usize,
-    pub unsupported: usize,
-    pub error: usize,
-}
+pub use p2mls_report::Summary;
 
-impl Summary {
-    pub fn of<'a>(entries: impl IntoIterator<Item = &'a EntryReport>) -> Self {
-        let mut s = Summary::default();
-        for e in entries {
-            match e.outcome.verdict {
-                Verdict::Pass => s.pass += 1,
-                Verdict::Fail => s.fail += 1,
-                Verdict::Unsupported => s.unsupported += 1,
-                Verdict::Error => s.error += 1,
-            }
-        }
-        s
-    }
-
-    pub fn total(&self) -> usize {
-        self.pass + self.fail + self.non_strict + self.unsupported + self.error
+impl HasVerdict for EntryReport {
+    fn verdict(&self) -> Verdict {
+        self.outcome.verdict
     }
 }
 
 /// One file's line in the summary table.
 #[derive(Debug, Clone, Serialize)]
 pub struct FileRow {
+    /// The path relative to the verified directory.
     pub file: String,
+    /// The kind it was recognised as (its upstream file name); None: no known kind.
+    pub kind: Option<&'static str>,
     #[serde(flatten)]
     pub summary: Summary,
     pub duration_ms: u64,
+}
+
+impl FileRow {
+    /// The kind, when the file's own name does not say it (recognised by its content).
+    pub fn recognised_as(&self) -> Option<&'static str> {
+        self.kind
+            .filter(|k| self.file.rsplit('/').next() != Some(*k))
+    }
 }
 
 /// What was verified, with what.
@@ -56,7 +50,8 @@ pub struct Header {
     pub harness: String,
     pub provider: String,
     pub directory: String,
-    /// Known files that are not in the directory.
+    /// Kinds of vector file (upstream file names) that no file in the directory was
+    /// recognised as.
     pub absent: Vec<String>,
     /// The suite filter, if any (`0x0001` style, MLS wire code point).
     pub suite: Option<String>,
@@ -87,6 +82,7 @@ impl Report {
             .into_iter()
             .filter_map(|f| {
                 by_file.get(&f).map(|(es, d)| FileRow {
+                    kind: es.first().and_then(|e| e.kind),
                     summary: Summary::of(es.iter().copied()),
                     file: f.clone(),
                     duration_ms: d.as_millis() as u64,
@@ -115,8 +111,16 @@ impl Report {
         for f in &self.files {
             let s = &f.summary;
             out.push_str(&format!(
-                "{:<38} {:>5} {:>5} {:>11} {:>5} {:>9}\n",
-                f.file, s.pass, s.fail, s.unsupported, s.error, f.duration_ms
+                "{:<38} {:>5} {:>5} {:>11} {:>5} {:>9}{}\n",
+                f.file,
+                s.pass,
+                s.fail,
+                s.unsupported,
+                s.error,
+                f.duration_ms,
+                f.recognised_as()
+                    .map(|k| format!("  (as {k})"))
+                    .unwrap_or_default()
             ));
         }
         let s = &self.summary;
@@ -132,67 +136,49 @@ impl Report {
     }
 
     pub fn junit(&self) -> String {
-        let s = &self.summary;
-        let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        out.push_str(&format!(
-            "<testsuites name=\"p2mls vectors\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\">\n",
-            s.total(),
-            s.fail,
-            s.error,
-            s.unsupported
-        ));
+        let mut junit = Junit::new("p2mls vectors", &self.summary, None);
         for f in &self.files {
-            let fs = &f.summary;
-            out.push_str(&format!(
-                "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">\n",
-                xml_escape(&f.file),
-                fs.total(),
-                fs.fail,
-                fs.error,
-                fs.unsupported,
-                f.duration_ms as f64 / 1000.0
-            ));
+            junit.suite(&f.file, &f.summary, f.duration_ms as f64 / 1000.0);
             for e in self.entries.iter().filter(|e| e.file == f.file) {
-                out.push_str(&format!(
-                    "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-                    xml_escape(&crate::module_name(&e.file)),
-                    xml_escape(&e.id),
-                    e.duration.as_secs_f64()
-                ));
-                let reason = xml_escape(&e.outcome.reason);
-                match e.outcome.verdict {
-                    Verdict::Pass if e.outcome.notes.is_empty() => {}
-                    Verdict::Pass => {
-                        out.push_str(&format!("<system-out>{reason}</system-out>"));
-                    }
-                    Verdict::Fail => {
-                        let detail = e
-                            .outcome
-                            .mismatch
-                            .as_ref()
-                            .map(|m| {
-                                format!(
-                                    "field: {}\nexpected: {}\ncomputed: {}",
-                                    m.field, m.expected, m.computed
-                                )
-                            })
-                            .unwrap_or_default();
-                        out.push_str(&format!(
-                            "<failure message=\"{reason}\" type=\"fail\">{}</failure>",
-                            xml_escape(&detail)
-                        ));
-                    }
-                    Verdict::Error => out.push_str(&format!("<error message=\"{reason}\"/>")),
-                    Verdict::Unsupported => {
-                        out.push_str(&format!("<skipped message=\"{reason}\"/>"))
-                    }
-                }
-                out.push_str("</testcase>\n");
+                let reason = e.outcome.reason.as_str();
+                let detail = e
+                    .outcome
+                    .mismatch
+                    .as_ref()
+                    .map(|m| {
+                        format!(
+                            "field: {}\nexpected: {}\ncomputed: {}",
+                            m.field, m.expected, m.computed
+                        )
+                    })
+                    .unwrap_or_default();
+                // Vectors have no SHOULDs: non-strict is the run's vocabulary, never an entry's.
+                let non_strict = format!("non-strict: {reason}");
+                let body = match e.outcome.verdict {
+                    Verdict::Pass if e.outcome.notes.is_empty() => Body::Empty,
+                    Verdict::Pass => Body::SystemOut(reason),
+                    Verdict::Fail => Body::Failure {
+                        message: reason,
+                        kind: "fail",
+                        detail: &detail,
+                    },
+                    Verdict::Error => Body::Error {
+                        message: reason,
+                        detail: None,
+                    },
+                    Verdict::Unsupported => Body::Skipped { message: reason },
+                    Verdict::NonStrict => Body::SystemOut(&non_strict),
+                };
+                junit.testcase(
+                    &crate::module_name(&e.file),
+                    &e.id,
+                    e.duration.as_secs_f64(),
+                    body,
+                );
             }
-            out.push_str("  </testsuite>\n");
+            junit.end_suite();
         }
-        out.push_str("</testsuites>\n");
-        out
+        junit.finish()
     }
 
     pub fn markdown(&self) -> String {
@@ -210,24 +196,37 @@ impl Report {
         }
         if !h.absent.is_empty() {
             out.push_str(&format!(
-                "- Files not in the directory: {}\n",
+                "- Kinds no file in the directory was recognised as: {}\n",
                 h.absent.join(", ")
             ));
         }
-        out.push_str("\n## Summary\n\n| pass | fail | non-strict | unsupported | error |\n|---|---|---|---|---|\n");
-        out.push_str(&format!(
-            "| {} | {} | {} | {} | {} |\n\n",
-            s.pass, s.fail, s.non_strict, s.unsupported, s.error
-        ));
-        out.push_str("## Files\n\n| file | pass | fail | unsupported | error | time ms |\n|---|---|---|---|---|---|\n");
+        out.push_str("\n## Summary\n\n");
+        out.push_str(&summary_table(s));
+        out.push_str("\n## Files\n\n");
+        out.push_str(&table_head(&[
+            "file",
+            "kind",
+            "pass",
+            "fail",
+            "unsupported",
+            "error",
+            "time ms",
+        ]));
         for f in &self.files {
             let fs = &f.summary;
             out.push_str(&format!(
-                "| `{}` | {} | {} | {} | {} | {} |\n",
-                f.file, fs.pass, fs.fail, fs.unsupported, fs.error, f.duration_ms
+                "| `{}` | {} | {} | {} | {} | {} | {} |\n",
+                f.file,
+                f.kind.unwrap_or("none"),
+                fs.pass,
+                fs.fail,
+                fs.unsupported,
+                fs.error,
+                f.duration_ms
             ));
         }
-        out.push_str("\n## Entries that did not pass plainly\n\n| entry | suite | verdict | reason |\n|---|---|---|---|\n");
+        out.push_str("\n## Entries that did not pass plainly\n\n");
+        out.push_str(&table_head(&["entry", "suite", "verdict", "reason"]));
         for e in self
             .entries
             .iter()
@@ -246,30 +245,6 @@ impl Report {
 
     /// Writes report.json, junit.xml and report.md into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let json = serde_json::to_string_pretty(&self.json()).map_err(std::io::Error::other)?;
-        std::fs::write(dir.join("report.json"), json + "\n")?;
-        std::fs::write(dir.join("junit.xml"), self.junit())?;
-        std::fs::write(dir.join("report.md"), self.markdown())?;
-        Ok(())
+        p2mls_report::files::write_reports(dir, &self.json(), &self.junit(), &self.markdown())
     }
-}
-
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
-
-/// Escapes text for XML (JUnit reports), dropping control characters XML 1.0 cannot carry.
-pub fn xml_escape(text: &str) -> String {
-    text.chars()
-        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&apos;".to_owned(),
-            other => other.to_string(),
-        })
-        .collect()
 }

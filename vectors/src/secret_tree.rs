@@ -52,6 +52,8 @@ pub struct SecretTree;
 
 impl VectorFile for SecretTree {
     const FILE: &'static str = "secret-tree.json";
+    const FIELDS: &'static [&'static str] =
+        &["cipher_suite", "sender_data", "encryption_secret", "leaves"];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

@@ -35,6 +35,14 @@ pub struct TranscriptHashes;
 
 impl VectorFile for TranscriptHashes {
     const FILE: &'static str = "transcript-hashes.json";
+    const FIELDS: &'static [&'static str] = &[
+        "cipher_suite",
+        "confirmation_key",
+        "authenticated_content",
+        "interim_transcript_hash_before",
+        "confirmed_transcript_hash_after",
+        "interim_transcript_hash_after",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

@@ -29,6 +29,9 @@ pub struct TreeMath;
 
 impl VectorFile for TreeMath {
     const FILE: &'static str = "tree-math.json";
+    const FIELDS: &'static [&'static str] = &[
+        "n_leaves", "n_nodes", "root", "left", "right", "parent", "sibling",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, _provider: &B) -> Checked {

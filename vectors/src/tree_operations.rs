@@ -35,6 +35,15 @@ pub struct TreeOperations;
 
 impl VectorFile for TreeOperations {
     const FILE: &'static str = "tree-operations.json";
+    const FIELDS: &'static [&'static str] = &[
+        "cipher_suite",
+        "tree_before",
+        "tree_hash_before",
+        "proposal",
+        "proposal_sender",
+        "tree_after",
+        "tree_hash_after",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

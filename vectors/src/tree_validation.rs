@@ -36,6 +36,13 @@ pub struct TreeValidation;
 
 impl VectorFile for TreeValidation {
     const FILE: &'static str = "tree-validation.json";
+    const FIELDS: &'static [&'static str] = &[
+        "cipher_suite",
+        "tree",
+        "group_id",
+        "resolutions",
+        "tree_hashes",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

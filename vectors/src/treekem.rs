@@ -251,6 +251,15 @@ pub struct TreeKem;
 
 impl VectorFile for TreeKem {
     const FILE: &'static str = "treekem.json";
+    const FIELDS: &'static [&'static str] = &[
+        "cipher_suite",
+        "group_id",
+        "epoch",
+        "confirmed_transcript_hash",
+        "ratchet_tree",
+        "leaves_private",
+        "update_paths",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

@@ -4,26 +4,8 @@
 
 use serde::Serialize;
 
-/// How one entry ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Verdict {
-    Pass,
-    Fail,
-    Unsupported,
-    Error,
-}
-
-impl Verdict {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Unsupported => "unsupported",
-            Verdict::Error => "error",
-        }
-    }
-}
+/// How one entry ended: the vocabulary `p2mls run` uses too (an entry never ends non-strict).
+pub use p2mls_report::Verdict;
 
 /// A computed value that differs from the vector.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -39,6 +39,13 @@ pub struct Welcome;
 
 impl VectorFile for Welcome {
     const FILE: &'static str = "welcome.json";
+    const FIELDS: &'static [&'static str] = &[
+        "cipher_suite",
+        "init_priv",
+        "signer_pub",
+        "key_package",
+        "welcome",
+    ];
     type Entry = Entry;
 
     fn verify<B: Backend>(e: &Entry, provider: &B) -> Checked {

@@ -82,6 +82,11 @@ fn trials(dir: PathBuf) -> Vec<Trial> {
                     Verdict::Pass => Ok(()),
                     Verdict::Fail => Err(Failed::from(format!("fail: {}", outcome.reason))),
                     Verdict::Error => Err(Failed::from(format!("error: {}", outcome.reason))),
+                    // Vectors have no SHOULDs: an entry never ends non-strict.
+                    Verdict::NonStrict => Err(Failed::from(format!(
+                        "non-strict (not a vector verdict): {}",
+                        outcome.reason
+                    ))),
                     // Decided above; a verifier may still find a missing capability.
                     Verdict::Unsupported => Err(Failed::from(format!(
                         "unsupported (counted, not a pass): {}",

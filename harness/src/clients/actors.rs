@@ -321,6 +321,9 @@ mod tests {
             .await
             .err()
             .expect("an overrunning command is an error");
-        assert!(err.to_string().contains("did not finish within 1 s"), "{err}");
+        assert!(
+            err.to_string().contains("did not finish within 1 s"),
+            "{err}"
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! junit.xml: one testsuite, one testcase per check. fail -> <failure>, error -> <error>,
 //! unsupported -> <skipped>; non-strict passes with the finding in <system-out>.
 
-use p2mls_vectors::report::xml_escape as escape;
+use p2mls_report::junit::{Body, Junit};
 
 use super::Report;
 use crate::check::Verdict;
@@ -9,44 +9,26 @@ use crate::check::Verdict;
 pub fn render(report: &Report) -> String {
     let s = &report.summary;
     let total: f64 = report.checks.iter().map(|c| c.duration.as_secs_f64()).sum();
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    out.push_str(&format!(
-        "<testsuites name=\"p2mls\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{total:.3}\">\n",
-        report.checks.len(),
-        s.fail,
-        s.error,
-        s.unsupported
-    ));
-    out.push_str(&format!(
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{total:.3}\">\n",
-        escape(&report.header.target),
-        report.checks.len(),
-        s.fail,
-        s.error,
-        s.unsupported
-    ));
+    let mut junit = Junit::new("p2mls", s, Some(total));
+    junit.suite(&report.header.target, s, total);
     // JUnit properties: where CI shows a suite's settings, the TLS opt-out shows too.
-    out.push_str("    <properties>\n");
-    out.push_str(&format!(
-        "      <property name=\"insecure_skip_verify\" value=\"{}\"/>\n",
-        report.header.insecure_skip_verify
-    ));
+    let mut properties = vec![(
+        "insecure_skip_verify",
+        report.header.insecure_skip_verify.to_string(),
+    )];
     if let Some(tls) = &report.header.tls {
-        out.push_str(&format!(
-            "      <property name=\"tls\" value=\"{} ALPN {}\"/>\n",
-            escape(&tls.version),
-            escape(tls.alpn.as_deref().unwrap_or("none"))
+        properties.push((
+            "tls",
+            format!(
+                "{} ALPN {}",
+                tls.version,
+                tls.alpn.as_deref().unwrap_or("none")
+            ),
         ));
     }
-    out.push_str("    </properties>\n");
+    junit.properties(&properties);
     for c in &report.checks {
         let class = c.def.id.split('.').next().unwrap_or("p2mls");
-        out.push_str(&format!(
-            "    <testcase classname=\"{}\" name=\"{}\" time=\"{:.3}\">",
-            escape(class),
-            escape(&c.def.id),
-            c.duration.as_secs_f64()
-        ));
         let detail = c
             .evidence
             .as_ref()
@@ -58,29 +40,23 @@ pub fn render(report: &Report) -> String {
                 d
             })
             .unwrap_or_default();
-        match c.verdict {
-            Verdict::Pass => {}
-            Verdict::Fail => out.push_str(&format!(
-                "<failure message=\"{}\" type=\"{}\">{}</failure>",
-                escape(&c.reason),
-                c.def.level.as_str(),
-                escape(&detail)
-            )),
-            Verdict::Error => out.push_str(&format!(
-                "<error message=\"{}\">{}</error>",
-                escape(&c.reason),
-                escape(&detail)
-            )),
-            Verdict::Unsupported => {
-                out.push_str(&format!("<skipped message=\"{}\"/>", escape(&c.reason)))
-            }
-            Verdict::NonStrict => out.push_str(&format!(
-                "<system-out>non-strict: {}</system-out>",
-                escape(&detail)
-            )),
-        }
-        out.push_str("</testcase>\n");
+        let non_strict = format!("non-strict: {detail}");
+        let body = match c.verdict {
+            Verdict::Pass => Body::Empty,
+            Verdict::Fail => Body::Failure {
+                message: &c.reason,
+                kind: c.def.level.as_str(),
+                detail: &detail,
+            },
+            Verdict::Error => Body::Error {
+                message: &c.reason,
+                detail: Some(&detail),
+            },
+            Verdict::Unsupported => Body::Skipped { message: &c.reason },
+            Verdict::NonStrict => Body::SystemOut(&non_strict),
+        };
+        junit.testcase(class, &c.def.id, c.duration.as_secs_f64(), body);
     }
-    out.push_str("  </testsuite>\n</testsuites>\n");
-    out
+    junit.end_suite();
+    junit.finish()
 }

@@ -1,11 +1,9 @@
 //! report.md: summary, per-check table and the traceability matrix requirement -> checks ->
 //! verdict.
 
-use super::Report;
+use p2mls_report::markdown::{cell, summary_table, table_head};
 
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
+use super::Report;
 
 pub fn render(report: &Report) -> String {
     let h = &report.header;
@@ -60,11 +58,9 @@ pub fn render(report: &Report) -> String {
         "- MLS clients in the suite runs: {}\n",
         h.clients.join(", ")
     ));
-    out.push_str("\n## Summary\n\n| pass | fail | non-strict | unsupported | error |\n|---|---|---|---|---|\n");
-    out.push_str(&format!(
-        "| {} | {} | {} | {} | {} |\n\n",
-        s.pass, s.fail, s.non_strict, s.unsupported, s.error
-    ));
+    out.push_str("\n## Summary\n\n");
+    out.push_str(&summary_table(s));
+    out.push('\n');
     if !report.gate.new_failures.is_empty() {
         out.push_str(&format!(
             "New failures: {}\n\n",
@@ -84,7 +80,7 @@ pub fn render(report: &Report) -> String {
             cleanup.left.len()
         ));
         if !cleanup.left.is_empty() {
-            out.push_str("| left on the target | id | why |\n|---|---|---|\n");
+            out.push_str(&table_head(&["left on the target", "id", "why"]));
             for item in &cleanup.left {
                 out.push_str(&format!(
                     "| {} | `{}` | {} |\n",
@@ -102,8 +98,9 @@ pub fn render(report: &Report) -> String {
     let causes = crate::console::causes(&report.checks);
     if !causes.is_empty() {
         out.push_str(
-            "## Root causes\n\nChecks that did not pass, grouped by reason (most checks first).\n\n| count | verdict | reason | checks |\n|---|---|---|---|\n",
+            "## Root causes\n\nChecks that did not pass, grouped by reason (most checks first).\n\n",
         );
+        out.push_str(&table_head(&["count", "verdict", "reason", "checks"]));
         for cause in &causes {
             let mut ids: Vec<String> = cause
                 .checks
@@ -124,9 +121,14 @@ pub fn render(report: &Report) -> String {
         }
         out.push('\n');
     }
-    out.push_str(
-        "## Checks\n\n| check | level | verdict | requirements | reason |\n|---|---|---|---|---|\n",
-    );
+    out.push_str("## Checks\n\n");
+    out.push_str(&table_head(&[
+        "check",
+        "level",
+        "verdict",
+        "requirements",
+        "reason",
+    ]));
     for c in &report.checks {
         out.push_str(&format!(
             "| `{}` | {} | **{}** | {} | {} |\n",
@@ -168,8 +170,9 @@ pub fn render(report: &Report) -> String {
         out.push_str(
             "\n## Source defects behind these checks\n\nWhere the sources contradict themselves or \
              leave a gap, the checks hold the target to the reading below; a failure there is the \
-             target's only under that reading.\n\n| requirement | note |\n|---|---|\n",
+             target's only under that reading.\n\n",
         );
+        out.push_str(&table_head(&["requirement", "note"]));
         for r in noted {
             out.push_str(&format!(
                 "| `{}` | {} |\n",
@@ -179,9 +182,8 @@ pub fn render(report: &Report) -> String {
         }
     }
     if !report.differences.is_empty() {
-        out.push_str(
-            "\n## Differences from the reference server\n\n| check | at | target | reference |\n|---|---|---|---|\n",
-        );
+        out.push_str("\n## Differences from the reference server\n\n");
+        out.push_str(&table_head(&["check", "at", "target", "reference"]));
         for d in &report.differences {
             out.push_str(&format!(
                 "| `{}` | {} | `{}` | `{}` |\n",
@@ -195,9 +197,16 @@ pub fn render(report: &Report) -> String {
     if !report.spec_findings.is_empty() {
         out.push_str(
             "\n## Spec findings\n\nResponses that did not match the document because the document is \
-             defective (docs/LINT.md, attribution); they do not fail their checks.\n\n\
-             | check | operation | status | rule | explanation | observed |\n|---|---|---|---|---|---|\n",
+             defective (docs/LINT.md, attribution); they do not fail their checks.\n\n",
         );
+        out.push_str(&table_head(&[
+            "check",
+            "operation",
+            "status",
+            "rule",
+            "explanation",
+            "observed",
+        ]));
         for f in &report.spec_findings {
             out.push_str(&format!(
                 "| `{}` | {} | {} | `{}` | {} | {} |\n",
@@ -210,7 +219,14 @@ pub fn render(report: &Report) -> String {
             ));
         }
     }
-    out.push_str("\n## Traceability\n\n| requirement | level | source | checks | verdict |\n|---|---|---|---|---|\n");
+    out.push_str("\n## Traceability\n\n");
+    out.push_str(&table_head(&[
+        "requirement",
+        "level",
+        "source",
+        "checks",
+        "verdict",
+    ]));
     for r in &report.requirements {
         let verdict = match (&r.verdict, &r.not_checked) {
             (Some(v), _) => v.as_str().to_owned(),

@@ -1,5 +1,7 @@
 //! The report model and its three renderings (JSON, JUnit, Markdown). The deterministic form of
-//! the JSON (sorted, volatile values redacted) is what the snapshot in `reports/` holds.
+//! the JSON (sorted, volatile values redacted) is what the snapshot in `reports/` holds. The
+//! summary, the JUnit writer and the Markdown helpers are `p2mls-report`'s, shared with
+//! `p2mls vectors`.
 
 pub mod json;
 pub mod junit;
@@ -15,28 +17,11 @@ use crate::check::{Level, SpecFinding, Verdict};
 use crate::runner::{CheckReport, Gate};
 
 /// Counts per verdict.
-#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
-pub struct Summary {
-    pub pass: usize,
-    pub fail: usize,
-    pub non_strict: usize,
-    pub unsupported: usize,
-    pub error: usize,
-}
+pub use p2mls_report::Summary;
 
-impl Summary {
-    pub fn of(checks: &[CheckReport]) -> Self {
-        let mut s = Summary::default();
-        for c in checks {
-            match c.verdict {
-                Verdict::Pass => s.pass += 1,
-                Verdict::Fail => s.fail += 1,
-                Verdict::NonStrict => s.non_strict += 1,
-                Verdict::Unsupported => s.unsupported += 1,
-                Verdict::Error => s.error += 1,
-            }
-        }
-        s
+impl p2mls_report::HasVerdict for CheckReport {
+    fn verdict(&self) -> Verdict {
+        self.verdict
     }
 }
 
@@ -157,13 +142,12 @@ impl Report {
 
     /// Writes report.json, junit.xml and report.md into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        std::fs::create_dir_all(dir)?;
-        let json = serde_json::to_string_pretty(&json::render(self, false))
-            .map_err(std::io::Error::other)?;
-        std::fs::write(dir.join("report.json"), json + "\n")?;
-        std::fs::write(dir.join("junit.xml"), junit::render(self))?;
-        std::fs::write(dir.join("report.md"), markdown::render(self))?;
-        Ok(())
+        p2mls_report::files::write_reports(
+            dir,
+            &json::render(self, false),
+            &junit::render(self),
+            &markdown::render(self),
+        )
     }
 }
 
