@@ -87,7 +87,7 @@ async fn join_group(members: usize, polyproto_id: u16) -> (Duration, Duration, D
             joined.epoch_authenticator().as_slice(),
             group.mls.epoch_authenticator().as_slice()
         );
-        ctx.exchanges.clear();
+        ctx.recorder.exchanges.clear();
     }
     let total = started.elapsed();
     server.stop().await;

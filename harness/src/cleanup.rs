@@ -74,7 +74,7 @@ pub async fn clean_up(ctx: &mut Ctx) -> Cleanup {
             }
         }
     }
-    ctx.exchanges.clear();
+    ctx.recorder.exchanges.clear();
     for group in &ledger.groups {
         cleanup.left.push(item(
             "group",

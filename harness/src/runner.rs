@@ -100,9 +100,7 @@ pub async fn run(
     let mut reports = Vec::new();
     for (index, def) in defs.into_iter().enumerate() {
         progress.started(index, total, &def.id);
-        ctx.exchanges.clear();
-        ctx.transcript.take();
-        ctx.spec_findings.clear();
+        ctx.recorder.begin();
         let started = Instant::now();
         let limit = ctx.check_timeout;
         let mut interrupt = ctx.interrupt.clone();
@@ -137,6 +135,7 @@ pub async fn run(
         };
         let verdict = verdict_for(&result, def.level, strict);
         let rate_limited: Vec<String> = ctx
+            .recorder
             .exchanges
             .iter()
             .flat_map(|x| {
@@ -149,8 +148,8 @@ pub async fn run(
             })
             .collect();
         let trace = ctx.capture.then(|| Evidence {
-            exchanges: ctx.exchanges.clone(),
-            transcript: ctx.transcript.snapshot(),
+            exchanges: ctx.recorder.exchanges.clone(),
+            transcript: ctx.recorder.transcript.snapshot(),
             ..Evidence::default()
         });
         let (reason, evidence) = match result {
@@ -170,13 +169,13 @@ pub async fn run(
                 let evidence = Evidence {
                     expected,
                     observed,
-                    exchanges: std::mem::take(&mut ctx.exchanges),
-                    transcript: ctx.transcript.take(),
+                    exchanges: std::mem::take(&mut ctx.recorder.exchanges),
+                    transcript: ctx.recorder.transcript.take(),
                 };
                 (reason, Some(evidence))
             }
         };
-        let spec_findings = std::mem::take(&mut ctx.spec_findings)
+        let spec_findings = std::mem::take(&mut ctx.recorder.spec_findings)
             .into_iter()
             .map(|f| SpecFinding {
                 check: def.id.clone(),

@@ -50,6 +50,27 @@ pub struct Established {
 /// `check_timeout_seconds`; the runner bounds each check by `Ctx::check_timeout`).
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// What one check observed: the runner empties it before each check and takes its contents as
+/// the check's evidence when it ends.
+#[derive(Default)]
+pub struct Recorder {
+    /// HTTP exchanges, in order.
+    pub exchanges: Vec<Exchange>,
+    /// Gateway frames of every connection the check opened (shared with the connections).
+    pub transcript: Transcript,
+    /// Mismatches that a document defect explains (not server failures).
+    pub spec_findings: Vec<SpecFinding>,
+}
+
+impl Recorder {
+    /// Forgets what the previous check observed; the transcript keeps its secrets.
+    pub fn begin(&mut self) {
+        self.exchanges.clear();
+        self.transcript.take();
+        self.spec_findings.clear();
+    }
+}
+
 pub struct Ctx {
     pub http: Http,
     pub spec: ApiSpec,
@@ -57,14 +78,10 @@ pub struct Ctx {
     pub actors: Vec<Actor>,
     /// The MLS suite of this run (0x0001 on the wire).
     pub suite: Ciphersuite,
-    /// Evidence of the check that is running.
-    pub exchanges: Vec<Exchange>,
-    /// Mismatches of the running check that a document defect explains (not server failures).
-    pub spec_findings: Vec<SpecFinding>,
+    /// What the running check observed (created and collected by the runner).
+    pub recorder: Recorder,
     established: Option<Established>,
     counter: u64,
-    /// Gateway frames of the check that is running.
-    pub transcript: Transcript,
     /// Keep every check's exchanges and frames (differential mode).
     pub capture: bool,
     /// State the checks build once and share (e.g. the suite runs), owned by the module that
@@ -103,11 +120,12 @@ impl Ctx {
             registry,
             actors,
             suite: Ciphersuite::MLS_128_DHKEMX25519_AES128GCM_SHA256_Ed25519,
-            exchanges: Vec::new(),
-            spec_findings: Vec::new(),
+            recorder: Recorder {
+                transcript,
+                ..Recorder::default()
+            },
             established: None,
             counter: 0,
-            transcript,
             fixtures: std::collections::HashMap::new(),
             capture: false,
             gateway_config: (None, Duration::from_secs(5)),
@@ -147,7 +165,7 @@ impl Ctx {
     /// past the budget nobody's (`error`).
     pub async fn send(&mut self, req: ApiRequest) -> Result<ApiResponse, Finding> {
         let (result, exchange) = self.http.send(&req).await;
-        self.exchanges.push(exchange);
+        self.recorder.exchanges.push(exchange);
         let response = result.map_err(http_finding)?;
         self.record_creation(&req, &response);
         Ok(response)
@@ -226,7 +244,7 @@ impl Ctx {
         match response::conformance(&self.spec, op, resp) {
             Conformance::Conforms => Ok(()),
             Conformance::ExplainedByDocument { defect, observed } => {
-                self.spec_findings.push(SpecFinding {
+                self.recorder.spec_findings.push(SpecFinding {
                     check: String::new(),
                     operation: op.to_owned(),
                     status: resp.status,
@@ -344,7 +362,7 @@ impl Ctx {
             let list = self.discover_list(owner, owner, &query).await?;
             let first = list.first().map(|kp| kp["id"].clone());
             if first.is_none() || first == previous {
-                self.exchanges.clear();
+                self.recorder.exchanges.clear();
                 return Ok(());
             }
             previous = first;
@@ -589,7 +607,7 @@ impl Ctx {
             .json()
             .filter(|_| resp.status == 200)
             .and_then(|v| v["url"].as_str().map(str::to_owned));
-        self.exchanges.clear();
+        self.recorder.exchanges.clear();
         let url = discovered
             .or_else(|| self.gateway_config.0.clone())
             .ok_or_else(|| {
@@ -609,7 +627,7 @@ impl Ctx {
     /// Opens a gateway connection named `label` and reads the hello.
     pub async fn gateway(&mut self, label: &str) -> Result<(GatewayClient, Value), Finding> {
         let url = self.gateway_url().await?;
-        let transcript = self.transcript.clone();
+        let transcript = self.recorder.transcript.clone();
         let mut client = GatewayClient::connect_with_tls(
             &url,
             label,

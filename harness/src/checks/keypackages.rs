@@ -223,7 +223,7 @@ pub async fn concurrent(ctx: &mut Ctx) -> CheckResult {
     let mut handed_out = Vec::new();
     for task in tasks {
         let (result, exchange) = task.await.map_err(Finding::harness)?;
-        ctx.exchanges.push(exchange);
+        ctx.recorder.exchanges.push(exchange);
         let resp = result.map_err(super::context::http_finding)?;
         expect_status(&resp, &[200], "each concurrent discovery to succeed")?;
         let list = resp
@@ -534,7 +534,7 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
             let request =
                 ApiRequest::new(method.clone(), path.clone(), ctx.auth(BOB)).without_retry();
             // Only the last answers matter as evidence; a hundred discoveries would bury them.
-            ctx.exchanges.clear();
+            ctx.recorder.exchanges.clear();
             let resp = ctx.send(request).await?;
             if resp.status == 429 {
                 refused = Some(resp);
@@ -710,9 +710,9 @@ pub async fn limit_swap(ctx: &mut Ctx) -> CheckResult {
     if outcome.is_err() {
         // Leave carol's store usable for later checks whatever happened; the evidence of the
         // failure stays first.
-        let evidence = std::mem::take(&mut ctx.exchanges);
+        let evidence = std::mem::take(&mut ctx.recorder.exchanges);
         let _ = ctx.drain_query(CAROL, &every_suite).await;
-        ctx.exchanges = evidence;
+        ctx.recorder.exchanges = evidence;
     }
     outcome
 }

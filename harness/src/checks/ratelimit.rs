@@ -54,12 +54,12 @@ pub async fn session_burst(ctx: &mut Ctx) -> CheckResult {
             429 => {
                 // Keep the refusals (and not 300 lookups) as evidence.
                 if limited.len() < 3 {
-                    ctx.exchanges.push(exchange);
+                    ctx.recorder.exchanges.push(exchange);
                 }
                 limited.push(response);
             }
             other => {
-                ctx.exchanges.push(exchange);
+                ctx.recorder.exchanges.push(exchange);
                 return Err(Finding::mismatch(
                     "404 (the group does not exist) or 429 (rate-limited)",
                     format!("{other}: {}", snippet(&response.text())),

@@ -55,7 +55,7 @@ async fn register(
     let req = ApiRequest::new(Method::POST, p2mls_protocol::routes::REGISTER, Auth::None)
         .json(&json!({ "name": name, "secret": secret, "password": crate::random_hex(8) }));
     let resp = ctx.send(req).await;
-    if let Some(exchange) = ctx.exchanges.last_mut() {
+    if let Some(exchange) = ctx.recorder.exchanges.last_mut() {
         exchange.request = exchange.request.replace(secret, "$REGISTRATION_SECRET");
     }
     resp

@@ -304,14 +304,16 @@ mod tests {
         };
         let big = br#"{"id":"g","epoch":4294967296,"members":[],"publicKey":"AA=="}"#;
         assert!(ctx.conforms("groups_getGroup", &response(200, big)).is_ok());
-        assert_eq!(ctx.spec_findings.len(), 1);
-        assert_eq!(ctx.spec_findings[0].rule, "P2L-PP-004");
-        assert!(ctx.spec_findings[0].observed.contains("status 200"));
+        assert_eq!(ctx.recorder.spec_findings.len(), 1);
+        assert_eq!(ctx.recorder.spec_findings[0].rule, "P2L-PP-004");
+        assert!(ctx.recorder.spec_findings[0]
+            .observed
+            .contains("status 200"));
         // A server fault still fails.
         assert!(ctx
             .conforms("groups_getGroup", &response(500, b""))
             .is_err());
-        assert_eq!(ctx.spec_findings.len(), 1);
+        assert_eq!(ctx.recorder.spec_findings.len(), 1);
     }
 
     #[test]
