@@ -10,6 +10,7 @@
 //! reason = "upstream defect; PROFILE.keypackage-batch-atomic works around it"   # required
 //! ```
 
+use crate::Error;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -48,13 +49,18 @@ impl Entry {
 }
 
 impl Baseline {
-    pub fn load(path: &Path) -> Result<Self, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read baseline {}: {e}", path.display()))?;
-        Self::parse(&text).map_err(|e| format!("baseline {}: {e}", path.display()))
+    pub fn load(path: &Path) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Baseline(format!("cannot read baseline {}: {e}", path.display()))
+        })?;
+        Self::parse(&text).map_err(|e| Error::Baseline(format!("baseline {}: {e}", path.display())))
     }
 
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, Error> {
+        Self::parse_text(text).map_err(Error::Baseline)
+    }
+
+    fn parse_text(text: &str) -> Result<Self, String> {
         let parsed: Self = toml::from_str(text).map_err(|e| e.to_string())?;
         if let Some(e) = parsed.accepted.iter().find(|e| e.reason.trim().is_empty()) {
             return Err(format!("the accepted finding of {} needs a reason", e.rule));
@@ -125,11 +131,11 @@ mod tests {
     fn a_reason_is_mandatory_and_rules_must_exist() {
         let e =
             Baseline::parse("[[accepted]]\nrule = \"P2L-HTTP-001\"\nreason = \" \"\n").unwrap_err();
-        assert!(e.contains("needs a reason"), "{e}");
+        assert!(e.to_string().contains("needs a reason"), "{e}");
         let e = Baseline::parse("[[accepted]]\nrule = \"P2L-HTTP-001\"\n").unwrap_err();
-        assert!(e.contains("reason"), "{e}");
+        assert!(e.to_string().contains("reason"), "{e}");
         let e = Baseline::parse("[[accepted]]\nrule = \"P2L-NOPE\"\nreason = \"x\"\n").unwrap_err();
-        assert!(e.contains("unknown rule"), "{e}");
+        assert!(e.to_string().contains("unknown rule"), "{e}");
     }
 
     /// The baseline examples in README.md and docs/LINT.md parse.

@@ -12,6 +12,7 @@
 //! inline schemas with their operation, component schemas once, classified by whether requests,
 //! responses or both use them (reachability through `$ref`). docs/LINT.md has the table.
 
+use crate::Error;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -1169,16 +1170,16 @@ pub struct DiffArgs {
 }
 
 /// Runs `p2mls diff`: the rendered output, or the load error (exit 2), and the exit code.
-pub fn run(args: &DiffArgs) -> Result<(String, i32), String> {
-    let old =
-        Document::load(&args.old, &args.old.display().to_string()).map_err(|e| e.to_string())?;
-    let new =
-        Document::load(&args.new, &args.new.display().to_string()).map_err(|e| e.to_string())?;
+pub fn run(args: &DiffArgs) -> Result<(String, i32), Error> {
+    let old = Document::load(&args.old, &args.old.display().to_string())?;
+    let new = Document::load(&args.new, &args.new.display().to_string())?;
     let report = diff(&old, &new);
     let output = match args.format {
         DiffFormat::Text => text(&report),
         DiffFormat::Json => {
-            serde_json::to_string_pretty(&json(&report)).map_err(|e| e.to_string())? + "\n"
+            serde_json::to_string_pretty(&json(&report))
+                .map_err(|e| Error::Output(e.to_string()))?
+                + "\n"
         }
     };
     let failing = match args.fail_on_breaking {

@@ -14,6 +14,7 @@
 //! the `NotFound` description reuses the document's own anti-leak wording so that
 //! `P2L-PP-006`/`P2L-PP-007` stay quiet.
 
+use crate::Error;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use saphyr_parser::{Event, Parser, ScalarStyle};
@@ -178,8 +179,8 @@ pub fn plan(doc: &Document, findings: &[Finding]) -> (Vec<Repair>, Vec<Finding>)
 }
 
 /// Applies some repairs of `doc` to its text.
-pub fn apply_repairs(doc: &Document, repairs: &[Repair]) -> Result<String, String> {
-    apply(doc, repairs)
+pub fn apply_repairs(doc: &Document, repairs: &[Repair]) -> Result<String, Error> {
+    apply(doc, repairs).map_err(Error::Repair)
 }
 
 fn parent_of(pointer: &str) -> &str {

@@ -25,7 +25,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use baseline::Baseline;
-pub use source::{Document, LoadError, Position, SpecText};
+pub use source::{Document, Error, Position, SpecText};
 
 /// How bad a finding is. Ordered: `Info < Warning < Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -358,7 +358,7 @@ pub fn run(args: &LintArgs) -> RunOutcome {
     let baseline = match args.baseline.as_deref().map(Baseline::load).transpose() {
         Ok(b) => b,
         Err(e) => {
-            errors.push(e);
+            errors.push(e.to_string());
             None
         }
     };

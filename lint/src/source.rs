@@ -17,9 +17,10 @@ use thiserror::Error;
 pub use p2mls_openapi::schema::deref;
 use p2mls_openapi::Dialect;
 
-/// Why a document could not be linted at all (exit code 2).
+/// The lint crate's one error type: why a document could not be linted, compared or repaired
+/// (exit code 2).
 #[derive(Debug, Error)]
-pub enum LoadError {
+pub enum Error {
     #[error("cannot read {path}: {source}")]
     Read {
         path: String,
@@ -29,6 +30,15 @@ pub enum LoadError {
     Syntax { name: String, message: String },
     #[error("{name}: {message}")]
     NotOpenApi { name: String, message: String },
+    /// A baseline file that cannot be used.
+    #[error("{0}")]
+    Baseline(String),
+    /// Repairs that cannot be applied to the document's text.
+    #[error("{0}")]
+    Repair(String),
+    /// An output that cannot be written.
+    #[error("{0}")]
+    Output(String),
 }
 
 /// A line and column in a source text, both 1-based.
@@ -53,8 +63,8 @@ pub struct Document {
 
 impl Document {
     /// Reads and parses a file; `name` is what findings call it.
-    pub fn load(path: &Path, name: &str) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    pub fn load(path: &Path, name: &str) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.display().to_string(),
             source,
         })?;
@@ -63,8 +73,8 @@ impl Document {
 
     /// Parses YAML or JSON text. Only what prevents linting is an error here (syntax, not an
     /// OpenAPI 3.0/3.1 document); everything else is a finding.
-    pub fn parse(text: &str, name: &str) -> Result<Self, LoadError> {
-        let syntax = |message: String| LoadError::Syntax {
+    pub fn parse(text: &str, name: &str) -> Result<Self, Error> {
+        let syntax = |message: String| Error::Syntax {
             name: name.to_owned(),
             message,
         };
@@ -72,7 +82,7 @@ impl Document {
         // The values parsed, so the document is lintable even if the position parser disagrees
         // on some YAML corner: findings then point at line 1 rather than not at all.
         let positions = positions(text).unwrap_or_default();
-        let not_openapi = |message: &str| LoadError::NotOpenApi {
+        let not_openapi = |message: &str| Error::NotOpenApi {
             name: name.to_owned(),
             message: message.to_owned(),
         };
@@ -267,8 +277,8 @@ pub struct Header {
 }
 
 impl SpecText {
-    pub fn load(path: &Path, name: &str) -> Result<Self, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+    pub fn load(path: &Path, name: &str) -> Result<Self, Error> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.display().to_string(),
             source,
         })?;

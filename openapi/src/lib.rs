@@ -37,6 +37,15 @@ pub enum SpecError {
         source_name: String,
         message: String,
     },
+    /// A schema of the document that the JSON Schema validator cannot compile.
+    #[error("schema does not compile: {0}")]
+    Schema(String),
+    /// A `$ref` that cannot be followed.
+    #[error("{0}")]
+    Reference(String),
+    /// A body that cannot be read as an instance of its media type.
+    #[error("{0}")]
+    Body(String),
 }
 
 /// The JSON Schema dialect of a document.
@@ -266,7 +275,7 @@ impl ApiSpec {
 
     /// Compiles a resolved schema in the document's dialect. OpenAPI's `int32`/`int64` formats
     /// become bounds, as OpenAPI defines them (JSON Schema leaves unknown formats unchecked).
-    pub fn compile(&self, schema: &Value) -> Result<jsonschema::Validator, String> {
+    pub fn compile(&self, schema: &Value) -> Result<jsonschema::Validator, SpecError> {
         let (schema, draft) = match self.dialect {
             Dialect::Oas30 => (translate_oas30(schema), jsonschema::Draft::Draft4),
             Dialect::Oas31 => (schema.clone(), jsonschema::Draft::Draft202012),
@@ -275,7 +284,7 @@ impl ApiSpec {
         jsonschema::options()
             .with_draft(draft)
             .build(&schema)
-            .map_err(|e| format!("schema does not compile: {e}"))
+            .map_err(|e| SpecError::Schema(e.to_string()))
     }
 
     /// Validates a response against the document. Returns the list of problems.
@@ -311,8 +320,8 @@ impl ApiSpec {
             )]);
         };
         let Some(schema) = schema else { return Ok(()) };
-        let instance = parse_instance(media_type, body).map_err(|e| vec![e])?;
-        let validator = self.compile(schema).map_err(|e| vec![e])?;
+        let instance = parse_instance(media_type, body).map_err(|e| vec![e.to_string()])?;
+        let validator = self.compile(schema).map_err(|e| vec![e.to_string()])?;
         let errors: Vec<String> = validator
             .iter_errors(&instance)
             .map(|e| format!("{} at `{}`", e, e.instance_path))
@@ -337,10 +346,11 @@ pub fn media_type_essence(content_type: Option<&str>) -> String {
 
 /// Parses a body for schema validation: JSON for JSON media types; for text/plain, a JSON scalar
 /// when the text is one (the documents use number schemas under text/plain), else a string.
-pub fn parse_instance(media_type: &str, body: &[u8]) -> Result<Value, String> {
-    let text = std::str::from_utf8(body).map_err(|_| "body is not UTF-8".to_owned())?;
+pub fn parse_instance(media_type: &str, body: &[u8]) -> Result<Value, SpecError> {
+    let text =
+        std::str::from_utf8(body).map_err(|_| SpecError::Body("body is not UTF-8".into()))?;
     if media_type.contains("json") {
-        serde_json::from_str(text).map_err(|e| format!("body is not JSON: {e}"))
+        serde_json::from_str(text).map_err(|e| SpecError::Body(format!("body is not JSON: {e}")))
     } else {
         Ok(serde_json::from_str::<Value>(text.trim())
             .ok()
@@ -350,19 +360,21 @@ pub fn parse_instance(media_type: &str, body: &[u8]) -> Result<Value, String> {
 }
 
 /// Inlines local `$ref`s (`#/...`), guarding against cycles by depth.
-pub fn resolve(doc: &Value, value: &Value, depth: usize) -> Result<Value, String> {
+pub fn resolve(doc: &Value, value: &Value, depth: usize) -> Result<Value, SpecError> {
     if depth > MAX_REF_DEPTH {
-        return Err("`$ref` nesting too deep (cycle?)".into());
+        return Err(SpecError::Reference(
+            "`$ref` nesting too deep (cycle?)".into(),
+        ));
     }
     match value {
         Value::Object(map) => {
             if let Some(reference) = map.get("$ref").and_then(Value::as_str) {
-                let pointer = reference
-                    .strip_prefix('#')
-                    .ok_or_else(|| format!("only local `$ref`s are supported: `{reference}`"))?;
-                let target = doc
-                    .pointer(pointer)
-                    .ok_or_else(|| format!("unresolved `$ref`: `{reference}`"))?;
+                let pointer = reference.strip_prefix('#').ok_or_else(|| {
+                    SpecError::Reference(format!("only local `$ref`s are supported: `{reference}`"))
+                })?;
+                let target = doc.pointer(pointer).ok_or_else(|| {
+                    SpecError::Reference(format!("unresolved `$ref`: `{reference}`"))
+                })?;
                 let mut resolved = resolve(doc, target, depth + 1)?;
                 // 3.1 allows siblings next to $ref; keep them.
                 if let Value::Object(out) = &mut resolved {
