@@ -3,17 +3,11 @@
 
 use p2mls::check::Verdict;
 use p2mls::report::Report;
-use p2mls::{RunArgs, RunOutput};
+use p2mls::RunArgs;
 use p2mls_reference_server::faults::Fault;
 
-async fn certify(args: RunArgs) -> (Report, i32) {
-    let output = p2mls::run(&args).await.expect("run starts");
-    let code = output.exit_code();
-    match output {
-        RunOutput::Certified(report) => (*report, code),
-        RunOutput::Listed(_) => panic!("expected a report"),
-    }
-}
+mod common;
+use common::certify;
 
 fn failed(report: &Report) -> Vec<String> {
     report

@@ -1,18 +1,7 @@
 //! The `p2mls` binary's exit codes and usage errors.
 
-use std::process::Command;
-
-fn p2mls(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_p2mls"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::p2mls;
 
 #[test]
 fn list_needs_no_network_and_names_requirements() {

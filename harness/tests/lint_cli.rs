@@ -1,19 +1,9 @@
 //! `p2mls lint` and `p2mls diff` from the command line: exit codes, formats, baseline.
 
 use std::path::PathBuf;
-use std::process::Command;
 
-fn p2mls(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_p2mls"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::p2mls;
 
 /// A scratch directory for one test.
 fn scratch(name: &str) -> PathBuf {

@@ -6,32 +6,18 @@ use std::time::{Duration, Instant};
 
 use p2mls::check::Verdict;
 use p2mls::clients::http::{Auth, Http, RetryPolicy};
-use p2mls::report::Report;
 use p2mls::Error;
-use p2mls::{RunArgs, RunOutput};
+use p2mls::RunArgs;
 use p2mls_reference_server::rate_limit::RateLimit;
+
+mod common;
+use common::certify;
 
 const SECRET: &str = "rate-test-secret";
 
-async fn certify(args: RunArgs) -> (Report, i32) {
-    let output = p2mls::run(&args).await.expect("run starts");
-    let code = output.exit_code();
-    match output {
-        RunOutput::Certified(report) => (*report, code),
-        RunOutput::Listed(_) => panic!("expected a report"),
-    }
-}
-
 fn config_file(name: &str, extra: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("p2mls-rate-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    let path = dir.join("target.toml");
-    std::fs::write(
-        &path,
-        format!("{extra}\n[actors]\nmode = \"reference\"\nregistration_secret = \"{SECRET}\"\n"),
-    )
-    .expect("config");
-    path
+    common::reference_target_config(&dir, SECRET, extra)
 }
 
 async fn limited_server(per_second: f64, burst: f64) -> p2mls_reference_server::RunningServer {

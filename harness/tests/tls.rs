@@ -10,9 +10,12 @@ use std::time::{Duration, Instant};
 use p2mls::check::Verdict;
 use p2mls::report::Report;
 use p2mls::test_ca::{TestCa, Validity};
-use p2mls::{RunArgs, RunOutput};
+use p2mls::RunArgs;
 use p2mls_reference_server::faults::Fault;
 use p2mls_reference_server::{Config, RunningServer, ServeArgs};
+
+mod common;
+use common::certify;
 
 const SECRET: &str = "tls-test-secret";
 
@@ -49,22 +52,7 @@ async fn serve_tls(dir: &Path) -> RunningServer {
 }
 
 fn target_config(dir: &Path, extra: &str) -> PathBuf {
-    let path = dir.join("target.toml");
-    std::fs::write(
-        &path,
-        format!("{extra}\n[actors]\nmode = \"reference\"\nregistration_secret = \"{SECRET}\"\n"),
-    )
-    .expect("target.toml");
-    path
-}
-
-async fn certify(args: RunArgs) -> (Report, i32) {
-    let output = p2mls::run(&args).await.expect("run starts");
-    let code = output.exit_code();
-    match output {
-        RunOutput::Certified(report) => (*report, code),
-        RunOutput::Listed(_) => panic!("expected a report"),
-    }
+    common::reference_target_config(dir, SECRET, extra)
 }
 
 fn verdict(report: &Report, id: &str) -> (Verdict, String) {

@@ -2,19 +2,9 @@
 //! directory), and the report files, on our own generated vectors (no third-party data needed).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn p2mls(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_p2mls"))
-        .args(args)
-        .output()
-        .expect("runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::p2mls;
 
 fn generated() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../vectors/generated")

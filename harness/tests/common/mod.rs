@@ -2,9 +2,12 @@
 //! `mod common;`; not every file uses every helper).
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use p2mls::lint::Document;
+use p2mls::report::Report;
+use p2mls::{RunArgs, RunOutput};
 
 /// The `shared/` directory of third-party material (`P2MLS_SHARED`, set by `.ci/run`).
 pub fn shared() -> PathBuf {
@@ -66,4 +69,40 @@ pub fn published() -> Vec<Document> {
         }
     }
     docs
+}
+
+/// Runs the `p2mls` binary: (exit code, stdout, stderr).
+pub fn p2mls(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_p2mls"))
+        .args(args)
+        .output()
+        .expect("runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `p2mls run` in-process: the report and the exit code it would give.
+pub async fn certify(args: RunArgs) -> (Report, i32) {
+    let output = p2mls::run(&args).await.expect("run starts");
+    let code = output.exit_code();
+    match output {
+        RunOutput::Certified(report) => (*report, code),
+        RunOutput::Listed(_) => panic!("expected a report"),
+    }
+}
+
+/// A target config `target.toml` in `dir`: `extra` lines, then reference-mode actors registered
+/// with `secret`.
+pub fn reference_target_config(dir: &Path, secret: &str, extra: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).expect("config dir");
+    let path = dir.join("target.toml");
+    std::fs::write(
+        &path,
+        format!("{extra}\n[actors]\nmode = \"reference\"\nregistration_secret = \"{secret}\"\n"),
+    )
+    .expect("target.toml");
+    path
 }
