@@ -40,7 +40,7 @@ use p2mls_reference_server::faults::Fault;
 
 use crate::clients::tls::{Probe, TlsObservation, TlsSettings};
 use crate::report::{Header, Report, SuiteRow};
-use crate::runner::{Expectations, Gate, Selection};
+use crate::runner::{Expectations, Gate, GateLevel, Selection};
 use crate::spec::ApiSpec;
 use crate::target::{ActorSource, TargetConfig};
 
@@ -82,6 +82,10 @@ pub struct RunArgs {
     /// Count broken SHOULDs as failures.
     #[arg(long)]
     pub strict: bool,
+    /// What makes the exit code 1: failing checks of the polyproto text (`spec`, MUST/SHOULD/MAY)
+    /// or also of our interop profile (`profile`).
+    #[arg(long, value_enum, default_value_t = GateLevel::Spec)]
+    pub gate: GateLevel,
     /// Known failures, each with a reason: only new failures fail the gate.
     #[arg(long)]
     pub expect: Option<PathBuf>,
@@ -273,7 +277,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, Error> {
     if let Some(server) = embedded {
         server.stop().await;
     }
-    let gate = Gate::decide(&results, expectations.as_ref());
+    let gate = Gate::decide(&results, expectations.as_ref(), args.gate);
     let mut report = Report::new(header, results, catalogue::requirements(), gate);
     report.differences = differences;
     report.cleanup = cleanup;

@@ -8,7 +8,7 @@ use futures_util::FutureExt;
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
-use crate::check::{verdict_for, CheckResult, Evidence, Finding, SpecFinding, Verdict};
+use crate::check::{verdict_for, CheckResult, Evidence, Finding, Level, SpecFinding, Verdict};
 use crate::checks::{CheckDef, Ctx};
 
 /// A finished check.
@@ -241,6 +241,8 @@ impl Expectations {
 /// How the gate decided.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Gate {
+    /// What makes the exit code 1.
+    pub level: GateLevel,
     /// Failing checks not listed as expected.
     pub new_failures: Vec<String>,
     /// Failing checks that were expected.
@@ -249,14 +251,43 @@ pub struct Gate {
     pub now_passing: Vec<String>,
 }
 
+/// Which checks gate the exit code: the spec's (MUST, SHOULD, MAY) alone, or also our profile's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum GateLevel {
+    /// Only checks of the polyproto text (MUST, SHOULD, MAY): a server that follows the text but
+    /// made other choices than our interop profile still passes. The default, because a release
+    /// gate must not fail for what the specification does not require.
+    #[default]
+    Spec,
+    /// Also the PROFILE checks: what certification against our interop profile needs (our CI
+    /// gates the reference server on it).
+    Profile,
+}
+
+impl GateLevel {
+    /// Whether a check of `level` counts towards this gate.
+    pub fn gates(self, level: Level) -> bool {
+        self == GateLevel::Profile || level != Level::Profile
+    }
+}
+
 impl Gate {
-    pub fn decide(reports: &[CheckReport], expectations: Option<&Expectations>) -> Self {
+    pub fn decide(
+        reports: &[CheckReport],
+        expectations: Option<&Expectations>,
+        level: GateLevel,
+    ) -> Self {
         let expected: Vec<&str> = expectations
             .map(|e| e.expected.iter().map(|x| x.check.as_str()).collect())
             .unwrap_or_default();
-        let mut gate = Gate::default();
+        let mut gate = Gate {
+            level,
+            ..Gate::default()
+        };
         for report in reports {
-            let failing = matches!(report.verdict, Verdict::Fail | Verdict::Error);
+            let failing = matches!(report.verdict, Verdict::Fail | Verdict::Error)
+                && level.gates(report.def.level);
             let listed = expected.contains(&report.def.id.as_str());
             match (failing, listed) {
                 (true, true) => gate.expected_failures.push(report.def.id.clone()),

@@ -3,6 +3,7 @@
 
 use p2mls::check::Verdict;
 use p2mls::report::Report;
+use p2mls::runner::GateLevel;
 use p2mls::RunArgs;
 use p2mls_reference_server::faults::Fault;
 
@@ -169,6 +170,8 @@ async fn expected_failures_do_not_fail_the_gate_but_stale_ones_are_reported() {
     let args = RunArgs {
         embedded_faults: vec![Fault::KeypackageReuse],
         expect: Some(expect),
+        // The one-time hand-out is our profile's rule: only the profile gate counts it.
+        gate: GateLevel::Profile,
         only: vec![
             "keypackages.discover.*".into(),
             "groups.welcome-joins".into(),

@@ -92,6 +92,7 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
         "cleanup": cleanup,
         "header": header,
         "summary": report.summary,
+        "by_level": report.by_level,
         "gate": report.gate,
         "checks": checks,
         "requirements": report.requirements,

@@ -10,6 +10,7 @@ pub fn render(report: &Report) -> String {
     let s = &report.summary;
     let mut out = String::new();
     out.push_str("# p2mls conformance report\n\n");
+    out.push_str(&conformance_lines(report));
     out.push_str(&format!("- Target: {}\n", h.target));
     if h.insecure_skip_verify {
         out.push_str("- **TLS certificate verification is OFF (`insecure_skip_verify = true`): for local experiments only; this report says nothing about the target's certificate.**\n");
@@ -247,4 +248,40 @@ pub fn render(report: &Report) -> String {
         ));
     }
     out
+}
+
+/// The two opening lines: the polyproto text (MUST, SHOULD, MAY) and our profile, judged apart.
+fn conformance_lines(report: &Report) -> String {
+    let mut spec = p2mls_report::Summary::default();
+    for level in ["MUST", "SHOULD", "MAY"] {
+        if let Some(s) = report.by_level.get(level) {
+            spec.pass += s.pass;
+            spec.fail += s.fail;
+            spec.non_strict += s.non_strict;
+            spec.unsupported += s.unsupported;
+            spec.error += s.error;
+        }
+    }
+    let profile = report.by_level.get("PROFILE").copied().unwrap_or_default();
+    let line = |name: &str, levels: &str, s: &p2mls_report::Summary| {
+        let total = s.pass + s.fail + s.non_strict + s.unsupported + s.error;
+        let verdict = if s.fail + s.error == 0 {
+            "conforms"
+        } else {
+            "does not conform"
+        };
+        format!(
+            "**{name} conformance ({levels}): {verdict}**: {} of {total} checks pass, {} fail, {} non-strict, {} unsupported, {} error.\n",
+            s.pass, s.fail, s.non_strict, s.unsupported, s.error
+        )
+    };
+    format!(
+        "{}\n{}\nExit code gate: `{}`.\n\n",
+        line("Spec", "MUST, SHOULD, MAY", &spec),
+        line("Profile", "PROFILE", &profile),
+        match report.gate.level {
+            crate::runner::GateLevel::Spec => "spec",
+            crate::runner::GateLevel::Profile => "profile",
+        }
+    )
 }

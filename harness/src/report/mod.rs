@@ -78,6 +78,9 @@ pub struct RequirementRow {
 pub struct Report {
     pub header: Header,
     pub summary: Summary,
+    /// The five counts for the checks of each level: MUST, SHOULD and MAY judge the polyproto
+    /// text, PROFILE our interop profile.
+    pub by_level: BTreeMap<&'static str, Summary>,
     pub gate: Gate,
     pub checks: Vec<CheckReport>,
     pub requirements: Vec<RequirementRow>,
@@ -108,12 +111,14 @@ impl Report {
             .into_iter()
             .map(|r| {
                 let covering = by_req.get(r.id.as_str()).cloned().unwrap_or_default();
+                // A requirement of the text takes its verdict from the checks of the text only:
+                // a PROFILE check citing it judges our profile's reading, not the sentence.
+                let judging = covering
+                    .iter()
+                    .filter(|c| r.level == Level::Profile || c.def.level != Level::Profile);
                 RequirementRow {
                     checks: covering.iter().map(|c| c.def.id.clone()).collect(),
-                    verdict: covering
-                        .iter()
-                        .map(|c| c.verdict)
-                        .max_by_key(|v| severity(*v)),
+                    verdict: judging.map(|c| c.verdict).max_by_key(|v| severity(*v)),
                     id: r.id,
                     level: r.level,
                     source: r.source,
@@ -131,6 +136,13 @@ impl Report {
         Self {
             header,
             summary: Summary::of(&checks),
+            by_level: [Level::Must, Level::Should, Level::May, Level::Profile]
+                .into_iter()
+                .map(|level| {
+                    let of_level = checks.iter().filter(|c| c.def.level == level);
+                    (level.as_str(), Summary::of(of_level))
+                })
+                .collect(),
             gate,
             checks,
             requirements,
