@@ -259,7 +259,9 @@ fn arb_case() -> impl Strategy<Value = Case> {
             // "." and ".." are dot segments: the URL is normalised (RFC 3986 5.2.4) before the
             // request leaves, so it would address another route, not this operation.
             let arbitrary = "[a-zA-Z0-9._~@%-]{1,24}"
-                .prop_filter("dot segments address another path", |s| s != "." && s != "..");
+                .prop_filter("dot segments address another path", |s| {
+                    s != "." && s != ".."
+                });
             (any::<bool>(), arbitrary, query, body)
                 .prop_map(move |(real_params, arbitrary, query, body)| Case {
                     operation: id.clone(),
