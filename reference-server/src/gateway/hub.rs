@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 pub const LOG_CAPACITY: usize = 1024;
 /// Events queued for one connection before it counts as too slow.
 pub const QUEUE_CAPACITY: usize = 256;
+
 /// What a session's latest connection sent, and its sequence counter. While the connection is
 /// gone but was subscribed, the hub keeps appending the session's events here, so that a resume
 /// replays what the client missed.

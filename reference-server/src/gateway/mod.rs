@@ -2,7 +2,8 @@
 //!
 //! - `GET /.p2/core/v1/gateway` tells clients where the socket is.
 //! - Each connection runs one task that owns its socket (`connection`); HTTP handlers publish
-//!   `mls` events through the `Hub` into bounded per-connection queues. A full queue means a slow
+//!   `mls` events through the `Hub` (`hub`, held by `AppState`) into bounded per-connection
+//!   queues. A full queue means a slow
 //!   or dead client: that connection is dropped, never waited for, so no socket blocks others.
 //! - Each session keeps the log of the events sent on its latest connection, so a client can
 //!   resume after a disconnect (§3.2.3.6) within the log's capacity.
