@@ -7,12 +7,15 @@
 //! - The AS issues polyproto ID-Certs from its own Ed25519 root and accepts only KeyPackages whose
 //!   X.509 credential is such an ID-Cert for the uploading session's key.
 //! - The DS holds no group secrets: it checks MLS framing, epochs, senders and that the JSON
-//!   summaries agree with the bytes (`mls`), and orders proposals and commits per group.
+//!   summaries agree with the bytes (`mls`, `ds`), and orders proposals and commits per group.
+//! - Routes parse, check visibility, call the store (`store`, where all SQL is), the MLS checks
+//!   and the DS (`ds`), and answer.
 //! - Faults (`faults`) break single rules on purpose and exist only behind `--fault`.
 
 pub mod auth;
 pub mod config;
 pub mod discovery_limit;
+pub mod ds;
 pub mod error;
 pub mod faults;
 pub mod gateway;
