@@ -33,7 +33,7 @@ use p2mls::clients::actors::{register, Actor};
 use p2mls::clients::http::Http;
 use p2mls::clients::mls::{key_package_json, KeyPackageOptions};
 use p2mls_protocol::identifiers::format_code_point;
-use p2mls_protocol::routes::MLS_BASE;
+use p2mls_protocol::routes;
 use p2mls_protocol::suites::SuiteRegistry;
 use serde_json::Value;
 
@@ -232,7 +232,7 @@ async fn upload(
     work: Vec<(String, Vec<Vec<u8>>)>,
     per_request: usize,
 ) -> Phase {
-    let url = format!("{}{MLS_BASE}/keypackages", server.base);
+    let url = format!("{}{}", server.base, routes::KEYPACKAGES);
     let requests = work.iter().map(|(_, b)| b.len()).sum::<usize>();
     let cpu = server.cpu();
     let started = Instant::now();
@@ -300,7 +300,7 @@ async fn discover(
     let query = format!("ciphersuites={}", format_code_point(0x0001));
     let urls: Vec<String> = actors
         .iter()
-        .map(|a| format!("{}{MLS_BASE}/keypackages/{}?{query}", server.base, a.fid))
+        .map(|a| format!("{}{}?{query}", server.base, routes::keypackages_of(&a.fid)))
         .collect();
     let cpu = server.cpu();
     let started = Instant::now();

@@ -14,7 +14,7 @@ use p2mls::checks::Ctx;
 use p2mls::clients::http::{ApiRequest, Http};
 use p2mls::spec::ApiSpec;
 use p2mls_protocol::identifiers::format_code_point;
-use p2mls_protocol::routes::MLS_BASE;
+use p2mls_protocol::routes;
 use p2mls_protocol::suites::SuiteRegistry;
 use reqwest::Method;
 
@@ -61,7 +61,7 @@ async fn join_group(members: usize, polyproto_id: u16) -> (Duration, Duration, D
         .use_ratchet_tree_extension(true)
         .build();
     for i in 1..members {
-        let req = ApiRequest::new(Method::GET, format!("{MLS_BASE}/welcomes"), ctx.auth(i));
+        let req = ApiRequest::new(Method::GET, routes::WELCOMES, ctx.auth(i));
         let resp = ctx.send(req).await.expect("welcomes");
         let list = resp.json().expect("json");
         let welcome = list

@@ -7,9 +7,9 @@
 //! `Config::write_behind`: answer first, commit later) must be caught.
 //!
 //! What this does not show: that the commit reached the disk. The copy reads the page cache, so
-//! it stands for a process crash, not a power loss; `synchronous = FULL` (see `store.rs`) is what
-//! makes the commit durable before the answer, and simulating power loss would need a VFS that
-//! drops unsynced writes.
+//! it stands for a process crash, not a power loss; `synchronous = FULL` (see
+//! `reference-server/src/store/mod.rs`) is what makes the commit durable before the answer, and
+//! simulating power loss would need a VFS that drops unsynced writes.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -2,11 +2,10 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use rusqlite::OptionalExtension;
 
 use crate::error::ApiError;
 use crate::faults::Fault;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The authenticated session making a request.
 #[derive(Debug, Clone)]
@@ -40,33 +39,21 @@ impl FromRequestParts<AppState> for Caller {
         state
             .store
             .tx(move |tx| {
-                let row = match token {
-                    Some(token) => tx
-                        .query_row(
-                            "SELECT fid, session_id, public_key FROM sessions WHERE token = ?1",
-                            [token],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                        )
-                        .optional()?,
+                let session = match token {
+                    Some(token) => tx.session_by_token(&token)?,
                     None => None,
                 };
-                let row = match (row, no_auth) {
-                    (Some(row), _) => Some(row),
+                let session = match (session, no_auth) {
+                    (Some(session), _) => Some(session),
                     // Fault: act for the newest session instead of refusing.
-                    (None, true) => tx
-                        .query_row(
-                            "SELECT fid, session_id, public_key FROM sessions ORDER BY rowid DESC",
-                            [],
-                            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                        )
-                        .optional()?,
+                    (None, true) => tx.newest_session()?,
                     (None, false) => None,
                 };
-                let (fid, session_id, public_key) = row.ok_or(ApiError::Unauthorized)?;
+                let session = session.ok_or(ApiError::Unauthorized)?;
                 Ok(Caller {
-                    fid,
-                    session_id,
-                    public_key,
+                    fid: session.fid,
+                    session_id: session.session_id,
+                    public_key: session.public_key,
                 })
             })
             .await

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::faults::Fault;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The most a request body may hold (`DefaultBodyLimit` in `app`).
 pub const BODY_LIMIT: usize = 4 * 1024 * 1024;

@@ -7,21 +7,26 @@
 //! - The AS issues polyproto ID-Certs from its own Ed25519 root and accepts only KeyPackages whose
 //!   X.509 credential is such an ID-Cert for the uploading session's key.
 //! - The DS holds no group secrets: it checks MLS framing, epochs, senders and that the JSON
-//!   summaries agree with the bytes (`mls`), and orders proposals and commits per group.
+//!   summaries agree with the bytes (`mls`, `ds`), and orders proposals and commits per group.
+//! - Routes parse, check visibility, call the store (`store`, where all SQL is), the MLS checks
+//!   and the DS (`ds`), and answer.
 //! - Faults (`faults`) break single rules on purpose and exist only behind `--fault`.
 
 pub mod auth;
 pub mod config;
 pub mod discovery_limit;
+pub mod ds;
 pub mod error;
 pub mod faults;
 pub mod gateway;
 pub mod json;
+pub mod middleware;
 pub mod mls;
 pub mod params;
 pub mod rate_limit;
 pub mod routes;
 pub mod serve;
+pub mod state;
 pub mod store;
 pub mod tls;
 
@@ -30,85 +35,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
-use p2mls_protocol::idcert::ServerIdentity;
-use p2mls_protocol::suites::SuiteRegistry;
-use rusqlite::OptionalExtension;
 
 pub use config::{Config, GatewayConfig, ServeArgs};
-
-/// Everything a handler needs.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub store: store::Store,
-    pub identity: Arc<ServerIdentity>,
-    pub signing_key: Arc<ed25519_dalek::SigningKey>,
-    pub mls: Arc<mls::MlsContext>,
-    pub hub: Arc<gateway::Hub>,
-    /// Per-session request limit (None: unlimited).
-    pub limiter: Option<Arc<rate_limit::Limiter>>,
-    /// One-time KeyPackages one requester may consume of one actor (None: unlimited).
-    pub discovery_limiter: Option<Arc<discovery_limit::DiscoveryLimiter>>,
-}
-
-impl AppState {
-    /// Opens storage and loads (or creates) the server's identity key.
-    pub async fn new(config: Config) -> anyhow::Result<Self> {
-        let store = store::Store::open(config.db.as_deref())
-            .with_context(|| format!("cannot open database {:?}", config.db))?
-            .write_behind(config.write_behind);
-        let seed = store
-            .tx(|tx| {
-                let existing: Option<Vec<u8>> = tx
-                    .query_row("SELECT seed FROM server_key WHERE id = 1", [], |r| r.get(0))
-                    .optional()?;
-                match existing {
-                    Some(seed) => Ok(seed),
-                    None => {
-                        let key = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
-                        let seed = key.to_bytes().to_vec();
-                        tx.execute("INSERT INTO server_key (id, seed) VALUES (1, ?1)", [&seed])?;
-                        Ok(seed)
-                    }
-                }
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot load the server key: {e}"))?;
-        let seed: [u8; 32] = seed
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("stored server key has the wrong length"))?;
-        let signing_key = ed25519_dalek::SigningKey::from_bytes(&seed);
-        let profile = if config.faults.contains(&faults::Fault::BrokenCertificates) {
-            p2mls_protocol::idcert::CertProfile::Broken
-        } else {
-            p2mls_protocol::idcert::CertProfile::Polyproto
-        };
-        let identity = ServerIdentity::with_profile(&config.domain, &signing_key, profile)?;
-        let mls = mls::MlsContext::new(
-            SuiteRegistry::new(config.hybrid_wire),
-            identity.cert_der.clone(),
-            config.faults.clone(),
-        );
-        let limiter = config
-            .rate_limit
-            .filter(|_| !config.faults.contains(&faults::Fault::NoRateLimit))
-            .map(|limit| Arc::new(rate_limit::Limiter::new(limit)));
-        let discovery_limiter = config
-            .discovery_limit
-            .filter(|_| !config.faults.contains(&faults::Fault::NoDiscoveryLimit))
-            .map(|limit| Arc::new(discovery_limit::DiscoveryLimiter::new(limit)));
-        Ok(Self {
-            limiter,
-            discovery_limiter,
-            config: Arc::new(config),
-            store,
-            identity: Arc::new(identity),
-            signing_key: Arc::new(signing_key),
-            mls: Arc::new(mls),
-            hub: Arc::default(),
-        })
-    }
-}
+pub use state::AppState;
 
 /// The complete HTTP application.
 pub fn app(state: AppState) -> Router {
@@ -121,11 +50,11 @@ pub fn app(state: AppState) -> Router {
         .fallback(|| async { error::ApiError::NotFound })
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            faults::rewrite,
+            middleware::fault_rewrite::rewrite,
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            rate_limit::enforce,
+            middleware::rate_limit::enforce,
         ))
         .layer(axum::middleware::from_fn(log_request))
         .layer(axum::extract::DefaultBodyLimit::max(json::BODY_LIMIT))
@@ -162,7 +91,7 @@ pub struct RunningServer {
     pub keypackage_limit: usize,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    hub: Arc<gateway::Hub>,
+    hub: Arc<gateway::hub::Hub>,
 }
 
 impl RunningServer {

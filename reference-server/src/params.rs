@@ -42,3 +42,14 @@ where
             .map_err(|e| ApiError::bad(format!("invalid query: {}", e.body_text())))
     }
 }
+
+/// The `since` parameter of the history routes (commits, messages): an integer, everything
+/// (-1) when absent.
+pub fn since(query: &std::collections::HashMap<String, String>) -> Result<i64, ApiError> {
+    match query.get("since") {
+        None => Ok(-1),
+        Some(v) => v
+            .parse::<i64>()
+            .map_err(|_| ApiError::bad("since must be an integer")),
+    }
+}

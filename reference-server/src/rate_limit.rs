@@ -1,20 +1,14 @@
 //! Per-session request rate limit (PROFILE.rate-limit): a token bucket per bearer token, so one
 //! session cannot monopolise the server. Over the limit, the answer is 429 with `Retry-After`
 //! (whole seconds, at least 1) and the profile's error body. Requests without a token are not
-//! limited here (they are refused with 401 by the routes that need one).
+//! limited here (they are refused with 401 by the routes that need one). The layer that applies
+//! it is `middleware::rate_limit`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use axum::extract::{Request, State};
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
-
-use crate::error::ApiError;
-use crate::AppState;
 
 /// Most sessions tracked at once; beyond it, buckets that have refilled are forgotten (a full
 /// bucket and a new one behave alike), so invented tokens cannot grow memory without bound.
@@ -70,27 +64,6 @@ impl Limiter {
             Err(Duration::from_secs_f64((1.0 - bucket.tokens) / per_second))
         }
     }
-}
-
-/// The middleware: a no-op without a configured limit.
-pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(limiter) = &state.limiter else {
-        return next.run(req).await;
-    };
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::to_owned);
-    if let Some(token) = token {
-        if let Err(wait) = limiter.take(&token, Instant::now()) {
-            // Retry-After has whole seconds: round up, never 0.
-            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return ApiError::RateLimited(seconds.max(1)).into_response();
-        }
-    }
-    next.run(req).await
 }
 
 #[cfg(test)]

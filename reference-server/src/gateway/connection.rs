@@ -5,14 +5,13 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use p2mls_protocol::gateway::{close, core_op, NS_CORE, NS_MLS};
-use rusqlite::OptionalExtension;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use super::{lock_log, EventLog, QUEUE_CAPACITY};
+use super::hub::{lock_log, EventLog, QUEUE_CAPACITY};
 use crate::faults::Fault;
-use crate::AppState;
+use crate::state::AppState;
 
 /// Why a connection ends: a close code and a reason for the client.
 struct Closing(u16, &'static str);
@@ -203,13 +202,7 @@ impl Connection {
         let token = token.to_owned();
         self.state
             .store
-            .tx(move |tx| {
-                Ok(tx
-                    .query_row("SELECT fid FROM sessions WHERE token = ?1", [&token], |r| {
-                        r.get(0)
-                    })
-                    .optional()?)
-            })
+            .tx(move |tx| Ok(tx.session_by_token(&token)?.map(|session| session.fid)))
             .await
             .ok()
             .flatten()

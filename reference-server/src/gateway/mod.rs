@@ -2,32 +2,25 @@
 //!
 //! - `GET /.p2/core/v1/gateway` tells clients where the socket is.
 //! - Each connection runs one task that owns its socket (`connection`); HTTP handlers publish
-//!   `mls` events through the `Hub` into bounded per-connection queues. A full queue means a slow
+//!   `mls` events through the `Hub` (`hub`, held by `AppState`) into bounded per-connection
+//!   queues. A full queue means a slow
 //!   or dead client: that connection is dropped, never waited for, so no socket blocks others.
 //! - Each session keeps the log of the events sent on its latest connection, so a client can
 //!   resume after a disconnect (§3.2.3.6) within the log's capacity.
 
 mod connection;
-
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+pub mod hub;
 
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use p2mls_protocol::gateway::{DISCOVERY, NS_MLS, SOCKET};
-use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use p2mls_protocol::gateway::{DISCOVERY, SOCKET};
+use serde_json::json;
 
-use crate::AppState;
+use crate::state::AppState;
 
-/// Events queued for one connection before it counts as too slow.
-pub const QUEUE_CAPACITY: usize = 256;
-/// Events kept per session for resume and heartbeat re-sends.
-pub const LOG_CAPACITY: usize = 1024;
 /// Largest frame a client may send.
 pub const MAX_FRAME: usize = 64 * 1024;
 
@@ -73,184 +66,4 @@ async fn upgrade(State(state): State<AppState>, ws: WebSocketUpgrade) -> Respons
             connection::run(socket, state).await;
             drop(permit);
         })
-}
-
-/// What a session's latest connection sent, and its sequence counter. While the connection is
-/// gone but was subscribed, the hub keeps appending the session's events here, so that a resume
-/// replays what the client missed.
-#[derive(Debug, Default)]
-pub struct SessionLog {
-    pub entries: VecDeque<(u64, Value)>,
-    pub next_s: u64,
-    /// Whether the connection was subscribed to `mls` (restored on resume).
-    pub subscribed: bool,
-}
-
-impl SessionLog {
-    /// Records an envelope under the next sequence number and returns it with `s` set.
-    pub fn record(&mut self, mut envelope: Value, skip: u64) -> Value {
-        let s = self.next_s;
-        self.next_s += 1 + skip;
-        envelope["s"] = Value::from(s);
-        self.entries.push_back((s, envelope.clone()));
-        while self.entries.len() > LOG_CAPACITY {
-            self.entries.pop_front();
-        }
-        envelope
-    }
-}
-
-pub type EventLog = Arc<Mutex<SessionLog>>;
-
-/// Locks a log; a panic while holding it cannot leave it half-updated (single pushes).
-pub fn lock_log(log: &EventLog) -> std::sync::MutexGuard<'_, SessionLog> {
-    log.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Routes `mls` events to subscribed connections and keeps per-session logs.
-#[derive(Default)]
-pub struct Hub {
-    connections: AtomicUsize,
-    next_id: AtomicU64,
-    inner: Mutex<HubInner>,
-    /// Set once when the server stops: every connection closes with 1001 (going away).
-    shutdown: tokio::sync::watch::Sender<bool>,
-}
-
-#[derive(Default)]
-struct HubInner {
-    /// fid -> connection id -> queue.
-    subscribers: HashMap<String, HashMap<u64, mpsc::Sender<Value>>>,
-    /// session token -> log of its latest connection.
-    logs: HashMap<String, EventLog>,
-    /// fid -> logs of subscribed sessions whose connection is gone, awaiting a resume.
-    detached: HashMap<String, Vec<(String, EventLog)>>,
-}
-
-/// Counts a connection while alive.
-pub struct Permit(Arc<Hub>);
-
-impl Drop for Permit {
-    fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::SeqCst);
-    }
-}
-
-impl Hub {
-    fn admit(self: &Arc<Self>, max: usize) -> Option<Permit> {
-        let previous = self.connections.fetch_add(1, Ordering::SeqCst);
-        if previous >= max {
-            self.connections.fetch_sub(1, Ordering::SeqCst);
-            return None;
-        }
-        Some(Permit(self.clone()))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HubInner> {
-        // The maps stay consistent even if a holder panicked: every update is a single insert or
-        // remove.
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub fn connection_id(&self) -> u64 {
-        self.next_id.fetch_add(1, Ordering::SeqCst)
-    }
-
-    pub fn subscribe(&self, fid: &str, connection: u64, queue: mpsc::Sender<Value>) {
-        self.lock()
-            .subscribers
-            .entry(fid.to_owned())
-            .or_default()
-            .insert(connection, queue);
-    }
-
-    pub fn unsubscribe(&self, fid: &str, connection: u64) {
-        let mut inner = self.lock();
-        if let Some(map) = inner.subscribers.get_mut(fid) {
-            map.remove(&connection);
-            if map.is_empty() {
-                inner.subscribers.remove(fid);
-            }
-        }
-    }
-
-    /// Makes `log` the session's current log (identify or resume), ending any detached one.
-    pub fn attach(&self, fid: &str, token: &str, log: EventLog) {
-        let mut inner = self.lock();
-        inner.logs.insert(token.to_owned(), log);
-        if let Some(list) = inner.detached.get_mut(fid) {
-            list.retain(|(t, _)| t != token);
-            if list.is_empty() {
-                inner.detached.remove(fid);
-            }
-        }
-    }
-
-    /// The connection ends: stop routing to it, move what is still queued into its log, and keep
-    /// collecting the session's events there if it was subscribed. One lock, so no event slips
-    /// between the queue and the log.
-    pub fn detach(
-        &self,
-        fid: &str,
-        connection: u64,
-        token: &str,
-        log: EventLog,
-        queue: Option<mpsc::Receiver<Value>>,
-    ) {
-        let mut inner = self.lock();
-        if let Some(map) = inner.subscribers.get_mut(fid) {
-            map.remove(&connection);
-            if map.is_empty() {
-                inner.subscribers.remove(fid);
-            }
-        }
-        if let Some(mut queue) = queue {
-            let mut guard = lock_log(&log);
-            while let Ok(event) = queue.try_recv() {
-                guard.record(event, 0);
-            }
-            guard.subscribed = true;
-            drop(guard);
-            inner
-                .detached
-                .entry(fid.to_owned())
-                .or_default()
-                .push((token.to_owned(), log));
-        }
-    }
-
-    /// The log of the session's latest connection, for resuming.
-    pub fn log(&self, token: &str) -> Option<EventLog> {
-        self.lock().logs.get(token).cloned()
-    }
-
-    /// Queues an `mls` event for every subscribed connection of these actors. Connections whose
-    /// queue is full are dropped from the hub (their task then closes them).
-    pub fn publish(&self, fids: &[String], op: u16, data: Value) {
-        let event = json!({ "n": NS_MLS, "op": op, "d": data });
-        let mut inner = self.lock();
-        for fid in fids {
-            if let Some(map) = inner.subscribers.get_mut(fid) {
-                map.retain(|_, queue| queue.try_send(event.clone()).is_ok());
-            }
-            for (_, log) in inner.detached.get(fid).into_iter().flatten() {
-                lock_log(log).record(event.clone(), 0);
-            }
-        }
-        inner.subscribers.retain(|_, map| !map.is_empty());
-    }
-
-    /// Tells every connection that the server is going away.
-    pub fn shut_down(&self) {
-        self.shutdown.send_replace(true);
-    }
-
-    /// A receiver that turns `true` when the server is going away.
-    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
-        self.shutdown.subscribe()
-    }
-
-    pub fn connections(&self) -> usize {
-        self.connections.load(Ordering::SeqCst)
-    }
 }

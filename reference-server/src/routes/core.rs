@@ -11,7 +11,6 @@ use base64::Engine;
 use ed25519_dalek::Signer;
 use p2mls_protocol::idcert::{read_csr_unverified, verify_csr};
 use p2mls_protocol::routes;
-use rusqlite::OptionalExtension;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -19,7 +18,8 @@ use crate::config::random_token;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::json::Json;
-use crate::AppState;
+use crate::state::AppState;
+use crate::store::NewSession;
 
 /// How long issued actor ID-Certs are valid.
 const ACTOR_CERT_SECONDS: i64 = 30 * 24 * 3600;
@@ -76,18 +76,13 @@ async fn register(
     state
         .store
         .tx(move |tx| {
-            let taken: bool = tx
-                .query_row("SELECT 1 FROM actors WHERE local_name = ?1", [&body.name], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if taken {
-                return Err(ApiError::Conflict("name_taken", format!("name `{}` is taken", body.name)));
+            if tx.local_name_taken(&body.name)? {
+                return Err(ApiError::Conflict(
+                    "name_taken",
+                    format!("name `{}` is taken", body.name),
+                ));
             }
-            tx.execute(
-                "INSERT INTO actors (local_name, fid, password, account_token) VALUES (?1, ?2, ?3, ?4)",
-                (&body.name, &fid, &body.password, &token),
-            )?;
-            Ok(())
+            tx.insert_actor(&body.name, &fid, &body.password, &token)
         })
         .await?;
     Ok((
@@ -165,38 +160,23 @@ async fn new_id_cert(
     state
         .store
         .tx(move |tx| {
-            let in_use = tx
-                .query_row(
-                    "SELECT 1 FROM sessions WHERE fid = ?1 AND session_id = ?2",
-                    (&fid, &csr.name.session_id),
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
+            let in_use = tx.session_id_in_use(&fid, &csr.name.session_id)?;
             if in_use && takeover {
-                tx.execute(
-                    "DELETE FROM sessions WHERE fid = ?1 AND session_id = ?2",
-                    (&fid, &csr.name.session_id),
-                )?;
+                tx.delete_session(&fid, &csr.name.session_id)?;
             } else if in_use {
                 return Err(ApiError::Conflict(
                     "session_id_in_use",
                     "session id is in use: choose another".into(),
                 ));
             }
-            tx.execute(
-                "INSERT INTO sessions (token, fid, session_id, public_key, cert_der, serial) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                (
-                    &session_token,
-                    &fid,
-                    &csr.name.session_id,
-                    &csr.public_key,
-                    &der,
-                    serial.as_slice(),
-                ),
-            )?;
-            Ok(())
+            tx.insert_session(&NewSession {
+                token: &session_token,
+                fid: &fid,
+                session_id: &csr.name.session_id,
+                public_key: &csr.public_key,
+                cert_der: &der,
+                serial: serial.as_slice(),
+            })
         })
         .await?;
     Ok((
@@ -222,34 +202,20 @@ async fn account(state: &AppState, headers: &HeaderMap) -> Result<(String, Strin
         .get(routes::SENSITIVE_SOLUTION_HEADER)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let (local_name, fid, password) = state
+    let account = state
         .store
-        .tx(move |tx| {
-            tx.query_row(
-                "SELECT local_name, fid, password FROM actors WHERE account_token = ?1",
-                [&token],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, String>(2)?,
-                    ))
-                },
-            )
-            .optional()?
-            .ok_or(ApiError::Unauthorized)
-        })
+        .tx(move |tx| tx.account_by_token(&token)?.ok_or(ApiError::Unauthorized))
         .await?;
     let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
     if !no_second_factor
         && solution
             .as_deref()
             .map(str::as_bytes)
-            .is_none_or(|s| !constant_time_eq(s, password.as_bytes()))
+            .is_none_or(|s| !constant_time_eq(s, account.password.as_bytes()))
     {
         return Err(ApiError::SecondFactor);
     }
-    Ok((local_name, fid))
+    Ok((account.local_name, account.fid))
 }
 
 async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {

@@ -1,139 +1,60 @@
 //! Groups, their members, proposals and commits: the DS orders handshake messages per group and
 //! checks what it can see without group secrets (PROFILE.proposal-summary, PROFILE.commit-*).
 
-use axum::extract::State;
+use std::collections::HashMap;
 
-use crate::params::Path;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use p2mls_protocol::gateway::mls_op;
-use p2mls_protocol::routes::MLS_BASE;
-use p2mls_protocol::wire::{self, content_type, Sender};
-use rusqlite::{OptionalExtension, Transaction};
-use serde::Deserialize;
+use p2mls_protocol::routes;
 use serde_json::{json, Value};
 
+use super::group_access::{parse_for_member, visible_group};
 use crate::auth::Caller;
 use crate::config::random_token;
+use crate::ds::{self, CommitBody, ProposalBody};
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::json::Json;
-use crate::mls::{message_id, proposal_type_name, KeyPackageBody, HASH_LEN, SIGNATURE_LEN};
-use crate::AppState;
+use crate::mls::KeyPackageBody;
+use crate::params::{Path, Query};
+use crate::state::AppState;
+use crate::store::{GroupRow, MemberRow, Tx};
+
+/// axum's placeholders for the path segments of `p2mls_protocol::routes`.
+const GROUP: &str = "{group_id}";
+const MEMBER: &str = "{member_id}";
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(&format!("{MLS_BASE}/groups"), post(create_group))
-        .route(&format!("{MLS_BASE}/groups/{{group_id}}"), get(get_group))
+        .route(routes::GROUPS, post(create_group))
+        .route(&routes::group(GROUP), get(get_group))
         .route(
-            &format!("{MLS_BASE}/groups/{{group_id}}/commits"),
-            post(submit_commit).get(super::relay::commits_since),
+            &routes::group_commits(GROUP),
+            post(submit_commit).get(commits_since),
         )
+        .route(&routes::group_latest_commit(GROUP), get(latest_commit))
+        .route(&routes::group_members(GROUP), get(members))
+        .route(&routes::group_member(GROUP, MEMBER), get(member))
         .route(
-            &format!("{MLS_BASE}/groups/{{group_id}}/commits/latest"),
-            get(latest_commit),
-        )
-        .route(
-            &format!("{MLS_BASE}/groups/{{group_id}}/members"),
-            get(members),
-        )
-        .route(
-            &format!("{MLS_BASE}/groups/{{group_id}}/members/{{member_id}}"),
-            get(member),
-        )
-        .route(
-            &format!("{MLS_BASE}/groups/{{group_id}}/proposals"),
+            &routes::group_proposals(GROUP),
             post(submit_proposal).get(proposals),
         )
 }
 
-/// A group row, loaded only for a caller who is a member (others get the ambiguous 404).
-pub(crate) struct GroupRow {
-    suite: u16,
-    pub(crate) epoch: u64,
-    public_key: String,
-    caller_leaf: u32,
+fn member_list(tx: &Tx<'_>, group_id: &str) -> Result<Vec<Value>, ApiError> {
+    Ok(tx.members(group_id)?.into_iter().map(member_json).collect())
 }
 
-/// Reads and parses the body of a request to a group's route after checking that the caller
-/// sees the group: PROFILE.error-body's order puts visibility (404) before request syntax (400)
-/// and limits (413), so a non-member cannot probe a group with malformed bodies.
-pub(crate) async fn parse_for_member<T: serde::de::DeserializeOwned>(
-    state: &AppState,
-    group_id: &str,
-    fid: &str,
-    body: axum::body::Body,
-) -> Result<T, ApiError> {
-    // Fault: parse first, so a non-member's malformed body gets 400 before the 404.
-    let faults = &state.config.faults;
-    if !faults.contains(&Fault::ValidateBeforeVisibility) {
-        let (group_id, fid) = (group_id.to_owned(), fid.to_owned());
-        state
-            .store
-            .tx(move |tx| visible_group(tx, &group_id, &fid).map(|_| ()))
-            .await?;
-    }
-    let bytes = crate::json::read(body, state).await?;
-    crate::json::parse(&bytes, state)
+fn member_json(member: MemberRow) -> Value {
+    json!({ "id": member.fid, "keyPackage": member.keypackage, "role": member.role })
 }
 
-pub(crate) fn visible_group(
-    tx: &Transaction<'_>,
-    group_id: &str,
-    fid: &str,
-) -> Result<GroupRow, ApiError> {
-    tx.query_row(
-        "SELECT g.suite, g.epoch, g.public_key, m.leaf_index FROM groups g \
-         JOIN members m ON m.group_id = g.id AND m.fid = ?2 WHERE g.id = ?1",
-        (group_id, fid),
-        |r| {
-            Ok(GroupRow {
-                suite: r.get(0)?,
-                epoch: r.get(1)?,
-                public_key: r.get(2)?,
-                caller_leaf: r.get(3)?,
-            })
-        },
-    )
-    .optional()?
-    .ok_or(ApiError::NotFound)
-}
-
-fn member_list(tx: &Transaction<'_>, group_id: &str) -> Result<Vec<Value>, ApiError> {
-    let mut stmt = tx.prepare(
-        "SELECT fid, role, keypackage FROM members WHERE group_id = ?1 ORDER BY leaf_index",
-    )?;
-    let rows = stmt
-        .query_map([group_id], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.into_iter()
-        .map(|(fid, role, kp)| member_json(fid, role, &kp))
-        .collect()
-}
-
-pub(crate) fn member_fids(tx: &Transaction<'_>, group_id: &str) -> Result<Vec<String>, ApiError> {
-    let mut stmt = tx.prepare("SELECT fid FROM members WHERE group_id = ?1 ORDER BY leaf_index")?;
-    let rows = stmt.query_map([group_id], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<Vec<_>, _>>()?)
-}
-
-fn member_json(fid: String, role: String, keypackage: &str) -> Result<Value, ApiError> {
-    let kp: Value =
-        serde_json::from_str(keypackage).map_err(|e| ApiError::Internal(e.to_string()))?;
-    Ok(json!({ "id": fid, "keyPackage": kp, "role": role }))
-}
-
-fn group_json(tx: &Transaction<'_>, group_id: &str, row: &GroupRow) -> Result<Value, ApiError> {
+fn group_json(tx: &Tx<'_>, group_id: &str, row: &GroupRow) -> Result<Value, ApiError> {
     Ok(json!({
         "id": group_id,
         "epoch": row.epoch,
@@ -162,15 +83,8 @@ async fn create_group(
     state
         .store
         .tx(move |tx| {
-            tx.execute(
-                "INSERT INTO groups (id, suite, epoch, public_key) VALUES (?1, ?2, 0, ?3)",
-                (&group_id, kp.suite, &public_key),
-            )?;
-            tx.execute(
-                "INSERT INTO members (group_id, fid, role, keypackage, leaf_index) \
-                 VALUES (?1, ?2, 'Admin', ?3, 0)",
-                (&group_id, &caller.fid, kp.json.to_string()),
-            )?;
+            tx.insert_group(&group_id, kp.suite, &public_key)?;
+            tx.insert_member(&group_id, &caller.fid, "Admin", &kp.json, 0)?;
             let row = visible_group(tx, &group_id, &caller.fid)?;
             group_json(tx, &group_id, &row)
         })
@@ -220,88 +134,12 @@ async fn member(
             visible_group(tx, &group_id, &caller.fid)?;
             // memberId matches the member's FID case-insensitively (PROFILE.group-members); the
             // answer carries the FID as stored.
-            let sql = if case_sensitive {
-                "SELECT fid, role, keypackage FROM members WHERE group_id = ?1 AND fid = ?2"
-            } else {
-                "SELECT fid, role, keypackage FROM members WHERE group_id = ?1 \
-                 AND fid = ?2 COLLATE NOCASE"
-            };
-            let (fid, role, kp): (String, String, String) = tx
-                .query_row(sql, (&group_id, &member_id), |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })
-                .optional()?
-                .ok_or(ApiError::NotFound)?;
-            member_json(fid, role, &kp)
+            tx.member(&group_id, &member_id, case_sensitive)?
+                .map(member_json)
+                .ok_or(ApiError::NotFound)
         })
         .await
         .map(axum::Json)
-}
-
-/// A Proposal JSON object as submitted.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ProposalBody {
-    id: String,
-    #[serde(rename = "type")]
-    kind: String,
-    target: Option<String>,
-    key_package: Option<KeyPackageBody>,
-    signature: String,
-    mls_message: Option<String>,
-}
-
-/// Decodes `mlsMessage` and reads its public header, checking group, epoch and sender.
-fn handshake(
-    encoded: Option<&str>,
-    group_id: &str,
-    row: &GroupRow,
-    expected_content: u8,
-    accept_stale: bool,
-) -> Result<(Vec<u8>, wire::PublicMessageHeader), ApiError> {
-    let encoded = encoded
-        .ok_or_else(|| ApiError::bad("mlsMessage is missing (PROFILE.mls-message-field)"))?;
-    let bytes = B64
-        .decode(encoded)
-        .map_err(|e| ApiError::bad(format!("mlsMessage is not base64: {e}")))?;
-    let header = wire::public_message_header(&bytes)
-        .map_err(|e| ApiError::bad(format!("mlsMessage is not a PublicMessage: {e}")))?;
-    if header.group_id != group_id.as_bytes() {
-        return Err(ApiError::bad("mlsMessage belongs to another group"));
-    }
-    if header.content_type != expected_content {
-        return Err(ApiError::bad("mlsMessage carries another content type"));
-    }
-    if header.sender
-        != (Sender::Member {
-            leaf_index: row.caller_leaf,
-        })
-    {
-        return Err(ApiError::bad("mlsMessage is not sent by the caller's leaf"));
-    }
-    if header.epoch != row.epoch && !accept_stale {
-        return Err(ApiError::Conflict(
-            "stale_epoch",
-            format!(
-                "mlsMessage is for epoch {}, the group is at epoch {}",
-                header.epoch, row.epoch
-            ),
-        ));
-    }
-    Ok((bytes, header))
-}
-
-/// The signature field at the end of a member's PublicMessage, before the given tags.
-fn framed_signature(bytes: &[u8], tags: usize) -> Result<String, ApiError> {
-    let mut rest = bytes;
-    for _ in 0..tags {
-        rest = wire::split_trailing_opaque(rest, HASH_LEN)
-            .ok_or_else(|| ApiError::bad("mlsMessage lacks its authentication tags"))?
-            .0;
-    }
-    let (_, signature) = wire::split_trailing_opaque(rest, SIGNATURE_LEN)
-        .ok_or_else(|| ApiError::bad("mlsMessage lacks an Ed25519 signature"))?;
-    Ok(B64.encode(signature))
 }
 
 async fn submit_proposal(
@@ -312,132 +150,15 @@ async fn submit_proposal(
 ) -> Result<StatusCode, ApiError> {
     let body: ProposalBody = parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let mls = state.mls.clone();
-    let hub = state.hub.clone();
-    state
+    let event = state
         .store
         .tx(move |tx| {
             let row = visible_group(tx, &group_id, &caller.fid)?;
-            let (bytes, header) = handshake(
-                body.mls_message.as_deref(),
-                &group_id,
-                &row,
-                content_type::PROPOSAL,
-                false,
-            )?;
-            let kind = header.proposal_type.and_then(proposal_type_name);
-            if kind != Some(body.kind.as_str()) {
-                return Err(ApiError::bad("type does not agree with mlsMessage"));
-            }
-            if body.id != message_id(&bytes) {
-                return Err(ApiError::bad("id is not the SHA-256 of mlsMessage"));
-            }
-            // Member senders append a membership tag after the signature.
-            if body.signature != framed_signature(&bytes, 1)? {
-                return Err(ApiError::bad("signature does not agree with mlsMessage"));
-            }
-            let mut stored = json!({
-                "id": body.id,
-                "type": body.kind,
-                "signature": body.signature,
-                "mlsMessage": body.mls_message,
-            });
-            let mut added_fid = None;
-            if body.kind == "Add" {
-                let kp_body = body
-                    .key_package
-                    .as_ref()
-                    .ok_or_else(|| ApiError::bad("an Add proposal needs keyPackage"))?;
-                let kp = mls
-                    .check_embedded_key_package(&bytes[header.body_offset + 2..], kp_body)
-                    .map_err(|e| ApiError::bad(format!("keyPackage: {e}")))?;
-                if kp.suite != row.suite {
-                    return Err(ApiError::bad(
-                        "keyPackage is of another cipher suite than the group",
-                    ));
-                }
-                let fid = kp.owner.fid();
-                let already: bool = tx
-                    .query_row(
-                        "SELECT 1 FROM members WHERE group_id = ?1 AND fid = ?2",
-                        (&group_id, &fid),
-                        |_| Ok(()),
-                    )
-                    .optional()?
-                    .is_some();
-                if already {
-                    return Err(ApiError::bad(format!(
-                        "{fid} is already a member (duplicate_member)"
-                    )));
-                }
-                stored["keyPackage"] = kp.json;
-                added_fid = Some(fid);
-            }
-            let mut removed_fid = None;
-            if body.kind == "Remove" {
-                // Remove { uint32 removed; }: the leaf index follows the proposal type.
-                let start = header.body_offset + 2;
-                let leaf = bytes
-                    .get(start..start + 4)
-                    .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
-                    .ok_or_else(|| ApiError::bad("Remove proposal lacks its leaf index"))?;
-                let fid: String = tx
-                    .query_row(
-                        "SELECT fid FROM members WHERE group_id = ?1 AND leaf_index = ?2",
-                        (&group_id, leaf),
-                        |r| r.get(0),
-                    )
-                    .optional()?
-                    .ok_or_else(|| ApiError::bad(format!("no member at leaf {leaf}")))?;
-                if body.target.as_ref().is_some_and(|t| *t != fid) {
-                    return Err(ApiError::bad(
-                        "target is not the member the proposal removes",
-                    ));
-                }
-                stored["target"] = json!(fid);
-                removed_fid = Some(fid);
-            } else if let Some(target) = &body.target {
-                stored["target"] = json!(target);
-            }
-            let duplicate = tx
-                .query_row(
-                    "SELECT 1 FROM proposals WHERE group_id = ?1 AND json ->> '$.proposal.id' = ?2",
-                    (&group_id, &body.id),
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if duplicate {
-                return Err(ApiError::Conflict(
-                    "duplicate_proposal",
-                    "proposal was submitted before".into(),
-                ));
-            }
-            let record = json!({ "proposal": stored, "adds": added_fid, "removes": removed_fid });
-            tx.execute(
-                "INSERT INTO proposals (group_id, epoch, json) VALUES (?1, ?2, ?3)",
-                (&group_id, row.epoch, record.to_string()),
-            )?;
-            let event = json!({ "groupId": group_id, "epoch": row.epoch, "proposal": stored });
-            Ok((member_fids(tx, &group_id)?, event))
+            ds::accept_proposal(tx, &mls, &group_id, &row, body)
         })
-        .await
-        .map(|(members, event)| {
-            hub.publish(&members, mls_op::PROPOSAL, event);
-            StatusCode::NO_CONTENT
-        })
-}
-
-/// Pending (uncommitted) proposals of the current epoch, in submission order.
-fn pending(tx: &Transaction<'_>, group_id: &str, epoch: u64) -> Result<Vec<Value>, ApiError> {
-    let mut stmt = tx.prepare(
-        "SELECT json FROM proposals WHERE group_id = ?1 AND epoch = ?2 AND committed = 0 ORDER BY seq",
-    )?;
-    let rows = stmt
-        .query_map((group_id, epoch), |r| r.get::<_, String>(0))?
-        .collect::<Result<Vec<_>, _>>()?;
-    rows.iter()
-        .map(|j| serde_json::from_str(j).map_err(|e| ApiError::Internal(e.to_string())))
-        .collect()
+        .await?;
+    state.hub.publish(&event.to, event.op, event.data);
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn proposals(
@@ -449,26 +170,14 @@ async fn proposals(
         .store
         .tx(move |tx| {
             let row = visible_group(tx, &group_id, &caller.fid)?;
-            Ok(pending(tx, &group_id, row.epoch)?
+            Ok(tx
+                .pending_proposals(&group_id, row.epoch)?
                 .into_iter()
                 .map(|record| record["proposal"].clone())
                 .collect())
         })
         .await
         .map(axum::Json)
-}
-
-/// A Commit JSON object as submitted.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CommitBody {
-    id: String,
-    group_id: String,
-    epoch: u64,
-    proposals: Vec<Value>,
-    signature: String,
-    mls_message: Option<String>,
-    welcome: Option<String>,
 }
 
 async fn submit_commit(
@@ -479,171 +188,23 @@ async fn submit_commit(
 ) -> Result<axum::response::Response, ApiError> {
     let body: CommitBody = parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let registry = state.mls.registry.clone();
-    let hub = state.hub.clone();
-    let drop_welcome = state.config.faults.contains(&Fault::DropWelcome);
-    let accept_stale = state.config.faults.contains(&Fault::AcceptStaleCommit);
-    state
+    let config = state.config.clone();
+    let accepted = state
         .store
         .tx(move |tx| {
             let row = visible_group(tx, &group_id, &caller.fid)?;
-            let (bytes, _) = handshake(
-                body.mls_message.as_deref(),
-                &group_id,
-                &row,
-                content_type::COMMIT,
-                accept_stale,
-            )?;
-            if body.group_id != group_id {
-                return Err(ApiError::bad("groupId is not the group of the path"));
-            }
-            if body.epoch != row.epoch + 1 && !accept_stale {
-                return Err(ApiError::bad("epoch must be the epoch the commit creates"));
-            }
-            if body.id != message_id(&bytes) {
-                return Err(ApiError::bad("id is not the SHA-256 of mlsMessage"));
-            }
-            // Commits carry a confirmation tag and a membership tag after the signature.
-            if body.signature != framed_signature(&bytes, 2)? {
-                return Err(ApiError::bad("signature does not agree with mlsMessage"));
-            }
-            let pending = pending(tx, &group_id, row.epoch)?;
-            let pending_ids: Vec<&str> = pending
-                .iter()
-                .filter_map(|r| r["proposal"]["id"].as_str())
-                .collect();
-            let body_ids: Vec<&str> = body
-                .proposals
-                .iter()
-                .filter_map(|p| p["id"].as_str())
-                .collect();
-            if pending_ids != body_ids {
-                return Err(ApiError::bad(
-                    "proposals must list the pending proposals in order (by reference)",
-                ));
-            }
-            let adds: Vec<(String, Value)> = pending
-                .iter()
-                .filter_map(|r| {
-                    r["adds"]
-                        .as_str()
-                        .map(|fid| (fid.to_owned(), r["proposal"]["keyPackage"].clone()))
-                })
-                .collect();
-            let new_epoch = row.epoch + 1;
-            let welcome = match (&body.welcome, adds.is_empty()) {
-                (None, false) => {
-                    return Err(ApiError::bad("a commit that adds members needs welcome"))
-                }
-                (Some(_), true) => return Err(ApiError::bad("welcome given but nobody is added")),
-                (None, true) => None,
-                (Some(encoded), false) => {
-                    let bytes = B64
-                        .decode(encoded)
-                        .map_err(|e| ApiError::bad(format!("welcome is not base64: {e}")))?;
-                    let parts = wire::welcome_parts(&bytes)
-                        .map_err(|e| ApiError::bad(format!("welcome is not a Welcome: {e}")))?;
-                    if registry.polyproto_id_for_wire(parts.cipher_suite) != row.suite {
-                        return Err(ApiError::bad("welcome is of another cipher suite"));
-                    }
-                    let refs: Vec<String> = parts.new_members.iter().map(hex::encode).collect();
-                    let added: Vec<&str> = adds
-                        .iter()
-                        .filter_map(|(_, kp)| kp["id"].as_str())
-                        .collect();
-                    if refs != added {
-                        return Err(ApiError::bad(
-                            "welcome is not addressed to the added members",
-                        ));
-                    }
-                    Some(json!({
-                        "groupId": group_id,
-                        "epoch": new_epoch,
-                        "keyPackage": adds[0].1,
-                        "encryptedGroupState": B64.encode(&parts.encrypted_group_info),
-                        "mlsMessage": encoded,
-                    }))
-                }
-            };
-            let commit = json!({
-                "id": body.id,
-                "groupId": group_id,
-                "epoch": new_epoch,
-                "proposals": pending.iter().map(|r| r["proposal"].clone()).collect::<Vec<_>>(),
-                "signature": body.signature,
-                "mlsMessage": body.mls_message,
-            });
-            // Members before the commit process it (removed ones included); the added ones join
-            // from the Welcome.
-            let previous_members = member_fids(tx, &group_id)?;
-            for record in &pending {
-                if let Some(fid) = record["removes"].as_str() {
-                    tx.execute(
-                        "DELETE FROM members WHERE group_id = ?1 AND fid = ?2",
-                        (&group_id, fid),
-                    )?;
-                }
-            }
-            // RFC 9420 §12.1.1: an Add takes the leftmost blank leaf, after the removals.
-            let occupied: std::collections::BTreeSet<u32> = {
-                let mut stmt = tx.prepare("SELECT leaf_index FROM members WHERE group_id = ?1")?;
-                let rows = stmt.query_map([&group_id], |r| r.get::<_, u32>(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            let free_leaves = (0u32..).filter(|leaf| !occupied.contains(leaf));
-            for ((fid, kp), leaf) in adds.iter().zip(free_leaves) {
-                tx.execute(
-                    "INSERT INTO members (group_id, fid, role, keypackage, leaf_index) \
-                     VALUES (?1, ?2, 'Member', ?3, ?4)",
-                    (&group_id, fid, kp.to_string(), leaf),
-                )?;
-                if let Some(welcome) = welcome.as_ref().filter(|_| !drop_welcome) {
-                    tx.execute(
-                        "INSERT INTO welcomes (group_id, fid, json) VALUES (?1, ?2, ?3)",
-                        (&group_id, fid, welcome.to_string()),
-                    )?;
-                }
-            }
-            tx.execute(
-                "UPDATE proposals SET committed = 1 WHERE group_id = ?1 AND epoch = ?2",
-                (&group_id, row.epoch),
-            )?;
-            tx.execute(
-                "UPDATE groups SET epoch = ?2 WHERE id = ?1",
-                (&group_id, new_epoch),
-            )?;
-            tx.execute(
-                "INSERT INTO commits (group_id, epoch, json) VALUES (?1, ?2, ?3)",
-                (&group_id, new_epoch, commit.to_string()),
-            )?;
-            // Events go out only after the transaction committed (below).
-            let mut events = vec![(
-                previous_members,
-                mls_op::COMMIT,
-                json!({ "groupId": group_id, "epoch": new_epoch, "commit": commit }),
-            )];
-            if let Some(welcome) = welcome.as_ref().filter(|_| !drop_welcome) {
-                let added: Vec<String> = adds.iter().map(|(fid, _)| fid.clone()).collect();
-                events.push((
-                    added,
-                    mls_op::WELCOME,
-                    json!({ "groupId": group_id, "epoch": new_epoch, "welcome": welcome }),
-                ));
-            }
-            Ok((welcome, events))
+            ds::accept_commit(tx, &registry, &config.faults, &group_id, &row, body)
         })
-        .await
-        .map(|(welcome, events)| {
-            for (fids, op, data) in events {
-                hub.publish(&fids, op, data);
-            }
-            welcome
-        })
-        .map(|welcome| match welcome {
-            Some(welcome) => (StatusCode::OK, axum::Json(welcome)).into_response(),
-            // The document answers a commit with a Welcome; a commit that adds nobody has none,
-            // so it answers 204 (PROFILE.commit-summary, a spec finding).
-            None => StatusCode::NO_CONTENT.into_response(),
-        })
+        .await?;
+    for event in accepted.events {
+        state.hub.publish(&event.to, event.op, event.data);
+    }
+    Ok(match accepted.welcome {
+        Some(welcome) => (StatusCode::OK, axum::Json(welcome)).into_response(),
+        // The document answers a commit with a Welcome; a commit that adds nobody has none,
+        // so it answers 204 (PROFILE.commit-summary, a spec finding).
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
 }
 
 async fn latest_commit(
@@ -655,15 +216,26 @@ async fn latest_commit(
         .store
         .tx(move |tx| {
             visible_group(tx, &group_id, &caller.fid)?;
-            let json: String = tx
-                .query_row(
-                    "SELECT json FROM commits WHERE group_id = ?1 ORDER BY epoch DESC LIMIT 1",
-                    [&group_id],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or(ApiError::NotFound)?;
-            serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))
+            tx.latest_commit(&group_id)?.ok_or(ApiError::NotFound)
+        })
+        .await
+        .map(axum::Json)
+}
+
+/// Commits that created epochs after `?since=` (default: all), in epoch order
+/// (PROFILE.commit-history: how a member who missed events catches up).
+async fn commits_since(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(group_id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<axum::Json<Vec<Value>>, ApiError> {
+    let since = crate::params::since(&query)?;
+    state
+        .store
+        .tx(move |tx| {
+            visible_group(tx, &group_id, &caller.fid)?;
+            tx.commits_since(&group_id, since)
         })
         .await
         .map(axum::Json)

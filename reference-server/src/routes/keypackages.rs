@@ -4,15 +4,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 use axum::extract::State;
-
-use crate::params::{Path, Query};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
 use p2mls_protocol::identifiers::{parse_code_point, parse_version};
-use p2mls_protocol::routes::MLS_BASE;
-use rusqlite::OptionalExtension;
+use p2mls_protocol::routes;
 use serde_json::Value;
 
 use crate::auth::Caller;
@@ -20,12 +17,14 @@ use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::json::RawBody;
 use crate::mls::{KeyPackageBody, ValidKeyPackage};
-use crate::AppState;
+use crate::params::{Path, Query};
+use crate::state::AppState;
+use crate::store::KeyPackageSummary;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(&format!("{MLS_BASE}/keypackages"), post(upload))
-        .route(&format!("{MLS_BASE}/keypackages/{{fid}}"), get(discover))
+        .route(routes::KEYPACKAGES, post(upload))
+        .route(&routes::keypackages_of("{fid}"), get(discover))
 }
 
 /// The JSON `id` of an array element, or its position when it has none.
@@ -113,12 +112,8 @@ async fn upload(
     state
         .store
         .tx(move |tx| {
-            let (stored, stored_last_resort): (usize, usize) = tx.query_row(
-                "SELECT count(*), coalesce(sum(last_resort), 0) FROM keypackages \
-                 WHERE fid = ?1 AND session_id = ?2",
-                (&caller.fid, &caller.session_id),
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )?;
+            let (stored, stored_last_resort) =
+                tx.key_package_counts(&caller.fid, &caller.session_id)?;
             // A new last-resort package replaces the stored one: a swap, not an addition.
             let replaced = if swap_counts && valid.iter().any(|kp| kp.last_resort) {
                 stored_last_resort
@@ -130,13 +125,7 @@ async fn upload(
             }
             let mut faulty = Vec::new();
             for kp in &valid {
-                let exists = tx
-                    .query_row("SELECT 1 FROM keypackages WHERE id = ?1", [&kp.id], |_| {
-                        Ok(())
-                    })
-                    .optional()?
-                    .is_some();
-                if exists {
+                if tx.key_package_exists(&kp.id)? {
                     faulty.push((kp.id.clone(), "KeyPackage was uploaded before".to_owned()));
                 }
             }
@@ -146,25 +135,9 @@ async fn upload(
             for kp in &valid {
                 if kp.last_resort {
                     // A new last-resort package replaces the client's previous one.
-                    tx.execute(
-                        "DELETE FROM keypackages WHERE fid = ?1 AND session_id = ?2 AND last_resort = 1",
-                        (&caller.fid, &caller.session_id),
-                    )?;
+                    tx.delete_last_resort(&caller.fid, &caller.session_id)?;
                 }
-                tx.execute(
-                    "INSERT INTO keypackages (id, fid, session_id, suite, version, extensions, \
-                     last_resort, json) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                    (
-                        &kp.id,
-                        &caller.fid,
-                        &caller.session_id,
-                        kp.suite,
-                        kp.version,
-                        serde_json::to_string(&kp.extensions).unwrap_or_default(),
-                        kp.last_resort,
-                        kp.json.to_string(),
-                    ),
-                )?;
+                tx.insert_key_package(&caller.fid, &caller.session_id, kp)?;
             }
             Ok(())
         })
@@ -212,11 +185,10 @@ impl Filters {
         })
     }
 
-    fn matches(&self, suite: u16, version: u16, extensions: &str, any_suite: bool) -> bool {
-        let supported: BTreeSet<u16> = serde_json::from_str(extensions).unwrap_or_default();
-        (any_suite || self.suites.contains(&suite))
-            && self.versions.contains(&version)
-            && self.extensions.is_subset(&supported)
+    fn matches(&self, kp: &KeyPackageSummary, any_suite: bool) -> bool {
+        (any_suite || self.suites.contains(&kp.suite))
+            && self.versions.contains(&kp.version)
+            && self.extensions.is_subset(&kp.extensions)
     }
 }
 
@@ -248,64 +220,26 @@ async fn discover(
         .tx(move |tx| {
             // FIDs compare case-insensitively (PROFILE.keypackage-one-time); the stored spelling
             // is the one packages are filed under.
-            let sql = if case_sensitive {
-                "SELECT fid FROM actors WHERE fid = ?1"
-            } else {
-                "SELECT fid FROM actors WHERE fid = ?1 COLLATE NOCASE"
-            };
-            let fid: String = tx
-                .query_row(sql, [&fid], |r| r.get(0))
-                .optional()?
+            let fid = tx
+                .actor_fid(&fid, case_sensitive)?
                 .ok_or(ApiError::NotFound)?;
-            // Filter on the small columns first; only chosen packages' JSON is read.
-            let mut stmt = tx.prepare(
-                "SELECT seq, session_id, suite, version, extensions, last_resort \
-                 FROM keypackages WHERE fid = ?1 ORDER BY session_id, last_resort, seq",
-            )?;
-            let rows = stmt
-                .query_map([&fid], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, u16>(2)?,
-                        r.get::<_, u16>(3)?,
-                        r.get::<_, String>(4)?,
-                        r.get::<_, bool>(5)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
             // One package per client (session): the oldest matching one-time package, else the
             // matching last-resort package, which is kept (PROFILE.keypackage-one-time).
-            let mut chosen: Vec<(i64, bool, String)> = Vec::new();
+            let mut chosen = Vec::new();
             let mut served_sessions = BTreeSet::new();
-            for (seq, session, suite, version, extensions, last_resort) in rows {
-                if served_sessions.contains(&session)
-                    || !filters.matches(suite, version, &extensions, any_suite)
-                {
+            for kp in tx.key_package_summaries(&fid)? {
+                if served_sessions.contains(&kp.session_id) || !filters.matches(&kp, any_suite) {
                     continue;
                 }
-                served_sessions.insert(session);
-                let json: String =
-                    tx.query_row("SELECT json FROM keypackages WHERE seq = ?1", [seq], |r| {
-                        r.get(0)
-                    })?;
-                chosen.push((seq, last_resort, json));
-            }
-            for (seq, last_resort, _) in &chosen {
-                if !last_resort && !reuse {
-                    tx.execute("DELETE FROM keypackages WHERE seq = ?1", [seq])?;
+                chosen.push(tx.key_package_json(kp.seq)?);
+                if !kp.last_resort && !reuse {
+                    tx.take_one_time(kp.seq)?;
                 }
+                served_sessions.insert(kp.session_id);
             }
-            Ok(chosen
-                .into_iter()
-                .map(|(_, _, json)| json)
-                .collect::<Vec<_>>())
+            Ok(chosen)
         })
         .await?;
-    let found = found
-        .iter()
-        .map(|j| serde_json::from_str(j).map_err(|e| ApiError::Internal(e.to_string())))
-        .collect::<Result<Vec<Value>, _>>()?;
     // What was consumed counts (a package handed out again was not).
     if let Some(limiter) = limiter.as_ref().filter(|_| !reuse) {
         let one_time = found

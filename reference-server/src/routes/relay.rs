@@ -1,47 +1,36 @@
-//! Profile routes the published API lacks (PROFILE.message-relay, PROFILE.welcome-delivery,
-//! PROFILE.commit-history): without them a member cannot receive Welcomes, catch up on commits or
-//! exchange application messages over HTTP.
+//! Profile routes the published API lacks (PROFILE.message-relay, PROFILE.welcome-delivery):
+//! without them a member cannot receive Welcomes or exchange application messages over HTTP.
+//! (The commit history of PROFILE.commit-history shares its path with commit submission and
+//! lives with the group routes.)
 
 use std::collections::HashMap;
 
 use axum::extract::State;
-
-use crate::params::{Path, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use p2mls_protocol::gateway::mls_op;
-use p2mls_protocol::routes::MLS_BASE;
+use p2mls_protocol::routes;
 use p2mls_protocol::wire::{self, content_type};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::groups::{member_fids, visible_group};
+use super::group_access::{parse_for_member, visible_group};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::AppState;
+use crate::params::{since, Path, Query};
+use crate::state::AppState;
 
 /// How many epochs back an application message may be (clients keep past epochs' secrets).
 const PAST_EPOCHS: u64 = 2;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route(&format!("{MLS_BASE}/welcomes"), get(welcomes))
-        .route(
-            &format!("{MLS_BASE}/groups/{{group_id}}/messages"),
-            get(messages).post(relay),
-        )
-}
-
-fn since(query: &HashMap<String, String>) -> Result<i64, ApiError> {
-    match query.get("since") {
-        None => Ok(-1),
-        Some(v) => v
-            .parse::<i64>()
-            .map_err(|_| ApiError::bad("since must be an integer")),
-    }
+    Router::new().route(routes::WELCOMES, get(welcomes)).route(
+        &routes::group_messages("{group_id}"),
+        get(messages).post(relay),
+    )
 }
 
 /// Welcomes addressed to the caller, oldest first.
@@ -52,38 +41,13 @@ async fn welcomes(
     state
         .store
         .tx(move |tx| {
-            let mut stmt = tx.prepare("SELECT json FROM welcomes WHERE fid = ?1 ORDER BY seq")?;
-            let rows = stmt.query_map([&caller.fid], |r| r.get::<_, String>(0))?;
-            rows.map(|r| {
-                let json = r?;
-                let welcome: Value =
-                    serde_json::from_str(&json).map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok(json!({ "groupId": welcome["groupId"], "epoch": welcome["epoch"], "welcome": welcome }))
-            })
-            .collect()
-        })
-        .await
-        .map(axum::Json)
-}
-
-/// Commits that created epochs after `since`, in epoch order (GET on the commits route).
-pub async fn commits_since(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(group_id): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
-) -> Result<axum::Json<Vec<Value>>, ApiError> {
-    let since = since(&query)?;
-    state
-        .store
-        .tx(move |tx| {
-            visible_group(tx, &group_id, &caller.fid)?;
-            let mut stmt = tx.prepare(
-                "SELECT json FROM commits WHERE group_id = ?1 AND epoch > ?2 ORDER BY epoch",
-            )?;
-            let rows = stmt.query_map((&group_id, since), |r| r.get::<_, String>(0))?;
-            rows.map(|r| serde_json::from_str(&r?).map_err(|e| ApiError::Internal(e.to_string())))
-                .collect()
+            Ok(tx
+                .welcomes_for(&caller.fid)?
+                .into_iter()
+                .map(|welcome| {
+                    json!({ "groupId": welcome["groupId"], "epoch": welcome["epoch"], "welcome": welcome })
+                })
+                .collect())
         })
         .await
         .map(axum::Json)
@@ -102,8 +66,7 @@ async fn relay(
     Path(group_id): Path<String>,
     body: axum::body::Body,
 ) -> Result<StatusCode, ApiError> {
-    let body: MessageBody =
-        super::groups::parse_for_member(&state, &group_id, &caller.fid, body).await?;
+    let body: MessageBody = parse_for_member(&state, &group_id, &caller.fid, body).await?;
     let bytes = B64
         .decode(&body.mls_message)
         .map_err(|e| ApiError::bad(format!("mlsMessage is not base64: {e}")))?;
@@ -123,21 +86,20 @@ async fn relay(
         .tx(move |tx| {
             let row = visible_group(tx, &group_id, &caller.fid)?;
             if header.epoch > row.epoch || header.epoch + PAST_EPOCHS < row.epoch {
-                return Err(ApiError::Conflict("stale_epoch", format!(
-                    "message for epoch {}, the group is at epoch {}",
-                    header.epoch, row.epoch
-                )));
+                return Err(ApiError::Conflict(
+                    "stale_epoch",
+                    format!(
+                        "message for epoch {}, the group is at epoch {}",
+                        header.epoch, row.epoch
+                    ),
+                ));
             }
-            tx.execute(
-                "INSERT INTO messages (group_id, epoch, sender, mls_message) VALUES (?1, ?2, ?3, ?4)",
-                (&group_id, header.epoch, &caller.fid, &body.mls_message),
-            )?;
-            let seq = tx.last_insert_rowid();
+            let seq = tx.insert_message(&group_id, header.epoch, &caller.fid, &body.mls_message)?;
             let event = json!({
                 "groupId": group_id, "seq": seq, "epoch": header.epoch,
                 "sender": caller.fid, "mlsMessage": body.mls_message,
             });
-            Ok((member_fids(tx, &group_id)?, event))
+            Ok((tx.member_fids(&group_id)?, event))
         })
         .await?;
     hub.publish(&members, mls_op::APPLICATION, event);
@@ -156,23 +118,13 @@ async fn messages(
         .store
         .tx(move |tx| {
             visible_group(tx, &group_id, &caller.fid)?;
-            let mut stmt = tx.prepare(
-                "SELECT seq, epoch, sender, mls_message FROM messages \
-                 WHERE group_id = ?1 AND seq > ?2 ORDER BY seq",
-            )?;
-            let rows = stmt.query_map((&group_id, since), |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, u64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            })?;
-            rows.map(|r| {
-                let (seq, epoch, sender, message) = r?;
-                Ok(json!({ "seq": seq, "epoch": epoch, "sender": sender, "mlsMessage": message }))
-            })
-            .collect()
+            Ok(tx
+                .messages_since(&group_id, since)?
+                .into_iter()
+                .map(|m| {
+                    json!({ "seq": m.seq, "epoch": m.epoch, "sender": m.sender, "mlsMessage": m.mls_message })
+                })
+                .collect())
         })
         .await
         .map(axum::Json)

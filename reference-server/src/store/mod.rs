@@ -1,6 +1,10 @@
 //! SQLite storage. One connection behind a mutex, used from blocking tasks; every mutating
 //! operation runs in one transaction that commits (with `synchronous = FULL`) before the handler
 //! answers, so a 2xx means the write is durable.
+//!
+//! All SQL of the server lives in this module: handlers open a transaction with `Store::tx` and
+//! call named queries on its `Tx`, one file per table family (`accounts`, `keypackages`,
+//! `groups`, `relay`). JSON columns come back parsed.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -9,10 +13,22 @@ use rusqlite::Connection;
 
 use crate::error::ApiError;
 
+mod accounts;
+mod groups;
+mod keypackages;
+mod relay;
+mod tx;
+
+pub use accounts::{Account, NewSession, Session};
+pub use groups::{GroupRow, MemberRow};
+pub use keypackages::KeyPackageSummary;
+pub use relay::MessageRow;
+pub use tx::Tx;
+
 /// Ordered schema migrations; `PRAGMA user_version` records how many ran.
 const MIGRATIONS: &[&str] = &[
-    include_str!("../migrations/0001_initial.sql"),
-    include_str!("../migrations/0002_relay.sql"),
+    include_str!("../../migrations/0001_initial.sql"),
+    include_str!("../../migrations/0002_relay.sql"),
 ];
 
 /// Shared handle to the database.
@@ -55,7 +71,7 @@ impl Store {
     pub async fn tx<T, F>(&self, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,
-        F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Tx<'_>) -> Result<T, ApiError> + Send + 'static,
     {
         let conn = self.conn.clone();
         if let Some(delay) = self.write_behind {
@@ -66,7 +82,7 @@ impl Store {
             // connection itself is still consistent.
             let mut guard = conn.lock().unwrap_or_else(|p| p.into_inner());
             let tx = guard.transaction().map_err(ApiError::storage)?;
-            let value = f(&tx)?;
+            let value = f(&Tx(&tx))?;
             tx.commit().map_err(ApiError::storage)?;
             Ok(value)
         })
@@ -83,7 +99,7 @@ async fn write_behind<T, F>(
 ) -> Result<T, ApiError>
 where
     T: Send + 'static,
-    F: FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
+    F: FnOnce(&Tx<'_>) -> Result<T, ApiError> + Send + 'static,
 {
     let (answer, answered) = tokio::sync::oneshot::channel();
     tokio::task::spawn_blocking(move || {
@@ -92,7 +108,7 @@ where
             let _ = answer.send(Err(ApiError::Internal("no transaction".into())));
             return;
         };
-        match f(&tx) {
+        match f(&Tx(&tx)) {
             Err(e) => {
                 let _ = answer.send(Err(e));
             }
