@@ -19,6 +19,7 @@ pub mod ds;
 pub mod error;
 pub mod faults;
 pub mod gateway;
+pub mod hub;
 pub mod json;
 pub mod middleware;
 pub mod mls;
@@ -91,7 +92,7 @@ pub struct RunningServer {
     pub keypackage_limit: usize,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<()>,
-    hub: Arc<gateway::hub::Hub>,
+    hub: Arc<hub::Hub>,
 }
 
 impl RunningServer {

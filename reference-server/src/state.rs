@@ -10,7 +10,7 @@ use p2mls_protocol::suites::SuiteRegistry;
 use crate::config::Config;
 use crate::discovery_limit::DiscoveryLimiter;
 use crate::faults::Fault;
-use crate::gateway::hub::Hub;
+use crate::hub::Hub;
 use crate::mls::MlsContext;
 use crate::rate_limit::Limiter;
 use crate::store::Store;

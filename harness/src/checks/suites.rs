@@ -15,7 +15,7 @@ use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
 use p2mls_protocol::gateway::{mls_op, NS_MLS};
 use p2mls_protocol::identifiers::format_code_point;
-use p2mls_protocol::routes::MLS_BASE;
+use p2mls_protocol::routes;
 use p2mls_protocol::suites::SuiteRegistry;
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -842,7 +842,7 @@ fn join(
 
 /// The caller's Welcome for `group_id` from the profile route.
 async fn fetch_welcome(ctx: &mut Ctx, actor: usize, group_id: &str) -> Result<Value, Finding> {
-    let req = ApiRequest::new(Method::GET, format!("{MLS_BASE}/welcomes"), ctx.auth(actor));
+    let req = ApiRequest::new(Method::GET, routes::WELCOMES.to_owned(), ctx.auth(actor));
     let resp = ctx.send(req).await?;
     if resp.status == 404 || resp.status == 405 {
         return Err(Finding::Unsupported(
@@ -949,7 +949,7 @@ pub async fn application_messages(ctx: &mut Ctx, id: u16) -> CheckResult {
 async fn send_message(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize, text: &str) -> CheckResult {
     let group = run.view(actor, "the sender")?;
     let bytes = group.encrypt(text)?;
-    let path = format!("{MLS_BASE}/groups/{}/messages", group.id());
+    let path = routes::group_messages(group.id());
     let body = json!({ "mlsMessage": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes) });
     let resp = ctx
         .send(ApiRequest::new(Method::POST, path, ctx.auth(actor)).json(&body))
@@ -973,7 +973,8 @@ async fn fetch_messages(
         .map(|g| g.id().to_owned())
         .ok_or_else(|| Finding::harness("not in the group"))?;
     let path = format!(
-        "{MLS_BASE}/groups/{group_id}/messages?since={}",
+        "{}?since={}",
+        routes::group_messages(&group_id),
         run.read[actor]
     );
     let resp = ctx
@@ -1114,7 +1115,7 @@ pub async fn stale_commit(ctx: &mut Ctx, id: u16) -> CheckResult {
 async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResult {
     let group = run.view(actor, "the member")?;
     let (id, epoch) = (group.id().to_owned(), group.epoch());
-    let path = format!("{MLS_BASE}/groups/{id}/commits?since={epoch}");
+    let path = format!("{}?since={epoch}", routes::group_commits(&id));
     let resp = ctx
         .send(ApiRequest::new(Method::GET, path, ctx.auth(actor)))
         .await?;

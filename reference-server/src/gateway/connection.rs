@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 use tokio::time::{sleep_until, Instant};
 
-use super::hub::{lock_log, EventLog, QUEUE_CAPACITY};
 use crate::faults::Fault;
+use crate::hub::{lock_log, EventLog, QUEUE_CAPACITY};
 use crate::state::AppState;
 
 /// Why a connection ends: a close code and a reason for the client.

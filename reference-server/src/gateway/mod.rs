@@ -9,7 +9,6 @@
 //!   resume after a disconnect (§3.2.3.6) within the log's capacity.
 
 mod connection;
-pub mod hub;
 
 use axum::extract::{State, WebSocketUpgrade};
 use axum::http::{header, HeaderMap, StatusCode};
