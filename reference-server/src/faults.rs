@@ -14,6 +14,8 @@ pub enum Fault {
     HelloSeqOne,
     /// The gateway never confirms a successful identify.
     NoReady,
+    /// The gateway closes every identify with 4004, a valid session token too.
+    RefuseIdentify,
     /// Every gateway close uses 4000 instead of the specific code.
     WrongCloseCode,
     /// The gateway skips a sequence number after the hello.

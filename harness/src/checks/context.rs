@@ -5,6 +5,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::*;
+use p2mls_protocol::gateway::{core_op, NS_CORE};
 use p2mls_protocol::identifiers::format_code_point;
 use p2mls_protocol::suites::SuiteRegistry;
 use p2mls_protocol::wire;
@@ -595,6 +596,13 @@ pub fn http_finding(error: Error) -> Finding {
     }
 }
 
+/// How long identify waits for our profile's ready event before asking the text's question.
+const READY_WAIT: Duration = Duration::from_secs(1);
+
+/// A service no server offers: asking for it after identify must be answered (success false),
+/// never closed with 4003.
+const PROBE_SERVICE: &str = "p2mls-identify-probe";
+
 impl Ctx {
     /// The gateway URL: `GET /.p2/core/v1/gateway`, else the config's, else unsupported.
     pub async fn gateway_url(&mut self) -> Result<String, Finding> {
@@ -656,13 +664,35 @@ impl Ctx {
         let (mut client, _) = self.gateway(&label).await?;
         let token = self.actors[actor].token.clone();
         client.identify(&token).await.map_err(Finding::harness)?;
-        let timeout = self.event_timeout();
-        client
-            .expect(timeout, "the ready event (core op 12)", |e| {
-                e["n"] == "core" && e["op"] == p2mls_protocol::gateway::core_op::READY
-            })
-            .await
-            .map_err(|e| Finding::mismatch("identify to be confirmed", e))?;
+        // Our profile confirms identify with a ready event (core op 12); the text confirms
+        // nothing. Without op 12, a request only an identified client may make (a service
+        // channel action: before identify it closes with 4003) tells whether identify took.
+        let ready = client
+            .expect(
+                READY_WAIT.min(self.event_timeout()),
+                "the ready event",
+                |e| e["n"] == NS_CORE && e["op"] == core_op::READY,
+            )
+            .await;
+        if ready.is_err() {
+            client
+                .service("subscribe", PROBE_SERVICE)
+                .await
+                .map_err(|e| Finding::mismatch("identify to be accepted", e.to_string()))?;
+            client
+                .expect(
+                    self.event_timeout(),
+                    "a service channel answer (core op 9)",
+                    |e| e["n"] == NS_CORE && e["op"] == core_op::SERVICE_CHANNEL_ACK,
+                )
+                .await
+                .map_err(|e| {
+                    Finding::mismatch(
+                        "identify to be accepted: the socket open and a service channel request answered",
+                        e.to_string(),
+                    )
+                })?;
+        }
         Ok(client)
     }
 }

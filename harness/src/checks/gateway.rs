@@ -21,10 +21,14 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.3.2.hello", "CORE.3.2.envelope", "CORE.3.2.seq-numbering", "CORE.3.2.heartbeat-interval", "CORE.3.2.core-opcodes", "PROFILE.gateway-discovery"])
             .needs(&[Actors, Gateway])
             .judged_by(|ctx| Box::pin(hello(ctx))),
-        CheckDef::new("gateway.identify", Must, "Identify with a session token is accepted and confirmed")
-            .requires(&["CORE.3.2.identify", "PROFILE.gateway-ready"])
+        CheckDef::new("gateway.identify", Must, "Identify with a session token is accepted: the socket stays open and a service channel request is answered, not closed with 4003")
+            .requires(&["CORE.3.2.identify"])
             .needs(&[Actors, Gateway])
             .judged_by(|ctx| Box::pin(identify(ctx))),
+        CheckDef::new("gateway.ready", Profile, "Identify is confirmed with the ready event (core op 12) naming the actor")
+            .requires(&["PROFILE.gateway-ready"])
+            .needs(&[Actors, Gateway])
+            .judged_by(|ctx| Box::pin(ready(ctx))),
         CheckDef::new("gateway.heartbeat.ack", Must, "A heartbeat is acknowledged with an array of re-sent events")
             .requires(&["CORE.3.2.heartbeat-ack", "CORE.3.2.heartbeat-ack-payload", "CORE.3.2.heartbeat-payload", "CORE.3.2.heartbeat-ack-no-nesting"])
             .needs(&[Actors, Gateway])
@@ -161,6 +165,28 @@ pub async fn identify(ctx: &mut Ctx) -> CheckResult {
     let client = ctx.identified(ALICE).await?;
     client.close().await;
     Ok(())
+}
+
+/// PROFILE.gateway-ready: identify is confirmed with core op 12 carrying the actor's FID.
+pub async fn ready(ctx: &mut Ctx) -> CheckResult {
+    let (mut client, _) = ctx.gateway("alice#ready").await?;
+    let token = ctx.actors[ALICE].token.clone();
+    client.identify(&token).await.map_err(Finding::harness)?;
+    let ready = client
+        .expect(ctx.event_timeout(), "the ready event (core op 12)", |e| {
+            is(e, NS_CORE, core_op::READY)
+        })
+        .await
+        .map_err(mismatch("a ready event (core op 12) after identify"))?;
+    client.close().await;
+    let fid = ctx.fid(ALICE);
+    match ready["d"]["fid"].as_str() {
+        Some(seen) if seen.eq_ignore_ascii_case(&fid) => Ok(()),
+        other => Err(Finding::mismatch(
+            format!("the ready event naming the actor ({fid})"),
+            format!("fid {other:?}"),
+        )),
+    }
 }
 
 /// What a close check does before sending its offending frame.

@@ -224,6 +224,12 @@ impl Connection {
             close::INVALID_AUTHENTICATION,
             "invalid session token",
         ))?;
+        if self.has(Fault::RefuseIdentify) {
+            return Err(Closing(
+                close::INVALID_AUTHENTICATION,
+                "invalid session token",
+            ));
+        }
         Ok((fid, token.to_owned()))
     }
 
