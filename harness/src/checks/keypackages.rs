@@ -33,7 +33,7 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
             .requires(&["PROFILE.keypackage-one-time", "MLS.2.ds-keypackages", "MLS.2.ds-role", "PROFILE.mls-message-field"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(one_time(ctx))),
-        CheckDef::new("keypackages.discover.last-resort", Must, "The last-resort KeyPackage serves only when no other matches, and is kept")
+        CheckDef::new("keypackages.discover.last-resort", Profile, "The last-resort KeyPackage serves only when no other matches, and is kept")
             .requires(&["OAS.keypackages.last-resort", "PROFILE.keypackage-last-resort-kept"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(last_resort(ctx))),
@@ -49,7 +49,7 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
             .requires(&["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(filter_version(ctx))),
-        CheckDef::new("keypackages.discover.filter-extensions", Must, "Discovery returns only KeyPackages supporting the requested extensions")
+        CheckDef::new("keypackages.discover.filter-extensions", Profile, "Discovery returns only KeyPackages supporting the requested extensions")
             .requires(&["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(filter_extension(ctx))),
@@ -85,7 +85,7 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
             .requires(&["OAS.keypackages.upload-errors", "PROFILE.keypackage-credential", "MLS.2.as-validate-credentials", "MLS.2.as-attest-binding"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::ForeignCredential))),
-        CheckDef::new("keypackages.upload.reject-unknown-suite", Must, "A KeyPackage of a suite outside the registry is refused")
+        CheckDef::new("keypackages.upload.reject-unknown-suite", Profile, "A KeyPackage of a suite outside the registry is refused")
             .requires(&["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation", "PROFILE.suite-registry"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::UnknownSuite))),
