@@ -32,6 +32,9 @@ pub enum Fault {
     UnknownServiceAccepted,
     /// Resumed events carry nothing of what was missed.
     ResumeEmpty,
+    /// A resume from a sequence number the server never sent is served (with nothing) instead of
+    /// being refused with a close.
+    ResumeNeverRefused,
     /// `mls` events are never delivered.
     DropMlsEvents,
     /// Welcomes are accepted with their commit but never delivered to the invitees.

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
 use super::unit::{CheckDef, Fixture};
 use crate::check::{CheckResult, Finding};
-use crate::clients::gateway::GatewayClient;
+use crate::clients::gateway::{GatewayClient, Incoming};
 
 /// The gateway checks: the gateway is not part of the OpenAPI document, so they are always listed.
 pub fn checks() -> Vec<CheckDef> {
@@ -61,7 +61,7 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.3.2.resume", "CORE.3.2.resumed", "CORE.3.2.resumed-minimal"])
             .needs(&[Actors, Gateway])
             .judged_by(|ctx| Box::pin(resume(ctx))),
-        CheckDef::new("gateway.resume.rejected", Must, "A resume the server cannot serve is closed with a gateway close code (4000-4999)")
+        CheckDef::new("gateway.resume.rejected", Must, "A resume the server cannot serve is refused with a fitting close code (4000, 4007 or 4010), not served")
             .requires(&["CORE.3.2.resume-reject"])
             .needs(&[Actors, Gateway])
             .judged_by(|ctx| Box::pin(resume_rejected(ctx, false))),
@@ -511,8 +511,8 @@ pub async fn resume(ctx: &mut Ctx) -> CheckResult {
 }
 
 /// A resume of an unknown sequence number is refused with a close. The text asks for "an
-/// appropriate close code (ex.: 4010)": any gateway code (4000-4999) at spec level; our profile
-/// fixes 4010.
+/// appropriate close code (ex.: 4010)": at spec level any code of core's table that fits (4000,
+/// 4007, 4010); our profile fixes 4010.
 pub async fn resume_rejected(ctx: &mut Ctx, exactly_4010: bool) -> CheckResult {
     let first = ctx.identified(BOB).await?;
     first.close().await;
@@ -525,21 +525,47 @@ pub async fn resume_rejected(ctx: &mut Ctx, exactly_4010: bool) -> CheckResult {
         )
         .await
         .map_err(Finding::harness)?;
-    let code = client
-        .expect_close(ctx.event_timeout())
-        .await
-        .map_err(mismatch("an unresumable session to be closed"))?;
+    // The refusal is the close: a Resumed event (core op 10) first means the resume was served.
+    let deadline = tokio::time::Instant::now() + ctx.event_timeout();
+    let code = loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match client.recv(left).await {
+            Incoming::Closed(code) => break code,
+            Incoming::Event(e) if is(&e, NS_CORE, core_op::RESUMED) => {
+                return Err(Finding::mismatch(
+                    "the resume of a sequence number never sent refused with a close",
+                    format!("it was served: {e}"),
+                ))
+            }
+            Incoming::Event(_) | Incoming::Malformed(_) => {}
+            Incoming::Timeout => {
+                return Err(Finding::mismatch(
+                    "an unresumable session to be closed",
+                    format!("no close within {:?}", ctx.event_timeout()),
+                ))
+            }
+        }
+    };
     let fitting = if exactly_4010 {
         code == Some(close::UNRESUMEABLE)
     } else {
-        code.is_some_and(|c| (4000..=4999).contains(&c))
+        // The codes of core's table whose meaning fits a refused resume: not 4009 (a timeout),
+        // which a served-but-silent session would end with too.
+        code.is_some_and(|c| {
+            [
+                close::UNKNOWN_ERROR,
+                close::INVALID_SEQUENCE,
+                close::UNRESUMEABLE,
+            ]
+            .contains(&c)
+        })
     };
     if !fitting {
         return Err(Finding::mismatch(
             if exactly_4010 {
                 "close code 4010"
             } else {
-                "a gateway close code (4000-4999)"
+                "a close code whose meaning fits a refused resume (4000, 4007 or 4010)"
             },
             format!("close code {code:?}"),
         ));

@@ -263,7 +263,8 @@ impl Connection {
         let (missed, was_subscribed) = {
             let log = lock_log(&old);
             let oldest = log.entries.front().map_or(0, |(s, _)| *s);
-            if since >= log.next_s || since + 1 < oldest {
+            let outside = since >= log.next_s || since + 1 < oldest;
+            if outside && !self.has(Fault::ResumeNeverRefused) {
                 return Err(Closing(
                     close::UNRESUMEABLE,
                     "sequence number outside the kept events",
