@@ -340,7 +340,16 @@ fn sign_certificate(
     Ok((cert.to_pem(der::pem::LineEnding::LF)?, cert.to_der()?))
 }
 
+/// The serial number of a root ID-Cert this code builds.
+const ROOT_SERIAL: u8 = 1;
+
 impl ServerIdentity {
+    /// The root ID-Cert's serial number in decimal, as the cache signature of
+    /// PROFILE.server-idcert covers it.
+    pub fn serial_decimal(&self) -> String {
+        ROOT_SERIAL.to_string()
+    }
+
     /// Creates a self-signed root ID-Cert for `domain` (CA, path length 0, keyCertSign).
     pub fn new(domain: &str, key: &ed25519_dalek::SigningKey) -> Result<Self, IdCertError> {
         Self::with_profile(domain, key, CertProfile::Polyproto)
@@ -372,7 +381,7 @@ impl ServerIdentity {
         let not_after = DateTime::new(4096, 1, 1, 0, 0, 0)?;
         let tbs = TbsCertificate {
             version: x509_cert::Version::V3,
-            serial_number: SerialNumber::new(&[1])?,
+            serial_number: SerialNumber::new(&[ROOT_SERIAL])?,
             signature: ed25519_algorithm(),
             issuer: subject.clone(),
             validity: Validity {

@@ -12,6 +12,9 @@ pub enum Fault {
     KeypackageReuse,
     /// The gateway's hello carries s = 1 instead of 0.
     HelloSeqOne,
+    /// The root ID-Cert's cache signature is base64 over the PEM and the bounds (not hex over the
+    /// serial number and the bounds, as PROFILE.server-idcert says).
+    CacheSignatureOverPem,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.

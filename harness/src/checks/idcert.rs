@@ -73,6 +73,11 @@ const OID_CN: &str = "2.5.4.3";
 
 /// Fetches and parses the server's root ID-Cert (DER).
 pub(crate) async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
+    Ok(server_root_answer(ctx).await?.1)
+}
+
+/// The server's ID-Cert answer (the JSON) and its certificate (DER).
+async fn server_root_answer(ctx: &mut Ctx) -> Result<(serde_json::Value, Vec<u8>), Finding> {
     let resp = ctx
         .send(ApiRequest::new(
             Method::GET,
@@ -99,7 +104,58 @@ pub(crate) async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
     let pem = body["idCertPem"].as_str().ok_or_else(|| {
         Finding::mismatch("idCertPem holding a PEM certificate", body.to_string())
     })?;
-    judge::pem_to_der(pem).map_err(|e| Finding::mismatch("a PEM certificate in idCertPem", e))
+    let der = judge::pem_to_der(pem)
+        .map_err(|e| Finding::mismatch("a PEM certificate in idCertPem", e.to_string()))?;
+    Ok((body, der))
+}
+
+/// PROFILE.server-idcert (core 6.4): the cache window holds now, and `cacheSignature` is hex of
+/// the root key's Ed25519 signature over the serial number and the cache bounds in decimal,
+/// concatenated. Verified with ed25519-dalek against the key in the certificate itself.
+fn cache_problems(body: &serde_json::Value, cert: &X509Certificate<'_>) -> Vec<String> {
+    let mut problems = Vec::new();
+    let (Some(before), Some(after)) = (
+        body["cacheNotValidBefore"].as_u64(),
+        body["cacheNotValidAfter"].as_u64(),
+    ) else {
+        return vec!["cache bounds are not UNIX timestamps".into()];
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // A minute of leeway for clocks that differ.
+    if now + 60 < before || now > after + 60 {
+        problems.push(format!(
+            "the cache window [{before}, {after}] does not hold now ({now})"
+        ));
+    }
+    let mut signed = format!("{}{before}{after}", cert.tbs_certificate.serial);
+    if let Some(at) = body["invalidatedAt"].as_u64() {
+        signed.push_str(&at.to_string());
+    }
+    let signature = body["cacheSignature"]
+        .as_str()
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok());
+    let key = judge::ed25519_key(cert)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok());
+    match (signature, key) {
+        (None, _) => problems.push(format!(
+            "cacheSignature is not the hex of a 64-byte signature: {}",
+            body["cacheSignature"]
+        )),
+        (_, None) => problems.push("the root's key is not an Ed25519 key".into()),
+        (Some(signature), Some(key)) => {
+            if key.verify_strict(signed.as_bytes(), &signature).is_err() {
+                problems.push(format!(
+                    "cacheSignature does not verify over \"{signed}\" (serial, cacheNotValidBefore, cacheNotValidAfter, invalidatedAt if present) with the root's key"
+                ));
+            }
+        }
+    }
+    problems
 }
 
 fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Finding> {
@@ -157,9 +213,9 @@ fn key_usage_text(ext: &Extension<'_, x509_parser::extensions::KeyUsage>) -> Str
 
 /// Root: v3, CA with path length 0, keyCertSign, both extensions critical, no CN, DCs present.
 pub async fn server_root_cert(ctx: &mut Ctx) -> CheckResult {
-    let der = server_root(ctx).await?;
+    let (body, der) = server_root_answer(ctx).await?;
     let cert = parse(&der)?;
-    let mut problems = Vec::new();
+    let mut problems = cache_problems(&body, &cert);
     if cert.version() != X509Version::V3 {
         problems.push("not X.509 v3".to_owned());
     }

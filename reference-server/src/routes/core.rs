@@ -223,14 +223,20 @@ async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let until = now + SERVER_CERT_CACHE_SECONDS;
-    // The cache signature covers the PEM and both cache bounds (documented in PROFILE.md).
-    let signed = format!("{}{}{}", state.identity.cert_pem, now, until);
-    let signature = state.signing_key.sign(signed.as_bytes());
+    // PROFILE.server-idcert (core 6.4): hex of the root key's signature over the serial number
+    // and both cache bounds, in decimal, concatenated.
+    let cache_signature = if state.config.faults.contains(&Fault::CacheSignatureOverPem) {
+        let signed = format!("{}{}{}", state.identity.cert_pem, now, until);
+        B64.encode(state.signing_key.sign(signed.as_bytes()).to_bytes())
+    } else {
+        let signed = format!("{}{now}{until}", state.identity.serial_decimal());
+        hex::encode(state.signing_key.sign(signed.as_bytes()).to_bytes())
+    };
     axum::Json(json!({
         "idCertPem": state.identity.cert_pem,
         "cacheNotValidBefore": now,
         "cacheNotValidAfter": until,
-        "cacheSignature": B64.encode(signature.to_bytes()),
+        "cacheSignature": cache_signature,
     }))
 }
 
