@@ -13,6 +13,7 @@
 //! `DC=mls,DC=example,DC=com` lists RDNs in reverse). Readers join the DC values in reverse DER
 //! order with `.` to get the domain back.
 
+use crate::Error;
 use der::asn1::{
     Any, BitString, GeneralizedTime, Ia5StringRef, ObjectIdentifier, OctetString, SetOfVec,
     UtcTime, Utf8StringRef,
@@ -20,7 +21,6 @@ use der::asn1::{
 use der::oid::AssociatedOid;
 use der::{DateTime, Encode, EncodePem};
 use ed25519_dalek::Signer as _;
-use thiserror::Error;
 use x509_cert::attr::{Attribute, AttributeTypeAndValue};
 use x509_cert::der;
 use x509_cert::ext::pkix::{BasicConstraints, KeyUsage, KeyUsages, SubjectKeyIdentifier};
@@ -50,32 +50,9 @@ const COMMON_NAME: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.5.4.3");
 /// id-Ed25519 (RFC 8410), as signature algorithm and key algorithm; parameters absent.
 const ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 
-/// What went wrong with an ID-CSR or ID-Cert.
-#[derive(Debug, Error)]
-pub enum IdCertError {
-    #[error("not a PEM or DER encoded {0}")]
-    Encoding(&'static str),
-    #[error("the certificate signing request's signature or structure is invalid: {0}")]
-    InvalidCsr(String),
-    #[error("the pDN lacks the {0} attribute")]
-    MissingAttribute(&'static str),
-    #[error("the pDN's {0} attribute is invalid: {1}")]
-    InvalidAttribute(&'static str, String),
-    #[error("domain `{0}` is unusable as pDN domain components: {1}")]
-    InvalidDomain(String, &'static str),
-    #[error("session id must be 1-32 IA5 characters")]
-    InvalidSessionId,
-    #[error("the key is not an Ed25519 key")]
-    NotEd25519,
-    #[error("the certificate signature does not verify against the issuer key")]
-    BadSignature,
-    #[error("certificate generation failed: {0}")]
-    Generation(String),
-}
-
-impl From<der::Error> for IdCertError {
+impl From<der::Error> for Error {
     fn from(e: der::Error) -> Self {
-        IdCertError::Generation(e.to_string())
+        Error::Generation(e.to_string())
     }
 }
 
@@ -114,8 +91,8 @@ pub fn valid_session_id(session_id: &str) -> bool {
 
 /// Checks that `domain` can be written as DC components: non-empty, and every `.`-separated
 /// label a non-empty IA5 (ASCII) string.
-pub fn check_domain(domain: &str) -> Result<(), IdCertError> {
-    let refuse = |why| Err(IdCertError::InvalidDomain(domain.to_owned(), why));
+pub fn check_domain(domain: &str) -> Result<(), Error> {
+    let refuse = |why| Err(Error::InvalidDomain(domain.to_owned(), why));
     if domain.is_empty() {
         return refuse("it is empty");
     }
@@ -129,7 +106,7 @@ pub fn check_domain(domain: &str) -> Result<(), IdCertError> {
 }
 
 /// One RDN holding one attribute.
-fn rdn(oid: ObjectIdentifier, value: Any) -> Result<RelativeDistinguishedName, IdCertError> {
+fn rdn(oid: ObjectIdentifier, value: Any) -> Result<RelativeDistinguishedName, Error> {
     Ok(RelativeDistinguishedName::try_from(vec![
         AttributeTypeAndValue { oid, value },
     ])?)
@@ -145,30 +122,29 @@ fn utf8(value: &str) -> Result<Any, der::Error> {
 
 /// The domain's DC RDNs in DER order: most significant label first (`com`, `example`, `mls` for
 /// `mls.example.com`).
-fn domain_components(domain: &str) -> Result<Vec<RelativeDistinguishedName>, IdCertError> {
+fn domain_components(domain: &str) -> Result<Vec<RelativeDistinguishedName>, Error> {
     check_domain(domain)?;
     domain
         .rsplit('.')
         .map(|label| {
-            let value = ia5(label)
-                .map_err(|e| IdCertError::InvalidAttribute("dc", format!("`{label}`: {e}")))?;
+            let value =
+                ia5(label).map_err(|e| Error::InvalidAttribute("dc", format!("`{label}`: {e}")))?;
             rdn(DOMAIN_COMPONENT, value)
         })
         .collect()
 }
 
 /// An actor's pDN in DER order: DCs, UID, uniqueIdentifier, CN.
-fn actor_dn(name: &ActorName) -> Result<Name, IdCertError> {
+fn actor_dn(name: &ActorName) -> Result<Name, Error> {
     if !valid_session_id(&name.session_id) {
-        return Err(IdCertError::InvalidSessionId);
+        return Err(Error::InvalidSessionId);
     }
     let mut rdns = domain_components(&name.domain)?;
-    let fid = utf8(&name.fid()).map_err(|e| IdCertError::InvalidAttribute("uid", e.to_string()))?;
+    let fid = utf8(&name.fid()).map_err(|e| Error::InvalidAttribute("uid", e.to_string()))?;
     rdns.push(rdn(UID, fid)?);
-    let session = ia5(&name.session_id).map_err(|_| IdCertError::InvalidSessionId)?;
+    let session = ia5(&name.session_id).map_err(|_| Error::InvalidSessionId)?;
     rdns.push(rdn(UNIQUE_IDENTIFIER, session)?);
-    let cn =
-        utf8(&name.local_name).map_err(|e| IdCertError::InvalidAttribute("cn", e.to_string()))?;
+    let cn = utf8(&name.local_name).map_err(|e| Error::InvalidAttribute("cn", e.to_string()))?;
     rdns.push(rdn(COMMON_NAME, cn)?);
     Ok(RdnSequence(rdns))
 }
@@ -180,9 +156,7 @@ fn ed25519_algorithm() -> AlgorithmIdentifierOwned {
     }
 }
 
-fn ed25519_spki(
-    key: &ed25519_dalek::VerifyingKey,
-) -> Result<SubjectPublicKeyInfoOwned, IdCertError> {
+fn ed25519_spki(key: &ed25519_dalek::VerifyingKey) -> Result<SubjectPublicKeyInfoOwned, Error> {
     Ok(SubjectPublicKeyInfoOwned {
         algorithm: ed25519_algorithm(),
         subject_public_key: BitString::from_bytes(key.as_bytes())?,
@@ -190,14 +164,11 @@ fn ed25519_spki(
 }
 
 /// Signs DER bytes with Ed25519: the signature as a BIT STRING.
-fn sign(key: &ed25519_dalek::SigningKey, der: &[u8]) -> Result<BitString, IdCertError> {
+fn sign(key: &ed25519_dalek::SigningKey, der: &[u8]) -> Result<BitString, Error> {
     Ok(BitString::from_bytes(&key.sign(der).to_bytes())?)
 }
 
-fn extension<T: Encode + AssociatedOid>(
-    value: &T,
-    critical: bool,
-) -> Result<Extension, IdCertError> {
+fn extension<T: Encode + AssociatedOid>(value: &T, critical: bool) -> Result<Extension, Error> {
     Ok(Extension {
         extn_id: T::OID,
         critical,
@@ -206,14 +177,12 @@ fn extension<T: Encode + AssociatedOid>(
 }
 
 /// Critical KeyUsage with the given bits.
-fn key_usage(
-    usages: impl Into<der::flagset::FlagSet<KeyUsages>>,
-) -> Result<Extension, IdCertError> {
+fn key_usage(usages: impl Into<der::flagset::FlagSet<KeyUsages>>) -> Result<Extension, Error> {
     extension(&KeyUsage(usages.into()), true)
 }
 
 /// Critical Basic Constraints.
-fn basic_constraints(ca: bool, path_len: Option<u8>) -> Result<Extension, IdCertError> {
+fn basic_constraints(ca: bool, path_len: Option<u8>) -> Result<Extension, Error> {
     extension(
         &BasicConstraints {
             ca,
@@ -225,7 +194,7 @@ fn basic_constraints(ca: bool, path_len: Option<u8>) -> Result<Extension, IdCert
 
 /// Subject Key Identifier: the first 160 bits of the SHA-256 of the subject's SPKI DER (what
 /// rcgen wrote before, RFC 7093 §2 method 1 over the whole SPKI).
-fn subject_key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<Extension, IdCertError> {
+fn subject_key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<Extension, Error> {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(spki.to_der()?);
     extension(
@@ -236,7 +205,7 @@ fn subject_key_identifier(spki: &SubjectPublicKeyInfoOwned) -> Result<Extension,
 
 /// An X.509 Time: UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5).
 /// (`Time::try_from(SystemTime)` would always give GeneralizedTime.)
-fn x509_time(date: DateTime) -> Result<Time, IdCertError> {
+fn x509_time(date: DateTime) -> Result<Time, Error> {
     Ok(if date.year() <= UtcTime::MAX_YEAR {
         Time::UtcTime(UtcTime::from_date_time(date)?)
     } else {
@@ -245,7 +214,7 @@ fn x509_time(date: DateTime) -> Result<Time, IdCertError> {
 }
 
 /// Whole UNIX seconds as a date.
-fn unix_date(unix_seconds: u64) -> Result<DateTime, IdCertError> {
+fn unix_date(unix_seconds: u64) -> Result<DateTime, Error> {
     Ok(DateTime::from_unix_duration(
         std::time::Duration::from_secs(unix_seconds),
     )?)
@@ -258,7 +227,7 @@ fn unix_now() -> u64 {
 }
 
 /// Builds a PEM ID-CSR for an actor session, signed with the session's identity key.
-pub fn build_csr(name: &ActorName, key: &ed25519_dalek::SigningKey) -> Result<String, IdCertError> {
+pub fn build_csr(name: &ActorName, key: &ed25519_dalek::SigningKey) -> Result<String, Error> {
     build_csr_requesting(name, key, false)
 }
 
@@ -268,7 +237,7 @@ pub fn build_csr_requesting(
     name: &ActorName,
     key: &ed25519_dalek::SigningKey,
     ca: bool,
-) -> Result<String, IdCertError> {
+) -> Result<String, Error> {
     let requested = if ca {
         vec![
             key_usage(KeyUsages::KeyCertSign)?,
@@ -296,14 +265,14 @@ pub fn build_csr_requesting(
 
 /// The same PEM CSR with one bit of its signature flipped (the signature is the DER's last
 /// field): a forged ID-CSR whose self-signature no longer verifies.
-pub fn csr_with_flipped_signature(pem: &str) -> Result<String, IdCertError> {
+pub fn csr_with_flipped_signature(pem: &str) -> Result<String, Error> {
     let mut der = pem_contents(pem, "CERTIFICATE REQUEST")?;
     let last = der
         .last_mut()
-        .ok_or(IdCertError::Encoding("certificate signing request"))?;
+        .ok_or(Error::Encoding("certificate signing request"))?;
     *last ^= 0x01;
     der::pem::encode_string("CERTIFICATE REQUEST", der::pem::LineEnding::LF, &der)
-        .map_err(|e| IdCertError::Generation(e.to_string()))
+        .map_err(|e| Error::Generation(e.to_string()))
 }
 
 /// Whether issued certificates follow polyproto-core §6.1.1.2.
@@ -330,7 +299,7 @@ pub struct ServerIdentity {
 fn sign_certificate(
     tbs: TbsCertificate,
     key: &ed25519_dalek::SigningKey,
-) -> Result<(String, Vec<u8>), IdCertError> {
+) -> Result<(String, Vec<u8>), Error> {
     let signature = sign(key, &tbs.to_der()?)?;
     let cert = Certificate {
         tbs_certificate: tbs,
@@ -351,7 +320,7 @@ impl ServerIdentity {
     }
 
     /// Creates a self-signed root ID-Cert for `domain` (CA, path length 0, keyCertSign).
-    pub fn new(domain: &str, key: &ed25519_dalek::SigningKey) -> Result<Self, IdCertError> {
+    pub fn new(domain: &str, key: &ed25519_dalek::SigningKey) -> Result<Self, Error> {
         Self::with_profile(domain, key, CertProfile::Polyproto)
     }
 
@@ -361,7 +330,7 @@ impl ServerIdentity {
         domain: &str,
         key: &ed25519_dalek::SigningKey,
         profile: CertProfile,
-    ) -> Result<Self, IdCertError> {
+    ) -> Result<Self, Error> {
         let subject = RdnSequence(domain_components(domain)?);
         let spki = ed25519_spki(&key.verifying_key())?;
         let (usage, ca) = if profile == CertProfile::Polyproto {
@@ -413,7 +382,7 @@ impl ServerIdentity {
         csr: &VerifiedCsr,
         serial: &[u8],
         validity_seconds: i64,
-    ) -> Result<(String, Vec<u8>), IdCertError> {
+    ) -> Result<(String, Vec<u8>), Error> {
         let spki = decode_spki(&csr.subject_key)?;
         let (usage, ca) = if self.profile == CertProfile::Polyproto {
             (
@@ -462,14 +431,14 @@ pub struct VerifiedCsr {
 /// Parses a PEM ID-CSR and verifies every claim it makes: the self-signature, an Ed25519 key,
 /// the pDN (CN, UID = CN@domain, a valid session id, DCs) and no request for CA true or
 /// keyCertSign. Whether the claims fit the caller and this server is the server's part.
-pub fn verify_csr(pem: &str) -> Result<VerifiedCsr, IdCertError> {
+pub fn verify_csr(pem: &str) -> Result<VerifiedCsr, Error> {
     let der = pem_contents(pem, "CERTIFICATE REQUEST")?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
-        .map_err(|_| IdCertError::Encoding("certificate signing request"))?;
+        .map_err(|_| Error::Encoding("certificate signing request"))?;
     csr.verify_signature()
-        .map_err(|_| IdCertError::InvalidCsr("the self-signature does not verify".into()))?;
+        .map_err(|_| Error::InvalidCsr("the self-signature does not verify".into()))?;
     if requests_ca(&csr) {
-        return Err(IdCertError::InvalidCsr(
+        return Err(Error::InvalidCsr(
             "it requests CA true or keyCertSign, which an actor certificate must not have".into(),
         ));
     }
@@ -487,10 +456,10 @@ pub fn verify_csr(pem: &str) -> Result<VerifiedCsr, IdCertError> {
 
 /// Reads a PEM ID-CSR believing every claim: no signature, extension, UID or session-id check.
 /// Only the fault `issue-unverified-csr` of the reference server uses it.
-pub fn read_csr_unverified(pem: &str) -> Result<VerifiedCsr, IdCertError> {
+pub fn read_csr_unverified(pem: &str) -> Result<VerifiedCsr, Error> {
     let der = pem_contents(pem, "CERTIFICATE REQUEST")?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
-        .map_err(|_| IdCertError::Encoding("certificate signing request"))?;
+        .map_err(|_| Error::Encoding("certificate signing request"))?;
     let info = &csr.certification_request_info;
     let first = |oid: &str| attributes(&info.subject, oid).into_iter().next();
     let name = ActorName {
@@ -506,16 +475,16 @@ pub fn read_csr_unverified(pem: &str) -> Result<VerifiedCsr, IdCertError> {
 }
 
 /// The CSR's SubjectPublicKeyInfo DER, checked to decode as one.
-fn subject_key(csr: &X509CertificationRequest<'_>) -> Result<Vec<u8>, IdCertError> {
+fn subject_key(csr: &X509CertificationRequest<'_>) -> Result<Vec<u8>, Error> {
     let raw = csr.certification_request_info.subject_pki.raw;
     decode_spki(raw)?;
     Ok(raw.to_vec())
 }
 
-fn decode_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, IdCertError> {
+fn decode_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, Error> {
     use der::Decode as _;
     SubjectPublicKeyInfoOwned::from_der(der)
-        .map_err(|e| IdCertError::InvalidCsr(format!("unusable subject key: {e}")))
+        .map_err(|e| Error::InvalidCsr(format!("unusable subject key: {e}")))
 }
 
 /// Whether the CSR's extension request asks for Basic Constraints CA true or keyCertSign.
@@ -531,17 +500,17 @@ fn requests_ca(csr: &X509CertificationRequest<'_>) -> bool {
         })
 }
 
-fn ed25519_key(alg_oid: &str, data: &[u8]) -> Result<Vec<u8>, IdCertError> {
+fn ed25519_key(alg_oid: &str, data: &[u8]) -> Result<Vec<u8>, Error> {
     // id-Ed25519, RFC 8410
     if alg_oid != "1.3.101.112" || data.len() != 32 {
-        return Err(IdCertError::NotEd25519);
+        return Err(Error::NotEd25519);
     }
     Ok(data.to_vec())
 }
 
-fn pem_contents(pem: &str, label: &'static str) -> Result<Vec<u8>, IdCertError> {
+fn pem_contents(pem: &str, label: &'static str) -> Result<Vec<u8>, Error> {
     let parsed = x509_parser::pem::parse_x509_pem(pem.as_bytes())
-        .map_err(|_| IdCertError::Encoding(label))?
+        .map_err(|_| Error::Encoding(label))?
         .1;
     Ok(parsed.contents)
 }
@@ -557,28 +526,28 @@ fn oid_string(oid: &[u64]) -> String {
     oid.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
 }
 
-fn single(name: &X509Name<'_>, oid: &str, what: &'static str) -> Result<String, IdCertError> {
+fn single(name: &X509Name<'_>, oid: &str, what: &'static str) -> Result<String, Error> {
     let mut values = attributes(name, oid);
     match values.len() {
-        0 => Err(IdCertError::MissingAttribute(what)),
+        0 => Err(Error::MissingAttribute(what)),
         1 => Ok(values.remove(0)),
-        _ => Err(IdCertError::InvalidAttribute(what, "repeated".into())),
+        _ => Err(Error::InvalidAttribute(what, "repeated".into())),
     }
 }
 
 /// The domain of a pDN: its DC values joined with `.` in reverse DER order (DC=com, DC=example,
 /// DC=mls reads `mls.example.com`).
-fn domain_of(name: &X509Name<'_>) -> Result<String, IdCertError> {
+fn domain_of(name: &X509Name<'_>) -> Result<String, Error> {
     let mut dcs = attributes(name, &oid_string(OID_DOMAIN_COMPONENT));
     if dcs.is_empty() {
-        return Err(IdCertError::MissingAttribute("dc"));
+        return Err(Error::MissingAttribute("dc"));
     }
     dcs.reverse();
     Ok(dcs.join("."))
 }
 
 /// Reads and checks the actor claims of a pDN: CN = local name, UID = CN@domain, session id.
-fn actor_name(subject: &X509Name<'_>) -> Result<ActorName, IdCertError> {
+fn actor_name(subject: &X509Name<'_>) -> Result<ActorName, Error> {
     let local_name = single(subject, OID_CN, "cn")?;
     let uid = single(subject, &oid_string(OID_UID), "uid")?;
     let session_id = single(
@@ -594,25 +563,24 @@ fn actor_name(subject: &X509Name<'_>) -> Result<ActorName, IdCertError> {
         session_id,
     };
     if uid != name.fid() {
-        return Err(IdCertError::InvalidAttribute(
+        return Err(Error::InvalidAttribute(
             "uid",
             format!("`{uid}` is not `{}`", name.fid()),
         ));
     }
     if !valid_session_id(&name.session_id) {
-        return Err(IdCertError::InvalidSessionId);
+        return Err(Error::InvalidSessionId);
     }
     Ok(name)
 }
 
 /// Parses a DER actor ID-Cert and verifies its signature against the issuer's DER certificate.
-pub fn verify_actor_cert(der: &[u8], issuer_der: &[u8]) -> Result<IdCertInfo, IdCertError> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|_| IdCertError::Encoding("certificate"))?;
+pub fn verify_actor_cert(der: &[u8], issuer_der: &[u8]) -> Result<IdCertInfo, Error> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|_| Error::Encoding("certificate"))?;
     let (_, issuer) =
-        X509Certificate::from_der(issuer_der).map_err(|_| IdCertError::Encoding("certificate"))?;
+        X509Certificate::from_der(issuer_der).map_err(|_| Error::Encoding("certificate"))?;
     cert.verify_signature(Some(issuer.public_key()))
-        .map_err(|_| IdCertError::BadSignature)?;
+        .map_err(|_| Error::BadSignature)?;
     let spki = cert.public_key();
     let public_key = ed25519_key(
         spki.algorithm.algorithm.to_id_string().as_str(),
@@ -621,7 +589,7 @@ pub fn verify_actor_cert(der: &[u8], issuer_der: &[u8]) -> Result<IdCertInfo, Id
     let issuer_domain = domain_of(cert.issuer())?;
     let name = actor_name(cert.subject())?;
     if issuer_domain != name.domain {
-        return Err(IdCertError::InvalidAttribute(
+        return Err(Error::InvalidAttribute(
             "dc",
             "issuer and subject domain components differ".into(),
         ));
@@ -637,14 +605,13 @@ pub fn verify_actor_cert(der: &[u8], issuer_der: &[u8]) -> Result<IdCertInfo, Id
 }
 
 /// Reads the actor claims of a DER ID-Cert without verifying who issued it.
-pub fn actor_name_of(der: &[u8]) -> Result<ActorName, IdCertError> {
-    let (_, cert) =
-        X509Certificate::from_der(der).map_err(|_| IdCertError::Encoding("certificate"))?;
+pub fn actor_name_of(der: &[u8]) -> Result<ActorName, Error> {
+    let (_, cert) = X509Certificate::from_der(der).map_err(|_| Error::Encoding("certificate"))?;
     actor_name(cert.subject())
 }
 
 /// Decodes the first PEM certificate in `pem` to DER.
-pub fn cert_pem_to_der(pem: &str) -> Result<Vec<u8>, IdCertError> {
+pub fn cert_pem_to_der(pem: &str) -> Result<Vec<u8>, Error> {
     pem_contents(pem, "CERTIFICATE")
 }
 
@@ -685,7 +652,7 @@ mod tests {
         let (_, der) = other.issue(&csr, &[1], 3600).expect("issue");
         assert!(matches!(
             verify_actor_cert(&der, &server.cert_der),
-            Err(IdCertError::BadSignature)
+            Err(Error::BadSignature)
         ));
     }
 
@@ -864,7 +831,7 @@ mod tests {
             name.domain = domain.into();
             let err = build_csr(&name, &key(2)).expect_err("refused");
             assert!(
-                matches!(err, IdCertError::InvalidDomain(ref d, _) if d == domain),
+                matches!(err, Error::InvalidDomain(ref d, _) if d == domain),
                 "{domain}: {err}"
             );
             assert!(ServerIdentity::new(domain, &key(1)).is_err(), "{domain}");

@@ -3,16 +3,7 @@
 //! Cipher suites and extension types are written `0x` followed by four uppercase hex digits;
 //! MLS 1.0 is written `1.0`. Parsing is case-insensitive.
 
-use thiserror::Error;
-
-/// An identifier string that does not follow the profile.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum IdentifierError {
-    #[error("`{0}` is not a 16-bit identifier written as 0xHHHH")]
-    NotCodePoint(String),
-    #[error("`{0}` is not a protocol version written as MAJOR.MINOR")]
-    NotVersion(String),
-}
+use crate::Error;
 
 /// Writes a 16-bit code point (suite or extension type) as `0xHHHH`.
 pub fn format_code_point(value: u16) -> String {
@@ -20,13 +11,13 @@ pub fn format_code_point(value: u16) -> String {
 }
 
 /// Parses `0xHHHH` (any case, exactly four hex digits).
-pub fn parse_code_point(text: &str) -> Result<u16, IdentifierError> {
+pub fn parse_code_point(text: &str) -> Result<u16, Error> {
     let digits = text
         .strip_prefix("0x")
         .or_else(|| text.strip_prefix("0X"))
         .filter(|d| d.len() == 4 && d.chars().all(|c| c.is_ascii_hexdigit()))
-        .ok_or_else(|| IdentifierError::NotCodePoint(text.to_owned()))?;
-    u16::from_str_radix(digits, 16).map_err(|_| IdentifierError::NotCodePoint(text.to_owned()))
+        .ok_or_else(|| Error::NotCodePoint(text.to_owned()))?;
+    u16::from_str_radix(digits, 16).map_err(|_| Error::NotCodePoint(text.to_owned()))
 }
 
 /// Writes an MLS ProtocolVersion value. RFC 9420 assigns 1 to mls10, written `1.0`.
@@ -38,10 +29,10 @@ pub fn format_version(value: u16) -> String {
 }
 
 /// Parses a version string back into the MLS ProtocolVersion value.
-pub fn parse_version(text: &str) -> Result<u16, IdentifierError> {
+pub fn parse_version(text: &str) -> Result<u16, Error> {
     match text {
         "1.0" => Ok(1),
-        other => parse_code_point(other).map_err(|_| IdentifierError::NotVersion(other.to_owned())),
+        other => parse_code_point(other).map_err(|_| Error::NotVersion(other.to_owned())),
     }
 }
 

@@ -5,9 +5,12 @@
 //! holds no response types: the harness judges a target by the OpenAPI document and raw JSON,
 //! never by structs shared with an implementation (a wrong field name would pass on both sides).
 
+pub mod error;
 pub mod gateway;
 pub mod idcert;
 pub mod identifiers;
 pub mod routes;
 pub mod suites;
 pub mod wire;
+
+pub use error::Error;

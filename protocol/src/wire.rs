@@ -4,7 +4,7 @@
 //!
 //! openmls keeps these fields private on its parsed types, so the server reads them here.
 
-use thiserror::Error;
+use crate::Error;
 
 /// RFC 9420 §6 wire formats.
 pub mod wire_format {
@@ -20,21 +20,6 @@ pub mod content_type {
     pub const APPLICATION: u8 = 1;
     pub const PROPOSAL: u8 = 2;
     pub const COMMIT: u8 = 3;
-}
-
-/// Bytes that do not form the expected structure.
-#[derive(Debug, Error, PartialEq, Eq)]
-pub enum WireError {
-    #[error("message ends early while reading {0}")]
-    Truncated(&'static str),
-    #[error("invalid variable-length integer prefix while reading {0}")]
-    InvalidVarint(&'static str),
-    #[error("unknown sender type {0}")]
-    UnknownSenderType(u8),
-    #[error("wire format {0} is not the expected one")]
-    NotPublicMessage(u16),
-    #[error("protocol version {0} is not mls10")]
-    UnsupportedVersion(u16),
 }
 
 /// Who sent a PublicMessage (RFC 9420 §6.1).
@@ -67,38 +52,38 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], WireError> {
-        let end = self.pos.checked_add(n).ok_or(WireError::Truncated(what))?;
+    fn take(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Error> {
+        let end = self.pos.checked_add(n).ok_or(Error::Truncated(what))?;
         let slice = self
             .bytes
             .get(self.pos..end)
-            .ok_or(WireError::Truncated(what))?;
+            .ok_or(Error::Truncated(what))?;
         self.pos = end;
         Ok(slice)
     }
 
-    fn u8(&mut self, what: &'static str) -> Result<u8, WireError> {
+    fn u8(&mut self, what: &'static str) -> Result<u8, Error> {
         Ok(self.take(1, what)?[0])
     }
 
-    fn u16(&mut self, what: &'static str) -> Result<u16, WireError> {
+    fn u16(&mut self, what: &'static str) -> Result<u16, Error> {
         let b = self.take(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
-    fn u32(&mut self, what: &'static str) -> Result<u32, WireError> {
+    fn u32(&mut self, what: &'static str) -> Result<u32, Error> {
         let b = self.take(4, what)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    fn u64(&mut self, what: &'static str) -> Result<u64, WireError> {
+    fn u64(&mut self, what: &'static str) -> Result<u64, Error> {
         let b = self.take(8, what)?;
         let mut array = [0u8; 8];
         array.copy_from_slice(b);
         Ok(u64::from_be_bytes(array))
     }
 
-    fn opaque(&mut self, what: &'static str) -> Result<&'a [u8], WireError> {
+    fn opaque(&mut self, what: &'static str) -> Result<&'a [u8], Error> {
         let (len, used) = read_varint(&self.bytes[self.pos.min(self.bytes.len())..], what)?;
         self.pos += used;
         self.take(len, what)
@@ -106,15 +91,15 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes an RFC 9420 §2.1.2 variable-length integer: returns (value, bytes used).
-fn read_varint(bytes: &[u8], what: &'static str) -> Result<(usize, usize), WireError> {
-    let first = *bytes.first().ok_or(WireError::Truncated(what))?;
+fn read_varint(bytes: &[u8], what: &'static str) -> Result<(usize, usize), Error> {
+    let first = *bytes.first().ok_or(Error::Truncated(what))?;
     let used = match first >> 6 {
         0 => 1,
         1 => 2,
         2 => 4,
-        _ => return Err(WireError::InvalidVarint(what)),
+        _ => return Err(Error::InvalidVarint(what)),
     };
-    let raw = bytes.get(..used).ok_or(WireError::Truncated(what))?;
+    let raw = bytes.get(..used).ok_or(Error::Truncated(what))?;
     let mut value = usize::from(first & 0x3F);
     for b in &raw[1..] {
         value = (value << 8) | usize::from(*b);
@@ -135,21 +120,21 @@ pub fn encode_varint(len: usize) -> Vec<u8> {
 }
 
 /// Reads the MLSMessage header: (protocol version, wire format).
-pub fn message_header(bytes: &[u8]) -> Result<(u16, u16), WireError> {
+pub fn message_header(bytes: &[u8]) -> Result<(u16, u16), Error> {
     let mut r = Reader { bytes, pos: 0 };
     Ok((r.u16("version")?, r.u16("wire_format")?))
 }
 
 /// Reads the public fields of an MLSMessage that carries a PublicMessage.
-pub fn public_message_header(bytes: &[u8]) -> Result<PublicMessageHeader, WireError> {
+pub fn public_message_header(bytes: &[u8]) -> Result<PublicMessageHeader, Error> {
     let mut r = Reader { bytes, pos: 0 };
     let version = r.u16("version")?;
     if version != 1 {
-        return Err(WireError::UnsupportedVersion(version));
+        return Err(Error::UnsupportedVersion(version));
     }
     let wire = r.u16("wire_format")?;
     if wire != wire_format::PUBLIC_MESSAGE {
-        return Err(WireError::NotPublicMessage(wire));
+        return Err(Error::NotPublicMessage(wire));
     }
     let group_id = r.opaque("group_id")?.to_vec();
     let epoch = r.u64("epoch")?;
@@ -162,7 +147,7 @@ pub fn public_message_header(bytes: &[u8]) -> Result<PublicMessageHeader, WireEr
         },
         3 => Sender::NewMemberProposal,
         4 => Sender::NewMemberCommit,
-        other => return Err(WireError::UnknownSenderType(other)),
+        other => return Err(Error::UnknownSenderType(other)),
     };
     r.opaque("authenticated_data")?;
     let content_type = r.u8("content_type")?;
@@ -191,15 +176,15 @@ pub struct PrivateMessageHeader {
 }
 
 /// Reads the public fields of an MLSMessage that carries a PrivateMessage.
-pub fn private_message_header(bytes: &[u8]) -> Result<PrivateMessageHeader, WireError> {
+pub fn private_message_header(bytes: &[u8]) -> Result<PrivateMessageHeader, Error> {
     let mut r = Reader { bytes, pos: 0 };
     let version = r.u16("version")?;
     if version != 1 {
-        return Err(WireError::UnsupportedVersion(version));
+        return Err(Error::UnsupportedVersion(version));
     }
     let wire = r.u16("wire_format")?;
     if wire != wire_format::PRIVATE_MESSAGE {
-        return Err(WireError::NotPublicMessage(wire));
+        return Err(Error::NotPublicMessage(wire));
     }
     let group_id = r.opaque("group_id")?.to_vec();
     let epoch = r.u64("epoch")?;
@@ -208,7 +193,7 @@ pub fn private_message_header(bytes: &[u8]) -> Result<PrivateMessageHeader, Wire
     r.opaque("encrypted_sender_data")?;
     r.opaque("ciphertext")?;
     if r.pos != bytes.len() {
-        return Err(WireError::Truncated("trailing bytes after PrivateMessage"));
+        return Err(Error::Truncated("trailing bytes after PrivateMessage"));
     }
     Ok(PrivateMessageHeader {
         group_id,
@@ -239,15 +224,15 @@ pub struct WelcomeParts {
 }
 
 /// Reads a Welcome MLSMessage.
-pub fn welcome_parts(bytes: &[u8]) -> Result<WelcomeParts, WireError> {
+pub fn welcome_parts(bytes: &[u8]) -> Result<WelcomeParts, Error> {
     let mut r = Reader { bytes, pos: 0 };
     let version = r.u16("version")?;
     if version != 1 {
-        return Err(WireError::UnsupportedVersion(version));
+        return Err(Error::UnsupportedVersion(version));
     }
     let wire = r.u16("wire_format")?;
     if wire != wire_format::WELCOME {
-        return Err(WireError::NotPublicMessage(wire));
+        return Err(Error::NotPublicMessage(wire));
     }
     let suite = r.u16("cipher_suite")?;
     let secrets = r.opaque("secrets")?;
@@ -263,7 +248,7 @@ pub fn welcome_parts(bytes: &[u8]) -> Result<WelcomeParts, WireError> {
     }
     let info = r.opaque("encrypted_group_info")?.to_vec();
     if r.pos != bytes.len() {
-        return Err(WireError::Truncated("trailing bytes after Welcome"));
+        return Err(Error::Truncated("trailing bytes after Welcome"));
     }
     Ok(WelcomeParts {
         cipher_suite: suite,
@@ -282,10 +267,7 @@ mod tests {
             let enc = encode_varint(len);
             assert_eq!(read_varint(&enc, "t"), Ok((len, enc.len())));
         }
-        assert_eq!(
-            read_varint(&[0xC0], "t"),
-            Err(WireError::InvalidVarint("t"))
-        );
+        assert_eq!(read_varint(&[0xC0], "t"), Err(Error::InvalidVarint("t")));
     }
 
     #[test]

@@ -159,7 +159,7 @@ struct Filters {
 
 fn parse_list<T: Ord>(
     raw: Option<&String>,
-    parse: impl Fn(&str) -> Result<T, p2mls_protocol::identifiers::IdentifierError>,
+    parse: impl Fn(&str) -> Result<T, p2mls_protocol::Error>,
 ) -> Result<Option<BTreeSet<T>>, ApiError> {
     let Some(raw) = raw else { return Ok(None) };
     raw.split(',')
