@@ -138,8 +138,10 @@ pub async fn one_time(ctx: &mut Ctx) -> CheckResult {
         .await?;
     let query = ctx.suite_query();
     let mut handed_out = Vec::new();
-    for _ in 0..2 {
-        let list = ctx.discover_list(ALICE, BOB, &query).await?;
+    // Two different requesters: a server that tracks hand-outs per requester, not per package,
+    // would give each of them the same package.
+    for requester in [ALICE, CAROL] {
+        let list = ctx.discover_list(requester, BOB, &query).await?;
         if list.len() != 1 {
             return Err(Finding::mismatch(
                 "exactly one KeyPackage for bob's one client",
@@ -148,12 +150,14 @@ pub async fn one_time(ctx: &mut Ctx) -> CheckResult {
         }
         handed_out.push(list[0].clone());
     }
-    let third = ctx.discover_list(ALICE, BOB, &query).await?;
-    if !third.is_empty() {
-        return Err(Finding::mismatch(
-            "no KeyPackage once both were handed out",
-            format!("{:?}", ids(&third)),
-        ));
+    for requester in [ALICE, CAROL] {
+        let third = ctx.discover_list(requester, BOB, &query).await?;
+        if !third.is_empty() {
+            return Err(Finding::mismatch(
+                "no KeyPackage for any requester once both were handed out",
+                format!("{:?}", ids(&third)),
+            ));
+        }
     }
     let uploaded: BTreeSet<String> = [&first, &second]
         .iter()
