@@ -288,6 +288,38 @@ async fn static_and_command_actor_sources_certify_a_server() {
         let (report, code) = certify(args).await;
         assert_eq!(code, 0, "{}: {:?}", config.display(), failed(&report));
     }
+
+    // A config whose seed belongs to another actor's certificate is the operator's mistake: a
+    // usage error before any check, never a failure of the server.
+    let mut swapped = actors.clone();
+    swapped[0]["signing_key"] = actors[1]["signing_key"].clone();
+    let swapped_file = dir.join("swapped.json");
+    std::fs::write(
+        &swapped_file,
+        serde_json::to_string(&swapped).expect("json"),
+    )
+    .expect("write");
+    let swapped_config = dir.join("swapped.toml");
+    std::fs::write(
+        &swapped_config,
+        format!(
+            "[actors]\nmode = \"command\"\ncommand = [\"cat\", {:?}]\n",
+            swapped_file.display().to_string()
+        ),
+    )
+    .expect("write");
+    let args = RunArgs {
+        target: Some(server.url()),
+        config: Some(swapped_config),
+        ..Default::default()
+    };
+    let Err(error) = p2mls::run(&args).await else {
+        panic!("a seed of another actor's certificate must not start a run");
+    };
+    assert!(
+        error.to_string().contains("signing_key is not the key"),
+        "{error}"
+    );
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -204,6 +204,7 @@ fn from_static(actor: &StaticActor, name: &str) -> Result<Actor, String> {
         .and_then(|b| b.try_into().ok())
         .ok_or_else(|| format!("{}: signing_key must be 64 hex digits", actor.fid))?;
     let cert = cert_pem_to_der(&actor.id_cert_pem).map_err(|e| format!("{}: {e}", actor.fid))?;
+    config_matches_cert(actor, &seed, &cert).map_err(|why| format!("{}: {why}", actor.fid))?;
     Ok(Actor {
         label: name.to_uppercase(),
         fid: actor.fid.clone(),
@@ -212,6 +213,29 @@ fn from_static(actor: &StaticActor, name: &str) -> Result<Actor, String> {
         mls: Arc::new(MlsClient::new(SigningKey::from_bytes(&seed), cert)),
         account: None,
     })
+}
+
+/// A configured actor is checked against its own ID-Cert before the run: the seed's public key is
+/// the certificate's subject key and the fid and session id are its pDN's, so a wrong config is a
+/// usage error and not a target failure.
+fn config_matches_cert(actor: &StaticActor, seed: &[u8; 32], der: &[u8]) -> Result<(), String> {
+    let cert = crate::x509::parse(der).map_err(|e| format!("id_cert_pem: {e}"))?;
+    let key = crate::x509::ed25519_key(&cert).map_err(|e| format!("id_cert_pem: {e}"))?;
+    if key != SigningKey::from_bytes(seed).verifying_key().to_bytes() {
+        return Err("signing_key is not the key of id_cert_pem's subject".into());
+    }
+    let claims = crate::x509::claims(cert.subject()).map_err(|e| format!("id_cert_pem: {e}"))?;
+    let uid = claims.uid.unwrap_or_default();
+    if !uid.eq_ignore_ascii_case(&actor.fid) {
+        return Err(format!("fid differs from id_cert_pem's UID `{uid}`"));
+    }
+    let session = claims.session_id.unwrap_or_default();
+    if session != actor.session_id {
+        return Err(format!(
+            "session_id differs from id_cert_pem's uniqueIdentifier `{session}`"
+        ));
+    }
+    Ok(())
 }
 
 /// An upper-case name usable as a shell variable in evidence (`$ACCOUNT_CI_ALICE`).
