@@ -26,6 +26,8 @@ pub enum Error {
     Encoding(&'static str),
     #[error("the certificate signing request's signature or structure is invalid: {0}")]
     InvalidCsr(String),
+    #[error("the certificate signing request's signature or structure is invalid: it requests CA true or keyCertSign, which an actor certificate must not have")]
+    RequestsCa,
     #[error("the pDN lacks the {0} attribute")]
     MissingAttribute(&'static str),
     #[error("the pDN's {0} attribute is invalid: {1}")]

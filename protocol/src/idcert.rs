@@ -263,6 +263,41 @@ pub fn build_csr_requesting(
     Ok(csr.to_pem(der::pem::LineEnding::LF)?)
 }
 
+/// An ID-CSR that asks for CA rights with Basic Constraints (CA true) and Key Usage (keyCertSign)
+/// as attributes of their own instead of inside extensionRequest (PKCS #10 allows any attribute).
+pub fn build_csr_with_bare_ca_attributes(
+    name: &ActorName,
+    key: &ed25519_dalek::SigningKey,
+) -> Result<String, Error> {
+    let mut attributes = SetOfVec::new();
+    for extension in [
+        basic_constraints(true, None)?,
+        key_usage(KeyUsages::KeyCertSign)?,
+    ] {
+        let mut values = SetOfVec::new();
+        values.insert(<der::Any as der::Decode>::from_der(
+            extension.extn_value.as_bytes(),
+        )?)?;
+        attributes.insert(Attribute {
+            oid: extension.extn_id,
+            values,
+        })?;
+    }
+    let info = CertReqInfo {
+        version: x509_cert::request::Version::V1,
+        subject: actor_dn(name)?,
+        public_key: ed25519_spki(&key.verifying_key())?,
+        attributes,
+    };
+    let signature = sign(key, &info.to_der()?)?;
+    let csr = CertReq {
+        info,
+        algorithm: ed25519_algorithm(),
+        signature,
+    };
+    Ok(csr.to_pem(der::pem::LineEnding::LF)?)
+}
+
 /// The same PEM CSR with one bit of its signature flipped (the signature is the DER's last
 /// field): a forged ID-CSR whose self-signature no longer verifies.
 pub fn csr_with_flipped_signature(pem: &str) -> Result<String, Error> {
@@ -438,9 +473,7 @@ pub fn verify_csr(pem: &str) -> Result<VerifiedCsr, Error> {
     csr.verify_signature()
         .map_err(|_| Error::InvalidCsr("the self-signature does not verify".into()))?;
     if requests_ca(&csr) {
-        return Err(Error::InvalidCsr(
-            "it requests CA true or keyCertSign, which an actor certificate must not have".into(),
-        ));
+        return Err(Error::RequestsCa);
     }
     let info = &csr.certification_request_info;
     let public_key = ed25519_key(
@@ -490,7 +523,14 @@ fn decode_spki(der: &[u8]) -> Result<SubjectPublicKeyInfoOwned, Error> {
 /// Whether the CSR's extension request asks for Basic Constraints CA true or keyCertSign.
 fn requests_ca(csr: &X509CertificationRequest<'_>) -> bool {
     use x509_parser::extensions::ParsedExtension;
-    csr.requested_extensions()
+    // Basic Constraints or Key Usage as attributes of their own, outside extensionRequest: an
+    // encoding of a request no actor needs, refused like the standard one.
+    let bare = csr
+        .certification_request_info
+        .iter_attributes()
+        .any(|a| BARE_CA_ATTRIBUTES.contains(&a.oid.to_id_string().as_str()));
+    bare || csr
+        .requested_extensions()
         .into_iter()
         .flatten()
         .any(|ext| match ext {
@@ -498,6 +538,27 @@ fn requests_ca(csr: &X509CertificationRequest<'_>) -> bool {
             ParsedExtension::KeyUsage(ku) => ku.key_cert_sign(),
             _ => false,
         })
+}
+
+/// Basic Constraints (2.5.29.19) and Key Usage (2.5.29.15).
+const BARE_CA_ATTRIBUTES: [&str; 2] = ["2.5.29.19", "2.5.29.15"];
+
+/// Whether the CSR asks for CA rights only in the standard encoding (extensionRequest): what the
+/// reference server's `CaRequestOnlyInExtensionRequest` fault looks at.
+pub fn requests_ca_in_extension_request(pem: &str) -> Result<bool, Error> {
+    let der = pem_contents(pem, "CERTIFICATE REQUEST")?;
+    let (_, csr) = X509CertificationRequest::from_der(&der)
+        .map_err(|_| Error::Encoding("certificate signing request"))?;
+    let asks = csr
+        .requested_extensions()
+        .into_iter()
+        .flatten()
+        .any(|ext| match ext {
+            x509_parser::extensions::ParsedExtension::BasicConstraints(bc) => bc.ca,
+            x509_parser::extensions::ParsedExtension::KeyUsage(ku) => ku.key_cert_sign(),
+            _ => false,
+        });
+    Ok(asks)
 }
 
 fn ed25519_key(alg_oid: &str, data: &[u8]) -> Result<Vec<u8>, Error> {

@@ -15,6 +15,9 @@ pub enum Fault {
     /// The root ID-Cert's cache signature is base64 over the PEM and the bounds (not hex over the
     /// serial number and the bounds, as PROFILE.server-idcert says).
     CacheSignatureOverPem,
+    /// An ID-CSR's CA request is looked for in extensionRequest only: Basic Constraints and Key
+    /// Usage as attributes of their own get an actor certificate issued.
+    CaRequestOnlyInExtensionRequest,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.

@@ -7,7 +7,9 @@ use std::collections::BTreeSet;
 use ed25519_dalek::SigningKey;
 // Building ID-CSRs (requests) with the shared format code is fine; judging what the target
 // answers is done with `matchers::idcert` only.
-use p2mls_protocol::idcert::{build_csr, build_csr_requesting, csr_with_flipped_signature};
+use p2mls_protocol::idcert::{
+    build_csr, build_csr_requesting, build_csr_with_bare_ca_attributes, csr_with_flipped_signature,
+};
 use p2mls_protocol::routes;
 use reqwest::Method;
 use serde::Serialize;
@@ -45,7 +47,7 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.6.1.csr-verify", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::BadSignature))),
-        CheckDef::new("idcert.csr.requests-ca", Must, "An ID-CSR requesting CA true and keyCertSign is refused with 400")
+        CheckDef::new("idcert.csr.requests-ca", Must, "An ID-CSR requesting CA true and keyCertSign is refused with 400, in extensionRequest or as bare attributes")
             .requires(&["CORE.6.1.csr-verify", "CORE.6.1.actor-not-ca", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::RequestsCa))),
@@ -420,7 +422,22 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
         &resp,
         400,
         &format!("an ID-CSR forged as {forgery:?} to be refused"),
-    )
+    )?;
+    if forgery == CsrForgery::RequestsCa {
+        // The same request in another encoding PKCS #10 allows: Basic Constraints and Key Usage
+        // as attributes of their own, outside extensionRequest.
+        let (session_id, key) = fresh_session();
+        let pem = build_csr_with_bare_ca_attributes(&account.name(&session_id), &key)
+            .map_err(Finding::harness)?;
+        let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+        record_session(ctx, &resp, &account, &session_id);
+        expect_error(
+            &resp,
+            400,
+            "an ID-CSR asking for CA rights with bare attributes to be refused",
+        )?;
+    }
+    Ok(())
 }
 
 /// An ID-CSR for a session id in use is refused with 409: a session in use is never taken over

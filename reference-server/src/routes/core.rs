@@ -125,7 +125,20 @@ async fn new_id_cert(
     let csr = if unverified {
         read_csr_unverified(body)
     } else {
-        verify_csr(body)
+        match verify_csr(body) {
+            // The fault looks for a CA request in extensionRequest only, as this server once did.
+            Err(p2mls_protocol::Error::RequestsCa)
+                if state
+                    .config
+                    .faults
+                    .contains(&Fault::CaRequestOnlyInExtensionRequest)
+                    && p2mls_protocol::idcert::requests_ca_in_extension_request(body)
+                        == Ok(false) =>
+            {
+                read_csr_unverified(body)
+            }
+            verified => verified,
+        }
     }
     .map_err(|e| ApiError::bad(format!("invalid ID-CSR: {e}")))?;
     if !unverified {
