@@ -18,6 +18,9 @@ pub enum Fault {
     /// An ID-CSR's CA request is looked for in extensionRequest only: Basic Constraints and Key
     /// Usage as attributes of their own get an actor certificate issued.
     CaRequestOnlyInExtensionRequest,
+    /// A KeyPackage refused for belonging to another actor is stored all the same (the answer
+    /// still refuses it).
+    StoreRefused,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.

@@ -479,7 +479,31 @@ pub async fn reject(ctx: &mut Ctx, defect: Defect) -> CheckResult {
             snippet(&resp.text()),
         ));
     }
-    Ok(())
+    never_handed_out(ctx, ALICE, &bad_id).await
+}
+
+/// A refused package is not stored: discovering all of `owner`'s packages never yields `id`.
+async fn never_handed_out(ctx: &mut Ctx, owner: usize, id: &str) -> CheckResult {
+    let query = ctx.suite_query();
+    let mut previous = None;
+    for _ in 0..256 {
+        let list = ctx.discover_list(owner, owner, &query).await?;
+        if list.iter().any(|kp| kp["id"].as_str() == Some(id)) {
+            return Err(Finding::mismatch(
+                "a refused KeyPackage to be stored nowhere",
+                format!("discovery handed out {id} after the refusal"),
+            ));
+        }
+        let first = list.first().map(|kp| kp["id"].clone());
+        if first.is_none() || first == previous {
+            return Ok(());
+        }
+        previous = first;
+    }
+    Err(Finding::mismatch(
+        "discovery to run out of one-time KeyPackages",
+        "more than 256 packages handed out after the refusal",
+    ))
 }
 
 pub async fn batch_atomic(ctx: &mut Ctx) -> CheckResult {

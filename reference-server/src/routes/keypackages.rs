@@ -63,6 +63,9 @@ async fn upload(
     let two_last_resorts_ok = state.config.faults.contains(&Fault::TwoLastResorts);
     let mut faulty = Vec::new();
     let mut valid: Vec<ValidKeyPackage> = Vec::new();
+    // Fault: packages refused for their owner, stored anyway.
+    let mut refused_but_kept: Vec<ValidKeyPackage> = Vec::new();
+    let store_refused = state.config.faults.contains(&Fault::StoreRefused);
     let mut seen = BTreeSet::new();
     // All packages of a sound batch are the caller's session's: one client.
     let mut last_resort_seen = false;
@@ -83,6 +86,9 @@ async fn upload(
                     && (kp.owner.fid() != caller.fid
                         || kp.owner.session_id != caller.session_id) =>
             {
+                if store_refused {
+                    refused_but_kept.push(kp);
+                }
                 faulty.push((id, "credential belongs to another actor or session".into()))
             }
             Ok(kp) if !seen.insert(kp.id.clone()) => {
@@ -102,6 +108,18 @@ async fn upload(
     let partial = state.config.faults.contains(&Fault::PartialBatch);
     let store_sound_ones = partial && !valid.is_empty();
     if !faulty.is_empty() && !store_sound_ones {
+        if !refused_but_kept.is_empty() {
+            let owner = caller.clone();
+            state
+                .store
+                .tx(move |tx| {
+                    for kp in &refused_but_kept {
+                        tx.insert_key_package(&owner.fid, &owner.session_id, kp)?;
+                    }
+                    Ok(())
+                })
+                .await?;
+        }
         return Err(ApiError::FaultyKeyPackages(faulty));
     }
     let limit = state.config.keypackage_limit;
