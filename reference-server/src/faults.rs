@@ -21,6 +21,8 @@ pub enum Fault {
     /// A KeyPackage refused for belonging to another actor is stored all the same (the answer
     /// still refuses it).
     StoreRefused,
+    /// Service channel ACKs are sent without their sequence number `s`.
+    UnsequencedServiceAck,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.

@@ -434,7 +434,14 @@ pub async fn sequence(ctx: &mut Ctx) -> CheckResult {
     ack(&mut client, ctx.event_timeout()).await?;
     service_ack(ctx, &mut client, "unsubscribe", NS_MLS).await?;
     let received = client.received.clone();
+    let unsequenced = client.unsequenced.clone();
     client.close().await;
+    if let Some(event) = unsequenced.first() {
+        return Err(Finding::mismatch(
+            "every server message with its sequence number s",
+            format!("{} without s, e.g. {event}", unsequenced.len()),
+        ));
+    }
     let expected: Vec<u64> = (0..received.len() as u64).collect();
     if received != expected {
         return Err(Finding::mismatch(

@@ -122,6 +122,8 @@ pub struct GatewayClient {
     transcript: Transcript,
     /// Sequence numbers received, in order.
     pub received: Vec<u64>,
+    /// Events received without a numeric `s` (the server's messages all carry one).
+    pub unsequenced: Vec<String>,
     /// Answer heartbeat requests (op 11) automatically while waiting for something else.
     pub auto_heartbeat: bool,
     closed: bool,
@@ -171,6 +173,7 @@ impl GatewayClient {
             name: name.to_owned(),
             transcript,
             received: Vec::new(),
+            unsequenced: Vec::new(),
             auto_heartbeat: true,
             closed: false,
         })
@@ -260,8 +263,9 @@ impl GatewayClient {
                     let Ok(event) = serde_json::from_str::<Value>(text.as_str()) else {
                         return Incoming::Malformed(text.to_string());
                     };
-                    if let Some(s) = event.get("s").and_then(Value::as_u64) {
-                        self.received.push(s);
+                    match event.get("s").and_then(Value::as_u64) {
+                        Some(s) => self.received.push(s),
+                        None => self.unsequenced.push(text.to_string()),
                     }
                     return Incoming::Event(event);
                 }

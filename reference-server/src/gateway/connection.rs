@@ -85,7 +85,13 @@ impl Connection {
                 log.next_s = 1;
             }
             let skip = u64::from(self.has(Fault::SequenceGap) && log.next_s == 1);
-            log.record(json!({ "n": n, "op": op, "d": d }), skip)
+            let mut envelope = log.record(json!({ "n": n, "op": op, "d": d }), skip);
+            if self.has(Fault::UnsequencedServiceAck) && op == core_op::SERVICE_CHANNEL_ACK {
+                if let Some(object) = envelope.as_object_mut() {
+                    object.remove("s");
+                }
+            }
+            envelope
         };
         socket
             .send(Message::Text(envelope.to_string().into()))
