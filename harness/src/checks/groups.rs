@@ -6,7 +6,10 @@ use base64::Engine;
 use openmls::prelude::*;
 use serde_json::Value;
 
-use super::context::{decode_welcome, expect_status, snippet, Ctx, ALICE, BOB, CAROL};
+use super::context::{
+    commit_json, decode_welcome, expect_status, http_finding, snippet, Ctx, LiveGroup, ALICE, BOB,
+    CAROL,
+};
 use super::unit::{CheckDef, Fixture};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
@@ -42,10 +45,14 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
             .requires(&["PROFILE.group-members"])
             .needs(&[Actors, Group])
             .judged_by(|ctx| Box::pin(member_fid_case(ctx))),
-        CheckDef::new("groups.stale-commit-refused", Profile, "A commit for a past epoch is refused with 409 and changes nothing")
+        CheckDef::new("groups.stale-commit-refused", Profile, "A different commit for a past epoch is refused with 409 and changes nothing")
             .requires(&["PROFILE.commit-epoch"])
-            .needs(&[Actors, Group])
+            .needs(&[Actors])
             .judged_by(|ctx| Box::pin(stale_commit(ctx))),
+        CheckDef::new("groups.concurrent-commits", Profile, "Of two different commits for one epoch sent at once, exactly one is accepted")
+            .requires(&["PROFILE.commit-epoch"])
+            .needs(&[Actors])
+            .judged_by(|ctx| Box::pin(concurrent_commits(ctx))),
     ]
 }
 
@@ -121,19 +128,80 @@ pub async fn welcome_joins(ctx: &mut Ctx) -> CheckResult {
 }
 
 pub async fn stale_commit(ctx: &mut Ctx) -> CheckResult {
-    // Alice's group at epoch 1 (carol added); a second group copy replays an epoch-0 commit.
+    // Alice's group at epoch 0 with carol's Add pending, and two different commits of it.
+    let (mut group, rival) = group_with_rival_commits(ctx).await?;
+    let (_, resp) = ctx.commit(&mut group).await?;
+    expect_status(&resp, &[200], "the first commit to be accepted")?;
+    // The rival (other bytes, the same past epoch) must fail and change nothing: not a replay,
+    // which a server could refuse as a duplicate without looking at the epoch.
+    let (method, path) = ctx.route("groups_submitCommit", &[("groupId", &group.id)])?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(ALICE)).json(&rival))
+        .await?;
+    expect_status(
+        &resp,
+        &[409],
+        "a different commit for a past epoch is refused",
+    )?;
+    epoch_is(ctx, &group.id, 1).await
+}
+
+/// PROFILE.commit-epoch, concurrently: two different commits for one epoch sent at once, exactly
+/// one accepted.
+pub async fn concurrent_commits(ctx: &mut Ctx) -> CheckResult {
+    let (mut group, rival) = group_with_rival_commits(ctx).await?;
+    let (commit, welcome, _) = group
+        .mls
+        .commit_to_pending_proposals(&group.client.provider, &group.client.key)
+        .map_err(Finding::harness)?;
+    let epoch = group.mls.epoch().as_u64();
+    let mine = commit_json(&group.id, epoch, &group.pending, &commit, welcome.as_ref())?;
+    let (method, path) = ctx.route("groups_submitCommit", &[("groupId", &group.id)])?;
+    let first = ApiRequest::new(method.clone(), path.clone(), ctx.auth(ALICE)).json(&mine);
+    let second = ApiRequest::new(method, path, ctx.auth(ALICE)).json(&rival);
+    let http = ctx.http.clone();
+    let ((first, first_exchange), (second, second_exchange)) =
+        tokio::join!(http.send(&first), http.send(&second));
+    ctx.recorder
+        .exchanges
+        .extend([first_exchange, second_exchange]);
+    let statuses = [
+        first.map_err(http_finding)?.status,
+        second.map_err(http_finding)?.status,
+    ];
+    let accepted = statuses.iter().filter(|s| **s == 200).count();
+    let refused = statuses.iter().filter(|s| **s == 409).count();
+    if (accepted, refused) != (1, 1) {
+        return Err(Finding::mismatch(
+            "one of two commits for the same epoch accepted (200), the other refused (409)",
+            format!("statuses {statuses:?}"),
+        ));
+    }
+    epoch_is(ctx, &group.id, 1).await
+}
+
+/// Alice's new group at epoch 0 with carol's Add proposed, and the JSON of a commit of it that
+/// alice's MLS group then forgets (a rival for whatever alice commits next).
+async fn group_with_rival_commits(ctx: &mut Ctx) -> Result<(LiveGroup, Value), Finding> {
     let (mut group, _) = ctx.create_group(ALICE).await?;
     let (_, resp) = ctx.propose_add(&mut group, CAROL).await?;
     expect_status(&resp, &[204], "the proposal to be accepted")?;
-    let (first, resp) = ctx.commit(&mut group).await?;
-    expect_status(&resp, &[200], "the first commit to be accepted")?;
-    // Replaying the epoch-0 commit once the group is at epoch 1 must fail and change nothing.
-    let (method, path) = ctx.route("groups_submitCommit", &[("groupId", &group.id)])?;
-    let resp = ctx
-        .send(ApiRequest::new(method, path, ctx.auth(ALICE)).json(&first))
-        .await?;
-    expect_status(&resp, &[409], "a commit for a past epoch is refused")?;
-    let (method, path) = ctx.route("groups_getGroup", &[("groupId", &group.id)])?;
+    let (commit, welcome, _) = group
+        .mls
+        .commit_to_pending_proposals(&group.client.provider, &group.client.key)
+        .map_err(Finding::harness)?;
+    let epoch = group.mls.epoch().as_u64();
+    let rival = commit_json(&group.id, epoch, &group.pending, &commit, welcome.as_ref())?;
+    group
+        .mls
+        .clear_pending_commit(group.client.provider.storage())
+        .map_err(Finding::harness)?;
+    Ok((group, rival))
+}
+
+/// The group's epoch, as the target reports it, is `expected`.
+async fn epoch_is(ctx: &mut Ctx, group_id: &str, expected: u64) -> CheckResult {
+    let (method, path) = ctx.route("groups_getGroup", &[("groupId", group_id)])?;
     let resp = ctx
         .send(ApiRequest::new(method, path, ctx.auth(ALICE)))
         .await?;
@@ -141,9 +209,9 @@ pub async fn stale_commit(ctx: &mut Ctx) -> CheckResult {
         .json()
         .map(|g| g["epoch"].clone())
         .unwrap_or(Value::Null);
-    if epoch != 1 {
+    if epoch != expected {
         return Err(Finding::mismatch(
-            "the group still at epoch 1",
+            format!("the group still at epoch {expected}"),
             format!("epoch {epoch}: {}", snippet(&resp.text())),
         ));
     }
