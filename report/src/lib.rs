@@ -8,7 +8,7 @@
 //! - [`markdown`]: table helpers and the summary table;
 //! - [`html`]: the escape, page frame (inline CSS, no script), verdict labels and summary of
 //!   report.html;
-//! - [`files`]: writing report.json, junit.xml and report.md into a directory.
+//! - [`files`]: writing report.json, junit.xml, report.md and report.html into a directory.
 //!
 //! What a report holds beyond that (checks with their HTTP evidence, vector entries with their
 //! mismatches) stays with the crate that produces it.

@@ -384,8 +384,13 @@ impl Report {
 
     /// Writes report.json, junit.xml, report.md and report.html into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        p2mls_report::files::write_reports(dir, &self.json(), &self.junit(), &self.markdown())?;
-        std::fs::write(dir.join("report.html"), self.html())
+        p2mls_report::files::write_reports(
+            dir,
+            &self.json(),
+            &self.junit(),
+            &self.markdown(),
+            &self.html(),
+        )
     }
 }
 

@@ -148,8 +148,8 @@ impl Report {
             &json::render(self, false),
             &junit::render(self),
             &markdown::render(self),
-        )?;
-        std::fs::write(dir.join("report.html"), html::render(self))
+            &html::render(self),
+        )
     }
 }
 
