@@ -31,7 +31,7 @@ pub struct VerifyArgs {
     /// Only files of this kind (crypto-basics.json or crypto_basics).
     #[arg(long)]
     pub file: Option<String>,
-    /// Directory for report.json, junit.xml and report.md.
+    /// Directory for report.json, junit.xml, report.md and report.html.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Verification engine: all (default: every engine below, one verdict per entry),
