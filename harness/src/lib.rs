@@ -67,7 +67,7 @@ pub struct RunArgs {
     /// OpenAPI 3.0.x or 3.1.x document to judge by (default: ours for v0.1.0-alpha.4).
     #[arg(long)]
     pub spec: Option<PathBuf>,
-    /// Directory for report.json, junit.xml and report.md.
+    /// Directory for report.json, junit.xml, report.md and report.html.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Run only checks whose id matches one of these globs.

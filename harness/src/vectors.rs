@@ -31,7 +31,7 @@ pub struct VerifyArgs {
     /// Only files of this kind (crypto-basics.json or crypto_basics).
     #[arg(long)]
     pub file: Option<String>,
-    /// Directory for report.json, junit.xml and report.md.
+    /// Directory for report.json, junit.xml, report.md and report.html.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Verification engine: all (default: every engine below, one verdict per entry),
@@ -39,6 +39,10 @@ pub struct VerifyArgs {
     /// P-521, X448, Ed448: all seven suites).
     #[arg(long, default_value = "all")]
     pub provider: String,
+    /// Entries verified at once (threads); 0: one per CPU core. The output and reports are the
+    /// same for any value.
+    #[arg(long, default_value_t = 0)]
+    pub jobs: usize,
 }
 
 #[derive(Debug, Clone, clap::Args)]
@@ -116,6 +120,7 @@ fn verify(args: &VerifyArgs) -> Result<i32, Error> {
     let selection = Selection {
         suite,
         file: args.file.clone(),
+        jobs: args.jobs,
     };
     let mut runs = Vec::new();
     let mut absent = Vec::new();

@@ -136,7 +136,7 @@ async fn a_separately_started_server_gets_the_same_verdicts() {
         assert_eq!(c.verdict, Verdict::Unsupported, "{}", c.def.id);
     }
     remote.write(&dir.join("out")).expect("reports written");
-    for file in ["report.json", "junit.xml", "report.md"] {
+    for file in ["report.json", "junit.xml", "report.md", "report.html"] {
         let text = std::fs::read_to_string(dir.join("out").join(file)).expect(file);
         assert!(
             text.contains("keypackages.discover.one-time"),

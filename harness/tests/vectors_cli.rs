@@ -40,6 +40,8 @@ fn generated_vectors_pass_and_reports_are_written() {
     assert!(report["summary"]["pass"].as_u64().unwrap_or(0) >= 10);
     assert!(report["entries"][0]["verdict"].is_string());
     assert!(out.join("junit.xml").exists() && out.join("report.md").exists());
+    let html = std::fs::read_to_string(out.join("report.html")).expect("report.html");
+    assert!(html.contains("welcome.json"), "report.html lacks the files");
     let _ = std::fs::remove_dir_all(&out);
 }
 

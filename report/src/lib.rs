@@ -6,12 +6,15 @@
 //! - [`summary`]: the five counts (`summary {pass, fail, non_strict, unsupported, error}` in JSON);
 //! - [`junit`]: the JUnit XML writer and its XML escape;
 //! - [`markdown`]: table helpers and the summary table;
-//! - [`files`]: writing report.json, junit.xml and report.md into a directory.
+//! - [`html`]: the escape, page frame (inline CSS, no script), verdict labels and summary of
+//!   report.html;
+//! - [`files`]: writing report.json, junit.xml, report.md and report.html into a directory.
 //!
 //! What a report holds beyond that (checks with their HTTP evidence, vector entries with their
 //! mismatches) stays with the crate that produces it.
 
 pub mod files;
+pub mod html;
 pub mod junit;
 pub mod markdown;
 pub mod summary;

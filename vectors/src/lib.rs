@@ -46,6 +46,7 @@ pub mod treekem;
 pub mod welcome;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use openmls::prelude::{Ciphersuite, OpenMlsCrypto, OpenMlsProvider};
@@ -333,23 +334,36 @@ fn file_entry(
     }
 }
 
-/// Selection for [`verify_dir`].
+/// Selection for [`verify_dir`], and how many entries are verified at once.
 #[derive(Debug, Clone, Default)]
 pub struct Selection {
     /// Only entries of this MLS wire suite.
     pub suite: Option<u16>,
     /// Only files of this kind (file or module name).
     pub file: Option<String>,
+    /// Entries verified at once (threads); 0: one per CPU core. The report is the same for any
+    /// value: entries are independent and come back in their file's order.
+    pub jobs: usize,
 }
 
-/// Verifies one file's entries (already parsed) with `provider`, under the kind's own name.
+/// `jobs` with 0 read as one per CPU core.
+pub fn jobs_or_cores(jobs: usize) -> usize {
+    match jobs {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    }
+}
+
+/// Verifies one file's entries (already parsed) with `provider`, under the kind's own name, on
+/// `jobs` threads (0: one per CPU core).
 pub fn verify_entries(
     kind: &FileKind,
     provider: ProviderKind,
     entries: &[Value],
     suite: Option<u16>,
+    jobs: usize,
 ) -> Vec<EntryReport> {
-    verify_file(kind.file, kind, provider, entries, suite)
+    verify_file(kind.file, kind, provider, entries, suite, jobs)
 }
 
 /// Verifies the entries of the file named `file`, recognised as `kind`, with `provider`.
@@ -359,27 +373,82 @@ fn verify_file(
     provider: ProviderKind,
     entries: &[Value],
     suite: Option<u16>,
+    jobs: usize,
 ) -> Vec<EntryReport> {
     let module = module_name(file);
-    entries
+    let selected: Vec<(usize, &Value)> = entries
         .iter()
         .enumerate()
         .filter(|(_, v)| suite.is_none() || load::suite_of(v) == suite)
-        .map(|(index, value)| {
-            let start = Instant::now();
-            let outcome = kind.run_in(file, provider, index, value);
-            EntryReport {
-                id: entry_id(&module, index, value),
-                file: file.to_owned(),
-                index,
-                suite: load::suite_of(value).map(suite_hex),
-                provider: provider.name(),
-                kind: Some(kind.file),
-                outcome,
-                duration: start.elapsed(),
+        .collect();
+    in_parallel(&selected, jobs_or_cores(jobs), |&(index, value)| {
+        let start = Instant::now();
+        let outcome = kind.run_in(file, provider, index, value);
+        EntryReport {
+            id: entry_id(&module, index, value),
+            file: file.to_owned(),
+            index,
+            suite: load::suite_of(value).map(suite_hex),
+            provider: provider.name(),
+            kind: Some(kind.file),
+            outcome,
+            duration: start.elapsed(),
+        }
+    })
+}
+
+/// Stack of a verifier thread: what the main thread has, since the verifiers (openmls in a
+/// debug build above all) were written and tested there.
+const VERIFIER_STACK: usize = 8 * 1024 * 1024;
+
+/// `items.map(f)` on up to `jobs` scoped threads, in the order of `items`. Each thread takes the
+/// next item not yet taken, so a few slow entries (treekem's) do not leave a thread idle.
+fn in_parallel<T: Sync, R: Send>(items: &[T], jobs: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let jobs = jobs.min(items.len());
+    if jobs <= 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, R)> = std::thread::scope(|scope| {
+        let work = || {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(item) = items.get(i) else {
+                    return out;
+                };
+                out.push((i, f(item)));
             }
-        })
-        .collect()
+        };
+        let threads: Vec<_> = (0..jobs)
+            .map(|_| {
+                std::thread::Builder::new()
+                    .stack_size(VERIFIER_STACK)
+                    .spawn_scoped(scope, work)
+            })
+            .collect();
+        let mut done = Vec::with_capacity(items.len());
+        // A thread that cannot start leaves its share to the others; a verifier's panic is
+        // caught in `run_in`, so a panic here is ours and goes on.
+        for handle in threads.into_iter().flatten() {
+            done.extend(
+                handle
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+        }
+        done
+    });
+    // Threads that could not start: what nobody took is done here.
+    let taken = next.load(Ordering::Relaxed).min(items.len());
+    done.extend(
+        items[taken..]
+            .iter()
+            .enumerate()
+            .map(|(k, item)| (taken + k, f(item))),
+    );
+    done.sort_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
 }
 
 /// Verifies every JSON file under `dir`, in subdirectories too (a checkout of the mlswg
@@ -503,6 +572,7 @@ fn verify_sources(
                 provider,
                 &entries,
                 selection.suite,
+                selection.jobs,
             )),
             Plan::Whole(entry) => reports.push(entry),
         }
@@ -525,5 +595,61 @@ pub fn suite_support_by_kind(provider: ProviderKind, wire: u16) -> Result<Cipher
             let p = mlsrs_engine::MlsRsEngine::default();
             suite_support(p.crypto(), provider.name(), wire)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parallel_results_keep_the_order_of_their_items() {
+        // Early items are the slow ones, so threads finish out of order.
+        let items: Vec<u64> = (0..40).collect();
+        let slow_first = |i: &u64| {
+            std::thread::sleep(Duration::from_millis(40u64.saturating_sub(*i)));
+            (*i, std::thread::current().id())
+        };
+        let done = in_parallel(&items, 4, slow_first);
+        assert_eq!(done.iter().map(|d| d.0).collect::<Vec<_>>(), items);
+        let threads: std::collections::HashSet<_> = done.iter().map(|d| d.1).collect();
+        assert!(threads.len() > 1, "ran on one thread only");
+        assert_eq!(in_parallel(&items, 1, |i| i * 2)[39], 78);
+        assert!(in_parallel(&[] as &[u8], 4, |i| *i).is_empty());
+    }
+
+    #[test]
+    fn a_file_verified_on_threads_gives_the_reports_of_one_thread() {
+        let kind = file_kind("psk_secret").expect("kind");
+        let entries: Vec<Value> = serde_json::from_str(
+            GENERATED
+                .iter()
+                .find(|(name, _)| *name == "psk_secret.json")
+                .expect("generated psk_secret")
+                .1,
+        )
+        .expect("json");
+        let strip = |reports: Vec<EntryReport>| {
+            reports
+                .into_iter()
+                .map(|e| (e.id, e.outcome.verdict, e.outcome.reason))
+                .collect::<Vec<_>>()
+        };
+        let one = strip(verify_entries(
+            &kind,
+            ProviderKind::RustCrypto,
+            &entries,
+            None,
+            1,
+        ));
+        let many = strip(verify_entries(
+            &kind,
+            ProviderKind::RustCrypto,
+            &entries,
+            None,
+            3,
+        ));
+        assert_eq!(one.len(), entries.len());
+        assert_eq!(one, many);
     }
 }

@@ -1,12 +1,13 @@
 //! The vectors report: the harness's conventions (report.json with `summary {pass, fail,
-//! non_strict, unsupported, error}`, junit.xml, report.md), with one verdict per vector entry.
-//! `non_strict` is always 0 here (vectors have no SHOULDs) but kept so that tools reading
+//! non_strict, unsupported, error}`, junit.xml, report.md, report.html), with one verdict per
+//! vector entry. `non_strict` is always 0 here (vectors have no SHOULDs) but kept so that tools reading
 //! `p2mls run` reports read these too.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use p2mls_report::html::{self, escape};
 use p2mls_report::junit::{Body, Junit};
 use p2mls_report::markdown::{cell, summary_table, table_head};
 use p2mls_report::HasVerdict;
@@ -243,8 +244,216 @@ impl Report {
         out
     }
 
-    /// Writes report.json, junit.xml and report.md into `dir`.
+    /// report.html: the summary and facts, the files, then the entries that failed or erred
+    /// (with the mismatching field) in `<details>`, the unsupported ones grouped by reason and
+    /// the passes with notes, both folded. Every string from a vector file is escaped.
+    pub fn html(&self) -> String {
+        let h = &self.header;
+        let mut out = String::from("<h1>p2mls RFC 9420 vector report</h1>\n");
+        out.push_str(&html::summary(&self.summary));
+        let mut facts = vec![
+            ("Harness", escape(&h.harness)),
+            ("Provider", escape(&h.provider)),
+            (
+                "Directory",
+                format!("<code>{}</code>", escape(&h.directory)),
+            ),
+        ];
+        if let Some(suite) = &h.suite {
+            facts.push(("Suite filter (MLS wire)", escape(suite)));
+        }
+        if let Some(file) = &h.file {
+            facts.push(("File filter", escape(file)));
+        }
+        if !h.absent.is_empty() {
+            facts.push((
+                "Kinds no file was recognised as",
+                escape(&h.absent.join(", ")),
+            ));
+        }
+        out.push_str("<dl class=\"facts\">\n");
+        for (name, value) in facts {
+            out.push_str(&format!("<dt>{name}</dt><dd>{value}</dd>\n"));
+        }
+        out.push_str(
+            "</dl>\n<h2>Files</h2>\n<table>\n<thead><tr><th>file</th><th>kind</th>\
+             <th>pass</th><th>fail</th><th>unsupported</th><th>error</th><th>time ms</th></tr>\
+             </thead>\n<tbody>\n",
+        );
+        for f in &self.files {
+            let fs = &f.summary;
+            let worst = if fs.fail > 0 {
+                Verdict::Fail
+            } else if fs.error > 0 {
+                Verdict::Error
+            } else if fs.pass == 0 && fs.unsupported > 0 {
+                Verdict::Unsupported
+            } else {
+                Verdict::Pass
+            };
+            out.push_str(&format!(
+                "<tr class=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                html::verdict_class(worst),
+                escape(&f.file),
+                f.kind.unwrap_or("none"),
+                fs.pass,
+                fs.fail,
+                fs.unsupported,
+                fs.error,
+                f.duration_ms
+            ));
+        }
+        out.push_str("</tbody>\n</table>\n");
+        let broken: Vec<&EntryReport> = self
+            .entries
+            .iter()
+            .filter(|e| matches!(e.outcome.verdict, Verdict::Fail | Verdict::Error))
+            .collect();
+        if !broken.is_empty() {
+            out.push_str("<h2>Entries that failed or could not be read</h2>\n");
+            for e in broken {
+                out.push_str(&format!(
+                    "<details class=\"{}\" open>\n<summary>{} <code>{}</code></summary>\n<p>{}</p>\n",
+                    html::verdict_class(e.outcome.verdict),
+                    html::verdict_label(e.outcome.verdict),
+                    escape(&e.id),
+                    escape(&e.outcome.reason)
+                ));
+                if let Some(m) = &e.outcome.mismatch {
+                    out.push_str(&format!(
+                        "<p>field <code>{}</code></p>\n<h4>expected</h4>\n<pre>{}</pre>\n\
+                         <h4>computed</h4>\n<pre>{}</pre>\n",
+                        escape(&m.field),
+                        escape(&m.expected),
+                        escape(&m.computed)
+                    ));
+                }
+                out.push_str("</details>\n");
+            }
+        }
+        // Many and expected (a provider lacks a suite): one line per reason.
+        let mut unsupported: Vec<(&str, Vec<&str>)> = Vec::new();
+        for e in self
+            .entries
+            .iter()
+            .filter(|e| e.outcome.verdict == Verdict::Unsupported)
+        {
+            match unsupported.iter_mut().find(|(r, _)| *r == e.outcome.reason) {
+                Some((_, ids)) => ids.push(&e.id),
+                None => unsupported.push((&e.outcome.reason, vec![&e.id])),
+            }
+        }
+        if !unsupported.is_empty() {
+            out.push_str("<h2>Unsupported entries</h2>\n");
+            for (reason, ids) in unsupported {
+                out.push_str(&format!(
+                    "<details class=\"v-unsupported\">\n<summary>{} {} entries: {}</summary>\n<p>{}</p>\n</details>\n",
+                    html::verdict_label(Verdict::Unsupported),
+                    ids.len(),
+                    escape(reason),
+                    ids.iter()
+                        .map(|id| format!("<code>{}</code>", escape(id)))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+        let noted: Vec<&EntryReport> = self
+            .entries
+            .iter()
+            .filter(|e| e.outcome.verdict == Verdict::Pass && !e.outcome.notes.is_empty())
+            .collect();
+        if !noted.is_empty() {
+            out.push_str(&format!(
+                "<h2>Passes with notes</h2>\n<details>\n<summary>{} entries passed with a \
+                 condition or a note</summary>\n<table>\n<thead><tr><th>entry</th><th>notes</th>\
+                 </tr></thead>\n<tbody>\n",
+                noted.len()
+            ));
+            for e in noted {
+                out.push_str(&format!(
+                    "<tr><td><code>{}</code></td><td>{}</td></tr>\n",
+                    escape(&e.id),
+                    escape(&e.outcome.notes.join("; "))
+                ));
+            }
+            out.push_str("</tbody>\n</table>\n</details>\n");
+        }
+        html::page("p2mls RFC 9420 vector report", &out)
+    }
+
+    /// Writes report.json, junit.xml, report.md and report.html into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
-        p2mls_report::files::write_reports(dir, &self.json(), &self.junit(), &self.markdown())
+        p2mls_report::files::write_reports(
+            dir,
+            &self.json(),
+            &self.junit(),
+            &self.markdown(),
+            &self.html(),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verdict::{Mismatch, Outcome};
+
+    fn entry(id: &str, verdict: Verdict, reason: &str, mismatch: Option<Mismatch>) -> EntryReport {
+        EntryReport {
+            id: id.into(),
+            file: "tree-math.json".into(),
+            index: 0,
+            suite: None,
+            provider: "test",
+            kind: Some("tree-math.json"),
+            outcome: Outcome {
+                verdict,
+                reason: reason.into(),
+                mismatch,
+                notes: Vec::new(),
+            },
+            duration: Duration::ZERO,
+        }
+    }
+
+    #[test]
+    fn the_html_report_escapes_what_a_vector_file_says_and_shows_the_mismatch() {
+        let hostile = "</pre><script>alert(1)</script>";
+        let report = Report::new(
+            Header {
+                harness: "p2mls".into(),
+                provider: "test".into(),
+                directory: "/tmp/<dir>".into(),
+                absent: Vec::new(),
+                suite: None,
+                file: None,
+            },
+            vec![
+                entry("tree_math::entry_0", Verdict::Pass, "", None),
+                entry(
+                    "tree_math::entry_1",
+                    Verdict::Fail,
+                    "root differs",
+                    Some(Mismatch {
+                        field: "root".into(),
+                        expected: hostile.into(),
+                        computed: "7".into(),
+                    }),
+                ),
+                entry("tree_math::entry_2", Verdict::Unsupported, "no suite", None),
+                entry("tree_math::entry_3", Verdict::Unsupported, "no suite", None),
+            ],
+        );
+        let html = report.html();
+        assert!(!html.contains("<script"));
+        assert!(html.contains("<pre>&lt;/pre&gt;&lt;script&gt;alert(1)&lt;/script&gt;</pre>"));
+        assert!(html.contains("<code>/tmp/&lt;dir&gt;</code>"));
+        assert!(html.contains(
+            "<span class=\"verdict v-fail\">fail</span> <code>tree_math::entry_1</code>"
+        ));
+        // The two unsupported entries share one line.
+        assert!(html.contains("2 entries: no suite"));
+        assert!(html.contains("<tr class=\"v-fail\"><td><code>tree-math.json</code>"));
     }
 }

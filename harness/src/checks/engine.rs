@@ -45,6 +45,7 @@ fn verify(source: &Source, wire: u16) -> CheckResult {
         let selection = Selection {
             suite: Some(wire),
             file: None,
+            jobs: 0,
         };
         let (entries, _) = match source {
             Source::Dir(dir) => verify_dir(dir, provider, &selection),

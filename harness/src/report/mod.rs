@@ -1,8 +1,9 @@
-//! The report model and its three renderings (JSON, JUnit, Markdown). The deterministic form of
+//! The report model and its four renderings (JSON, JUnit, Markdown, HTML). The deterministic form of
 //! the JSON (sorted, volatile values redacted) is what the snapshot in `reports/` holds. The
 //! summary, the JUnit writer and the Markdown helpers are `p2mls-report`'s, shared with
 //! `p2mls vectors`.
 
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod markdown;
@@ -152,13 +153,14 @@ impl Report {
         }
     }
 
-    /// Writes report.json, junit.xml and report.md into `dir`.
+    /// Writes report.json, junit.xml, report.md and report.html into `dir`.
     pub fn write(&self, dir: &Path) -> std::io::Result<()> {
         p2mls_report::files::write_reports(
             dir,
             &json::render(self, false),
             &junit::render(self),
             &markdown::render(self),
+            &html::render(self),
         )
     }
 }
