@@ -4,28 +4,9 @@
 //! openmls keeps most structures we have to hash or re-derive (GroupSecrets, Commit,
 //! FramedContent, the tree-hash inputs) private, so the verifiers read those with this codec and
 //! keep the raw byte slices they sign or hash. Every read is bounds-checked: hostile input gives a
-//! [`CodecError`], never a panic.
+//! [`Error`], never a panic.
 
-use thiserror::Error;
-
-/// Why bytes could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum CodecError {
-    #[error("unexpected end of data at byte {at} while reading {what}")]
-    Truncated { at: usize, what: &'static str },
-    #[error("invalid variable-length integer prefix at byte {at}")]
-    BadVarint { at: usize },
-    #[error("variable-length integer at byte {at} is not minimally encoded")]
-    NonMinimalVarint { at: usize },
-    #[error("invalid value {value} for {what} at byte {at}")]
-    BadValue {
-        at: usize,
-        what: &'static str,
-        value: u64,
-    },
-    #[error("{count} trailing bytes after {what}")]
-    Trailing { count: usize, what: &'static str },
-}
+use crate::Error;
 
 /// A cursor over borrowed bytes.
 #[derive(Debug, Clone)]
@@ -55,43 +36,43 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails when bytes are left.
-    pub fn finish(&self, what: &'static str) -> Result<(), CodecError> {
+    pub fn finish(&self, what: &'static str) -> Result<(), Error> {
         if self.pos == self.buf.len() {
             Ok(())
         } else {
-            Err(CodecError::Trailing {
+            Err(Error::Trailing {
                 count: self.buf.len() - self.pos,
                 what,
             })
         }
     }
 
-    pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], CodecError> {
+    pub fn bytes(&mut self, n: usize, what: &'static str) -> Result<&'a [u8], Error> {
         let end = self
             .pos
             .checked_add(n)
             .filter(|end| *end <= self.buf.len())
-            .ok_or(CodecError::Truncated { at: self.pos, what })?;
+            .ok_or(Error::Truncated { at: self.pos, what })?;
         let out = &self.buf[self.pos..end];
         self.pos = end;
         Ok(out)
     }
 
-    pub fn u8(&mut self, what: &'static str) -> Result<u8, CodecError> {
+    pub fn u8(&mut self, what: &'static str) -> Result<u8, Error> {
         Ok(self.bytes(1, what)?[0])
     }
 
-    pub fn u16(&mut self, what: &'static str) -> Result<u16, CodecError> {
+    pub fn u16(&mut self, what: &'static str) -> Result<u16, Error> {
         let b = self.bytes(2, what)?;
         Ok(u16::from_be_bytes([b[0], b[1]]))
     }
 
-    pub fn u32(&mut self, what: &'static str) -> Result<u32, CodecError> {
+    pub fn u32(&mut self, what: &'static str) -> Result<u32, Error> {
         let b = self.bytes(4, what)?;
         Ok(u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
     }
 
-    pub fn u64(&mut self, what: &'static str) -> Result<u64, CodecError> {
+    pub fn u64(&mut self, what: &'static str) -> Result<u64, Error> {
         let b = self.bytes(8, what)?;
         let mut a = [0u8; 8];
         a.copy_from_slice(b);
@@ -100,14 +81,14 @@ impl<'a> Reader<'a> {
 
     /// A variable-length integer (RFC 9420 §2.1.2): the two top bits of the first byte give the
     /// length (1, 2 or 4 bytes); `11` is invalid, and the encoding must be minimal.
-    pub fn varint(&mut self) -> Result<u32, CodecError> {
+    pub fn varint(&mut self) -> Result<u32, Error> {
         let at = self.pos;
         let first = self.u8("a variable-length integer")?;
         let (len, mut value) = match first >> 6 {
             0 => (1usize, u32::from(first & 0x3f)),
             1 => (2, u32::from(first & 0x3f)),
             2 => (4, u32::from(first & 0x3f)),
-            _ => return Err(CodecError::BadVarint { at }),
+            _ => return Err(Error::BadVarint { at }),
         };
         for _ in 1..len {
             value = (value << 8) | u32::from(self.u8("a variable-length integer")?);
@@ -118,29 +99,29 @@ impl<'a> Reader<'a> {
             _ => value > 16383,
         };
         if !minimal {
-            return Err(CodecError::NonMinimalVarint { at });
+            return Err(Error::NonMinimalVarint { at });
         }
         Ok(value)
     }
 
     /// `opaque x<V>`.
-    pub fn opaque(&mut self, what: &'static str) -> Result<&'a [u8], CodecError> {
+    pub fn opaque(&mut self, what: &'static str) -> Result<&'a [u8], Error> {
         let len = self.varint()? as usize;
         self.bytes(len, what)
     }
 
     /// A vector `T x<V>`: a reader over its content.
-    pub fn vector(&mut self, what: &'static str) -> Result<Reader<'a>, CodecError> {
+    pub fn vector(&mut self, what: &'static str) -> Result<Reader<'a>, Error> {
         Ok(Reader::new(self.opaque(what)?))
     }
 
     /// `optional<T>`: the presence byte.
-    pub fn present(&mut self, what: &'static str) -> Result<bool, CodecError> {
+    pub fn present(&mut self, what: &'static str) -> Result<bool, Error> {
         let at = self.pos;
         match self.u8(what)? {
             0 => Ok(false),
             1 => Ok(true),
-            v => Err(CodecError::BadValue {
+            v => Err(Error::BadValue {
                 at,
                 what,
                 value: u64::from(v),
@@ -232,15 +213,15 @@ mod tests {
         }
         assert!(matches!(
             Reader::new(&[0x40, 0x01]).varint(),
-            Err(CodecError::NonMinimalVarint { .. })
+            Err(Error::NonMinimalVarint { .. })
         ));
         assert!(matches!(
             Reader::new(&[0xc0]).varint(),
-            Err(CodecError::BadVarint { .. })
+            Err(Error::BadVarint { .. })
         ));
         assert!(matches!(
             Reader::new(&[0x80, 0x00]).varint(),
-            Err(CodecError::Truncated { .. })
+            Err(Error::Truncated { .. })
         ));
     }
 }

@@ -13,8 +13,9 @@
 //!     FramedContent content; select (sender_type) { member, new_member_commit: GroupContext; } }
 //! ```
 
-use crate::codec::{CodecError, Reader, Writer};
+use crate::codec::{Reader, Writer};
 use crate::tree::LeafNode;
+use crate::Error;
 
 pub const WIRE_PUBLIC_MESSAGE: u16 = 1;
 pub const WIRE_PRIVATE_MESSAGE: u16 = 2;
@@ -36,7 +37,7 @@ pub enum Sender {
 }
 
 impl Sender {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let at = r.position();
         Ok(match r.u8("Sender.sender_type")? {
             1 => Sender::Member(r.u32("Sender.leaf_index")?),
@@ -44,7 +45,7 @@ impl Sender {
             3 => Sender::NewMemberProposal,
             4 => Sender::NewMemberCommit,
             v => {
-                return Err(CodecError::BadValue {
+                return Err(Error::BadValue {
                     at,
                     what: "Sender.sender_type",
                     value: u64::from(v),
@@ -85,7 +86,7 @@ pub struct KeyPackage {
 }
 
 impl KeyPackage {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let start = r.position();
         let version = r.u16("KeyPackage.version")?;
         let cipher_suite = r.u16("KeyPackage.cipher_suite")?;
@@ -107,7 +108,7 @@ impl KeyPackage {
 }
 
 /// A PreSharedKeyID on the wire; returns (encoded bytes).
-fn skip_psk_id(r: &mut Reader<'_>) -> Result<(), CodecError> {
+fn skip_psk_id(r: &mut Reader<'_>) -> Result<(), Error> {
     let at = r.position();
     match r.u8("PreSharedKeyID.psktype")? {
         1 => {
@@ -119,7 +120,7 @@ fn skip_psk_id(r: &mut Reader<'_>) -> Result<(), CodecError> {
             r.u64("PreSharedKeyID.psk_epoch")?;
         }
         v => {
-            return Err(CodecError::BadValue {
+            return Err(Error::BadValue {
                 at,
                 what: "PreSharedKeyID.psktype",
                 value: u64::from(v),
@@ -141,7 +142,7 @@ pub enum Proposal {
 }
 
 impl Proposal {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let at = r.position();
         let ty = r.u16("Proposal.proposal_type")?;
         let body_start = r.position();
@@ -169,7 +170,7 @@ impl Proposal {
                 Proposal::Other(ty, r.slice(body_start, r.position()).to_vec())
             }
             v => {
-                return Err(CodecError::BadValue {
+                return Err(Error::BadValue {
                     at,
                     what: "Proposal.proposal_type",
                     value: u64::from(v),
@@ -203,7 +204,7 @@ pub struct UpdatePath {
 }
 
 impl UpdatePath {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let leaf_node = LeafNode::parse(r)?;
         let mut v = r.vector("UpdatePath.nodes")?;
         let mut nodes = Vec::new();
@@ -224,7 +225,7 @@ impl UpdatePath {
         Ok(UpdatePath { leaf_node, nodes })
     }
 
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         let p = Self::parse(&mut r)?;
         r.finish("UpdatePath")?;
@@ -254,7 +255,7 @@ pub struct Commit {
 }
 
 impl Commit {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let mut v = r.vector("Commit.proposals")?;
         let mut proposals = Vec::new();
         while !v.is_empty() {
@@ -265,7 +266,7 @@ impl Commit {
                     v.opaque("ProposalOrRef.reference")?.to_vec(),
                 )),
                 t => {
-                    return Err(CodecError::BadValue {
+                    return Err(Error::BadValue {
                         at,
                         what: "ProposalOrRef.type",
                         value: u64::from(t),
@@ -297,7 +298,7 @@ pub struct FramedContent {
 }
 
 impl FramedContent {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let start = r.position();
         let group_id = r.opaque("FramedContent.group_id")?.to_vec();
         let epoch = r.u64("FramedContent.epoch")?;
@@ -361,7 +362,7 @@ pub fn content_body(content_type: u8, content: &[u8]) -> Vec<u8> {
 }
 
 /// Reads `ContentType content_type` and the select after it.
-pub fn parse_content(r: &mut Reader<'_>) -> Result<(u8, Vec<u8>), CodecError> {
+pub fn parse_content(r: &mut Reader<'_>) -> Result<(u8, Vec<u8>), Error> {
     let at = r.position();
     let content_type = r.u8("FramedContent.content_type")?;
     let content_start = r.position();
@@ -376,7 +377,7 @@ pub fn parse_content(r: &mut Reader<'_>) -> Result<(u8, Vec<u8>), CodecError> {
             r.slice(content_start, r.position()).to_vec()
         }
         v => {
-            return Err(CodecError::BadValue {
+            return Err(Error::BadValue {
                 at,
                 what: "FramedContent.content_type",
                 value: u64::from(v),
@@ -396,7 +397,7 @@ pub struct AuthenticatedContent {
 }
 
 impl AuthenticatedContent {
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         let wire_format = r.u16("AuthenticatedContent.wire_format")?;
         let content = FramedContent::parse(&mut r)?;
@@ -426,7 +427,7 @@ impl AuthenticatedContent {
 }
 
 /// MLSMessage header: (version, wire_format) and a reader at the body.
-pub fn mls_message(bytes: &[u8]) -> Result<(u16, u16, Reader<'_>), CodecError> {
+pub fn mls_message(bytes: &[u8]) -> Result<(u16, u16, Reader<'_>), Error> {
     let mut r = Reader::new(bytes);
     let version = r.u16("MLSMessage.version")?;
     let wire_format = r.u16("MLSMessage.wire_format")?;
@@ -456,7 +457,7 @@ impl Proposal {
 }
 
 impl Commit {
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         let c = Self::parse(&mut r)?;
         r.finish("Commit")?;
@@ -499,7 +500,7 @@ pub struct GroupSecrets {
 }
 
 impl GroupSecrets {
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         use crate::schedule::PskId;
         let mut r = Reader::new(bytes);
         let joiner_secret = r.opaque("GroupSecrets.joiner_secret")?.to_vec();
@@ -532,7 +533,7 @@ impl GroupSecrets {
                     }
                 }
                 t => {
-                    return Err(CodecError::BadValue {
+                    return Err(Error::BadValue {
                         at,
                         what: "PreSharedKeyID.psktype",
                         value: u64::from(t),
@@ -570,7 +571,7 @@ impl GroupSecrets {
 }
 
 /// Decodes a ReInit proposal body (§12.1.5) and re-encodes it from its fields.
-pub fn reinit_round_trip(bytes: &[u8]) -> Result<Vec<u8>, CodecError> {
+pub fn reinit_round_trip(bytes: &[u8]) -> Result<Vec<u8>, Error> {
     let mut r = Reader::new(bytes);
     let group_id = r.opaque("ReInit.group_id")?;
     let version = r.u16("ReInit.version")?;
@@ -602,12 +603,12 @@ pub struct GroupContext {
 }
 
 impl GroupContext {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let start = r.position();
         let at = r.position();
         let version = r.u16("GroupContext.version")?;
         if version != 1 {
-            return Err(CodecError::BadValue {
+            return Err(Error::BadValue {
                 at,
                 what: "GroupContext.version",
                 value: u64::from(version),
@@ -646,7 +647,7 @@ pub struct GroupInfo {
 }
 
 impl GroupInfo {
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         let group_context = GroupContext::parse(&mut r)?;
         let extensions = r.opaque("GroupInfo.extensions")?.to_vec();
@@ -666,7 +667,7 @@ impl GroupInfo {
     }
 
     /// The `ratchet_tree` extension's data (type 2), if present.
-    pub fn ratchet_tree_extension(&self) -> Result<Option<Vec<u8>>, CodecError> {
+    pub fn ratchet_tree_extension(&self) -> Result<Option<Vec<u8>>, Error> {
         let mut r = Reader::new(&self.extensions);
         while !r.is_empty() {
             let ty = r.u16("Extension.extension_type")?;
@@ -689,7 +690,7 @@ pub struct Welcome {
 }
 
 impl Welcome {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let cipher_suite = r.u16("Welcome.cipher_suite")?;
         let mut v = r.vector("Welcome.secrets")?;
         let mut secrets = Vec::new();
@@ -709,17 +710,17 @@ impl Welcome {
 }
 
 /// An MLSMessage of the given wire format: a reader positioned at its body.
-pub fn expect_mls_message(bytes: &[u8], wire_format: u16) -> Result<Reader<'_>, CodecError> {
+pub fn expect_mls_message(bytes: &[u8], wire_format: u16) -> Result<Reader<'_>, Error> {
     let (version, wf, r) = mls_message(bytes)?;
     if version != 1 {
-        return Err(CodecError::BadValue {
+        return Err(Error::BadValue {
             at: 0,
             what: "MLSMessage.version",
             value: u64::from(version),
         });
     }
     if wf != wire_format {
-        return Err(CodecError::BadValue {
+        return Err(Error::BadValue {
             at: 2,
             what: "MLSMessage.wire_format",
             value: u64::from(wf),

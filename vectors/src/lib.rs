@@ -18,6 +18,7 @@
 
 pub mod codec;
 pub mod crypto;
+pub mod error;
 pub mod framing;
 pub mod generate;
 pub mod load;
@@ -45,6 +46,8 @@ pub mod tree_validation;
 pub mod treekem;
 pub mod welcome;
 
+pub use error::Error;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -53,7 +56,7 @@ use openmls::prelude::{Ciphersuite, OpenMlsCrypto, OpenMlsProvider};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-pub use crate::load::{LoadError, Source};
+pub use crate::load::Source;
 use crate::recognise::Recognition;
 pub use crate::verdict::{Checked, Finding, Outcome, Verdict};
 

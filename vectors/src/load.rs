@@ -2,30 +2,12 @@
 //! deserialised on its own, so that one broken entry does not hide the others and every error
 //! names the file, the entry and the field (via `serde_path_to_error`).
 
+use crate::Error;
 use std::path::Path;
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
-use thiserror::Error;
-
-/// A vector file or entry that could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum LoadError {
-    #[error("{file}: cannot read: {message}")]
-    Io { file: String, message: String },
-    #[error("{file}: not valid JSON: {message}")]
-    Json { file: String, message: String },
-    #[error("{file}: expected a JSON array of entries, found {found}")]
-    NotAnArray { file: String, found: &'static str },
-    #[error("{file}: entry {entry}, field `{field}`: {message}")]
-    Entry {
-        file: String,
-        entry: usize,
-        field: String,
-        message: String,
-    },
-}
 
 /// Bytes written as a hex string in JSON.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
@@ -83,14 +65,14 @@ fn kind(v: &Value) -> &'static str {
 }
 
 /// Parses the bytes of a file named `file` into its raw entries.
-pub fn parse_entries(file: &str, bytes: &[u8]) -> Result<Vec<Value>, LoadError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| LoadError::Json {
+pub fn parse_entries(file: &str, bytes: &[u8]) -> Result<Vec<Value>, Error> {
+    let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::Json {
         file: file.to_owned(),
         message: e.to_string(),
     })?;
     match value {
         Value::Array(entries) => Ok(entries),
-        other => Err(LoadError::NotAnArray {
+        other => Err(Error::NotAnArray {
             file: file.to_owned(),
             found: kind(&other),
         }),
@@ -98,8 +80,8 @@ pub fn parse_entries(file: &str, bytes: &[u8]) -> Result<Vec<Value>, LoadError> 
 }
 
 /// Reads `dir/file` into its raw entries.
-pub fn read_entries(dir: &Path, file: &str) -> Result<Vec<Value>, LoadError> {
-    let bytes = std::fs::read(dir.join(file)).map_err(|e| LoadError::Io {
+pub fn read_entries(dir: &Path, file: &str) -> Result<Vec<Value>, Error> {
+    let bytes = std::fs::read(dir.join(file)).map_err(|e| Error::Io {
         file: file.to_owned(),
         message: e.to_string(),
     })?;
@@ -112,7 +94,7 @@ pub struct Source {
     /// Its path relative to the verified directory, `/`-separated: the name reports use.
     pub name: String,
     /// Its raw entries, or why they could not be read.
-    pub entries: Result<Vec<Value>, LoadError>,
+    pub entries: Result<Vec<Value>, Error>,
 }
 
 /// Every `*.json` file under `dir`, in subdirectories too, sorted by path. Hidden directories
@@ -132,7 +114,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) {
             let name = if prefix.is_empty() { "." } else { prefix };
             out.push(Source {
                 name: name.to_owned(),
-                entries: Err(LoadError::Io {
+                entries: Err(Error::Io {
                     file: name.to_owned(),
                     message: format!("cannot list the directory: {e}"),
                 }),
@@ -155,7 +137,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) {
                 .is_some_and(|ext| ext.eq_ignore_ascii_case("json"))
         {
             let entries = std::fs::read(&path)
-                .map_err(|e| LoadError::Io {
+                .map_err(|e| Error::Io {
                     file: name.clone(),
                     message: e.to_string(),
                 })
@@ -166,10 +148,10 @@ fn walk(dir: &Path, prefix: &str, out: &mut Vec<Source>) {
 }
 
 /// Deserialises entry number `entry` of `file`.
-pub fn entry<E: DeserializeOwned>(file: &str, entry: usize, value: &Value) -> Result<E, LoadError> {
+pub fn entry<E: DeserializeOwned>(file: &str, entry: usize, value: &Value) -> Result<E, Error> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        LoadError::Entry {
+        Error::Entry {
             file: file.to_owned(),
             entry,
             field: if path.is_empty() || path == "." {
@@ -183,7 +165,7 @@ pub fn entry<E: DeserializeOwned>(file: &str, entry: usize, value: &Value) -> Re
 }
 
 /// Deserialises every entry of a file (strict: the first broken entry is the error).
-pub fn load<E: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<Vec<E>, LoadError> {
+pub fn load<E: DeserializeOwned>(file: &str, bytes: &[u8]) -> Result<Vec<E>, Error> {
     parse_entries(file, bytes)?
         .iter()
         .enumerate()

@@ -23,6 +23,7 @@
 //! openmls keeps framing private, so protection is computed with `framing`; openmls's public
 //! decoder must also read and re-encode every given message.
 
+use crate::Error;
 use openmls::prelude::tls_codec::{Deserialize as _, Serialize as _};
 use openmls::prelude::{MlsMessageIn, OpenMlsCrypto};
 use serde::{Deserialize, Serialize};
@@ -250,7 +251,7 @@ impl<C: OpenMlsCrypto> Keys<'_, C> {
         bytes: &[u8],
         signature_pub: &[u8],
     ) -> Result<Unprotected, String> {
-        let e = |e: crate::codec::CodecError| e.to_string();
+        let e = |e: Error| e.to_string();
         let mut r = expect_mls_message(bytes, WIRE_PRIVATE_MESSAGE).map_err(e)?;
         let group_id = r.opaque("PrivateMessage.group_id").map_err(e)?.to_vec();
         let epoch = r.u64("PrivateMessage.epoch").map_err(e)?;

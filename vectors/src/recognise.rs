@@ -10,11 +10,11 @@
 //! every entry is broken still gives per-entry errors). Anything else is unsupported, with the
 //! reason, never skipped.
 
+use crate::Error;
 use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::load::LoadError;
 use crate::{FileKind, FILES};
 
 /// What a file is.
@@ -23,7 +23,7 @@ pub enum Recognition {
     /// A known kind, with the file's entries.
     Kind(FileKind, Vec<Value>),
     /// It could not be read (I/O), or it is named like a known kind but is no JSON array.
-    Unreadable(LoadError),
+    Unreadable(Error),
     /// No known kind: why.
     Unsupported(String),
 }
@@ -35,10 +35,10 @@ pub fn kind_named(name: &str) -> Option<FileKind> {
 }
 
 /// Recognises the file `name` from what reading it gave.
-pub fn recognise(name: &str, read: Result<Vec<Value>, LoadError>) -> Recognition {
+pub fn recognise(name: &str, read: Result<Vec<Value>, Error>) -> Recognition {
     let entries = match read {
         Ok(entries) => entries,
-        Err(e @ LoadError::Io { .. }) => return Recognition::Unreadable(e),
+        Err(e @ Error::Io { .. }) => return Recognition::Unreadable(e),
         Err(e) if kind_named(name).is_some() => return Recognition::Unreadable(e),
         Err(e) => return Recognition::Unsupported(format!("not a vector file: {}", detail(&e))),
     };
@@ -74,13 +74,13 @@ pub fn recognise(name: &str, read: Result<Vec<Value>, LoadError>) -> Recognition
 }
 
 /// A load error without the file name it starts with (the report names the file).
-fn detail(e: &LoadError) -> String {
+fn detail(e: &Error) -> String {
     match e {
-        LoadError::Io { message, .. } | LoadError::Json { message, .. } => message.clone(),
-        LoadError::NotAnArray { found, .. } => {
+        Error::Io { message, .. } | Error::Json { message, .. } => message.clone(),
+        Error::NotAnArray { found, .. } => {
             format!("a JSON array of entries was expected, found {found}")
         }
-        LoadError::Entry { .. } => e.to_string(),
+        _ => e.to_string(),
     }
 }
 
@@ -226,7 +226,7 @@ mod tests {
                 "welcome.json",
                 crate::load::parse_entries("welcome.json", b"{}")
             ),
-            Recognition::Unreadable(LoadError::NotAnArray { .. })
+            Recognition::Unreadable(Error::NotAnArray { .. })
         ));
     }
 }

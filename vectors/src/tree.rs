@@ -13,11 +13,12 @@
 //! The "original sibling tree hash" is the tree hash of the sibling with P's unmerged leaves
 //! blanked and removed from every `unmerged_leaves` list: the `exclude` arguments below.
 
+use crate::Error;
 use std::collections::BTreeSet;
 
 use openmls::prelude::OpenMlsCrypto;
 
-use crate::codec::{CodecError, Reader, Writer};
+use crate::codec::{Reader, Writer};
 use crate::crypto::Cs;
 
 // ---------------------------------------------------------------------------------------------
@@ -133,7 +134,7 @@ pub struct LeafNode {
 }
 
 impl LeafNode {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let start = r.position();
         let encryption_key = r.opaque("LeafNode.encryption_key")?.to_vec();
         let signature_key = r.opaque("LeafNode.signature_key")?.to_vec();
@@ -159,7 +160,7 @@ impl LeafNode {
                 parent_hash: r.opaque("LeafNode.parent_hash")?.to_vec(),
             },
             v => {
-                return Err(CodecError::BadValue {
+                return Err(Error::BadValue {
                     at,
                     what: "LeafNode.leaf_node_source",
                     value: u64::from(v),
@@ -179,7 +180,7 @@ impl LeafNode {
         })
     }
 
-    pub fn from_bytes(bytes: &[u8]) -> Result<Self, CodecError> {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, Error> {
         let mut r = Reader::new(bytes);
         let leaf = Self::parse(&mut r)?;
         r.finish("LeafNode")?;
@@ -283,7 +284,7 @@ impl LeafNode {
 }
 
 /// Skips a Credential (§5.3): basic (identity) or x509 (certificate chain).
-pub fn skip_credential(r: &mut Reader<'_>) -> Result<(), CodecError> {
+pub fn skip_credential(r: &mut Reader<'_>) -> Result<(), Error> {
     let at = r.position();
     match r.u16("Credential.credential_type")? {
         1 => {
@@ -293,7 +294,7 @@ pub fn skip_credential(r: &mut Reader<'_>) -> Result<(), CodecError> {
             r.opaque("Credential.certificates")?;
         }
         v => {
-            return Err(CodecError::BadValue {
+            return Err(Error::BadValue {
                 at,
                 what: "Credential.credential_type",
                 value: u64::from(v),
@@ -312,7 +313,7 @@ pub struct ParentNode {
 }
 
 impl ParentNode {
-    pub fn parse(r: &mut Reader<'_>) -> Result<Self, CodecError> {
+    pub fn parse(r: &mut Reader<'_>) -> Result<Self, Error> {
         let encryption_key = r.opaque("ParentNode.encryption_key")?.to_vec();
         let parent_hash = r.opaque("ParentNode.parent_hash")?.to_vec();
         let mut v = r.vector("ParentNode.unmerged_leaves")?;
@@ -363,25 +364,6 @@ impl Node {
     }
 }
 
-/// Why a ratchet tree is malformed or invalid.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum TreeError {
-    #[error("{0}")]
-    Codec(#[from] CodecError),
-    #[error("node {index}: a {found} node where a {expected} node belongs")]
-    WrongNodeType {
-        index: usize,
-        expected: &'static str,
-        found: &'static str,
-    },
-    #[error("the tree has an even number of nodes ({0})")]
-    EvenNodeCount(usize),
-    #[error("the tree is empty or ends with a blank node")]
-    BadTruncation,
-    #[error("the tree is too large ({0} nodes)")]
-    TooLarge(usize),
-}
-
 /// A ratchet tree padded to a full binary tree (2^d leaves).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RatchetTree {
@@ -393,7 +375,7 @@ const MAX_NODES: usize = 1 << 20;
 
 impl RatchetTree {
     /// Parses `optional<Node> ratchet_tree<V>` and pads it to a full tree.
-    pub fn parse(bytes: &[u8]) -> Result<Self, TreeError> {
+    pub fn parse(bytes: &[u8]) -> Result<Self, Error> {
         let mut outer = Reader::new(bytes);
         let mut r = outer.vector("ratchet_tree")?;
         outer.finish("ratchet_tree")?;
@@ -401,7 +383,7 @@ impl RatchetTree {
         while !r.is_empty() {
             let index = nodes.len();
             if index >= MAX_NODES {
-                return Err(TreeError::TooLarge(index));
+                return Err(Error::TooLarge(index));
             }
             if !r.present("optional<Node>")? {
                 nodes.push(None);
@@ -412,12 +394,11 @@ impl RatchetTree {
                 1 => Node::Leaf(LeafNode::parse(&mut r)?),
                 2 => Node::Parent(ParentNode::parse(&mut r)?),
                 v => {
-                    return Err(CodecError::BadValue {
+                    return Err(Error::BadValue {
                         at,
                         what: "Node.node_type",
                         value: u64::from(v),
-                    }
-                    .into())
+                    })
                 }
             };
             let (expected, found) = match (&node, index % 2) {
@@ -426,7 +407,7 @@ impl RatchetTree {
                 (Node::Parent(_), _) => ("leaf", "parent"),
             };
             if !expected.is_empty() {
-                return Err(TreeError::WrongNodeType {
+                return Err(Error::WrongNodeType {
                     index,
                     expected,
                     found,
@@ -435,10 +416,10 @@ impl RatchetTree {
             nodes.push(Some(node));
         }
         if nodes.len() % 2 == 0 {
-            return Err(TreeError::EvenNodeCount(nodes.len()));
+            return Err(Error::EvenNodeCount(nodes.len()));
         }
         if !matches!(nodes.last(), Some(Some(_))) {
-            return Err(TreeError::BadTruncation);
+            return Err(Error::BadTruncation);
         }
         Ok(Self::padded(nodes))
     }
