@@ -248,6 +248,15 @@ pub fn build_csr_requesting(
     };
     let mut attributes = SetOfVec::new();
     attributes.insert(Attribute::try_from(ExtensionReq(requested))?)?;
+    signed_csr(name, key, attributes)
+}
+
+/// A PEM ID-CSR for `name`'s `key` with `attributes`, self-signed.
+fn signed_csr(
+    name: &ActorName,
+    key: &ed25519_dalek::SigningKey,
+    attributes: SetOfVec<Attribute>,
+) -> Result<String, Error> {
     let info = CertReqInfo {
         version: x509_cert::request::Version::V1,
         subject: actor_dn(name)?,
@@ -283,19 +292,7 @@ pub fn build_csr_with_bare_ca_attributes(
             values,
         })?;
     }
-    let info = CertReqInfo {
-        version: x509_cert::request::Version::V1,
-        subject: actor_dn(name)?,
-        public_key: ed25519_spki(&key.verifying_key())?,
-        attributes,
-    };
-    let signature = sign(key, &info.to_der()?)?;
-    let csr = CertReq {
-        info,
-        algorithm: ed25519_algorithm(),
-        signature,
-    };
-    Ok(csr.to_pem(der::pem::LineEnding::LF)?)
+    signed_csr(name, key, attributes)
 }
 
 /// The same PEM CSR with one bit of its signature flipped (the signature is the DER's last

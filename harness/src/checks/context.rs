@@ -596,6 +596,17 @@ pub fn http_finding(error: Error) -> Finding {
     }
 }
 
+/// The operations the group and suite checks drive: without all of them those checks are not
+/// listed.
+pub const GROUP_OPERATIONS: [&str; 6] = [
+    "groups_createGroup",
+    "groups_submitProposal",
+    "groups_submitCommit",
+    "members_getMembers",
+    "keypackages_addKeyPackages",
+    "keypackages_discoverKeyPackages",
+];
+
 /// How long identify waits for our profile's ready event before asking the text's question.
 const READY_WAIT: Duration = Duration::from_secs(1);
 

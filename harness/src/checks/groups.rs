@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::context::{
     commit_json, decode_welcome, expect_status, http_finding, snippet, Ctx, LiveGroup, ALICE, BOB,
-    CAROL,
+    CAROL, GROUP_OPERATIONS,
 };
 use super::unit::{CheckDef, Fixture};
 use crate::check::{CheckResult, Finding};
@@ -19,16 +19,9 @@ use crate::spec::ApiSpec;
 pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
     use crate::check::Level::*;
     use Fixture::*;
-    if !([
-        "groups_createGroup",
-        "groups_submitProposal",
-        "groups_submitCommit",
-        "members_getMembers",
-        "keypackages_addKeyPackages",
-        "keypackages_discoverKeyPackages",
-    ]
-    .iter()
-    .all(|op| spec.operation(op).is_some()))
+    if !GROUP_OPERATIONS
+        .iter()
+        .all(|op| spec.operation(op).is_some())
     {
         return Vec::new();
     }

@@ -67,15 +67,10 @@ const STEPS: [Step; 6] = [
 /// The end-to-end steps for every suite of the registry (the suite is part of the id), listed
 /// when the document has the group and KeyPackage operations the run drives.
 pub fn checks(spec: &ApiSpec, registry: &SuiteRegistry) -> Vec<CheckDef> {
-    let driven = [
-        "groups_createGroup",
-        "groups_submitProposal",
-        "groups_submitCommit",
-        "members_getMembers",
-        "keypackages_addKeyPackages",
-        "keypackages_discoverKeyPackages",
-    ];
-    if !driven.iter().all(|op| spec.operation(op).is_some()) {
+    if !super::context::GROUP_OPERATIONS
+        .iter()
+        .all(|op| spec.operation(op).is_some())
+    {
         return Vec::new();
     }
     let mut out = Vec::new();
