@@ -39,7 +39,7 @@ pub struct SpecFinding {
 }
 
 /// How a check function ends, before the runner applies the level.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Finding {
     /// The target broke the rule: expected vs observed.
     Mismatch { expected: String, observed: String },

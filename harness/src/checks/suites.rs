@@ -436,7 +436,7 @@ pub struct SuiteRun {
     /// Each actor's view of the group (None before joining or after removal).
     pub groups: Vec<Option<View>>,
     /// Outcome of the group-join step.
-    pub joined: Option<Result<(), String>>,
+    pub joined: Option<Result<(), Finding>>,
     /// Highest relayed message seq each actor has read.
     pub read: Vec<i64>,
 }
@@ -669,26 +669,31 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
 pub async fn group_join(ctx: &mut Ctx, id: u16) -> CheckResult {
     with_run!(ctx, id, |run| {
         let result = group_join_step(ctx, &mut run).await;
-        run.joined = Some(result.as_ref().map(|_| ()).map_err(|e| format!("{e:?}")));
+        run.joined = Some(result.clone());
         result
     })
 }
 
-/// Runs the join step unless it ran; a failed earlier run makes dependants report an error.
+/// Runs the join step unless it ran. When it failed, the later steps were not reached: a
+/// failure of the target there makes them `unsupported` with the cause (their own rules were
+/// never tried), a fault of the harness stays the harness's `error`.
 async fn ensure_joined(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
-    match &run.joined {
-        Some(Ok(())) => Ok(()),
-        Some(Err(e)) => Err(Finding::harness(format!(
-            "prerequisite step 2-group-join failed: {e}"
-        ))),
+    let joined = match &run.joined {
+        Some(joined) => joined.clone(),
         None => {
             let result = group_join_step(ctx, run).await;
-            run.joined = Some(result.as_ref().map(|_| ()).map_err(|e| format!("{e:?}")));
-            result.map_err(|e| {
-                Finding::harness(format!("prerequisite step 2-group-join failed: {e:?}"))
-            })
+            run.joined = Some(result.clone());
+            result
         }
-    }
+    };
+    joined.map_err(|cause| match cause {
+        Finding::Harness(why) => {
+            Finding::harness(format!("prerequisite step 2-group-join failed: {why}"))
+        }
+        target => Finding::Unsupported(format!(
+            "not reached: prerequisite step 2-group-join failed on the target: {target}"
+        )),
+    })
 }
 
 async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
