@@ -10,6 +10,11 @@ pub const MLS_BASE: &str = "/.p2/mls/v1";
 /// Base path of the polyproto-core HTTP API.
 pub const CORE_BASE: &str = "/.p2/core/v1";
 
+/// Core 3.1: where a client finds the polyproto API of a (visible) domain.
+pub const WELL_KNOWN_CORE: &str = "/.well-known/polyproto-core";
+/// The path of the polyproto-core API that the well-known document points at (core 3.1).
+pub const CORE_API: &str = "/.p2/core/";
+
 /// Our own namespace for what the specifications leave undefined (actor registration).
 pub const REGISTER: &str = "/.p2/p2mls/v1/register";
 /// Core: an actor asks the home server to sign an ID-CSR.

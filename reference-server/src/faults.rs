@@ -23,6 +23,8 @@ pub enum Fault {
     StoreRefused,
     /// Service channel ACKs are sent without their sequence number `s`.
     UnsequencedServiceAck,
+    /// `/.well-known/polyproto-core` is not served (404).
+    NoWellKnown,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.

@@ -19,6 +19,7 @@ pub mod registration;
 pub mod suites;
 pub mod tls;
 pub mod unit;
+pub mod wellknown;
 
 use p2mls_protocol::suites::SuiteRegistry;
 
@@ -35,6 +36,7 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
     checks.extend(registration::checks());
     checks.extend(gateway::checks());
     checks.extend(tls::checks());
+    checks.extend(wellknown::checks());
     checks.extend(ratelimit::checks(spec));
     checks.extend(suites::checks(spec, &SuiteRegistry::default()));
     checks.sort_by(|a, b| a.id.cmp(&b.id));

@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route(routes::REGISTER, post(register))
         .route(routes::IDCERT, post(new_id_cert))
         .route(routes::SERVER_IDCERT, get(server_id_cert))
+        .route(routes::WELL_KNOWN_CORE, get(well_known))
 }
 
 #[derive(Deserialize)]
@@ -229,6 +230,27 @@ async fn account(state: &AppState, headers: &HeaderMap) -> Result<(String, Strin
         return Err(ApiError::SecondFactor);
     }
     Ok((account.local_name, account.fid))
+}
+
+/// Core 3.1: `{"api": "[actual domain name]/.p2/core/"}`, the actual domain being the host the
+/// client asked (this server serves its API itself).
+async fn well_known(
+    State(state): State<AppState>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    if state.config.faults.contains(&Fault::NoWellKnown) {
+        return Err(ApiError::NotFound);
+    }
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
+        .unwrap_or_else(|| state.config.domain.clone());
+    Ok(axum::Json(
+        json!({ "api": format!("{host}{}", routes::CORE_API) }),
+    ))
 }
 
 async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {
