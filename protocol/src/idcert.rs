@@ -662,6 +662,12 @@ pub fn verify_actor_cert(der: &[u8], issuer_der: &[u8]) -> Result<IdCertInfo, Er
     })
 }
 
+/// The PEM text of a DER certificate.
+pub fn cert_der_to_pem(der: &[u8]) -> Result<String, Error> {
+    let cert = <Certificate as der::Decode>::from_der(der)?;
+    Ok(cert.to_pem(der::pem::LineEnding::LF)?)
+}
+
 /// Reads the actor claims of a DER ID-Cert without verifying who issued it.
 pub fn actor_name_of(der: &[u8]) -> Result<ActorName, Error> {
     let (_, cert) = X509Certificate::from_der(der).map_err(|_| Error::Encoding("certificate"))?;

@@ -19,6 +19,11 @@ pub const CORE_API: &str = "/.p2/core/";
 pub const REGISTER: &str = "/.p2/p2mls/v1/register";
 /// Core: an actor asks the home server to sign an ID-CSR.
 pub const IDCERT: &str = "/.p2/core/v1/idcert";
+/// Core 6.1.3: the ID-Certs of an actor of this server (`notBefore`, `notAfter`, `session_id`
+/// filters).
+pub fn actor_idcerts(fid: &str) -> String {
+    format!("{CORE_BASE}/idcert/actor/{fid}")
+}
 /// Core: the home server's own ID-Cert.
 pub const SERVER_IDCERT: &str = "/.p2/core/v1/idcert/server";
 

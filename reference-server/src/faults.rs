@@ -25,6 +25,8 @@ pub enum Fault {
     UnsequencedServiceAck,
     /// `/.well-known/polyproto-core` is not served (404).
     NoWellKnown,
+    /// An actor's ID-Certs are not offered (the core 6.1.3 route answers 404).
+    NoActorCerts,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.

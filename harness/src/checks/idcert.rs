@@ -31,6 +31,10 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.6.1.root-ca", "CORE.6.1.pdn-server-no-cn", "CORE.6.1.pdn-dc", "CORE.6.1.critical-extensions", "CORE.6.1.x509-v3", "PROFILE.server-idcert"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(server_root_cert(ctx))),
+        CheckDef::new("idcert.actor-lookup", Must, "An actor's ID-Certs are offered on request, for its session and for a given time")
+            .requires(&["CORE.6.1.3.certs-on-request"])
+            .needs(&[Actors])
+            .judged_by(|ctx| Box::pin(actor_lookup(ctx))),
         CheckDef::new("idcert.actor-certs", Must, "The ID-Certs the AS issued bind each actor session to its key per polyproto-core 6.1")
             .requires(&["CORE.6.1.x509-v3", "CORE.6.1.pdn-actor-cn", "CORE.6.1.pdn-uid-fid", "CORE.6.1.pdn-session-id", "CORE.6.1.pdn-dc", "CORE.6.1.dc-issuer-subject-equal", "CORE.6.1.serial-unique", "CORE.6.1.validity-within-root", "CORE.6.1.session-id-format", "CORE.6.1.actor-not-ca", "CORE.6.1.actor-key-usage", "CORE.6.1.critical-extensions", "CORE.6.1.receiver-verify", "CORE.6.1.cert-per-session", "MLS.2.as-generate-credentials", "MLS.2.as-attest-binding", "MLS.2.as-role", "PROFILE.idcert-issue"])
             .needs(&[Actors, Account])
@@ -436,6 +440,64 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
             400,
             "an ID-CSR asking for CA rights with bare attributes to be refused",
         )?;
+    }
+    Ok(())
+}
+
+/// Core 6.1.3: the home server offers an actor's ID-Certs on request, also for a given time
+/// (`GET /.p2/core/v1/idcert/actor/{fid}`, core beta.3, with `session_id`, `notBefore` and
+/// `notAfter`). Alice's current certificate is among them, for her session and for now, and is
+/// left out for a session nobody has and for a span long after it expires.
+pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
+    let fid = ctx.fid(ALICE);
+    let session = ctx.actors[ALICE].session_id.clone();
+    let mine = ctx.actors[ALICE].mls.cert_der.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let later = now + 200 * 365 * 24 * 3600;
+    let asks = [
+        (String::new(), true),
+        (format!("?session_id={session}"), true),
+        (format!("?notBefore={now}&notAfter={now}"), true),
+        ("?session_id=p2mls-nobody".to_owned(), false),
+        (format!("?notBefore={later}&notAfter={later}"), false),
+    ];
+    for (query, expected) in asks {
+        let path = format!("{}{query}", routes::actor_idcerts(&fid));
+        let resp = ctx
+            .send(ApiRequest::new(Method::GET, path, Auth::None))
+            .await?;
+        expect_status(&resp, &[200], "the actor's ID-Certs")?;
+        let listed = resp
+            .json()
+            .and_then(|v| v.as_array().cloned())
+            .ok_or_else(|| {
+                Finding::mismatch("a JSON array of CacheableIDCert objects", resp.text())
+            })?;
+        let mut found = false;
+        for entry in &listed {
+            let der = entry["idCertPem"]
+                .as_str()
+                .and_then(|pem| judge::pem_to_der(pem).ok())
+                .ok_or_else(|| {
+                    Finding::mismatch("idCertPem holding a PEM certificate", entry.to_string())
+                })?;
+            found |= der == mine;
+        }
+        if found != expected {
+            return Err(Finding::mismatch(
+                format!(
+                    "alice's current ID-Cert {} the answer to `{query}`",
+                    if expected { "in" } else { "not in" }
+                ),
+                format!(
+                    "{} certificate(s), hers {}",
+                    listed.len(),
+                    if found { "among them" } else { "not" }
+                ),
+            ));
+        }
     }
     Ok(())
 }

@@ -1,7 +1,9 @@
 //! The AS side of polyproto-core that polyproto-mls needs: the server's ID-Cert, ID-CSR signing,
 //! and our registration route (PROFILE.actor-registration).
 
-use axum::extract::State;
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route(routes::IDCERT, post(new_id_cert))
         .route(routes::SERVER_IDCERT, get(server_id_cert))
         .route(routes::WELL_KNOWN_CORE, get(well_known))
+        .route(&routes::actor_idcerts("{fid}"), get(actor_id_certs))
 }
 
 #[derive(Deserialize)]
@@ -254,25 +257,98 @@ async fn well_known(
 }
 
 async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {
+    let pem = state.identity.cert_pem.clone();
+    axum::Json(cacheable(&state, &pem, &state.identity.serial_decimal()))
+}
+
+/// A CacheableIDCert (core 6.4, PROFILE.server-idcert): the PEM, a cache window from now, and
+/// hex of the root key's signature over the serial number and both bounds, in decimal.
+fn cacheable(state: &AppState, pem: &str, serial_decimal: &str) -> Value {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let until = now + SERVER_CERT_CACHE_SECONDS;
-    // PROFILE.server-idcert (core 6.4): hex of the root key's signature over the serial number
-    // and both cache bounds, in decimal, concatenated.
     let cache_signature = if state.config.faults.contains(&Fault::CacheSignatureOverPem) {
-        let signed = format!("{}{}{}", state.identity.cert_pem, now, until);
+        let signed = format!("{pem}{now}{until}");
         B64.encode(state.signing_key.sign(signed.as_bytes()).to_bytes())
     } else {
-        let signed = format!("{}{now}{until}", state.identity.serial_decimal());
+        let signed = format!("{serial_decimal}{now}{until}");
         hex::encode(state.signing_key.sign(signed.as_bytes()).to_bytes())
     };
-    axum::Json(json!({
-        "idCertPem": state.identity.cert_pem,
+    json!({
+        "idCertPem": pem,
         "cacheNotValidBefore": now,
         "cacheNotValidAfter": until,
         "cacheSignature": cache_signature,
-    }))
+    })
+}
+
+/// Core 6.1.3: the ID-Certs of a registered actor, for a point in time (`notBefore`, `notAfter`:
+/// certificates valid at some moment of that span) and a session (`session_id`).
+async fn actor_id_certs(
+    State(state): State<AppState>,
+    Path(fid): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Result<axum::Json<Vec<Value>>, ApiError> {
+    if state.config.faults.contains(&Fault::NoActorCerts) {
+        return Err(ApiError::NotFound);
+    }
+    let bound = |name: &str| -> Result<Option<i64>, ApiError> {
+        query
+            .get(name)
+            .map(|v| {
+                v.parse::<u64>()
+                    .ok()
+                    .and_then(|v| i64::try_from(v).ok())
+                    .ok_or_else(|| ApiError::bad(format!("{name} is not a UNIX timestamp")))
+            })
+            .transpose()
+    };
+    let (from, until) = (bound("notBefore")?, bound("notAfter")?);
+    let lookup = fid.clone();
+    let (known, certs) = state
+        .store
+        .tx(move |tx| Ok((tx.actor_fid(&lookup, false)?, tx.actor_certs(&lookup)?)))
+        .await?;
+    if known.is_none() {
+        return Err(ApiError::NotFound);
+    }
+    let mut out = Vec::new();
+    for cert in certs {
+        let info = p2mls_protocol::idcert::verify_actor_cert(&cert.der, &state.identity.cert_der)
+            .map_err(|e| {
+            ApiError::Internal(format!("a stored ID-Cert does not verify: {e}"))
+        })?;
+        let wanted = query
+            .get("session_id")
+            .is_none_or(|s| *s == info.name.session_id)
+            && from.is_none_or(|from| info.not_after >= from)
+            && until.is_none_or(|until| info.not_before <= until);
+        if wanted {
+            let pem = p2mls_protocol::idcert::cert_der_to_pem(&cert.der)
+                .map_err(|e| ApiError::Internal(format!("a stored ID-Cert: {e}")))?;
+            out.push(cacheable(&state, &pem, &decimal(&cert.serial)));
+        }
+    }
+    Ok(axum::Json(out))
+}
+
+/// A big-endian unsigned integer in decimal (certificate serial numbers).
+fn decimal(bytes: &[u8]) -> String {
+    let mut digits = vec![0u8];
+    for byte in bytes {
+        let mut carry = u32::from(*byte);
+        for digit in digits.iter_mut() {
+            let value = u32::from(*digit) * 256 + carry;
+            *digit = (value % 10) as u8;
+            carry = value / 10;
+        }
+        while carry > 0 {
+            digits.push((carry % 10) as u8);
+            carry /= 10;
+        }
+    }
+    digits.iter().rev().map(|d| char::from(b'0' + d)).collect()
 }
 
 /// Compares secrets without an early exit on the first differing byte.

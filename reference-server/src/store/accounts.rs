@@ -20,6 +20,12 @@ pub struct Session {
     pub public_key: Vec<u8>,
 }
 
+/// An ID-Cert this server issued: DER and serial number (big-endian).
+pub struct IssuedCert {
+    pub der: Vec<u8>,
+    pub serial: Vec<u8>,
+}
+
 /// What a new session row holds.
 pub struct NewSession<'a> {
     pub token: &'a str,
@@ -132,6 +138,20 @@ impl Tx<'_> {
             )
             .optional()?
             .is_some())
+    }
+
+    /// The ID-Certs of an actor's sessions, oldest first.
+    pub fn actor_certs(&self, fid: &str) -> Result<Vec<IssuedCert>, ApiError> {
+        let mut statement = self.0.prepare(
+            "SELECT cert_der, serial FROM sessions WHERE fid = ?1 COLLATE NOCASE ORDER BY rowid",
+        )?;
+        let rows = statement.query_map([fid], |r| {
+            Ok(IssuedCert {
+                der: r.get(0)?,
+                serial: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn delete_session(&self, fid: &str, session_id: &str) -> Result<(), ApiError> {
