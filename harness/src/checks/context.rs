@@ -355,15 +355,27 @@ impl Ctx {
 
     /// As `drain`, for the packages a discovery `query` selects.
     pub async fn drain_query(&mut self, owner: usize, query: &str) -> CheckResult {
-        let query = query.to_owned();
+        self.drain_seeing(owner, query, |_| Ok(())).await?;
+        self.recorder.exchanges.clear();
+        Ok(())
+    }
+
+    /// Discovers `owner`'s packages (as `owner`) until none or only the last resort is left,
+    /// showing each answer to `seen` first.
+    pub async fn drain_seeing(
+        &mut self,
+        owner: usize,
+        query: &str,
+        mut seen: impl FnMut(&[Value]) -> CheckResult,
+    ) -> CheckResult {
         let mut previous: Option<Value> = None;
         for _ in 0..256 {
             // The owner drains its own packages: no other requester uses up its discovery allowance
             // (PROFILE.keypackage-discovery-limit does not count one's own).
-            let list = self.discover_list(owner, owner, &query).await?;
+            let list = self.discover_list(owner, owner, query).await?;
+            seen(&list)?;
             let first = list.first().map(|kp| kp["id"].clone());
             if first.is_none() || first == previous {
-                self.recorder.exchanges.clear();
                 return Ok(());
             }
             previous = first;
