@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 
 use crate::check::Verdict;
 use crate::redact::redact;
-use crate::runner::{CheckReport, Observer};
+use crate::runner::{CheckReport, Observer, Tally};
 
 /// How the runner reports progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,13 +35,13 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn started(&self, index: usize, total: usize, id: &str) {
+    fn started(&self, tally: &Tally, _id: &str) {
         if *self == Progress::Live {
-            eprint!("\r\x1b[2K[{:>3}/{total}] running {id}", index);
+            live_line(tally);
         }
     }
 
-    fn ended(&self, index: usize, total: usize, report: &CheckReport) {
+    fn ended(&self, tally: &Tally, report: &CheckReport) {
         if *self == Progress::Silent {
             return;
         }
@@ -52,17 +52,43 @@ impl Observer for Progress {
         };
         if report.verdict != Verdict::Pass {
             eprintln!(
-                "{clear}[{:>3}/{total}] {:<11} {}: {}",
-                index + 1,
+                "{clear}[{:>3}/{}] {:<11} {}: {}",
+                tally.done,
+                tally.total,
                 report.verdict.as_str(),
                 report.def.id,
                 one_line(&report.reason, 300)
             );
         }
-        if *self == Progress::Live && index + 1 == total {
-            eprint!("\r\x1b[2K");
+        if *self == Progress::Live {
+            if tally.done == tally.total {
+                eprint!("\r\x1b[2K");
+            } else {
+                live_line(tally);
+            }
         }
     }
+}
+
+/// The line rewritten in place: checks done of all, and the running ones (at most three named).
+fn live_line(tally: &Tally) {
+    let shown = tally
+        .running
+        .iter()
+        .take(3)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = tally.running.len().saturating_sub(3);
+    let more = if more > 0 {
+        format!(" (+{more})")
+    } else {
+        String::new()
+    };
+    eprint!(
+        "\r\x1b[2K[{:>3}/{}] running {shown}{more}",
+        tally.done, tally.total
+    );
 }
 
 fn one_line(text: &str, max: usize) -> String {

@@ -124,6 +124,10 @@ pub struct RunArgs {
     /// line per check that does not pass).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Checks run at once (1: one after another). Checks that share state on the target wait
+    /// for each other whatever the number; the report is the same in any order.
+    #[arg(long, short = 'j', default_value_t = runner::DEFAULT_JOBS, value_parser = parse_jobs)]
+    pub jobs: usize,
     /// How results are printed at the end: `github` adds GitHub Actions annotations (`auto`:
     /// when GITHUB_ACTIONS=true).
     #[arg(long, value_enum, default_value_t)]
@@ -131,6 +135,13 @@ pub struct RunArgs {
     /// Start the embedded server with a deliberate fault (to see the harness catch it).
     #[arg(long = "embedded-fault", value_name = "NAME")]
     pub embedded_faults: Vec<Fault>,
+}
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` is not a number of checks from 1 to 256")),
+    }
 }
 
 fn parse_wire(text: &str) -> Result<u16, String> {
@@ -218,6 +229,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, Error> {
             strict: args.strict,
             capture: args.differential || args.capture,
             progress: console::Progress::for_stderr(args.quiet),
+            jobs: args.jobs,
             rate,
             cleanup: !args.no_cleanup,
             interrupt: args.interrupt.clone(),
@@ -236,6 +248,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, Error> {
                 strict: args.strict,
                 capture: true,
                 progress: console::Progress::Silent,
+                jobs: args.jobs,
                 rate: None,
                 cleanup: true,
                 interrupt: args.interrupt.clone(),
@@ -384,6 +397,8 @@ struct Mode {
     /// Keep every check's exchanges and frames (differential runs).
     capture: bool,
     progress: console::Progress,
+    /// Checks running at once.
+    jobs: usize,
     /// Requests per second across the run.
     rate: Option<f64>,
     /// Remove what the run created, as far as the API allows, when it ends.
@@ -483,16 +498,17 @@ async fn certify(
     }
     ctx.check_timeout = config.check_timeout();
     ctx.tls = config.tls.clone();
-    ctx.tls_probe = probe;
+    ctx.tls_probe = probe.map(std::sync::Arc::new);
     ctx.blocked = blocked;
     ctx.interrupt = mode.interrupt;
     for actor in ctx.actors.iter().filter(|a| a.account.is_some()) {
-        ctx.ledger.actors.push(actor.fid.clone());
-        ctx.ledger
+        let mut ledger = ctx.ledger();
+        ledger.actors.push(actor.fid.clone());
+        ledger
             .sessions
             .push((actor.fid.clone(), actor.session_id.clone()));
     }
-    let results = runner::run(&mut ctx, defs, mode.strict, &mode.progress).await;
+    let results = runner::run(&mut ctx, defs, mode.strict, mode.jobs, &mode.progress).await;
     // Bounded like a check: a target that stops answering cannot hold the run's end.
     let cleanup = if mode.cleanup {
         let limit = ctx.check_timeout;

@@ -35,6 +35,27 @@ async fn embedded_reference_server_passes_every_check_and_matches_the_snapshot()
     });
 }
 
+/// Checks that share state wait for each other, so running them concurrently changes nothing a
+/// report says: the deterministic report of a parallel run is the one-at-a-time run's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_checks_give_the_report_of_one_at_a_time() {
+    let (sequential, _) = certify(RunArgs {
+        jobs: 1,
+        ..Default::default()
+    })
+    .await;
+    let (concurrent, _) = certify(RunArgs {
+        jobs: 32,
+        ..Default::default()
+    })
+    .await;
+    assert_eq!(failed(&concurrent), Vec::<String>::new());
+    assert_eq!(
+        p2mls::report::json::render(&sequential, true),
+        p2mls::report::json::render(&concurrent, true)
+    );
+}
+
 #[tokio::test]
 async fn a_server_answering_without_a_token_fails_the_auth_checks() {
     let args = RunArgs {

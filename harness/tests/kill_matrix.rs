@@ -1,7 +1,8 @@
 //! The kill matrix: `p2mls run` against the clean reference server and against each named fault.
 //! The clean server must pass everything; every check must fail (or stop passing) under at least
 //! one fault, unless `specs/survivors.toml` says why no fault can reach it. The deterministic
-//! fault -> checks table is the snapshot `reports/kill-matrix.snap`.
+//! fault -> checks table is the snapshot `reports/kill-matrix.snap`. Checks run one at a time
+//! here (`jobs: 1`), so each fault's table is the same on every run.
 //!
 //! It runs ~40 full certifications, so it is ignored in the everyday `cargo test`; `.ci/run` runs
 //! it with `--ignored`.
@@ -31,6 +32,9 @@ async fn not_passing(fault: Option<Fault>) -> (String, BTreeSet<String>, usize) 
     let args = RunArgs {
         embedded_faults: fault.into_iter().collect(),
         embedded_event_timeout_ms: Some(3000),
+        // One check at a time: under a fault, a failing check can change what a concurrent one
+        // sees, and the snapshot must be the same on every run.
+        jobs: 1,
         ..Default::default()
     };
     let RunOutput::Certified(report) = p2mls::run(&args).await.expect("run starts") else {

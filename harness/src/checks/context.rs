@@ -12,7 +12,7 @@ use p2mls_protocol::wire;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::check::{CheckResult, Exchange, Finding, SpecFinding};
@@ -24,6 +24,9 @@ use crate::clients::tls::{Probe, TlsSettings};
 use crate::matchers::response::{self, Conformance};
 use crate::spec::ApiSpec;
 use crate::Error;
+
+/// State the checks build once and share, found by its type.
+type FixtureStore = std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>;
 
 pub const ALICE: usize = 0;
 pub const BOB: usize = 1;
@@ -72,35 +75,38 @@ impl Recorder {
     }
 }
 
+/// A check's view of the run. The runner gives each check a `fork` of the run's context: its own
+/// recorder and counters, and the run-wide state (ledger, fixtures, established group, gateway
+/// URL) behind shared handles, so checks can run concurrently.
 pub struct Ctx {
     pub http: Http,
-    pub spec: ApiSpec,
+    pub spec: Arc<ApiSpec>,
     pub registry: SuiteRegistry,
     pub actors: Vec<Actor>,
     /// The MLS suite of this run (0x0001 on the wire).
     pub suite: Ciphersuite,
     /// What the running check observed (created and collected by the runner).
     pub recorder: Recorder,
-    established: Option<Established>,
+    established: Arc<tokio::sync::Mutex<Option<Arc<Established>>>>,
     counter: u64,
     /// Keep every check's exchanges and frames (differential mode).
     pub capture: bool,
     /// State the checks build once and share (e.g. the suite runs), owned by the module that
     /// builds it and found by its type.
-    fixtures: std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>,
+    fixtures: Arc<Mutex<FixtureStore>>,
     /// (gateway URL from the config, event timeout).
     pub gateway_config: (Option<String>, Duration),
-    gateway_url: Option<String>,
+    gateway_url: Arc<Mutex<Option<String>>>,
     /// Longest a single check may take (the runner's bound).
     pub check_timeout: Duration,
     /// The target config's trust anchors (HTTP and gateway connections).
     pub tls: TlsSettings,
     /// The handshake probe of an https:// target (None: plain http://).
-    pub tls_probe: Option<Probe>,
+    pub tls_probe: Option<Arc<Probe>>,
     /// Why no check but the TLS ones can run (the target's TLS is refused).
     pub blocked: Option<String>,
     /// What the run created on the target (for the clean-up).
-    pub ledger: crate::ledger::Ledger,
+    ledger: Arc<Mutex<crate::ledger::Ledger>>,
     /// Set when the run is interrupted (Ctrl-C): the runner stops, the clean-up still runs.
     pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
     /// The target's KeyPackage limit per session, when the config names it.
@@ -111,6 +117,7 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn new(http: Http, spec: ApiSpec, registry: SuiteRegistry, actors: Vec<Actor>) -> Self {
+        let spec = Arc::new(spec);
         let transcript = Transcript::default();
         for actor in &actors {
             transcript.hide(&actor.token, &format!("TOKEN_{}", actor.label));
@@ -125,30 +132,68 @@ impl Ctx {
                 transcript,
                 ..Recorder::default()
             },
-            established: None,
+            established: Arc::default(),
             counter: 0,
-            fixtures: std::collections::HashMap::new(),
+            fixtures: Arc::default(),
             capture: false,
             gateway_config: (None, Duration::from_secs(5)),
-            gateway_url: None,
+            gateway_url: Arc::default(),
             check_timeout: CHECK_TIMEOUT,
             tls: TlsSettings::default(),
             tls_probe: None,
             blocked: None,
-            ledger: crate::ledger::Ledger::default(),
+            ledger: Arc::default(),
             interrupt: None,
             keypackage_limit: None,
             registration_secret: None,
         }
     }
 
-    /// The shared fixture of type `T`, created empty on first use.
-    pub fn fixture<T: Default + Send + 'static>(&mut self) -> &mut T {
-        self.fixtures
+    /// A context for one check: the run's shared state, a fresh recorder (its transcript keeps
+    /// the secrets it hides) and counters of its own.
+    pub fn fork(&self) -> Ctx {
+        Ctx {
+            http: self.http.clone(),
+            spec: self.spec.clone(),
+            registry: self.registry.clone(),
+            actors: self.actors.clone(),
+            suite: self.suite,
+            recorder: Recorder {
+                transcript: self.recorder.transcript.fresh(),
+                ..Recorder::default()
+            },
+            established: self.established.clone(),
+            counter: 0,
+            capture: self.capture,
+            fixtures: self.fixtures.clone(),
+            gateway_config: self.gateway_config.clone(),
+            gateway_url: self.gateway_url.clone(),
+            check_timeout: self.check_timeout,
+            tls: self.tls.clone(),
+            tls_probe: self.tls_probe.clone(),
+            blocked: self.blocked.clone(),
+            ledger: self.ledger.clone(),
+            interrupt: self.interrupt.clone(),
+            keypackage_limit: self.keypackage_limit,
+            registration_secret: self.registration_secret.clone(),
+        }
+    }
+
+    /// What the run created on the target, for the clean-up (shared by every fork).
+    pub fn ledger(&self) -> MutexGuard<'_, crate::ledger::Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the shared fixture of type `T` (created empty on first use). A fixture that
+    /// must not change under a check is guarded by the checks' declared resources.
+    pub fn with_fixture<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut store = self.fixtures.lock().unwrap_or_else(|p| p.into_inner());
+        let fixture = store
             .entry(std::any::TypeId::of::<T>())
             .or_insert_with(|| Box::new(T::default()))
             .downcast_mut::<T>()
-            .expect("fixtures are stored under their own type id")
+            .expect("fixtures are stored under their own type id");
+        f(fixture)
     }
 
     /// The polyproto identifier of this run's suite, as written in queries.
@@ -165,6 +210,9 @@ impl Ctx {
     /// Sends a request, recording it; a transport failure is the target's failure, a rate limit
     /// past the budget nobody's (`error`).
     pub async fn send(&mut self, req: ApiRequest) -> Result<ApiResponse, Finding> {
+        // Before sending: a check interrupted while its upload is in flight still leaves the
+        // packages in the ledger for the clean-up to drain.
+        self.record_upload(&req);
         let (result, exchange) = self.http.send(&req).await;
         self.recorder.exchanges.push(exchange);
         let response = result.map_err(http_finding)?;
@@ -172,55 +220,61 @@ impl Ctx {
         Ok(response)
     }
 
-    /// Notes in the ledger what an accepted request created (KeyPackages, groups).
+    /// Whether `req` is a request for the operation `op` of the document.
+    fn is_operation(&self, req: &ApiRequest, op: &str) -> bool {
+        self.spec.operation(op).is_some_and(|o| {
+            o.method.eq_ignore_ascii_case(req.method.as_str()) && o.path == req.path
+        })
+    }
+
+    /// Notes in the ledger the KeyPackages an upload may store (refused ones are never found by
+    /// the clean-up, so noting them does no harm).
+    fn record_upload(&mut self, req: &ApiRequest) {
+        if !self.is_operation(req, "keypackages_addKeyPackages") {
+            return;
+        }
+        let Auth::Bearer { token, .. } = &req.auth else {
+            return;
+        };
+        let Some(owner) = self.actors.iter().position(|a| &a.token == token) else {
+            return;
+        };
+        let body: Option<Value> = req
+            .body
+            .as_ref()
+            .and_then(|(_, bytes)| serde_json::from_slice(bytes).ok());
+        for kp in body
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = kp["id"].as_str() {
+                let last_resort = kp["lastResort"].as_bool() == Some(true);
+                self.ledger()
+                    .keypackages
+                    .push((owner, id.to_owned(), last_resort));
+            }
+        }
+    }
+
+    /// Notes in the ledger what an accepted request created (actors, groups).
     fn record_creation(&mut self, req: &ApiRequest, response: &ApiResponse) {
         if req.path == p2mls_protocol::routes::REGISTER && response.status == 201 {
             if let Some(fid) = response
                 .json()
                 .and_then(|b| b["fid"].as_str().map(str::to_owned))
             {
-                self.ledger.actors.push(fid);
+                self.ledger().actors.push(fid);
             }
             return;
         }
-        if response.status != 200 {
-            return;
-        }
-        let is = |op: &str| {
-            self.spec.operation(op).is_some_and(|o| {
-                o.method.eq_ignore_ascii_case(req.method.as_str()) && o.path == req.path
-            })
-        };
-        if is("keypackages_addKeyPackages") {
-            let Auth::Bearer { token, .. } = &req.auth else {
-                return;
-            };
-            let Some(owner) = self.actors.iter().position(|a| &a.token == token) else {
-                return;
-            };
-            let body: Option<Value> = req
-                .body
-                .as_ref()
-                .and_then(|(_, bytes)| serde_json::from_slice(bytes).ok());
-            for kp in body
-                .as_ref()
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(id) = kp["id"].as_str() {
-                    let last_resort = kp["lastResort"].as_bool() == Some(true);
-                    self.ledger
-                        .keypackages
-                        .push((owner, id.to_owned(), last_resort));
-                }
-            }
-        } else if is("groups_createGroup") {
+        if response.status == 200 && self.is_operation(req, "groups_createGroup") {
             if let Some(id) = response
                 .json()
                 .and_then(|g| g["id"].as_str().map(str::to_owned))
             {
-                self.ledger.groups.push(id);
+                self.ledger().groups.push(id);
             }
         }
     }
@@ -577,22 +631,25 @@ impl Ctx {
         Ok((body, resp))
     }
 
-    /// The shared fixture: alice's group with bob added (created on first use).
-    pub async fn established(&mut self) -> Result<&Established, Finding> {
-        if self.established.is_none() {
-            let (mut group, _) = self.create_group(ALICE).await?;
-            let (_, resp) = self.propose_add(&mut group, BOB).await?;
-            expect_status(&resp, &[204], "the Add proposal to be accepted")?;
-            let (_, resp) = self.commit(&mut group).await?;
-            expect_status(&resp, &[200], "the commit to be accepted")?;
-            let welcome = resp
-                .json()
-                .ok_or_else(|| Finding::mismatch("a Welcome JSON body", resp.text()))?;
-            self.established = Some(Established { group, welcome });
+    /// The shared fixture: alice's group with bob added (created on first use; a check that
+    /// needs it while another creates it waits for that one).
+    pub async fn established(&mut self) -> Result<Arc<Established>, Finding> {
+        let cell = self.established.clone();
+        let mut slot = cell.lock().await;
+        if let Some(established) = slot.as_ref() {
+            return Ok(established.clone());
         }
-        self.established
-            .as_ref()
-            .ok_or_else(|| Finding::harness("fixture missing after creation"))
+        let (mut group, _) = self.create_group(ALICE).await?;
+        let (_, resp) = self.propose_add(&mut group, BOB).await?;
+        expect_status(&resp, &[204], "the Add proposal to be accepted")?;
+        let (_, resp) = self.commit(&mut group).await?;
+        expect_status(&resp, &[200], "the commit to be accepted")?;
+        let welcome = resp
+            .json()
+            .ok_or_else(|| Finding::mismatch("a Welcome JSON body", resp.text()))?;
+        let established = Arc::new(Established { group, welcome });
+        *slot = Some(established.clone());
+        Ok(established)
     }
 
     pub async fn established_id(&mut self) -> Result<String, Finding> {
@@ -629,8 +686,13 @@ const PROBE_SERVICE: &str = "p2mls-identify-probe";
 impl Ctx {
     /// The gateway URL: `GET /.p2/core/v1/gateway`, else the config's, else unsupported.
     pub async fn gateway_url(&mut self) -> Result<String, Finding> {
-        if let Some(url) = &self.gateway_url {
-            return Ok(url.clone());
+        let known = self
+            .gateway_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(url) = known {
+            return Ok(url);
         }
         let req = ApiRequest::new(Method::GET, p2mls_protocol::gateway::DISCOVERY, Auth::None);
         let resp = self.send(req).await?;
@@ -647,7 +709,7 @@ impl Ctx {
                         .into(),
                 )
             })?;
-        self.gateway_url = Some(url.clone());
+        *self.gateway_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
         Ok(url)
     }
 

@@ -8,7 +8,7 @@ use p2mls_protocol::gateway::{close, core_op, mls_op, NS_CORE, NS_MLS};
 use serde_json::{json, Value};
 
 use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
-use super::unit::{CheckDef, Fixture};
+use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
 use crate::clients::gateway::{GatewayClient, Incoming};
 
@@ -20,74 +20,100 @@ pub fn checks() -> Vec<CheckDef> {
         CheckDef::new("gateway.hello", Must, "The first frame is a hello with a heartbeat interval and s = 0")
             .requires(&["CORE.3.2.hello", "CORE.3.2.envelope", "CORE.3.2.seq-numbering", "CORE.3.2.heartbeat-interval", "CORE.3.2.core-opcodes", "PROFILE.gateway-discovery"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(hello(ctx))),
         CheckDef::new("gateway.identify", Must, "Identify with a session token is accepted: the socket stays open and a service channel request is answered, not closed with 4003")
             .requires(&["CORE.3.2.identify"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(identify(ctx))),
         CheckDef::new("gateway.ready", Profile, "Identify is confirmed with the ready event (core op 12) naming the actor")
             .requires(&["PROFILE.gateway-ready"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(ready(ctx))),
         CheckDef::new("gateway.heartbeat.ack", Must, "A heartbeat is acknowledged with an array of re-sent events")
             .requires(&["CORE.3.2.heartbeat-ack", "CORE.3.2.heartbeat-ack-payload", "CORE.3.2.heartbeat-payload", "CORE.3.2.heartbeat-ack-no-nesting"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(heartbeat_ack(ctx))),
         CheckDef::new("gateway.heartbeat.resend", Must, "Events listed in `except` are re-sent unchanged in the ACK")
             .requires(&["CORE.3.2.missed-resend"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(heartbeat_resend(ctx))),
         CheckDef::new("gateway.heartbeat.request", Should, "A silent client gets a heartbeat request, then a 4009 close")
             .requires(&["CORE.3.2.heartbeat-request-before-close", "CORE.3.2.heartbeat-timeout-close", "CORE.3.2.heartbeat-request", "CORE.3.2.heartbeat-request-payload", "CORE.3.2.close-4009-timeout"])
             .needs(&[Actors, Gateway])
+            .isolated()
+            .waits()
             .judged_by(|ctx| Box::pin(heartbeat_request(ctx))),
         CheckDef::new("gateway.service.subscribe", Must, "Subscribing to `mls` is acknowledged with success")
             .requires(&["CORE.3.2.service-channel-subscribe", "CORE.3.2.service-channel-ack", "MLS.4.gateway-namespace", "MLS.4.subscribe"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(subscribe(ctx))),
         CheckDef::new("gateway.service.unsubscribe", Must, "Unsubscribing from `mls` is acknowledged with success")
             .requires(&["CORE.3.2.service-channel-unsubscribe", "CORE.3.2.service-channel-ack"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(unsubscribe(ctx))),
         CheckDef::new("gateway.service.unknown", Must, "An unknown service is refused with success false")
             .requires(&["CORE.3.2.service-channel-ack"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(unknown_service(ctx))),
         CheckDef::new("gateway.sequence", Must, "Sequence numbers start at 0 and grow by one per server message")
             .requires(&["CORE.3.2.seq-numbering"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(sequence(ctx))),
         CheckDef::new("gateway.resume", May, "A resumed session gets the events it missed while disconnected")
             .requires(&["CORE.3.2.resume", "CORE.3.2.resumed", "CORE.3.2.resumed-minimal"])
             .needs(&[Actors, Gateway])
+            .shares(&[Resource::KeyPackages(BOB)])
+            .owns(&[Resource::Gateway(BOB)])
+            .waits()
             .judged_by(|ctx| Box::pin(resume(ctx))),
         CheckDef::new("gateway.resume.rejected", Must, "A resume the server cannot serve is refused with a fitting close code (4000, 4007 or 4010), not served")
             .requires(&["CORE.3.2.resume-reject"])
             .needs(&[Actors, Gateway])
+            .shares(&[Resource::Gateway(BOB)])
             .judged_by(|ctx| Box::pin(resume_rejected(ctx, false))),
         CheckDef::new("gateway.resume.rejected-4010", Profile, "A resume the server cannot serve is closed with 4010 (Unresumeable)")
             .requires(&["PROFILE.resume-reject-4010"])
             .needs(&[Actors, Gateway])
+            .shares(&[Resource::Gateway(BOB)])
             .judged_by(|ctx| Box::pin(resume_rejected(ctx, true))),
         CheckDef::new("gateway.websocket.protocol-errors", Profile, "Reserved opcodes, RSV bits, unmasked or stray continuation frames and oversized pings get a close frame with 1002")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::ProtocolErrors))),
         CheckDef::new("gateway.websocket.invalid-utf8", Profile, "A text frame that is not UTF-8 gets a close frame with 1007 (or 4002)")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::InvalidUtf8))),
         CheckDef::new("gateway.websocket.frame-too-large", Profile, "A frame over 64 KiB gets a close frame with 1009")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::FrameTooLarge))),
         CheckDef::new("gateway.websocket.close-echo", Profile, "A client's close frame (1000) is echoed")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::CloseEcho))),
         CheckDef::new("gateway.mls.events", Profile, "Subscribed members receive proposal and commit events in order, invitees their Welcome")
             .requires(&["PROFILE.gateway-mls-events", "MLS.2.ds-distribute-messages", "MLS.4.gateway-namespace"])
             .needs(&[Actors, Gateway])
+            .shares(&[
+                Resource::KeyPackages(BOB),
+                Resource::KeyPackages(CAROL),
+                Resource::Gateway(BOB),
+                Resource::Gateway(CAROL),
+            ])
             .judged_by(|ctx| Box::pin(mls_events(ctx))),
     ];
     // Each close code the text names, provoked on its own connection.
@@ -136,6 +162,7 @@ pub fn checks() -> Vec<CheckDef> {
                 CheckDef::new(format!("gateway.close.{name}"), Must, title)
                     .requires(&["CORE.3.2.close-codes", requirement])
                     .needs(&[Actors, Gateway])
+                    .isolated()
                     .judged_by(move |ctx| Box::pin(close_code(ctx, provocation)))
             }),
     );

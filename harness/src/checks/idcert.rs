@@ -30,46 +30,57 @@ pub fn checks() -> Vec<CheckDef> {
         CheckDef::new("idcert.server-root", Must, "The home server's ID-Cert is a polyproto root certificate")
             .requires(&["CORE.6.1.root-ca", "CORE.6.1.pdn-server-no-cn", "CORE.6.1.pdn-dc", "CORE.6.1.critical-extensions", "CORE.6.1.x509-v3", "PROFILE.server-idcert"])
             .needs(&[Actors])
+            .isolated()
             .judged_by(|ctx| Box::pin(server_root_cert(ctx))),
         CheckDef::new("idcert.actor-lookup", Must, "An actor's ID-Certs are offered on request, for its session and for a given time")
             .requires(&["CORE.6.1.3.certs-on-request"])
             .needs(&[Actors])
+            .isolated()
             .judged_by(|ctx| Box::pin(actor_lookup(ctx))),
         CheckDef::new("idcert.actor-certs", Must, "The ID-Certs the AS issued bind each actor session to its key per polyproto-core 6.1")
             .requires(&["CORE.6.1.x509-v3", "CORE.6.1.pdn-actor-cn", "CORE.6.1.pdn-uid-fid", "CORE.6.1.pdn-session-id", "CORE.6.1.pdn-dc", "CORE.6.1.dc-issuer-subject-equal", "CORE.6.1.serial-unique", "CORE.6.1.validity-within-root", "CORE.6.1.session-id-format", "CORE.6.1.actor-not-ca", "CORE.6.1.actor-key-usage", "CORE.6.1.critical-extensions", "CORE.6.1.receiver-verify", "CORE.6.1.cert-per-session", "MLS.2.as-generate-credentials", "MLS.2.as-attest-binding", "MLS.2.as-role", "PROFILE.idcert-issue"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(actor_certs(ctx))),
         CheckDef::new("idcert.csr.other-actor", Must, "An ID-CSR whose common name is another actor's is refused with 400")
             .requires(&["CORE.6.1.csr-verify", "CORE.6.1.pdn-actor-cn", "MLS.2.as-attest-binding", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::OtherActor))),
         CheckDef::new("idcert.csr.foreign-domain", Must, "An ID-CSR naming another server's domain is refused with 400")
             .requires(&["CORE.6.1.csr-verify", "CORE.6.1.pdn-dc", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::ForeignDomain))),
         CheckDef::new("idcert.csr.bad-signature", Must, "An ID-CSR whose self-signature does not verify is refused with 400")
             .requires(&["CORE.6.1.csr-verify", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::BadSignature))),
         CheckDef::new("idcert.csr.requests-ca", Must, "An ID-CSR requesting CA true and keyCertSign is refused with 400, in extensionRequest or as bare attributes")
             .requires(&["CORE.6.1.csr-verify", "CORE.6.1.actor-not-ca", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::RequestsCa))),
         CheckDef::new("idcert.csr.session-id-in-use", Must, "An ID-CSR for a session id in use is refused with 409, not taken over")
             .requires(&["CORE.6.1.session-id-unique", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(refuse_session_id_in_use(ctx))),
         CheckDef::new("idcert.csr.second-factor", Should, "An ID-CSR without the right X-P2-Sensitive-Solution is refused with 403")
             .requires(&["CORE.6.1.sensitive-action", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(refuse_without_second_factor(ctx))),
         CheckDef::new("idcert.csr.oversized-unauthenticated", Profile, "An ID-CSR body over 4 MiB without a token gets 401 with an error body (authentication first)")
             .requires(&["PROFILE.body-limit", "PROFILE.auth-401", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(oversized_unauthenticated(ctx))),
         CheckDef::new("idcert.csr.oversized", Profile, "An ID-CSR body over 4 MiB from an authenticated account gets 413 with an error body")
             .requires(&["PROFILE.body-limit", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(oversized(ctx))),
     ]
 }
@@ -381,7 +392,7 @@ fn record_session(
     session_id: &str,
 ) {
     if resp.status == 201 {
-        ctx.ledger.sessions.push((
+        ctx.ledger().sessions.push((
             format!("{}@{}", account.local_name, account.domain),
             session_id.to_owned(),
         ));

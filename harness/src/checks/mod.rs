@@ -25,7 +25,7 @@ use p2mls_protocol::suites::SuiteRegistry;
 
 use crate::spec::ApiSpec;
 pub use context::Ctx;
-pub use unit::{CheckDef, CheckFuture, Fixture};
+pub use unit::{Access, CheckDef, CheckFuture, Fixture, Resource};
 
 /// All checks for a spec, sorted by id.
 pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::context::{expect_status, is_error_body, snippet, Ctx, ALICE, BOB, CAROL};
-use super::unit::{CheckDef, CheckFuture, Fixture};
+use super::unit::{CheckDef, CheckFuture, Fixture, Resource};
 use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth};
 use crate::clients::mls::KeyPackageOptions;
@@ -181,11 +181,33 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
                 )
                 .requires(&requirements)
                 .needs(needs)
+                .shares(&keypackages_used(&op.id, aspect.suffix))
                 .judged_by(move |ctx| judge(ctx, id.clone())),
             );
         }
     }
     checks
+}
+
+/// The actors whose KeyPackages a check of `op` uploads and takes one of (see `success`); every
+/// check of a group's route may be the one that creates the established group, which adds bob.
+/// The requests the other aspects make are refused and change nothing.
+fn keypackages_used(op: &str, aspect: &str) -> Vec<Resource> {
+    let mut actors = Vec::new();
+    if aspect == "success" {
+        match op {
+            "groups_submitProposal" | "members_getProposals" | "groups_submitCommit" => {
+                actors.push(CAROL)
+            }
+            "keypackages_addKeyPackages" => actors.push(ALICE),
+            "keypackages_discoverKeyPackages" => actors.push(BOB),
+            _ => {}
+        }
+    }
+    if op.starts_with("members_") || (op.starts_with("groups_") && op != "groups_createGroup") {
+        actors.push(BOB);
+    }
+    actors.into_iter().map(Resource::KeyPackages).collect()
 }
 
 /// A well-formed request for `op` (schema-valid body, existing resources), sent as `caller`

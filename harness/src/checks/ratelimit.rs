@@ -30,6 +30,9 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
     )
     .requires(&["PROFILE.rate-limit", "PROFILE.error-body"])
     .needs(&[Fixture::Actors])
+    // Undeclared, so it runs alone among the checks that act on the target: while alice's
+    // session is over its limit, their requests would be refused too.
+    .waits()
     .judged_by(|ctx| Box::pin(session_burst(ctx)))]
 }
 

@@ -20,6 +20,7 @@ pub fn checks() -> Vec<CheckDef> {
     )
     .requires(&["PROFILE.actor-registration", "PROFILE.error-body"])
     .needs(&[Actors, Account])
+    .isolated()
     .judged_by(|ctx| Box::pin(names(ctx)))]
 }
 

@@ -24,7 +24,7 @@ use super::context::{
     commit_json, commit_json_bytes, decode_b64, decode_welcome, expect_status, proposal_json,
     proposal_json_bytes, snippet, Ctx, LiveGroup, ALICE, BOB, CAROL,
 };
-use super::unit::{CheckDef, Fixture};
+use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{ApiRequest, ApiResponse};
 use crate::clients::mls::{KeyPackageOptions, MlsClient};
@@ -103,6 +103,15 @@ pub fn checks(spec: &ApiSpec, registry: &SuiteRegistry) -> Vec<CheckDef> {
                 )
                 .requires(&requirements)
                 .needs(needs)
+                // The steps' own MLS clients upload and take the actors' KeyPackages: a package
+                // another client made could not be joined with.
+                .owns(&[
+                    Resource::SuiteRun(polyproto_id),
+                    Resource::KeyPackages(ALICE),
+                    Resource::KeyPackages(BOB),
+                    Resource::KeyPackages(CAROL),
+                    Resource::Gateway(BOB),
+                ])
                 .judged_by(move |ctx| judge(ctx, polyproto_id)),
             );
         }
@@ -526,7 +535,7 @@ struct SuiteRuns(std::collections::BTreeMap<u16, SuiteRun>);
 
 /// Takes the suite's run out of the context (creating it), so that steps can borrow both.
 async fn take_run(ctx: &mut Ctx, id: u16) -> Result<SuiteRun, Finding> {
-    match ctx.fixture::<SuiteRuns>().0.remove(&id) {
+    match ctx.with_fixture(|runs: &mut SuiteRuns| runs.0.remove(&id)) {
         Some(run) => Ok(run),
         None => SuiteRun::new(ctx, id).await,
     }
@@ -537,7 +546,7 @@ macro_rules! with_run {
     ($ctx:ident, $id:expr, |$run:ident| $body:expr) => {{
         let mut $run = take_run($ctx, $id).await?;
         let result = $body;
-        $ctx.fixture::<SuiteRuns>().0.insert($id, $run);
+        $ctx.with_fixture(|runs: &mut SuiteRuns| runs.0.insert($id, $run));
         result
     }};
 }

@@ -57,6 +57,7 @@ pub struct StaticActor {
 }
 
 /// One actor session the checks act as.
+#[derive(Clone)]
 pub struct Actor {
     /// Upper-case label used for the token in evidence (`$TOKEN_ALICE`).
     pub label: String,

@@ -98,6 +98,14 @@ impl Transcript {
             .clone()
     }
 
+    /// An empty transcript that hides the same secrets (one per concurrently running check).
+    pub fn fresh(&self) -> Transcript {
+        Transcript {
+            secrets: self.secrets.clone(),
+            ..Transcript::default()
+        }
+    }
+
     /// Takes the frames recorded so far and restarts the clock.
     pub fn take(&self) -> Vec<TranscriptFrame> {
         *self.started.lock().unwrap_or_else(|p| p.into_inner()) = None;
