@@ -93,6 +93,11 @@ pub struct RunArgs {
     /// (default 5000; a target's config has its own `event_timeout_ms`).
     #[arg(long)]
     pub embedded_event_timeout_ms: Option<u64>,
+    /// The heartbeat interval the embedded server announces, in milliseconds (default 1500, so
+    /// the heartbeat-request check waits seconds, not a minute; the text recommends 30000 to
+    /// 60000, so `gateway.heartbeat-interval` is non-strict at the default).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(100..=u64::from(u32::MAX)))]
+    pub embedded_heartbeat_ms: Option<u64>,
     /// MLS wire code point that carries the 0xF110 Hybrid PQS suite (default 0x004F; the target
     /// must use the same).
     #[arg(long, value_parser = parse_wire)]
@@ -321,9 +326,11 @@ async fn start_embedded(
     if !args.differential {
         server_config.faults = args.embedded_faults.clone();
     }
-    // Short heartbeats so that the heartbeat-request check need not wait long.
-    server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
-    server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
+    // Short heartbeats so that the heartbeat-request check need not wait long (reported as
+    // such by the interval's SHOULD check).
+    let heartbeat = args.embedded_heartbeat_ms.unwrap_or(EMBEDDED_HEARTBEAT_MS);
+    server_config.gateway.heartbeat_interval_ms = heartbeat;
+    server_config.gateway.heartbeat_grace_ms = heartbeat / 2;
     embedded_limits(&mut server_config);
     let (identity, anchors) = embedded_tls(&server_config.faults).map_err(|e| {
         Error::Usage(format!(

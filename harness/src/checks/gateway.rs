@@ -18,7 +18,7 @@ pub fn checks() -> Vec<CheckDef> {
     use Fixture::*;
     let mut checks = vec![
         CheckDef::new("gateway.hello", Must, "The first frame is a hello with a heartbeat interval and s = 0")
-            .requires(&["CORE.3.2.hello", "CORE.3.2.envelope", "CORE.3.2.seq-numbering", "CORE.3.2.heartbeat-interval", "CORE.3.2.core-opcodes", "PROFILE.gateway-discovery"])
+            .requires(&["CORE.3.2.hello", "CORE.3.2.envelope", "CORE.3.2.seq-numbering", "CORE.3.2.core-opcodes", "PROFILE.gateway-discovery"])
             .needs(&[Actors, Gateway])
             .isolated()
             .judged_by(|ctx| Box::pin(hello(ctx))),
@@ -32,6 +32,11 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors, Gateway])
             .isolated()
             .judged_by(|ctx| Box::pin(ready(ctx))),
+        CheckDef::new("gateway.heartbeat-interval", Should, "The hello announces a heartbeat interval of 30 to 60 seconds")
+            .requires(&["CORE.3.2.heartbeat-interval"])
+            .needs(&[Actors, Gateway])
+            .isolated()
+            .judged_by(|ctx| Box::pin(heartbeat_interval(ctx))),
         CheckDef::new("gateway.heartbeat.ack", Must, "A heartbeat is acknowledged with an array of re-sent events")
             .requires(&["CORE.3.2.heartbeat-ack", "CORE.3.2.heartbeat-ack-payload", "CORE.3.2.heartbeat-payload", "CORE.3.2.heartbeat-ack-no-nesting"])
             .needs(&[Actors, Gateway])
@@ -175,6 +180,30 @@ fn is(event: &Value, n: &str, op: u16) -> bool {
 
 fn mismatch<E: std::fmt::Display>(expected: &str) -> impl FnOnce(E) -> Finding + '_ {
     move |observed| Finding::mismatch(expected, observed.to_string())
+}
+
+/// The recommended heartbeat intervals (core 3.2.2), in milliseconds.
+const RECOMMENDED_INTERVAL_MS: std::ops::RangeInclusive<u64> = 30_000..=60_000;
+
+/// `gateway.heartbeat-interval`: the announced interval against the text's recommendation. A
+/// server may choose another (SHOULD), so outside the range is non-strict, whatever the reason
+/// (the embedded server's short default included).
+pub async fn heartbeat_interval(ctx: &mut Ctx) -> CheckResult {
+    let (client, hello) = ctx.gateway("probe#interval").await?;
+    client.close().await;
+    let Some(interval) = hello["d"]["heartbeat_interval"].as_u64() else {
+        return Err(Finding::mismatch(
+            "a hello with a numeric heartbeat_interval",
+            hello.to_string(),
+        ));
+    };
+    if !RECOMMENDED_INTERVAL_MS.contains(&interval) {
+        return Err(Finding::mismatch(
+            "a heartbeat interval of 30000 to 60000 ms (the recommended range)",
+            format!("{interval} ms"),
+        ));
+    }
+    Ok(())
 }
 
 pub async fn hello(ctx: &mut Ctx) -> CheckResult {
