@@ -227,6 +227,7 @@ mod tests {
             evidence: None,
             spec_findings: Vec::new(),
             duration: std::time::Duration::ZERO,
+            started: std::time::Duration::ZERO,
             trace: None,
             rate_limited: Vec::new(),
         }

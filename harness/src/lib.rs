@@ -498,10 +498,11 @@ async fn certify(
     ctx.keypackage_limit = config.keypackage_limit;
     if let ActorSource::Reference {
         registration_secret,
-        ..
+        name_prefix,
     } = &config.actors
     {
         ctx.registration_secret = Some(registration_secret.clone());
+        ctx.name_prefix = name_prefix.clone();
     }
     ctx.check_timeout = config.check_timeout();
     ctx.tls = config.tls.clone();

@@ -27,6 +27,9 @@ pub struct CheckReport {
     pub spec_findings: Vec<SpecFinding>,
     #[serde(skip)]
     pub duration: Duration,
+    /// When the check started, since the run's first check started (the report's timeline).
+    #[serde(skip)]
+    pub started: Duration,
     /// Every exchange and frame of the check, kept in differential mode (`Ctx::capture`).
     #[serde(skip)]
     pub trace: Option<Evidence>,
@@ -106,8 +109,8 @@ pub trait Observer: Sync {
 pub const DEFAULT_JOBS: usize = 8;
 
 /// Runs `defs` against the context, up to `jobs` at a time (0: `DEFAULT_JOBS`): a check starts
-/// once every earlier check it conflicts with (`CheckDef::conflicts_with`) has ended, checks that
-/// wait on the target's timers first. Reports come back in declaration order whatever the order of running.
+/// once every check it conflicts with (`CheckDef::conflicts_with`) and that precedes it has ended;
+/// checks that wait on the target's timers precede the others, then declaration order decides. Reports come back in declaration order whatever the order of running.
 pub async fn run(
     ctx: &mut Ctx,
     defs: Vec<CheckDef>,
@@ -121,10 +124,14 @@ pub async fn run(
     // 0 (a `RunArgs::default()`) is the default; one at a time runs in declaration order.
     let jobs = if jobs == 0 { DEFAULT_JOBS } else { jobs };
     let timers_first = jobs > 1;
+    let fresh_actors = ctx.registration_secret.is_some();
+    // Of two conflicting checks the one that waits on timers goes first, else the one declared
+    // first: a fixed precedence, so every run orders them alike.
+    let precedes = |j: usize, i: usize| (!defs[j].waits, j) < (!defs[i].waits, i);
     let earlier_conflicts: Vec<Vec<usize>> = (0..total)
         .map(|i| {
-            (0..i)
-                .filter(|&j| defs[i].conflicts_with(&defs[j]))
+            (0..total)
+                .filter(|&j| precedes(j, i) && defs[i].conflicts_with(&defs[j], fresh_actors))
                 .collect()
         })
         .collect();
@@ -133,6 +140,7 @@ pub async fn run(
     let mut running_ids: Vec<usize> = Vec::new();
     let mut in_flight = FuturesUnordered::new();
     let mut done = 0;
+    let run_started = Instant::now();
     loop {
         let interrupted = ctx.interrupt.as_ref().is_some_and(|i| *i.borrow());
         // Start what may start: timer-bound checks first, then in declaration order.
@@ -159,7 +167,12 @@ pub async fn run(
             );
             let def = defs[index].clone();
             let fork = ctx.fork();
-            in_flight.push(async move { (index, run_one(def, fork, strict).await) });
+            let offset = run_started.elapsed();
+            in_flight.push(async move {
+                let mut report = run_one(def, fork, strict).await;
+                report.started = offset;
+                (index, report)
+            });
         }
         let Some((index, report)) = in_flight.next().await else {
             break;
@@ -302,6 +315,7 @@ fn finish(
         evidence,
         spec_findings,
         duration,
+        started: Duration::ZERO,
         rate_limited,
     }
 }

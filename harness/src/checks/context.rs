@@ -113,6 +113,8 @@ pub struct Ctx {
     pub keypackage_limit: Option<usize>,
     /// The registration secret (reference mode only).
     pub registration_secret: Option<String>,
+    /// What the names of actors the run registers start with (the config's `name_prefix`).
+    pub name_prefix: String,
 }
 
 impl Ctx {
@@ -146,6 +148,7 @@ impl Ctx {
             interrupt: None,
             keypackage_limit: None,
             registration_secret: None,
+            name_prefix: String::new(),
         }
     }
 
@@ -176,6 +179,7 @@ impl Ctx {
             interrupt: self.interrupt.clone(),
             keypackage_limit: self.keypackage_limit,
             registration_secret: self.registration_secret.clone(),
+            name_prefix: self.name_prefix.clone(),
         }
     }
 

@@ -74,6 +74,10 @@ pub struct CheckDef {
     /// the wait overlaps the other checks.
     #[serde(skip)]
     pub waits: bool,
+    /// The check works on an actor it registers itself when the run can register actors
+    /// (reference mode), and on the run's actors otherwise: isolated only in the first case.
+    #[serde(skip)]
+    isolated_with_fresh_actors: bool,
     #[serde(skip)]
     judge: Arc<Judge>,
 }
@@ -89,6 +93,7 @@ impl CheckDef {
             needs: Vec::new(),
             claims: None,
             waits: false,
+            isolated_with_fresh_actors: false,
             judge: Arc::new(|_| Box::pin(async { unreachable_judge() })),
         }
     }
@@ -123,6 +128,13 @@ impl CheckDef {
         self
     }
 
+    /// Declares the check isolated when the run can register actors of its own (it then acts as
+    /// a fresh one), and undeclared otherwise.
+    pub fn isolated_with_fresh_actors(mut self) -> Self {
+        self.isolated_with_fresh_actors = true;
+        self
+    }
+
     /// Marks the check as waiting on the target's timers (started before the others).
     pub fn waits(mut self) -> Self {
         self.waits = true;
@@ -136,9 +148,10 @@ impl CheckDef {
     }
 
     /// What the check holds while it runs: its declaration, else everything (if it acts on the
-    /// target at all).
-    pub fn claims(&self) -> Vec<(Resource, Access)> {
+    /// target at all). `fresh_actors`: the run can register actors (reference mode).
+    pub fn claims(&self, fresh_actors: bool) -> Vec<(Resource, Access)> {
         match &self.claims {
+            _ if self.isolated_with_fresh_actors && fresh_actors => Vec::new(),
             Some(claims) => claims.clone(),
             None if self.needs.is_empty() => Vec::new(),
             None => vec![(Resource::Everything, Access::Exclusive)],
@@ -146,8 +159,8 @@ impl CheckDef {
     }
 
     /// Whether the two checks must not run at the same time.
-    pub fn conflicts_with(&self, other: &CheckDef) -> bool {
-        let (mine, theirs) = (self.claims(), other.claims());
+    pub fn conflicts_with(&self, other: &CheckDef, fresh_actors: bool) -> bool {
+        let (mine, theirs) = (self.claims(fresh_actors), other.claims(fresh_actors));
         mine.iter().any(|(a, a_access)| {
             theirs.iter().any(|(b, b_access)| {
                 let same = a == b || *a == Resource::Everything || *b == Resource::Everything;
@@ -187,6 +200,10 @@ impl fmt::Debug for CheckDef {
             .field("needs", &self.needs)
             .field("claims", &self.claims)
             .field("waits", &self.waits)
+            .field(
+                "isolated_with_fresh_actors",
+                &self.isolated_with_fresh_actors,
+            )
             .finish_non_exhaustive()
     }
 }
@@ -207,10 +224,10 @@ mod tests {
             .needs(&[Fixture::Actors])
             .shares(&[Resource::KeyPackages(1)]);
         let offline = def("d");
-        assert!(undeclared.conflicts_with(&sharer));
-        assert!(undeclared.conflicts_with(&def("e").needs(&[Fixture::Actors])));
-        assert!(!undeclared.conflicts_with(&isolated));
-        assert!(!undeclared.conflicts_with(&offline));
+        assert!(undeclared.conflicts_with(&sharer, false));
+        assert!(undeclared.conflicts_with(&def("e").needs(&[Fixture::Actors]), false));
+        assert!(!undeclared.conflicts_with(&isolated, false));
+        assert!(!undeclared.conflicts_with(&offline, false));
     }
 
     #[test]
@@ -219,12 +236,12 @@ mod tests {
         let other_sharer = def("b").shares(&[Resource::KeyPackages(1)]);
         let owner = def("c").owns(&[Resource::KeyPackages(1)]);
         let owner_of_another = def("d").owns(&[Resource::KeyPackages(2)]);
-        assert!(!sharer.conflicts_with(&other_sharer));
-        assert!(owner.conflicts_with(&sharer));
-        assert!(sharer.conflicts_with(&owner));
-        assert!(!owner.conflicts_with(&owner_of_another));
+        assert!(!sharer.conflicts_with(&other_sharer, false));
+        assert!(owner.conflicts_with(&sharer, false));
+        assert!(sharer.conflicts_with(&owner, false));
+        assert!(!owner.conflicts_with(&owner_of_another, false));
         let everything = def("e").shares(&[Resource::Everything]);
-        assert!(everything.conflicts_with(&owner_of_another));
-        assert!(!everything.conflicts_with(&sharer));
+        assert!(everything.conflicts_with(&owner_of_another, false));
+        assert!(!everything.conflicts_with(&sharer, false));
     }
 }
