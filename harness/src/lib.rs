@@ -524,7 +524,10 @@ async fn certify(
             tokio::time::timeout(limit, cleanup::clean_up(&mut ctx))
                 .await
                 .unwrap_or_else(|_| cleanup::Cleanup {
-                    errors: vec![format!("the clean-up did not finish within {limit:?}")],
+                    errors: vec![format!(
+                        "the clean-up did not finish within {} s",
+                        limit.as_secs()
+                    )],
                     ..Default::default()
                 }),
         )

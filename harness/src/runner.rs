@@ -235,7 +235,7 @@ async fn run_one(def: CheckDef, mut ctx: Ctx, strict: bool) -> CheckReport {
                     panic_message(panic.as_ref())
                 ))),
                 Err(_) => Err(Finding::harness(format!(
-                    "check did not finish within {limit:?}"
+                    "check did not finish within {} s", limit.as_secs()
                 ))),
             },
             _ = interrupted => Err(Finding::harness("interrupted while running")),

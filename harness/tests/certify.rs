@@ -96,6 +96,30 @@ async fn concurrent_checks_give_the_report_of_one_at_a_time() {
     );
 }
 
+/// What a person reads is written for people: no Rust debug formatting (`Some(404)`, `None`,
+/// `Mismatch { .. }`) and routes as they are (`/.p2/mls/v1/groups/<id>`, never `/.<blob>`), in
+/// every report of a run with many failures.
+#[tokio::test]
+async fn reports_show_numbers_and_routes_not_debug_formatting() {
+    let (report, _) = certify(RunArgs {
+        embedded_faults: vec![Fault::NoAuth, Fault::WrongCloseCode, Fault::DropMlsEvents],
+        ..Default::default()
+    })
+    .await;
+    assert!(!failed(&report).is_empty());
+    let dir = std::env::temp_dir().join(format!("p2mls-debug-fmt-{}", std::process::id()));
+    report.write(&dir).expect("reports written");
+    for file in ["report.json", "report.md", "junit.xml", "report.html"] {
+        let text = std::fs::read_to_string(dir.join(file)).expect("report");
+        for debug in ["Some(", "None)", "Mismatch {", "Harness(", "/.<blob>"] {
+            assert!(!text.contains(debug), "{file} has `{debug}`");
+        }
+    }
+    let md = std::fs::read_to_string(dir.join("report.md")).expect("report.md");
+    assert!(md.contains("/.p2/mls/v1/groups/"), "no route in report.md");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn a_server_answering_without_a_token_fails_the_auth_checks() {
     let args = RunArgs {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
 use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
-use crate::clients::gateway::{GatewayClient, Incoming};
+use crate::clients::gateway::{close_code_text, GatewayClient, Incoming};
 
 /// The gateway checks: the gateway is not part of the OpenAPI document, so they are always listed.
 pub fn checks() -> Vec<CheckDef> {
@@ -244,7 +244,7 @@ pub async fn ready(ctx: &mut Ctx) -> CheckResult {
         Some(seen) if seen.eq_ignore_ascii_case(&fid) => Ok(()),
         other => Err(Finding::mismatch(
             format!("the ready event naming the actor ({fid})"),
-            format!("fid {other:?}"),
+            format!("fid {}", other.unwrap_or("absent")),
         )),
     }
 }
@@ -304,7 +304,7 @@ pub async fn close_code(ctx: &mut Ctx, provocation: Provocation) -> CheckResult 
     if code != Some(expected) {
         return Err(Finding::mismatch(
             format!("close code {expected}"),
-            format!("close code {code:?}"),
+            format!("close code {}", close_code_text(code)),
         ));
     }
     Ok(())
@@ -410,7 +410,7 @@ pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
     if code != Some(close::TIMEOUT) {
         return Err(Finding::mismatch(
             "close code 4009",
-            format!("close code {code:?}"),
+            format!("close code {}", close_code_text(code)),
         ));
     }
     Ok(())
@@ -548,7 +548,7 @@ pub async fn resume(ctx: &mut Ctx) -> CheckResult {
         Ok(resumed) => resumed,
         Err(e)
             if e.to_string()
-                .contains(&format!("code Some({})", close::UNRESUMEABLE)) =>
+                .contains(&format!("(code {})", close::UNRESUMEABLE)) =>
         {
             return Err(Finding::Unsupported(
                 "the target refuses to resume (4010); resuming is optional".into(),
@@ -604,7 +604,7 @@ pub async fn resume_rejected(ctx: &mut Ctx, exactly_4010: bool) -> CheckResult {
             Incoming::Timeout => {
                 return Err(Finding::mismatch(
                     "an unresumable session to be closed",
-                    format!("no close within {:?}", ctx.event_timeout()),
+                    format!("no close within {} ms", ctx.event_timeout().as_millis()),
                 ))
             }
         }
@@ -630,7 +630,7 @@ pub async fn resume_rejected(ctx: &mut Ctx, exactly_4010: bool) -> CheckResult {
             } else {
                 "a close code whose meaning fits a refused resume (4000, 4007 or 4010)"
             },
-            format!("close code {code:?}"),
+            format!("close code {}", close_code_text(code)),
         ));
     }
     Ok(())

@@ -622,7 +622,12 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
     if retry_after.is_none() {
         return Err(Finding::mismatch(
             "the 429 with Retry-After",
-            format!("{:?}", refusal.headers),
+            refusal
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
         ));
     }
     let body = refusal.json();
@@ -907,9 +912,7 @@ pub async fn grease_join(ctx: &mut Ctx) -> CheckResult {
         .build();
     let joined = StagedWelcome::new_from_welcome(&client.provider, &config, welcome, None)
         .and_then(|staged| staged.into_group(&client.provider))
-        .map_err(|e| {
-            Finding::mismatch("carol joins with her GREASE'd package", format!("{e:?}"))
-        })?;
+        .map_err(|e| Finding::mismatch("carol joins with her GREASE'd package", format!("{e}")))?;
     if joined.epoch_authenticator().as_slice() != group.mls.epoch_authenticator().as_slice() {
         return Err(Finding::mismatch(
             "carol and alice with the same epoch authenticator",

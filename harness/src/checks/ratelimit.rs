@@ -136,7 +136,10 @@ pub async fn session_burst(ctx: &mut Ctx) -> CheckResult {
         else {
             return Err(Finding::mismatch(
                 "429 with Retry-After (seconds or an HTTP date)",
-                format!("Retry-After: {retry_after:?}"),
+                match &retry_after {
+                    Some(value) => format!("Retry-After: {value}"),
+                    None => "no Retry-After".to_owned(),
+                },
             ));
         };
         longest = longest.max(wait);
@@ -154,7 +157,9 @@ pub async fn session_burst(ctx: &mut Ctx) -> CheckResult {
     }
     if longest > LONGEST_WAIT {
         return Err(Finding::Unsupported(format!(
-            "Retry-After asks for {longest:?}; the check waits {LONGEST_WAIT:?} at most"
+            "Retry-After asks for {} s; the check waits {} s at most",
+            longest.as_secs(),
+            LONGEST_WAIT.as_secs()
         )));
     }
     tokio::time::sleep(longest).await;

@@ -172,7 +172,7 @@ pub struct RsView {
 }
 
 fn rs_err(what: &str) -> impl Fn(mls_rs::error::MlsError) -> Finding + '_ {
-    move |e| Finding::mismatch(what.to_owned(), format!("mls-rs: {e:?}"))
+    move |e| Finding::mismatch(what.to_owned(), format!("mls-rs: {e}"))
 }
 
 impl View {
@@ -307,7 +307,7 @@ impl View {
             }
             View::MlsRs(g) => {
                 let message = mls_rs::MlsMessage::from_bytes(package).map_err(|e| {
-                    Finding::mismatch("a KeyPackage MLSMessage", format!("mls-rs: {e:?}"))
+                    Finding::mismatch("a KeyPackage MLSMessage", format!("mls-rs: {e}"))
                 })?;
                 g.group
                     .propose_add(message, Vec::new())
@@ -471,7 +471,7 @@ impl SuiteRun {
                 actor.mls.cert_der.clone(),
                 backend,
             )
-            .map_err(|e| Finding::Unsupported(format!("{} cannot start: {e:?}", backend.name())))?;
+            .map_err(|e| Finding::Unsupported(format!("{} cannot start: {e}", backend.name())))?;
             if client.provider.crypto().supports(suite).is_err() {
                 return Err(Finding::Unsupported(format!(
                     "{} does not offer {suite:?}",
@@ -561,7 +561,7 @@ fn parse_message(bytes: &[u8]) -> Result<ProtocolMessage, Finding> {
     MlsMessageIn::tls_deserialize_exact(bytes)
         .map_err(|e| Finding::mismatch("an MLSMessage", e.to_string()))?
         .try_into_protocol_message()
-        .map_err(|e| Finding::mismatch("a protocol message", format!("{e:?}")))
+        .map_err(|e| Finding::mismatch("a protocol message", format!("{e}")))
 }
 
 /// Processes a proposal or commit message in `group`; returns true when a commit was merged.
@@ -572,7 +572,7 @@ fn apply(group: &mut LiveGroup, bytes: &[u8], who: &str) -> Result<bool, Finding
         .map_err(|e| {
             Finding::mismatch(
                 format!("{who} processes the relayed message"),
-                format!("{e:?}"),
+                format!("{e}"),
             )
         })?;
     match processed.into_content() {
@@ -588,7 +588,7 @@ fn apply(group: &mut LiveGroup, bytes: &[u8], who: &str) -> Result<bool, Finding
                 .mls
                 .merge_staged_commit(&group.client.provider, *staged)
                 .map_err(|e| {
-                    Finding::mismatch(format!("{who} merges the commit"), format!("{e:?}"))
+                    Finding::mismatch(format!("{who} merges the commit"), format!("{e}"))
                 })?;
             Ok(true)
         }
@@ -837,7 +837,7 @@ fn join(
     let mls = StagedWelcome::new_from_welcome(&client.provider, &config, welcome, None)
         .and_then(|staged| staged.into_group(&client.provider))
         .map_err(|e| {
-            Finding::mismatch(format!("{label} joins from the Welcome"), format!("{e:?}"))
+            Finding::mismatch(format!("{label} joins from the Welcome"), format!("{e}"))
         })?;
     Ok(View::Openmls(LiveGroup {
         id: group_id.to_owned(),
@@ -1012,7 +1012,7 @@ fn decrypt(group: &mut LiveGroup, bytes: &[u8], who: &str) -> Result<Vec<u8>, Fi
         .map_err(|e| {
             Finding::mismatch(
                 format!("{who} decrypts the relayed message"),
-                format!("{e:?}"),
+                format!("{e}"),
             )
         })?;
     match processed.into_content() {

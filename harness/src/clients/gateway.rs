@@ -33,6 +33,21 @@ pub enum Direction {
     Note,
 }
 
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Sent => "sent",
+            Direction::Received => "received",
+            Direction::Note => "note",
+        }
+    }
+}
+
+/// A close code as reports show it: the number, or that the close frame carried none.
+pub fn close_code_text(code: Option<u16>) -> String {
+    code.map_or_else(|| "no code".to_owned(), |c| c.to_string())
+}
+
 /// One line of a transcript.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TranscriptFrame {
@@ -313,7 +328,8 @@ impl GatewayClient {
                 }
                 Incoming::Closed(code) => {
                     return Err(Error::Transport(format!(
-                        "connection closed (code {code:?}) before {what}"
+                        "connection closed (code {}) before {what}",
+                        close_code_text(code)
                     )))
                 }
                 Incoming::Malformed(text) => {
