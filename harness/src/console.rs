@@ -132,6 +132,31 @@ pub fn causes(checks: &[CheckReport]) -> Vec<Cause> {
     groups
 }
 
+/// The differential run's line for a person: how many differences from the reference server,
+/// and where (each check with the exchanges and frames that differ, the most first).
+pub fn difference_lines(differences: &[crate::differential::Difference]) -> Vec<String> {
+    if differences.is_empty() {
+        return Vec::new();
+    }
+    let mut by_check: Vec<(&str, Vec<&str>)> = Vec::new();
+    for d in differences {
+        match by_check.iter_mut().find(|(check, _)| *check == d.check) {
+            Some((_, at)) => at.push(&d.at),
+            None => by_check.push((&d.check, vec![&d.at])),
+        }
+    }
+    by_check.sort_by_key(|(_, at)| std::cmp::Reverse(at.len()));
+    let mut lines = vec![format!(
+        "differential: {} difference(s) from the reference server in {} check(s)",
+        differences.len(),
+        by_check.len()
+    )];
+    for (check, at) in by_check {
+        lines.push(format!("  {check}: {}", at.join(", ")));
+    }
+    lines
+}
+
 /// The end-of-run lines for a person: each cause once, with how many checks it broke.
 pub fn summary_lines(checks: &[CheckReport]) -> Vec<String> {
     causes(checks)
@@ -231,6 +256,30 @@ mod tests {
             trace: None,
             rate_limited: Vec::new(),
         }
+    }
+
+    #[test]
+    fn differences_are_counted_and_placed() {
+        let d = |check: &str, at: &str| crate::differential::Difference {
+            check: check.into(),
+            at: at.into(),
+            target: String::new(),
+            reference: String::new(),
+        };
+        assert!(difference_lines(&[]).is_empty());
+        let lines = difference_lines(&[
+            d("a.one", "http[0]"),
+            d("b.two", "http[1]"),
+            d("b.two", "gateway[3]"),
+        ]);
+        assert_eq!(
+            lines,
+            vec![
+                "differential: 3 difference(s) from the reference server in 2 check(s)",
+                "  b.two: http[1], gateway[3]",
+                "  a.one: http[0]",
+            ]
+        );
     }
 
     #[test]
