@@ -32,7 +32,7 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(server_root_cert(ctx))),
         CheckDef::new("idcert.actor-lookup", Must, "An actor's ID-Certs are offered on request, for its session and for a given time")
-            .requires(&["CORE.6.1.3.certs-on-request"])
+            .requires(&["CORE.6.1.3.certs-on-request", "CORE.6.4.cache-signature"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(actor_lookup(ctx))),
         CheckDef::new("idcert.actor-certs", Must, "The ID-Certs the AS issued bind each actor session to its key per polyproto-core 6.1")
@@ -63,6 +63,10 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.6.1.sensitive-action", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
             .judged_by(|ctx| Box::pin(refuse_without_second_factor(ctx))),
+        CheckDef::new("idcert.csr.subject-verbatim", Profile, "An issued ID-Cert's subject is the ID-CSR's subject Name, byte for byte")
+            .requires(&["PROFILE.idcert-issue"])
+            .needs(&[Actors, Account])
+            .judged_by(|ctx| Box::pin(subject_verbatim(ctx))),
         CheckDef::new("idcert.csr.oversized-unauthenticated", Profile, "An ID-CSR body over 4 MiB without a token gets 401 with an error body (authentication first)")
             .requires(&["PROFILE.body-limit", "PROFILE.auth-401", "PROFILE.error-body"])
             .needs(&[Actors, Account])
@@ -118,7 +122,11 @@ async fn server_root_answer(ctx: &mut Ctx) -> Result<(serde_json::Value, Vec<u8>
 /// PROFILE.server-idcert (core 6.4): the cache window holds now, and `cacheSignature` is hex of
 /// the root key's Ed25519 signature over the serial number and the cache bounds in decimal,
 /// concatenated. Verified with ed25519-dalek against the key in the certificate itself.
-fn cache_problems(body: &serde_json::Value, cert: &X509Certificate<'_>) -> Vec<String> {
+fn cache_problems(
+    body: &serde_json::Value,
+    cert: &X509Certificate<'_>,
+    signer: &X509Certificate<'_>,
+) -> Vec<String> {
     let mut problems = Vec::new();
     let (Some(before), Some(after)) = (
         body["cacheNotValidBefore"].as_u64(),
@@ -126,15 +134,11 @@ fn cache_problems(body: &serde_json::Value, cert: &X509Certificate<'_>) -> Vec<S
     ) else {
         return vec!["cache bounds are not UNIX timestamps".into()];
     };
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    // A minute of leeway for clocks that differ.
-    if now + 60 < before || now > after + 60 {
-        problems.push(format!(
-            "the cache window [{before}, {after}] does not hold now ({now})"
-        ));
-    }
+    problems.extend(judge::cache_window_problem(
+        before,
+        after,
+        judge::unix_now(),
+    ));
     let mut signed = format!("{}{before}{after}", cert.tbs_certificate.serial);
     if let Some(at) = body["invalidatedAt"].as_u64() {
         signed.push_str(&at.to_string());
@@ -143,7 +147,7 @@ fn cache_problems(body: &serde_json::Value, cert: &X509Certificate<'_>) -> Vec<S
         .as_str()
         .and_then(|h| hex::decode(h).ok())
         .and_then(|b| ed25519_dalek::Signature::from_slice(&b).ok());
-    let key = judge::ed25519_key(cert)
+    let key = judge::ed25519_key(signer)
         .ok()
         .and_then(|k| <[u8; 32]>::try_from(k).ok())
         .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok());
@@ -221,7 +225,7 @@ fn key_usage_text(ext: &Extension<'_, x509_parser::extensions::KeyUsage>) -> Str
 pub async fn server_root_cert(ctx: &mut Ctx) -> CheckResult {
     let (body, der) = server_root_answer(ctx).await?;
     let cert = parse(&der)?;
-    let mut problems = cache_problems(&body, &cert);
+    let mut problems = cache_problems(&body, &cert, &cert);
     if cert.version() != X509Version::V3 {
         problems.push("not X.509 v3".to_owned());
     }
@@ -251,14 +255,10 @@ pub async fn server_root_cert(ctx: &mut Ctx) -> CheckResult {
     }
     if let Err(e) = judge::signed_by(&cert, &cert) {
         problems.push(format!("not self-signed: {e}"));
+    } else if let Some(problem) = judge::self_signature_problem(&cert) {
+        problems.push(format!("not self-signed: {problem}"));
     }
-    if !cert.validity().is_valid() {
-        problems.push(format!(
-            "not valid now (valid {} to {})",
-            cert.validity().not_before,
-            cert.validity().not_after
-        ));
-    }
+    problems.extend(judge::validity_problem(&cert, judge::unix_now()));
     if problems.is_empty() {
         Ok(())
     } else {
@@ -299,8 +299,8 @@ pub async fn actor_certs(ctx: &mut Ctx) -> CheckResult {
             Ok(_) => problems.push(format!("{who}: certificate is for another key")),
             Err(e) => problems.push(format!("{who}: {e}")),
         }
-        if !cert.validity().is_valid() {
-            problems.push(format!("{who}: not valid now"));
+        if let Some(problem) = judge::validity_problem(&cert, judge::unix_now()) {
+            problems.push(format!("{who}: {problem}"));
         }
         if cert.version() != X509Version::V3 {
             problems.push(format!("{who}: not X.509 v3"));
@@ -456,6 +456,8 @@ pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let later = now + 200 * 365 * 24 * 3600;
+    let root_der = server_root(ctx).await?;
+    let root = parse(&root_der)?;
     let asks = [
         (String::new(), true),
         (format!("?session_id={session}"), true),
@@ -483,6 +485,15 @@ pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
                 .ok_or_else(|| {
                     Finding::mismatch("idCertPem holding a PEM certificate", entry.to_string())
                 })?;
+            // Each entry is a CacheableIDCert: its cache window holds now and its
+            // cacheSignature verifies with the root's key (core 6.4, PROFILE.server-idcert).
+            let problems = cache_problems(entry, &parse(&der)?, &root);
+            if !problems.is_empty() {
+                return Err(Finding::mismatch(
+                    format!("a CacheableIDCert for `{query}` with a current, signed cache window"),
+                    problems.join("; "),
+                ));
+            }
             found |= der == mine;
         }
         if found != expected {
@@ -500,6 +511,41 @@ pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
         }
     }
     Ok(())
+}
+
+/// PROFILE.idcert-issue: the subject of the issued ID-Cert is the CSR's pDN as it came, the
+/// same DER bytes (both read by `x509::subject_name_der`, a hand-written DER walk), not the
+/// same claims written anew.
+pub async fn subject_verbatim(ctx: &mut Ctx) -> CheckResult {
+    let account = account_of(ctx, ALICE)?;
+    let (session_id, key) = fresh_session();
+    let pem = build_csr(&account.name(&session_id), &key).map_err(Finding::harness)?;
+    let csr_der = x509_parser::pem::parse_x509_pem(pem.as_bytes())
+        .map_err(Finding::harness)?
+        .1
+        .contents;
+    let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+    record_session(ctx, &resp, &account, &session_id);
+    expect_status(&resp, &[201], "a sound ID-CSR for a new session of alice")?;
+    let body = resp.json().unwrap_or_default();
+    let cert_der = body["id_cert"]
+        .as_str()
+        .and_then(|pem| judge::pem_to_der(pem).ok())
+        .ok_or_else(|| Finding::mismatch("id_cert holding a PEM certificate", resp.text()))?;
+    let requested = crate::x509::subject_name_der(&csr_der).map_err(Finding::harness)?;
+    let issued = crate::x509::subject_name_der(&cert_der)
+        .map_err(|e| Finding::mismatch("a DER certificate with a subject Name", e.to_string()))?;
+    if issued == requested {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            format!(
+                "the subject Name of the ID-CSR, {}",
+                hex::encode(&requested)
+            ),
+            format!("the issued subject Name {}", hex::encode(&issued)),
+        ))
+    }
 }
 
 /// An ID-CSR for a session id in use is refused with 409: a session in use is never taken over
