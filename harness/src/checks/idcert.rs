@@ -36,7 +36,7 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(actor_lookup(ctx))),
         CheckDef::new("idcert.actor-certs", Must, "The ID-Certs the AS issued bind each actor session to its key per polyproto-core 6.1")
-            .requires(&["CORE.6.1.x509-v3", "CORE.6.1.pdn-actor-cn", "CORE.6.1.pdn-uid-fid", "CORE.6.1.pdn-session-id", "CORE.6.1.pdn-dc", "CORE.6.1.dc-issuer-subject-equal", "CORE.6.1.serial-unique", "CORE.6.1.validity-within-root", "CORE.6.1.session-id-format", "CORE.6.1.actor-not-ca", "CORE.6.1.actor-key-usage", "CORE.6.1.critical-extensions", "CORE.6.1.receiver-verify", "CORE.6.1.cert-per-session", "MLS.2.as-generate-credentials", "MLS.2.as-attest-binding", "MLS.2.as-role", "PROFILE.idcert-issue"])
+            .requires(&["CORE.6.1.x509-v3", "CORE.6.1.pdn-actor-cn", "CORE.6.1.pdn-uid-fid", "CORE.6.1.pdn-session-id", "CORE.6.1.pdn-dc", "CORE.6.1.dc-issuer-subject-equal", "CORE.6.1.serial-unique", "CORE.6.1.validity-within-root", "CORE.6.1.session-id-format", "CORE.6.1.actor-not-ca", "CORE.6.1.actor-key-usage", "CORE.6.1.critical-extensions", "MLS.2.as-generate-credentials", "MLS.2.as-attest-binding", "MLS.2.as-role", "PROFILE.idcert-issue"])
             .needs(&[Actors, Account])
             .judged_by(|ctx| Box::pin(actor_certs(ctx))),
         CheckDef::new("idcert.csr.other-actor", Must, "An ID-CSR whose common name is another actor's is refused with 400")
@@ -59,10 +59,14 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.6.1.session-id-unique", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
             .judged_by(|ctx| Box::pin(refuse_session_id_in_use(ctx))),
-        CheckDef::new("idcert.csr.second-factor", Should, "An ID-CSR without the right X-P2-Sensitive-Solution is refused with 403")
-            .requires(&["CORE.6.1.sensitive-action", "PROFILE.idcert-issue", "PROFILE.error-body"])
+        CheckDef::new("idcert.csr.second-factor", Must, "An ID-CSR without the right X-P2-Sensitive-Solution is refused, and no ID-Cert is issued")
+            .requires(&["CORE.6.1.sensitive-action"])
             .needs(&[Actors, Account])
-            .judged_by(|ctx| Box::pin(refuse_without_second_factor(ctx))),
+            .judged_by(|ctx| Box::pin(refuse_without_second_factor(ctx, false))),
+        CheckDef::new("idcert.csr.second-factor-403", Profile, "An ID-CSR without the right X-P2-Sensitive-Solution is refused with 403 and an error body")
+            .requires(&["PROFILE.idcert-issue", "PROFILE.error-body"])
+            .needs(&[Actors, Account])
+            .judged_by(|ctx| Box::pin(refuse_without_second_factor(ctx, true))),
         CheckDef::new("idcert.csr.subject-verbatim", Profile, "An issued ID-Cert's subject is the ID-CSR's subject Name, byte for byte")
             .requires(&["PROFILE.idcert-issue"])
             .needs(&[Actors, Account])
@@ -572,8 +576,10 @@ pub async fn refuse_session_id_in_use(ctx: &mut Ctx) -> CheckResult {
     )
 }
 
-/// A sound ID-CSR without the second factor, or with a wrong one, is refused with 403.
-pub async fn refuse_without_second_factor(ctx: &mut Ctx) -> CheckResult {
+/// A sound ID-CSR without the second factor, or with a wrong one, is refused: by the core
+/// document any refusal (a 4xx, no certificate), by PROFILE.idcert-issue (`exact`) a 403 with
+/// the error body.
+pub async fn refuse_without_second_factor(ctx: &mut Ctx, exact: bool) -> CheckResult {
     let account = account_of(ctx, ALICE)?;
     for (label, password) in [("missing", None), ("wrong", Some("p2mls-wrong-solution"))] {
         let (session_id, key) = fresh_session();
@@ -585,11 +591,15 @@ pub async fn refuse_without_second_factor(ctx: &mut Ctx) -> CheckResult {
         }
         let resp = ctx.send(req).await?;
         record_session(ctx, &resp, &account, &session_id);
-        expect_error(
-            &resp,
-            403,
-            &format!("an ID-CSR with a {label} X-P2-Sensitive-Solution to be refused"),
-        )?;
+        let what = format!("an ID-CSR with a {label} X-P2-Sensitive-Solution to be refused");
+        if exact {
+            expect_error(&resp, 403, &what)?;
+        } else if !(400..500).contains(&resp.status) {
+            return Err(Finding::mismatch(
+                format!("{what} (a 4xx, no ID-Cert)"),
+                format!("status {}", resp.status),
+            ));
+        }
     }
     Ok(())
 }
