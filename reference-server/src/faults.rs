@@ -80,6 +80,16 @@ pub enum Fault {
     CrashOnBadJson,
     /// ID-Certs break polyproto-core §6.1: the root without CA flags, actor certs with them.
     BrokenCertificates,
+    /// Actor ID-Certs are issued already expired (valid from two days ago to yesterday).
+    ExpiredActorCerts,
+    /// The root ID-Cert's self-signature does not verify (its last byte flipped); actor
+    /// certificates are still signed with the root's key.
+    BrokenRootSignature,
+    /// CacheableIDCert answers carry a cache window that ended an hour ago (correctly signed).
+    StaleCacheWindow,
+    /// Issued ID-Certs write the subject anew from its claims, common name before
+    /// uniqueIdentifier, instead of the CSR's subject Name bytes.
+    ReencodedSubject,
     /// Discovery without `ciphersuites` serves every suite instead of answering 400.
     DefaultCiphersuites,
     /// Discovery for an unknown actor answers 200 [] instead of 404.
@@ -94,6 +104,9 @@ pub enum Fault {
     AcceptOtherActor,
     /// KeyPackages of suites outside the registry are accepted.
     AcceptUnknownSuite,
+    /// An Add proposal may carry a KeyPackage of another suite than the group's: the
+    /// suite-mixing rule is skipped.
+    MixedSuites,
     /// KeyPackages naming an extension type outside RFC 9420's list and last_resort (a GREASE
     /// value, RFC 9420 §13.5) are refused instead of ignoring the unknown type.
     RefuseUnknownExtensions,

@@ -377,6 +377,68 @@ impl Ctx {
             .await
     }
 
+    /// A 404 that is to mean "no such resource" (a missing or foreign group, an unknown
+    /// actor). The document gives these 404s no body, so a bare 404 cannot tell a missing
+    /// resource from a missing route: when the body is not PROFILE.error-body's object, the
+    /// target is probed once (`mls_routes_served`), and a target that serves no route of the
+    /// mls API at all gets `unsupported` naming that cause instead of a pass.
+    pub async fn expect_not_found(&mut self, resp: &ApiResponse, what: &str) -> CheckResult {
+        expect_status(resp, &[404], what)?;
+        if is_error_body(resp) {
+            return Ok(());
+        }
+        match self.mls_routes_served().await? {
+            Ok(()) => Ok(()),
+            Err(probes) => Err(Finding::Unsupported(format!(
+                "the target serves no route of the mls API ({probes}), so its 404 here ({}) cannot tell a missing resource from a missing route",
+                snippet(&resp.text())
+            ))),
+        }
+    }
+
+    /// Whether the target serves any route under the mls API: requests that a server with the
+    /// routes answers with something other than 404 whatever its data (discovery of the
+    /// caller's own KeyPackages of a GREASE suite, which no package has, so nothing is taken
+    /// and concurrent checks see alice's packages untouched; a group's members without a
+    /// token, which the document secures). Asked once per run; `Err` lists what every probe got.
+    pub async fn mls_routes_served(&mut self) -> Result<Result<(), String>, Finding> {
+        #[derive(Default)]
+        struct Probed(Option<Result<(), String>>);
+        if let Some(known) = self.with_fixture(|probed: &mut Probed| probed.0.clone()) {
+            return Ok(known);
+        }
+        let mut requests = Vec::new();
+        let own = self.fid(ALICE);
+        // 0x0A0A: a GREASE value of RFC 9420's cipher suite registry.
+        let query = format!("ciphersuites={}", format_code_point(0x0A0A));
+        if let Ok((method, path)) = self.route("keypackages_discoverKeyPackages", &[("fid", &own)])
+        {
+            requests.push(ApiRequest::new(
+                method,
+                format!("{path}?{query}"),
+                self.auth(ALICE),
+            ));
+        }
+        let group = self.unique("p2mls-probe-group");
+        if let Ok((method, path)) = self.route("members_getMembers", &[("groupId", &group)]) {
+            requests.push(ApiRequest::new(method, path, Auth::None));
+        }
+        let mut seen = Vec::new();
+        let mut served = false;
+        for req in requests {
+            let resp = self.send(req.clone()).await?;
+            // A 5xx may come from a proxy in front of nothing; 404 is the missing route.
+            served |= resp.status != 404 && resp.status < 500;
+            seen.push(format!(
+                "{} {} answered {}",
+                req.method, req.path, resp.status
+            ));
+        }
+        let known = if served { Ok(()) } else { Err(seen.join("; ")) };
+        self.with_fixture(|probed: &mut Probed| probed.0 = Some(known.clone()));
+        Ok(known)
+    }
+
     /// Discovers and returns the list (200 with an array, or 204 read as empty).
     pub async fn discover_list(
         &mut self,

@@ -53,6 +53,12 @@ pub fn checks() -> Vec<CheckDef> {
             .isolated()
             .waits()
             .judged_by(|ctx| Box::pin(heartbeat_request(ctx))),
+        CheckDef::new("gateway.close.timeout", Must, "A silent client that is closed gets 4009, and any heartbeat request before it carries no data")
+            .requires(&["CORE.3.2.close-4009-timeout", "CORE.3.2.heartbeat-request-payload"])
+            .needs(&[Actors, Gateway])
+            .isolated()
+            .waits()
+            .judged_by(|ctx| Box::pin(timeout_close(ctx))),
         CheckDef::new("gateway.service.subscribe", Must, "Subscribing to `mls` is acknowledged with success")
             .requires(&["CORE.3.2.service-channel-subscribe", "CORE.3.2.service-channel-ack", "MLS.4.gateway-namespace", "MLS.4.subscribe"])
             .needs(&[Actors, Gateway])
@@ -414,6 +420,57 @@ pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
         ));
     }
     Ok(())
+}
+
+/// The MUST half of a silent client's end: whether or not the server asks for a heartbeat
+/// first (a SHOULD, `gateway.heartbeat.request`), a server that closes the connection does so
+/// with 4009 (core §3.2.5), and a heartbeat request it sends carries no data (core §3.2.3.9). A
+/// server that never closes a silent client breaks no MUST: `unsupported`.
+pub async fn timeout_close(ctx: &mut Ctx) -> CheckResult {
+    let (mut client, hello) = ctx.gateway("alice#timeout").await?;
+    let interval = hello["d"]["heartbeat_interval"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    if interval > MAX_WAIT_INTERVAL_MS {
+        return Err(Finding::Unsupported(format!(
+            "heartbeat interval {interval} ms is longer than the {MAX_WAIT_INTERVAL_MS} ms the harness waits; \
+             configure the target with a shorter one"
+        )));
+    }
+    let token = ctx.actors[ALICE].token.clone();
+    client.identify(&token).await.map_err(Finding::harness)?;
+    client.auto_heartbeat = false;
+    let patience = Duration::from_millis(interval * 6 + 4000);
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match client.recv(left).await {
+            Incoming::Event(e) if is(&e, NS_CORE, core_op::HEARTBEAT_REQUEST) => {
+                if e["d"] != json!({}) {
+                    return Err(Finding::mismatch(
+                        "a heartbeat request with an empty d",
+                        e.to_string(),
+                    ));
+                }
+            }
+            Incoming::Event(_) => {}
+            Incoming::Closed(Some(close::TIMEOUT)) => return Ok(()),
+            Incoming::Closed(code) => {
+                return Err(Finding::mismatch(
+                    "close code 4009 for a client that sent no heartbeat",
+                    format!("close code {}", close_code_text(code)),
+                ))
+            }
+            Incoming::Malformed(text) => {
+                return Err(Finding::mismatch("gateway events", text));
+            }
+            Incoming::Timeout => {
+                return Err(Finding::Unsupported(format!(
+                "the server did not close a client silent for {patience:?}: no close code to judge"
+            )))
+            }
+        }
+    }
 }
 
 async fn service_ack(

@@ -365,7 +365,8 @@ pub async fn unknown_fid(ctx: &mut Ctx) -> CheckResult {
     let nobody = format!("{}@{domain}", ctx.unique("nobody"));
     let query = ctx.suite_query();
     let resp = ctx.discover(ALICE, &nobody, &query).await?;
-    expect_status(&resp, &[404], "an unknown actor is not found")
+    ctx.expect_not_found(&resp, "an unknown actor is not found")
+        .await
 }
 
 pub async fn missing_suites(ctx: &mut Ctx) -> CheckResult {

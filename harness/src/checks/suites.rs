@@ -1278,21 +1278,19 @@ async fn other_suite_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .unwrap_or(0x0001);
     let other_suite = Ciphersuite::try_from(other_wire)
         .map_err(|_| Finding::Unsupported(format!("openmls lacks wire suite {other_wire:#06x}")))?;
-    // A sound Add of a package of this suite, with the package's bytes swapped for one of the
-    // other suite: only the DS's suite check stands between it and the group.
-    let carol = &run.clients[CAROL];
-    let same = carol
-        .key_package(run.suite, &KeyPackageOptions::default())
-        .map_err(Finding::harness)?;
+    // carol's KeyPackage of the other suite, sound in its own suite (it verifies there), in an
+    // Add that alice's openmls group frames, signs and tags as any proposal: openmls does not
+    // compare the package's suite with the group's when proposing, so the framing is right and
+    // only the DS's suite rule stands between the proposal and the group.
     let foreign = ctx.actors[CAROL]
         .mls
         .key_package(other_suite, &KeyPackageOptions::default())
         .map_err(Finding::harness)?;
-    let kp = crate::clients::mls::decode_key_package(&same).map_err(Finding::harness)?;
+    let kp = crate::clients::mls::decode_key_package(&foreign).map_err(Finding::harness)?;
     let crypto = openmls_rust_crypto::RustCrypto::default();
     let kp = kp
         .validate(&crypto, ProtocolVersion::Mls10)
-        .map_err(Finding::harness)?;
+        .map_err(|e| Finding::harness(format!("the other suite's KeyPackage: {e}")))?;
     let group = run.view(ALICE, "alice")?.openmls()?;
     let (message, _) = group
         .mls
@@ -1302,29 +1300,9 @@ async fn other_suite_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .mls
         .clear_pending_proposals(group.client.provider.storage())
         .map_err(Finding::harness)?;
-    let bytes = message.tls_serialize_detached().map_err(Finding::harness)?;
-    let (same_body, foreign_body) = (&same[4..], &foreign[4..]);
-    let at = bytes
-        .windows(same_body.len())
-        .position(|w| w == same_body)
-        .ok_or_else(|| Finding::harness("the KeyPackage is not inside the proposal"))?;
-    let mut spliced = bytes[..at].to_vec();
-    spliced.extend_from_slice(foreign_body);
-    spliced.extend_from_slice(&bytes[at + same_body.len()..]);
-    let (rest, _) = p2mls_protocol::wire::split_trailing_opaque(&spliced, 32)
-        .ok_or_else(|| Finding::harness("no tag"))?;
-    let (_, signature) = p2mls_protocol::wire::split_trailing_opaque(rest, 64)
-        .ok_or_else(|| Finding::harness("no signature"))?;
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let proposal = json!({
-        "id": hex::encode(sha2::Sha256::digest(&spliced)),
-        "type": "Add",
-        "keyPackage": crate::clients::mls::key_package_json(&foreign, &ctx.registry).map_err(Finding::harness)?,
-        "signature": b64.encode(signature),
-        "mlsMessage": b64.encode(&spliced),
-    });
+    let mut proposal = proposal_json(&message, "Add")?;
+    proposal["keyPackage"] =
+        crate::clients::mls::key_package_json(&foreign, &ctx.registry).map_err(Finding::harness)?;
     let group_id = group.id.clone();
     let (method, path) = ctx.route("groups_submitProposal", &[("groupId", &group_id)])?;
     let resp = ctx

@@ -11,7 +11,7 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::Signer;
-use p2mls_protocol::idcert::{read_csr_unverified, verify_csr};
+use p2mls_protocol::idcert::{read_csr_unverified, verify_csr, SubjectCopy};
 use p2mls_protocol::routes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,7 +24,7 @@ use crate::state::AppState;
 use crate::store::NewSession;
 
 /// How long issued actor ID-Certs are valid.
-const ACTOR_CERT_SECONDS: i64 = 30 * 24 * 3600;
+const ACTOR_CERT_SECONDS: u64 = 30 * 24 * 3600;
 /// How long clients may cache the server's ID-Cert answer.
 const SERVER_CERT_CACHE_SECONDS: u64 = 3600;
 
@@ -166,9 +166,21 @@ async fn new_id_cert(
         serial[0] |= 0x01; // and no leading zero byte
         serial
     };
+    let now = unix_now();
+    // Faults: an expired certificate, a subject written anew.
+    let validity = if state.config.faults.contains(&Fault::ExpiredActorCerts) {
+        (now - 2 * 24 * 3600, now - 24 * 3600)
+    } else {
+        (now - 60, now + ACTOR_CERT_SECONDS)
+    };
+    let subject = if state.config.faults.contains(&Fault::ReencodedSubject) {
+        SubjectCopy::Reordered
+    } else {
+        SubjectCopy::Verbatim
+    };
     let (pem, der) = state
         .identity
-        .issue(&csr, &serial, ACTOR_CERT_SECONDS)
+        .issue_with(&csr, &serial, validity, subject)
         .map_err(|e| ApiError::bad(format!("cannot issue an ID-Cert for this ID-CSR: {e}")))?;
     // The session belongs to the caller's account (the verified CSR names the same actor).
     let session_token = random_token();
@@ -264,9 +276,10 @@ async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {
 /// A CacheableIDCert (core 6.4, PROFILE.server-idcert): the PEM, a cache window from now, and
 /// hex of the root key's signature over the serial number and both bounds, in decimal.
 fn cacheable(state: &AppState, pem: &str, serial_decimal: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let mut now = unix_now();
+    if state.config.faults.contains(&Fault::StaleCacheWindow) {
+        now -= 2 * SERVER_CERT_CACHE_SECONDS;
+    }
     let until = now + SERVER_CERT_CACHE_SECONDS;
     let cache_signature = if state.config.faults.contains(&Fault::CacheSignatureOverPem) {
         let signed = format!("{pem}{now}{until}");
@@ -331,6 +344,12 @@ async fn actor_id_certs(
         }
     }
     Ok(axum::Json(out))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A big-endian unsigned integer in decimal (certificate serial numbers).
