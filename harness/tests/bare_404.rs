@@ -87,7 +87,12 @@ async fn a_server_without_the_mls_routes_gets_no_profile_pass_and_no_error() {
         panic!("expected a report");
     };
     for check in &report.checks {
-        eprintln!("{} {}: {}", check.verdict.as_str(), check.def.id, check.reason);
+        eprintln!(
+            "{} {}: {}",
+            check.verdict.as_str(),
+            check.def.id,
+            check.reason
+        );
     }
     assert!(report.checks.len() > 100, "every check ran");
     let mut wrong = Vec::new();
