@@ -397,10 +397,10 @@ impl Ctx {
     }
 
     /// Whether the target serves any route under the mls API: requests that a server with the
-    /// routes answers with something other than 404 whatever its data (discovery of the
-    /// caller's own KeyPackages of a GREASE suite, which no package has, so nothing is taken
-    /// and concurrent checks see alice's packages untouched; a group's members without a
-    /// token, which the document secures). Asked once per run; `Err` lists what every probe got.
+    /// routes answers with something other than 404 whatever its data (discovery and a group's
+    /// member list, both without a token, which the document secures: 401). Unauthenticated, so
+    /// the probe consumes no KeyPackage and touches no state other checks use. Asked once per
+    /// run; `Err` lists what every probe got.
     pub async fn mls_routes_served(&mut self) -> Result<Result<(), String>, Finding> {
         #[derive(Default)]
         struct Probed(Option<Result<(), String>>);
@@ -416,7 +416,7 @@ impl Ctx {
             requests.push(ApiRequest::new(
                 method,
                 format!("{path}?{query}"),
-                self.auth(ALICE),
+                Auth::None,
             ));
         }
         let group = self.unique("p2mls-probe-group");
