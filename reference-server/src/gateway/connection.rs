@@ -63,6 +63,13 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             reason: Utf8Bytes::from_static(reason),
         };
         let _ = socket.send(Message::Close(Some(frame))).await;
+        // Wait a moment for the client's side of the closing handshake (RFC 6455 §7.1.1), reading
+        // what it still sends: closing the TCP socket with unread bytes in its buffer would make
+        // the kernel reset the connection and discard the close frame just written.
+        let _ = tokio::time::timeout(LINGER, async {
+            while let Some(Ok(_)) = socket.recv().await {}
+        })
+        .await;
     }
     if let Some((fid, token)) = &conn.identity {
         let queue = queue.take();
@@ -71,6 +78,9 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             .detach(fid, conn.id, token, conn.log.clone(), queue);
     }
 }
+
+/// How long an erroring connection waits for the client's close before it ends.
+const LINGER: Duration = Duration::from_millis(500);
 
 impl Connection {
     fn has(&self, fault: Fault) -> bool {
