@@ -70,8 +70,13 @@ impl Observer for Progress {
     }
 }
 
-/// The line rewritten in place: checks done of all, and the running ones (at most three named).
+/// Rewrites the progress line in place.
 fn live_line(tally: &Tally) {
+    eprint!("\r\x1b[2K{}", live_text(tally));
+}
+
+/// The progress line: checks done of all, and the running ones (at most three named).
+fn live_text(tally: &Tally) -> String {
     let shown = tally
         .running
         .iter()
@@ -85,10 +90,7 @@ fn live_line(tally: &Tally) {
     } else {
         String::new()
     };
-    eprint!(
-        "\r\x1b[2K[{:>3}/{}] running {shown}{more}",
-        tally.done, tally.total
-    );
+    format!("[{:>3}/{}] running {shown}{more}", tally.done, tally.total)
 }
 
 fn one_line(text: &str, max: usize) -> String {
@@ -256,6 +258,23 @@ mod tests {
             trace: None,
             rate_limited: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_live_line_names_what_runs() {
+        let running = ["a.one", "b.two", "c.three", "d.four", "e.five"];
+        let line = live_text(&Tally {
+            done: 12,
+            total: 140,
+            running: &running,
+        });
+        assert_eq!(line, "[ 12/140] running a.one, b.two, c.three (+2)");
+        let line = live_text(&Tally {
+            done: 139,
+            total: 140,
+            running: &running[..1],
+        });
+        assert_eq!(line, "[139/140] running a.one");
     }
 
     #[test]
