@@ -761,12 +761,14 @@ impl Ctx {
             return Ok(url);
         }
         let req = ApiRequest::new(Method::GET, p2mls_protocol::gateway::DISCOVERY, Auth::None);
+        let recorded = self.recorder.exchanges.len();
         let resp = self.send(req).await?;
         let discovered = resp
             .json()
             .filter(|_| resp.status == 200)
             .and_then(|v| v["url"].as_str().map(str::to_owned));
-        self.recorder.exchanges.clear();
+        // The discovery is the run's, not the check's evidence; what the check sent before stays.
+        self.recorder.exchanges.truncate(recorded);
         let url = discovered
             .or_else(|| self.gateway_config.0.clone())
             .ok_or_else(|| {
