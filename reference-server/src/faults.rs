@@ -27,6 +27,29 @@ pub enum Fault {
     NoWellKnown,
     /// An actor's ID-Certs are not offered (the core 6.1.3 route answers 404).
     NoActorCerts,
+    /// A revoked session's token is still accepted by the MLS API (core 6.1.4).
+    RevokedTokenStillAccepted,
+    /// Revoking a session leaves its open gateway connections open (instead of closing them with
+    /// 4003, core 3.2.5).
+    NoCloseOnRevoke,
+    /// A revoked session's ID-Cert is listed without `invalidatedAt` (core 6.4.1).
+    RevokedCertNotMarked,
+    /// The `cacheSignature` of an invalidated ID-Cert leaves `invalidatedAt` out of what it signs.
+    InvalidatedAtUnsigned,
+    /// A revoked session's id is never given out again: an ID-CSR for it answers 409.
+    NoSessionIdReuse,
+    /// Sessions are revoked without the X-P2-Sensitive-Solution second factor.
+    RevokeWithoutSecondFactor,
+    /// A revocation matches the session id among every actor's sessions, so one actor revokes
+    /// another's session of that id.
+    RevokeAnyActor,
+    /// No New Session event (core op 3) is ever sent.
+    NoNewSessionEvent,
+    /// The New Session event also goes to the new session itself (on its first identify).
+    NewSessionEventToNewSession,
+    /// New Session events reach only sessions connected when the session is issued: an offline
+    /// session is not told on identify or resume.
+    NoNewSessionBacklog,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.
@@ -125,7 +148,8 @@ pub enum Fault {
     IssueUnverifiedCsr,
     /// An ID-CSR with a session id in use silently replaces that session instead of 409.
     SessionIdTakeover,
-    /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor.
+    /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor (revocations still
+    /// need it).
     NoSecondFactor,
     /// 400 answers carry a plain-text body instead of the profile's error object.
     PlainTextErrors,

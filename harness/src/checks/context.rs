@@ -761,12 +761,14 @@ impl Ctx {
             return Ok(url);
         }
         let req = ApiRequest::new(Method::GET, p2mls_protocol::gateway::DISCOVERY, Auth::None);
+        let recorded = self.recorder.exchanges.len();
         let resp = self.send(req).await?;
         let discovered = resp
             .json()
             .filter(|_| resp.status == 200)
             .and_then(|v| v["url"].as_str().map(str::to_owned));
-        self.recorder.exchanges.clear();
+        // The discovery is the run's, not the check's evidence; what the check sent before stays.
+        self.recorder.exchanges.truncate(recorded);
         let url = discovered
             .or_else(|| self.gateway_config.0.clone())
             .ok_or_else(|| {
@@ -812,9 +814,20 @@ impl Ctx {
             self.counter
         );
         self.counter += 1;
-        let (mut client, _) = self.gateway(&label).await?;
         let token = self.actors[actor].token.clone();
-        client.identify(&token).await.map_err(Finding::harness)?;
+        self.identified_with(&token, &label).await
+    }
+
+    /// A connection named `label`, identified with the session token `token` (the ready event
+    /// received, or identify otherwise seen to be accepted). Events before that are kept in the
+    /// client's `skipped`.
+    pub async fn identified_with(
+        &mut self,
+        token: &str,
+        label: &str,
+    ) -> Result<GatewayClient, Finding> {
+        let (mut client, _) = self.gateway(label).await?;
+        client.identify(token).await.map_err(Finding::harness)?;
         // Our profile confirms identify with a ready event (core op 12); the text confirms
         // nothing. Without op 12, a request only an identified client may make (a service
         // channel action: before identify it closes with 4003) tells whether identify took.

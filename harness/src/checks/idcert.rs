@@ -137,9 +137,10 @@ async fn server_root_answer(ctx: &mut Ctx) -> Result<(serde_json::Value, Vec<u8>
 }
 
 /// PROFILE.server-idcert (core 6.4): the cache window holds now, and `cacheSignature` is hex of
-/// the root key's Ed25519 signature over the serial number and the cache bounds in decimal,
-/// concatenated. Verified with ed25519-dalek against the key in the certificate itself.
-fn cache_problems(
+/// the root key's Ed25519 signature over the serial number of `cert` and the cache bounds (and
+/// `invalidatedAt`, if present) in decimal, concatenated. Verified with ed25519-dalek against the
+/// key of `signer`: the root, itself for the server's entry.
+pub(crate) fn cache_problems(
     body: &serde_json::Value,
     cert: &X509Certificate<'_>,
     signer: &X509Certificate<'_>,
@@ -185,7 +186,7 @@ fn cache_problems(
     problems
 }
 
-fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Finding> {
+pub(crate) fn parse(der: &[u8]) -> Result<X509Certificate<'_>, Finding> {
     judge::parse(der).map_err(|e| Finding::mismatch("a DER X.509 certificate", e))
 }
 
@@ -380,7 +381,7 @@ pub enum CsrForgery {
 }
 
 /// The account behind a session, known in reference mode only.
-fn account_of(ctx: &Ctx, actor: usize) -> Result<Account, Finding> {
+pub(crate) fn account_of(ctx: &Ctx, actor: usize) -> Result<Account, Finding> {
     ctx.actors[actor].account.clone().ok_or_else(|| {
         Finding::Unsupported(
             "needs the actors' account credentials, which only reference mode (registration \
@@ -391,7 +392,7 @@ fn account_of(ctx: &Ctx, actor: usize) -> Result<Account, Finding> {
 }
 
 /// An ID-CSR the target accepted opened a session: the clean-up lists it.
-fn record_session(
+pub(crate) fn record_session(
     ctx: &mut Ctx,
     resp: &crate::clients::http::ApiResponse,
     account: &crate::clients::actors::Account,
@@ -406,7 +407,7 @@ fn record_session(
 }
 
 /// A fresh session id and identity key for one more ID-CSR.
-fn fresh_session() -> (String, SigningKey) {
+pub(crate) fn fresh_session() -> (String, SigningKey) {
     (
         format!("p2mls-{}", crate::random_hex(4)),
         SigningKey::generate(&mut rand::rngs::OsRng),

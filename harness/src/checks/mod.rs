@@ -16,6 +16,7 @@ pub mod keypackages;
 pub mod operations;
 pub mod ratelimit;
 pub mod registration;
+pub mod sessions;
 pub mod suites;
 pub mod tls;
 pub mod unit;
@@ -34,6 +35,7 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
     checks.extend(groups::checks(spec));
     checks.extend(idcert::checks());
     checks.extend(registration::checks());
+    checks.extend(sessions::checks());
     checks.extend(gateway::checks());
     checks.extend(tls::checks());
     checks.extend(wellknown::checks());

@@ -109,6 +109,24 @@ impl Account {
         )
         .raw("text/plain", csr_pem)
     }
+
+    /// `DELETE /.p2/core/v1/session?session_id=…` with this account's token and second factor
+    /// (PROFILE.session-revoke); `label` names both secrets in the evidence.
+    pub fn revoke_request(&self, label: &str, session_id: &str) -> ApiRequest {
+        ApiRequest::new(
+            Method::DELETE,
+            format!("{}?session_id={session_id}", routes::SESSION),
+            Auth::Bearer {
+                token: self.token.clone(),
+                label: format!("ACCOUNT_{label}"),
+            },
+        )
+        .secret_header(
+            routes::SENSITIVE_SOLUTION_HEADER,
+            &self.password,
+            &format!("PASSWORD_{label}"),
+        )
+    }
 }
 
 impl Actor {

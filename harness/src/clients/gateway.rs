@@ -149,6 +149,9 @@ pub struct GatewayClient {
     pub unsequenced: Vec<String>,
     /// Answer heartbeat requests (op 11) automatically while waiting for something else.
     pub auto_heartbeat: bool,
+    /// Events `expect` passed over while waiting for another, in order (a check that waits for
+    /// one event can still judge what came before it).
+    pub skipped: Vec<Value>,
     closed: bool,
 }
 
@@ -198,6 +201,7 @@ impl GatewayClient {
             received: Vec::new(),
             unsequenced: Vec::new(),
             auto_heartbeat: true,
+            skipped: Vec::new(),
             closed: false,
         })
     }
@@ -325,6 +329,7 @@ impl GatewayClient {
                     {
                         self.heartbeat(&[]).await?;
                     }
+                    self.skipped.push(event);
                 }
                 Incoming::Closed(code) => {
                     return Err(Error::Transport(format!(
