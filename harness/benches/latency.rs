@@ -76,6 +76,9 @@ async fn main() {
     let mut config = p2mls_reference_server::Config::ephemeral(secret);
     config.gateway.heartbeat_interval_ms = p2mls::EMBEDDED_HEARTBEAT_MS;
     config.gateway.heartbeat_grace_ms = p2mls::EMBEDDED_HEARTBEAT_MS / 2;
+    // The limits the embedded server runs with, so the rate-limit checks have something to find.
+    p2mls::embedded_limits(&mut config);
+    let keypackage_limit = config.keypackage_limit;
     let server = p2mls_reference_server::spawn(config).await.expect("server");
     let upstream: std::net::SocketAddr = server
         .url()
@@ -89,7 +92,7 @@ async fn main() {
     std::fs::write(
         dir.join("target.toml"),
         format!(
-            "event_timeout_ms = 10000\n[actors]\nmode = \"reference\"\nregistration_secret = \"{secret}\"\n"
+            "event_timeout_ms = 10000\nkeypackage_limit = {keypackage_limit}\n[actors]\nmode = \"reference\"\nregistration_secret = \"{secret}\"\n"
         ),
     )
     .expect("write");
