@@ -143,8 +143,12 @@ pub enum Fault {
     /// At the KeyPackage limit, replacing the last-resort package answers 413: the replacement
     /// is counted as an addition, not a swap.
     LastResortSwapOverLimit,
-    /// FIDs in discovery and member paths compare case-sensitively.
+    /// FIDs in discovery, member and ID-Cert lookup paths compare case-sensitively.
     FidCaseSensitive,
+    /// Registration accepts upper-case letters in names and compares names byte for byte, so
+    /// `Alice` and `alice` become two actors (core 5: local names are unique and FIDs
+    /// case-insensitive).
+    CaseSensitiveNames,
     /// Bodies sent to a group's routes are parsed before visibility is checked, so a
     /// non-member's malformed body gets 400 instead of the 404 (PROFILE.error-body's order).
     ValidateBeforeVisibility,

@@ -35,6 +35,10 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.6.1.3.certs-on-request"])
             .needs(&[Actors])
             .judged_by(|ctx| Box::pin(actor_lookup(ctx))),
+        CheckDef::new("idcert.actor-lookup.fid-any-case", Must, "An actor's ID-Certs are found by its FID in another letter case")
+            .requires(&["CORE.5.fid-case-insensitive"])
+            .needs(&[Actors])
+            .judged_by(|ctx| Box::pin(actor_lookup_any_case(ctx))),
         CheckDef::new("idcert.actor-certs", Must, "The ID-Certs the AS issued bind each actor session to its key per polyproto-core 6.1")
             .requires(&["CORE.6.1.x509-v3", "CORE.6.1.pdn-actor-cn", "CORE.6.1.pdn-uid-fid", "CORE.6.1.pdn-session-id", "CORE.6.1.pdn-dc", "CORE.6.1.dc-issuer-subject-equal", "CORE.6.1.serial-unique", "CORE.6.1.validity-within-root", "CORE.6.1.session-id-format", "CORE.6.1.actor-not-ca", "CORE.6.1.actor-key-usage", "CORE.6.1.critical-extensions", "CORE.6.1.receiver-verify", "CORE.6.1.cert-per-session", "MLS.2.as-generate-credentials", "MLS.2.as-attest-binding", "MLS.2.as-role", "PROFILE.idcert-issue"])
             .needs(&[Actors, Account])
@@ -465,26 +469,7 @@ pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
     ];
     for (query, expected) in asks {
         let path = format!("{}{query}", routes::actor_idcerts(&fid));
-        let resp = ctx
-            .send(ApiRequest::new(Method::GET, path, Auth::None))
-            .await?;
-        expect_status(&resp, &[200], "the actor's ID-Certs")?;
-        let listed = resp
-            .json()
-            .and_then(|v| v.as_array().cloned())
-            .ok_or_else(|| {
-                Finding::mismatch("a JSON array of CacheableIDCert objects", resp.text())
-            })?;
-        let mut found = false;
-        for entry in &listed {
-            let der = entry["idCertPem"]
-                .as_str()
-                .and_then(|pem| judge::pem_to_der(pem).ok())
-                .ok_or_else(|| {
-                    Finding::mismatch("idCertPem holding a PEM certificate", entry.to_string())
-                })?;
-            found |= der == mine;
-        }
+        let (count, found) = lists_cert(ctx, path, &mine).await?;
         if found != expected {
             return Err(Finding::mismatch(
                 format!(
@@ -492,14 +477,61 @@ pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
                     if expected { "in" } else { "not in" }
                 ),
                 format!(
-                    "{} certificate(s), hers {}",
-                    listed.len(),
+                    "{count} certificate(s), hers {}",
                     if found { "among them" } else { "not" }
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// Core 5: FIDs are case-insensitive, so alice's ID-Certs are found by her FID written in upper
+/// case, and with only the domain in upper case (core 6.1.3's lookup route).
+pub async fn actor_lookup_any_case(ctx: &mut Ctx) -> CheckResult {
+    let fid = ctx.fid(ALICE);
+    let mine = ctx.actors[ALICE].mls.cert_der.clone();
+    let (local, domain) = fid.split_once('@').unwrap_or((fid.as_str(), ""));
+    for written in [
+        fid.to_uppercase(),
+        format!("{local}@{}", domain.to_uppercase()),
+    ] {
+        if written == fid {
+            continue;
+        }
+        let (count, found) = lists_cert(ctx, routes::actor_idcerts(&written), &mine).await?;
+        if !found {
+            return Err(Finding::mismatch(
+                format!("alice's current ID-Cert among those of `{written}` (her FID `{fid}`)"),
+                format!("{count} certificate(s), hers not among them"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Asks the ID-Cert lookup route (`path`) and tells how many certificates it listed and whether
+/// `cert` (DER) is one of them. Anything but 200 with an array of CacheableIDCert is a mismatch.
+async fn lists_cert(ctx: &mut Ctx, path: String, cert: &[u8]) -> Result<(usize, bool), Finding> {
+    let resp = ctx
+        .send(ApiRequest::new(Method::GET, path, Auth::None))
+        .await?;
+    expect_status(&resp, &[200], "the actor's ID-Certs")?;
+    let listed = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .ok_or_else(|| Finding::mismatch("a JSON array of CacheableIDCert objects", resp.text()))?;
+    let mut found = false;
+    for entry in &listed {
+        let der = entry["idCertPem"]
+            .as_str()
+            .and_then(|pem| judge::pem_to_der(pem).ok())
+            .ok_or_else(|| {
+                Finding::mismatch("idCertPem holding a PEM certificate", entry.to_string())
+            })?;
+        found |= der == cert;
+    }
+    Ok((listed.len(), found))
 }
 
 /// An ID-CSR for a session id in use is refused with 409: a session in use is never taken over

@@ -46,13 +46,18 @@ struct Registration {
 
 /// PROFILE.actor-registration's one rule for local names: `^[a-z0-9._%+-]{1,64}$` (the local
 /// part of core §5's FID pattern, limited to 64 characters).
-fn valid_local_name(name: &str, narrow: bool) -> bool {
+fn valid_local_name(name: &str, faults: &[Fault]) -> bool {
     // Fault: the rule the server had before issue 14, `[a-z0-9_.-]{1,32}`.
+    let narrow = faults.contains(&Fault::NarrowNames);
+    let upper = faults.contains(&Fault::CaseSensitiveNames);
     let (max, extra) = if narrow { (32, "_-.") } else { (64, "._%+-") };
     (1..=max).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
+        && name.chars().all(|c| {
+            c.is_ascii_lowercase()
+                || (upper && c.is_ascii_uppercase())
+                || c.is_ascii_digit()
+                || extra.contains(c)
+        })
 }
 
 async fn register(
@@ -65,8 +70,7 @@ async fn register(
     ) {
         return Err(ApiError::RegistrationDenied);
     }
-    let narrow = state.config.faults.contains(&Fault::NarrowNames);
-    if !valid_local_name(&body.name, narrow) {
+    if !valid_local_name(&body.name, &state.config.faults) {
         return Err(ApiError::bad(
             "name must be 1-64 characters of a-z, 0-9, ., _, %, + or -",
         ));
@@ -77,10 +81,12 @@ async fn register(
     let fid = format!("{}@{}", body.name, state.config.domain);
     let token = random_token();
     let (fid_out, token_out) = (fid.clone(), token.clone());
+    // Core 5: a local name is unique on this server, and FIDs are case-insensitive.
+    let case_sensitive = state.config.faults.contains(&Fault::CaseSensitiveNames);
     state
         .store
         .tx(move |tx| {
-            if tx.local_name_taken(&body.name)? {
+            if tx.local_name_taken(&body.name, case_sensitive)? {
                 return Err(ApiError::Conflict(
                     "name_taken",
                     format!("name `{}` is taken", body.name),
@@ -306,9 +312,16 @@ async fn actor_id_certs(
     };
     let (from, until) = (bound("notBefore")?, bound("notAfter")?);
     let lookup = fid.clone();
+    // Core 5: FIDs compare case-insensitively.
+    let case_sensitive = state.config.faults.contains(&Fault::FidCaseSensitive);
     let (known, certs) = state
         .store
-        .tx(move |tx| Ok((tx.actor_fid(&lookup, false)?, tx.actor_certs(&lookup)?)))
+        .tx(move |tx| {
+            Ok((
+                tx.actor_fid(&lookup, case_sensitive)?,
+                tx.actor_certs(&lookup, case_sensitive)?,
+            ))
+        })
         .await?;
     if known.is_none() {
         return Err(ApiError::NotFound);
