@@ -110,6 +110,12 @@ pub enum Fault {
     /// ID-CSRs are signed as they come: no self-signature, pDN, CA-request, caller or domain
     /// check (breaks CORE.6.1.csr-verify).
     IssueUnverifiedCsr,
+    /// ID-CSRs whose Ed25519 key has small order or a non-canonical encoding are signed: the
+    /// self-signature is verified without core 6.2.1's refusal of weak keys.
+    AcceptWeakKeys,
+    /// ID-CSRs whose self-signature carries S + L (the malleable form) are signed: S is reduced
+    /// modulo L instead of being refused (core 6.2.1).
+    AcceptMalleableSignatures,
     /// An ID-CSR with a session id in use silently replaces that session instead of 409.
     SessionIdTakeover,
     /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor.

@@ -21,6 +21,7 @@ pub mod faults;
 pub mod gateway;
 pub mod hub;
 pub mod json;
+pub mod lax_ed25519;
 pub mod middleware;
 pub mod mls;
 pub mod params;

@@ -8,19 +8,21 @@ use ed25519_dalek::SigningKey;
 // Building ID-CSRs (requests) with the shared format code is fine; judging what the target
 // answers is done with `matchers::idcert` only.
 use p2mls_protocol::idcert::{
-    build_csr, build_csr_requesting, build_csr_with_bare_ca_attributes, csr_with_flipped_signature,
+    build_csr, build_csr_requesting, build_csr_signed_by, build_csr_with_bare_ca_attributes,
+    csr_with_flipped_signature,
 };
 use p2mls_protocol::routes;
 use reqwest::Method;
 use serde::Serialize;
 use x509_parser::prelude::{X509Certificate, X509Version};
 
-use super::context::{expect_error, expect_status, Ctx, ALICE, BOB};
+use super::context::{expect_client_error, expect_error, expect_status, Ctx, ALICE, BOB};
 use super::unit::{CheckDef, Fixture};
 use crate::check::{CheckResult, Finding};
 use crate::clients::actors::Account;
 use crate::clients::http::{ApiRequest, Auth};
 use crate::matchers::idcert as judge;
+use crate::weak_ed25519;
 
 /// The ID-Cert checks: the served root, the issued actor certificates and ID-CSR refusals.
 pub fn checks() -> Vec<CheckDef> {
@@ -59,6 +61,14 @@ pub fn checks() -> Vec<CheckDef> {
             .requires(&["CORE.6.1.csr-verify", "CORE.6.1.actor-not-ca", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::RequestsCa))),
+        CheckDef::new("idcert.csr.weak-key", Must, "An ID-CSR whose Ed25519 key has small order, in any encoding, is refused with a client error")
+            .requires(&["CORE.6.2.1.weak-keys-refused", "CORE.6.1.csr-verify"])
+            .needs(&[Actors, Account])
+            .judged_by(|ctx| Box::pin(refuse_weak_key_csr(ctx))),
+        CheckDef::new("idcert.csr.malleable-signature", Must, "An ID-CSR whose self-signature carries S + L (the malleable form) is refused with a client error")
+            .requires(&["CORE.6.2.1.malleable-signatures-refused", "CORE.6.1.csr-verify"])
+            .needs(&[Actors, Account])
+            .judged_by(|ctx| Box::pin(refuse_malleable_csr(ctx))),
         CheckDef::new("idcert.csr.session-id-in-use", Must, "An ID-CSR for a session id in use is refused with 409, not taken over")
             .requires(&["CORE.6.1.session-id-unique", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
@@ -446,6 +456,59 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
         )?;
     }
     Ok(())
+}
+
+/// Core 6.2.1: weak public keys are refused. alice asks for ID-Certs of keys of small order (the
+/// neutral element, order 2, order 8, and the neutral element encoded non-canonically), each
+/// ID-CSR self-signed without a private key in the way only such keys allow
+/// (`weak_ed25519::sign_with_weak_key`, proven to pass a lax verifier). Any client error is the
+/// refusal; an ID-Cert for such a key would vouch for signatures anyone can make.
+pub async fn refuse_weak_key_csr(ctx: &mut Ctx) -> CheckResult {
+    let account = account_of(ctx, ALICE)?;
+    for key in weak_ed25519::weak_keys() {
+        if !weak_ed25519::is_small_order(&key.bytes) {
+            return Err(Finding::harness(format!(
+                "{} is not of small order",
+                key.what
+            )));
+        }
+        let (session_id, _) = fresh_session();
+        let pem = build_csr_signed_by(&account.name(&session_id), &key.bytes, |info| {
+            weak_ed25519::sign_with_weak_key(&key.bytes, info)
+        })
+        .map_err(|e| Finding::harness(format!("{}: {e}", key.what)))?;
+        let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+        record_session(ctx, &resp, &account, &session_id);
+        expect_client_error(
+            &resp,
+            &format!(
+                "an ID-CSR for {} ({}) to be refused",
+                key.what,
+                hex::encode(key.bytes)
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Core 6.2.1: malleable signatures are refused. alice's ID-CSR for a fresh key, its
+/// self-signature (R, S) replaced by (R, S + L): the same scalar modulo L, so a verifier that
+/// reduces S accepts it (`weak_ed25519::malleate` proves it), while S >= L is not canonical.
+pub async fn refuse_malleable_csr(ctx: &mut Ctx) -> CheckResult {
+    use ed25519_dalek::Signer;
+    let account = account_of(ctx, ALICE)?;
+    let (session_id, key) = fresh_session();
+    let public = key.verifying_key().to_bytes();
+    let pem = build_csr_signed_by(&account.name(&session_id), &public, |info| {
+        weak_ed25519::malleate(&public, info, key.sign(info).to_bytes())
+    })
+    .map_err(Finding::harness)?;
+    let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+    record_session(ctx, &resp, &account, &session_id);
+    expect_client_error(
+        &resp,
+        "an ID-CSR whose self-signature has S + L (S >= L) to be refused",
+    )
 }
 
 /// Core 6.1.3: the home server offers an actor's ID-Certs on request, also for a given time

@@ -11,7 +11,7 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::Signer;
-use p2mls_protocol::idcert::{read_csr_unverified, verify_csr};
+use p2mls_protocol::idcert::{read_csr_unverified, verify_csr, verify_csr_with};
 use p2mls_protocol::routes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -20,6 +20,7 @@ use crate::config::random_token;
 use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::json::Json;
+use crate::lax_ed25519::Lax;
 use crate::state::AppState;
 use crate::store::NewSession;
 
@@ -132,10 +133,22 @@ async fn new_id_cert(
     let body = std::str::from_utf8(&body)
         .map_err(|_| ApiError::bad("invalid ID-CSR: the body is not UTF-8 PEM text"))?;
     let unverified = state.config.faults.contains(&Fault::IssueUnverifiedCsr);
+    let faults = &state.config.faults;
+    let lax = Lax {
+        weak_keys: faults.contains(&Fault::AcceptWeakKeys),
+        malleable: faults.contains(&Fault::AcceptMalleableSignatures),
+    };
+    let verified = if lax.weak_keys || lax.malleable {
+        verify_csr_with(body, &|key, message, signature| {
+            lax.verify(key, message, signature)
+        })
+    } else {
+        verify_csr(body)
+    };
     let csr = if unverified {
         read_csr_unverified(body)
     } else {
-        match verify_csr(body) {
+        match verified {
             // The fault looks for a CA request in extensionRequest only, as this server once did.
             Err(p2mls_protocol::Error::RequestsCa)
                 if state
