@@ -27,6 +27,16 @@ pub enum Fault {
     NoWellKnown,
     /// An actor's ID-Certs are not offered (the core 6.1.3 route answers 404).
     NoActorCerts,
+    /// Encrypted private key material is answered 201 on upload but never stored (core 6.3).
+    KeyMaterialLost,
+    /// Key material uploaded again for a serial number replaces the stored one (no 409).
+    KeyMaterialOverwrite,
+    /// Key material downloads ignore the `serials` filter and list everything.
+    KeyMaterialIgnoresSerials,
+    /// Key material is deleted without the second factor of a sensitive action (core 4.2).
+    KeyMaterialDeleteWithoutSecondFactor,
+    /// Key material elements over the announced size limit are stored instead of refused (413).
+    KeyMaterialNoSizeLimit,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.

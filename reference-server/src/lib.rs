@@ -46,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::core::router())
         .merge(routes::keypackages::router())
+        .merge(routes::keymaterial::router())
         .merge(routes::groups::router())
         .merge(routes::relay::router())
         .merge(gateway::router())

@@ -179,7 +179,8 @@ async fn new_id_cert(
     }
     let serial = {
         use rand::RngCore;
-        let mut serial = [0u8; 16];
+        // 8 bytes: core beta.3 types serial numbers as uint64 (EncryptedPKM, invalidation).
+        let mut serial = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut serial);
         serial[0] &= 0x7F; // positive INTEGER
         serial[0] |= 0x01; // and no leading zero byte
@@ -378,6 +379,6 @@ fn decimal(bytes: &[u8]) -> String {
 }
 
 /// Compares secrets without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -101,6 +101,16 @@ impl Tx<'_> {
             .optional()?)
     }
 
+    /// The second factor of an actor's sensitive actions (its registration password).
+    pub fn actor_password(&self, fid: &str) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .0
+            .query_row("SELECT password FROM actors WHERE fid = ?1", [fid], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
     /// The stored spelling of an actor's FID; `case_sensitive` only for the fault that compares
     /// FIDs byte for byte (PROFILE.keypackage-one-time has them case-insensitive).
     pub fn actor_fid(&self, fid: &str, case_sensitive: bool) -> Result<Option<String>, ApiError> {

@@ -4,7 +4,7 @@
 //!
 //! All SQL of the server lives in this module: handlers open a transaction with `Store::tx` and
 //! call named queries on its `Tx`, one file per table family (`accounts`, `keypackages`,
-//! `groups`, `relay`). JSON columns come back parsed.
+//! `groups`, `relay`, `keymaterial`). JSON columns come back parsed.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,12 +15,14 @@ use crate::error::ApiError;
 
 mod accounts;
 mod groups;
+mod keymaterial;
 mod keypackages;
 mod relay;
 mod tx;
 
 pub use accounts::{Account, NewSession, Session};
 pub use groups::{GroupRow, MemberRow};
+pub use keymaterial::KeyMaterial;
 pub use keypackages::KeyPackageSummary;
 pub use relay::MessageRow;
 pub use tx::Tx;
@@ -29,6 +31,7 @@ pub use tx::Tx;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_relay.sql"),
+    include_str!("../../migrations/0003_key_material.sql"),
 ];
 
 /// Shared handle to the database.
