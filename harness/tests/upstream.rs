@@ -90,6 +90,59 @@ fn our_documents_are_structurally_equal_to_the_published_ones() {
     }
 }
 
+/// docs/TARGET.md says, for every operation of core beta.3, whether a run calls it or why an MLS
+/// home server need not serve it: each operationId of the published document is named there, and
+/// the file names none the document lacks.
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn target_md_accounts_for_every_core_operation() {
+    let doc = load(&shared().join("openapi-upstream/3.1.0/polyproto.core-v1.0-beta.3.yaml"));
+    let target = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/TARGET.md"),
+    )
+    .expect("docs/TARGET.md");
+    let mut ids = Vec::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("path item").values() {
+            if let Some(id) = op["operationId"].as_str() {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    assert_eq!(ids.len(), 35, "core beta.3 has 35 operations");
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !target.contains(&format!("`{id}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/TARGET.md does not account for {missing:?}"
+    );
+    // Names in backticks that look like operation ids must be the document's.
+    let named: Vec<&str> = target
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            [
+                "Registered_",
+                "Unregistered_",
+                "ResourceAddressingWithRelativeRoots_",
+            ]
+            .iter()
+            .any(|p| w.starts_with(p))
+        })
+        .collect();
+    let unknown: Vec<&&str> = named
+        .iter()
+        .filter(|w| !ids.iter().any(|id| id == *w))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "docs/TARGET.md names operations core beta.3 lacks: {unknown:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
 fn every_published_document_loads() {
