@@ -90,6 +90,73 @@ fn our_documents_are_structurally_equal_to_the_published_ones() {
     }
 }
 
+/// Our core beta.3 document restates the operations a run calls: each of its paths, schemas and
+/// security schemes is structurally the published one (text aside), it holds nothing the
+/// published one lacks, and none of its text is copied.
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn our_core_document_is_a_structurally_equal_part_of_the_published_one() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let ours = load(
+        &PathBuf::from(root).join("../specs/openapi/polyproto-core-v1.0-beta.3.openapi-3.1.yaml"),
+    );
+    let theirs = load(&shared().join("openapi-upstream/3.1.0/polyproto.core-v1.0-beta.3.yaml"));
+    let (ours_s, theirs_s) = (structure(&ours), structure(&theirs));
+    for key in ["openapi", "servers"] {
+        assert_eq!(ours_s[key], theirs_s[key], "{key} differs");
+    }
+    assert_eq!(ours["info"]["version"], theirs["info"]["version"]);
+    let paths = ours_s["paths"].as_object().expect("our paths");
+    assert!(!paths.is_empty());
+    for (path, item) in paths {
+        assert_eq!(
+            item, &theirs_s["paths"][path],
+            "{path} differs from the published document (or is not in it)"
+        );
+    }
+    for group in ["schemas", "securitySchemes"] {
+        for (name, value) in ours_s["components"][group].as_object().expect("components") {
+            assert_eq!(
+                value, &theirs_s["components"][group][name],
+                "components.{group}.{name} differs"
+            );
+        }
+    }
+    for tag in ours["tags"].as_array().expect("tags") {
+        assert!(
+            theirs["tags"].as_array().expect("tags").contains(tag),
+            "tag {tag} is not the published document's"
+        );
+    }
+    let mut theirs_text = Vec::new();
+    texts(&theirs, &mut theirs_text);
+    let mut ours_text = Vec::new();
+    texts(&ours, &mut ours_text);
+    for text in ours_text {
+        assert!(!theirs_text.contains(&text), "copied text: `{text}`");
+    }
+}
+
+/// Every `description`, `summary` and `title` string of a document.
+fn texts(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    Value::String(text)
+                        if matches!(key.as_str(), "description" | "summary" | "title") =>
+                    {
+                        out.push(text.clone())
+                    }
+                    other => texts(other, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| texts(v, out)),
+        _ => {}
+    }
+}
+
 /// docs/TARGET.md says, for every operation of core beta.3, whether a run calls it or why an MLS
 /// home server need not serve it: each operationId of the published document is named there, and
 /// the file names none the document lacks.

@@ -5,8 +5,9 @@
 //! `Registered_encryptedPKMsizeLimit`).
 //!
 //! Every check registers an actor of its own (reference mode) with two sessions, so its key
-//! material is data no other check touches, whatever runs beside it. Key material is judged as
-//! raw JSON against what was uploaded.
+//! material is data no other check touches, whatever runs beside it. Every answer is validated
+//! against our core beta.3 document (`specs/openapi/polyproto-core-v1.0-beta.3.openapi-3.1.yaml`),
+//! and key material is judged as raw JSON against what was uploaded.
 
 use std::collections::BTreeSet;
 
@@ -133,12 +134,40 @@ fn element(serial: u64) -> Value {
     })
 }
 
+/// Our core beta.3 document, parsed once.
+fn core_document() -> &'static p2mls_openapi::ApiSpec {
+    static DOCUMENT: std::sync::OnceLock<p2mls_openapi::ApiSpec> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(p2mls_openapi::ApiSpec::core_spec)
+}
+
+/// A documented status with a body its schema accepts (core beta.3).
+fn documented(resp: &ApiResponse, operation: &str) -> CheckResult {
+    core_document()
+        .check_response(
+            operation,
+            resp.status,
+            resp.content_type.as_deref(),
+            &resp.body,
+        )
+        .map_err(|problems| {
+            Finding::mismatch(
+                format!("an answer core beta.3 documents for {operation}"),
+                format!("status {}: {}", resp.status, problems.join("; ")),
+            )
+        })
+}
+
 async fn upload(ctx: &mut Ctx, owner: &Owner, elements: &[Value]) -> Result<ApiResponse, Finding> {
-    ctx.send(
-        ApiRequest::new(Method::POST, routes::KEY_MATERIAL, owner.actor.auth())
-            .json(&Value::Array(elements.to_vec())),
-    )
-    .await
+    let resp = ctx
+        .send(
+            ApiRequest::new(Method::POST, routes::KEY_MATERIAL, owner.actor.auth())
+                .json(&Value::Array(elements.to_vec())),
+        )
+        .await?;
+    if resp.status == 201 {
+        documented(&resp, "Registered_uploadEncryptedPKM")?;
+    }
+    Ok(resp)
 }
 
 /// Downloads the owner's key material (`serials` when given): the elements, none for 204.
@@ -155,6 +184,7 @@ async fn download(
         .send(ApiRequest::new(Method::GET, path, owner.actor.auth()))
         .await?;
     expect_status(&resp, &[200, 204], "the actor's key material")?;
+    documented(&resp, "Registered_getEncryptedPKM")?;
     if resp.status == 204 {
         return Ok(Vec::new());
     }
@@ -297,6 +327,7 @@ pub async fn size_limit(ctx: &mut Ctx) -> CheckResult {
         ))
         .await?;
     expect_status(&resp, &[200], "the key material upload limit")?;
+    documented(&resp, "Registered_encryptedPKMsizeLimit")?;
     let limit = resp
         .headers
         .iter()
