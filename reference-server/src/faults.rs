@@ -123,8 +123,8 @@ pub enum Fault {
     /// ID-CSRs whose Ed25519 key has small order or a non-canonical encoding are signed: the
     /// self-signature is verified without core 6.2.1's refusal of weak keys.
     AcceptWeakKeys,
-    /// ID-CSRs whose self-signature carries S + L (the malleable form) are signed: S is reduced
-    /// modulo L instead of being refused (core 6.2.1).
+    /// ID-CSRs whose self-signature, and KeyPackages whose signature, carries S + L (the
+    /// malleable form) are accepted: S is reduced modulo L instead of being refused (core 6.2.1).
     AcceptMalleableSignatures,
     /// An ID-CSR with a session id in use silently replaces that session instead of 409.
     SessionIdTakeover,
