@@ -62,13 +62,7 @@ struct Owner {
 
 /// Registers an actor for one check and opens a second session, so that it holds two ID-Certs.
 async fn owner(ctx: &mut Ctx) -> Result<Owner, Finding> {
-    let secret = ctx.registration_secret.clone().ok_or_else(|| {
-        Finding::Unsupported(
-            "needs an actor of its own, which only reference mode (the registration secret) \
-             gives the harness"
-                .into(),
-        )
-    })?;
+    let secret = super::registration::secret(ctx)?;
     let actor = crate::clients::actors::register(&ctx.http, &secret, "pkm", &crate::random_hex(4))
         .await
         .map_err(|e| Finding::mismatch("a fresh actor with an ID-Cert", e.to_string()))?;

@@ -33,8 +33,9 @@ pub fn checks() -> Vec<CheckDef> {
     ]
 }
 
-/// The registration secret, which only reference mode gives the harness.
-fn secret(ctx: &Ctx) -> Result<String, Finding> {
+/// The registration secret, which only reference mode gives the harness (`unsupported`
+/// without).
+pub(crate) fn secret(ctx: &Ctx) -> Result<String, Finding> {
     ctx.registration_secret.clone().ok_or_else(|| {
         Finding::Unsupported(
             "needs the registration secret, which only reference mode gives the harness".into(),
