@@ -4,6 +4,11 @@
 //! full run / bare replay is what the harness adds on top of the traffic itself. The server's
 //! state has moved on by the replay, so some answers differ; the traffic volume is the same.
 //!
+//! The full run is measured with the default concurrency and one check at a time, with every
+//! check and without the timer-bound ones (`CheckDef::waits`: their deliberate waits are not
+//! overhead); each row's bare replay is of that run's own traffic, sent one request after
+//! another.
+//!
 //! Run: `cargo bench -p p2mls --bench overhead`.
 
 use std::time::{Duration, Instant};
@@ -24,6 +29,63 @@ fn pem(der: &[u8]) -> String {
         "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
         lines.join("\n")
     )
+}
+
+/// Sends every recorded HTTP request and client gateway frame of `report` again, one after
+/// another, with no checking, no MLS and no waiting on the server's timers; returns the time it
+/// took and the numbers of requests and frames.
+async fn bare_replay(
+    http: &Http,
+    tokens: &[(String, String)],
+    report: &p2mls::report::Report,
+) -> (Duration, usize, usize) {
+    let fill = |text: &str| {
+        tokens.iter().fold(text.to_owned(), |t, (name, token)| {
+            t.replace(&format!("${name}"), token)
+        })
+    };
+    let started = Instant::now();
+    let (mut requests, mut frames) = (0usize, 0usize);
+    for check in &report.checks {
+        let Some(trace) = &check.trace else { continue };
+        for exchange in &trace.exchanges {
+            if let Some(sent) = &exchange.sent {
+                let _ = http.send(sent).await;
+                requests += 1;
+            }
+        }
+        let mut open: Vec<(String, GatewayClient)> = Vec::new();
+        for frame in &trace.transcript {
+            match frame.direction {
+                Direction::Note => {
+                    if let Some(url) = frame.payload.strip_prefix("open ") {
+                        if let Ok(c) =
+                            GatewayClient::connect(url, &frame.connection, Transcript::default())
+                                .await
+                        {
+                            open.push((frame.connection.clone(), c));
+                        }
+                    }
+                }
+                Direction::Sent => {
+                    if let Some((_, c)) = open.iter_mut().find(|(n, _)| *n == frame.connection) {
+                        let _ = c.send_text(fill(&frame.payload)).await;
+                        frames += 1;
+                    }
+                }
+                Direction::Received => {
+                    // Take what the server sends, without waiting on its timers.
+                    if let Some((_, c)) = open.iter_mut().find(|(n, _)| *n == frame.connection) {
+                        if let Incoming::Timeout = c.recv(Duration::from_millis(20)).await {}
+                    }
+                }
+            }
+        }
+        for (_, c) in open {
+            c.close().await;
+        }
+    }
+    (started.elapsed(), requests, frames)
 }
 
 #[tokio::main]
@@ -64,91 +126,47 @@ async fn main() {
         ),
     )
     .expect("write");
-    let args = RunArgs {
-        target: Some(server.url()),
-        config: Some(dir.join("target.toml")),
-        capture: true,
-        ..Default::default()
-    };
-    let started = Instant::now();
-    let RunOutput::Certified(report) = p2mls::run(&args).await.expect("run") else {
-        panic!("expected a report");
-    };
-    let full = started.elapsed();
-    assert!(report.gate.passed(), "the run failed");
-
-    let fill = |text: &str| {
-        tokens.iter().fold(text.to_owned(), |t, (name, token)| {
-            t.replace(&format!("${name}"), token)
-        })
-    };
-    let started = Instant::now();
-    let (mut requests, mut frames) = (0usize, 0usize);
-    let mut slowest_check = (String::new(), Duration::ZERO);
-    for check in &report.checks {
-        let Some(trace) = &check.trace else { continue };
-        let check_started = Instant::now();
-        for exchange in &trace.exchanges {
-            if let Some(sent) = &exchange.sent {
-                let _ = http.send(sent).await;
-                requests += 1;
-            }
-        }
-        let mut open: Vec<(String, GatewayClient)> = Vec::new();
-        for frame in &trace.transcript {
-            match frame.direction {
-                Direction::Note => {
-                    if let Some(url) = frame.payload.strip_prefix("open ") {
-                        if let Ok(c) =
-                            GatewayClient::connect(url, &frame.connection, Transcript::default())
-                                .await
-                        {
-                            open.push((frame.connection.clone(), c));
-                        }
-                    }
-                }
-                Direction::Sent => {
-                    if let Some((_, c)) = open.iter_mut().find(|(n, _)| *n == frame.connection) {
-                        let _ = c.send_text(fill(&frame.payload)).await;
-                        frames += 1;
-                    }
-                }
-                Direction::Received => {
-                    // Take what the server sends, without waiting on its timers.
-                    if let Some((_, c)) = open.iter_mut().find(|(n, _)| *n == frame.connection) {
-                        if let Incoming::Timeout = c.recv(Duration::from_millis(20)).await {}
-                    }
-                }
-            }
-        }
-        for (_, c) in open {
-            c.close().await;
-        }
-        if check_started.elapsed() > slowest_check.1 {
-            slowest_check = (check.def.id.clone(), check_started.elapsed());
+    let waits: Vec<String> = p2mls::checks::catalogue(&p2mls::spec::ApiSpec::default_spec())
+        .into_iter()
+        .filter(|c| c.waits)
+        .map(|c| c.id)
+        .collect();
+    println!(
+        "| checks | checks at once | requests | client frames | full run | bare replay | ratio |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for skip in [Vec::new(), waits.clone()] {
+        for jobs in [p2mls::runner::DEFAULT_JOBS, 1] {
+            let args = RunArgs {
+                target: Some(server.url()),
+                config: Some(dir.join("target.toml")),
+                capture: true,
+                jobs,
+                skip: skip.clone(),
+                ..Default::default()
+            };
+            let started = Instant::now();
+            let RunOutput::Certified(report) = p2mls::run(&args).await.expect("run") else {
+                panic!("expected a report");
+            };
+            let full = started.elapsed();
+            assert!(report.gate.passed(), "the run failed");
+            let (replay, requests, frames) = bare_replay(&http, &tokens, &report).await;
+            println!(
+                "| {}{} | {jobs} | {requests} | {frames} | {:.2} s | {:.2} s | {:.2} |",
+                report.checks.len(),
+                if skip.is_empty() {
+                    ""
+                } else {
+                    " (without the timer-bound ones)"
+                },
+                full.as_secs_f64(),
+                replay.as_secs_f64(),
+                full.as_secs_f64() / replay.as_secs_f64(),
+            );
         }
     }
-    let replay = started.elapsed();
-    let heartbeat = report
-        .checks
-        .iter()
-        .find(|c| c.def.id == "gateway.heartbeat.request")
-        .map_or(Duration::ZERO, |c| c.duration);
-    println!("| checks | requests | client frames | full run | bare replay | ratio | ratio without the heartbeat-request wait |");
-    println!("|---|---|---|---|---|---|---|");
-    println!(
-        "| {} | {requests} | {frames} | {:.2} s | {:.2} s | {:.1} | {:.1} |",
-        report.checks.len(),
-        full.as_secs_f64(),
-        replay.as_secs_f64(),
-        full.as_secs_f64() / replay.as_secs_f64(),
-        (full - heartbeat).as_secs_f64() / replay.as_secs_f64(),
-    );
-    println!(
-        "(slowest replayed check: {} in {:.0} ms)",
-        slowest_check.0,
-        slowest_check.1.as_secs_f64() * 1e3
-    );
+    println!("(timer-bound checks: {})", waits.join(", "));
     server.stop().await;
     let _ = std::fs::remove_dir_all(&dir);
 }

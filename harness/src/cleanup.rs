@@ -20,7 +20,7 @@ const MAX_DRAIN: usize = 512;
 /// Removes what the API lets the run remove and lists the rest.
 pub async fn clean_up(ctx: &mut Ctx) -> Cleanup {
     let mut cleanup = Cleanup::default();
-    let ledger = ctx.ledger.clone();
+    let ledger = ctx.ledger().clone();
     let ours: BTreeSet<&str> = ledger
         .keypackages
         .iter()

@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 
 use crate::check::Verdict;
 use crate::redact::redact;
-use crate::runner::{CheckReport, Observer};
+use crate::runner::{CheckReport, Observer, Tally};
 
 /// How the runner reports progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -35,13 +35,13 @@ impl Progress {
 }
 
 impl Observer for Progress {
-    fn started(&self, index: usize, total: usize, id: &str) {
+    fn started(&self, tally: &Tally, _id: &str) {
         if *self == Progress::Live {
-            eprint!("\r\x1b[2K[{:>3}/{total}] running {id}", index);
+            live_line(tally);
         }
     }
 
-    fn ended(&self, index: usize, total: usize, report: &CheckReport) {
+    fn ended(&self, tally: &Tally, report: &CheckReport) {
         if *self == Progress::Silent {
             return;
         }
@@ -52,17 +52,45 @@ impl Observer for Progress {
         };
         if report.verdict != Verdict::Pass {
             eprintln!(
-                "{clear}[{:>3}/{total}] {:<11} {}: {}",
-                index + 1,
+                "{clear}[{:>3}/{}] {:<11} {}: {}",
+                tally.done,
+                tally.total,
                 report.verdict.as_str(),
                 report.def.id,
                 one_line(&report.reason, 300)
             );
         }
-        if *self == Progress::Live && index + 1 == total {
-            eprint!("\r\x1b[2K");
+        if *self == Progress::Live {
+            if tally.done == tally.total {
+                eprint!("\r\x1b[2K");
+            } else {
+                live_line(tally);
+            }
         }
     }
+}
+
+/// Rewrites the progress line in place.
+fn live_line(tally: &Tally) {
+    eprint!("\r\x1b[2K{}", live_text(tally));
+}
+
+/// The progress line: checks done of all, and the running ones (at most three named).
+fn live_text(tally: &Tally) -> String {
+    let shown = tally
+        .running
+        .iter()
+        .take(3)
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = tally.running.len().saturating_sub(3);
+    let more = if more > 0 {
+        format!(" (+{more})")
+    } else {
+        String::new()
+    };
+    format!("[{:>3}/{}] running {shown}{more}", tally.done, tally.total)
 }
 
 fn one_line(text: &str, max: usize) -> String {
@@ -104,6 +132,31 @@ pub fn causes(checks: &[CheckReport]) -> Vec<Cause> {
     // Stable: equal counts keep the order of the checks.
     groups.sort_by_key(|g| std::cmp::Reverse(g.checks.len()));
     groups
+}
+
+/// The differential run's line for a person: how many differences from the reference server,
+/// and where (each check with the exchanges and frames that differ, the most first).
+pub fn difference_lines(differences: &[crate::differential::Difference]) -> Vec<String> {
+    if differences.is_empty() {
+        return Vec::new();
+    }
+    let mut by_check: Vec<(&str, Vec<&str>)> = Vec::new();
+    for d in differences {
+        match by_check.iter_mut().find(|(check, _)| *check == d.check) {
+            Some((_, at)) => at.push(&d.at),
+            None => by_check.push((&d.check, vec![&d.at])),
+        }
+    }
+    by_check.sort_by_key(|(_, at)| std::cmp::Reverse(at.len()));
+    let mut lines = vec![format!(
+        "differential: {} difference(s) from the reference server in {} check(s)",
+        differences.len(),
+        by_check.len()
+    )];
+    for (check, at) in by_check {
+        lines.push(format!("  {check}: {}", at.join(", ")));
+    }
+    lines
 }
 
 /// The end-of-run lines for a person: each cause once, with how many checks it broke.
@@ -201,9 +254,51 @@ mod tests {
             evidence: None,
             spec_findings: Vec::new(),
             duration: std::time::Duration::ZERO,
+            started: std::time::Duration::ZERO,
             trace: None,
             rate_limited: Vec::new(),
         }
+    }
+
+    #[test]
+    fn the_live_line_names_what_runs() {
+        let running = ["a.one", "b.two", "c.three", "d.four", "e.five"];
+        let line = live_text(&Tally {
+            done: 12,
+            total: 140,
+            running: &running,
+        });
+        assert_eq!(line, "[ 12/140] running a.one, b.two, c.three (+2)");
+        let line = live_text(&Tally {
+            done: 139,
+            total: 140,
+            running: &running[..1],
+        });
+        assert_eq!(line, "[139/140] running a.one");
+    }
+
+    #[test]
+    fn differences_are_counted_and_placed() {
+        let d = |check: &str, at: &str| crate::differential::Difference {
+            check: check.into(),
+            at: at.into(),
+            target: String::new(),
+            reference: String::new(),
+        };
+        assert!(difference_lines(&[]).is_empty());
+        let lines = difference_lines(&[
+            d("a.one", "http[0]"),
+            d("b.two", "http[1]"),
+            d("b.two", "gateway[3]"),
+        ]);
+        assert_eq!(
+            lines,
+            vec![
+                "differential: 3 difference(s) from the reference server in 2 check(s)",
+                "  b.two: http[1], gateway[3]",
+                "  a.one: http[0]",
+            ]
+        );
     }
 
     #[test]

@@ -63,9 +63,9 @@ fn http_lines(report: &CheckReport) -> Vec<String> {
                 .and_then(|(_, rest)| rest.find('/').map(|i| rest[i..].to_owned()))
                 .unwrap_or_else(|| url.to_owned());
             format!(
-                "{method} {} -> {:?} {}",
+                "{method} {} -> {} {}",
                 redact(&path),
-                x.status,
+                x.status_text(),
                 body_shape(&x.body)
             )
         })
@@ -81,9 +81,9 @@ fn gateway_lines(report: &CheckReport) -> Vec<String> {
         .filter(|f| !f.payload.starts_with("open "))
         .map(|f| {
             format!(
-                "{} {:?} {}",
+                "{} {} {}",
                 redact(&f.connection),
-                f.direction,
+                f.direction.as_str(),
                 body_shape(&f.payload)
             )
         })

@@ -94,6 +94,11 @@ pub struct RunArgs {
     /// (default 5000; a target's config has its own `event_timeout_ms`).
     #[arg(long)]
     pub embedded_event_timeout_ms: Option<u64>,
+    /// The heartbeat interval the embedded server announces, in milliseconds (default 1500, so
+    /// the heartbeat-request check waits seconds, not a minute; the text recommends 30000 to
+    /// 60000, so `gateway.heartbeat-interval` is non-strict at the default).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(100..=u64::from(u32::MAX)))]
+    pub embedded_heartbeat_ms: Option<u64>,
     /// MLS wire code point that carries the 0xF110 Hybrid PQS suite (default 0x004F; the target
     /// must use the same).
     #[arg(long, value_parser = parse_wire)]
@@ -125,6 +130,10 @@ pub struct RunArgs {
     /// line per check that does not pass).
     #[arg(long, short)]
     pub quiet: bool,
+    /// Checks run at once (1: one after another). Checks that share state on the target wait
+    /// for each other whatever the number; the report is the same in any order.
+    #[arg(long, short = 'j', default_value_t = runner::DEFAULT_JOBS, value_parser = parse_jobs)]
+    pub jobs: usize,
     /// How results are printed at the end: `github` adds GitHub Actions annotations (`auto`:
     /// when GITHUB_ACTIONS=true).
     #[arg(long, value_enum, default_value_t)]
@@ -132,6 +141,13 @@ pub struct RunArgs {
     /// Start the embedded server with a deliberate fault (to see the harness catch it).
     #[arg(long = "embedded-fault", value_name = "NAME")]
     pub embedded_faults: Vec<Fault>,
+}
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!("`{text}` is not a number of checks from 1 to 256")),
+    }
 }
 
 fn parse_wire(text: &str) -> Result<u16, String> {
@@ -219,6 +235,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, Error> {
             strict: args.strict,
             capture: args.differential || args.capture,
             progress: console::Progress::for_stderr(args.quiet),
+            jobs: args.jobs,
             rate,
             cleanup: !args.no_cleanup,
             interrupt: args.interrupt.clone(),
@@ -237,6 +254,7 @@ pub async fn run(args: &RunArgs) -> Result<RunOutput, Error> {
                 strict: args.strict,
                 capture: true,
                 progress: console::Progress::Silent,
+                jobs: args.jobs,
                 rate: None,
                 cleanup: true,
                 interrupt: args.interrupt.clone(),
@@ -309,9 +327,11 @@ async fn start_embedded(
     if !args.differential {
         server_config.faults = args.embedded_faults.clone();
     }
-    // Short heartbeats so that the heartbeat-request check need not wait long.
-    server_config.gateway.heartbeat_interval_ms = EMBEDDED_HEARTBEAT_MS;
-    server_config.gateway.heartbeat_grace_ms = EMBEDDED_HEARTBEAT_MS / 2;
+    // Short heartbeats so that the heartbeat-request check need not wait long (reported as
+    // such by the interval's SHOULD check).
+    let heartbeat = args.embedded_heartbeat_ms.unwrap_or(EMBEDDED_HEARTBEAT_MS);
+    server_config.gateway.heartbeat_interval_ms = heartbeat;
+    server_config.gateway.heartbeat_grace_ms = heartbeat / 2;
     embedded_limits(&mut server_config);
     let (identity, anchors) = embedded_tls(&server_config.faults).map_err(|e| {
         Error::Usage(format!(
@@ -385,6 +405,8 @@ struct Mode {
     /// Keep every check's exchanges and frames (differential runs).
     capture: bool,
     progress: console::Progress,
+    /// Checks running at once.
+    jobs: usize,
     /// Requests per second across the run.
     rate: Option<f64>,
     /// Remove what the run created, as far as the API allows, when it ends.
@@ -477,23 +499,25 @@ async fn certify(
     ctx.keypackage_limit = config.keypackage_limit;
     if let ActorSource::Reference {
         registration_secret,
-        ..
+        name_prefix,
     } = &config.actors
     {
         ctx.registration_secret = Some(registration_secret.clone());
+        ctx.name_prefix = name_prefix.clone();
     }
     ctx.check_timeout = config.check_timeout();
     ctx.tls = config.tls.clone();
-    ctx.tls_probe = probe;
+    ctx.tls_probe = probe.map(std::sync::Arc::new);
     ctx.blocked = blocked;
     ctx.interrupt = mode.interrupt;
     for actor in ctx.actors.iter().filter(|a| a.account.is_some()) {
-        ctx.ledger.actors.push(actor.fid.clone());
-        ctx.ledger
+        let mut ledger = ctx.ledger();
+        ledger.actors.push(actor.fid.clone());
+        ledger
             .sessions
             .push((actor.fid.clone(), actor.session_id.clone()));
     }
-    let results = runner::run(&mut ctx, defs, mode.strict, &mode.progress).await;
+    let results = runner::run(&mut ctx, defs, mode.strict, mode.jobs, &mode.progress).await;
     // Bounded like a check: a target that stops answering cannot hold the run's end.
     let cleanup = if mode.cleanup {
         let limit = ctx.check_timeout;
@@ -501,7 +525,10 @@ async fn certify(
             tokio::time::timeout(limit, cleanup::clean_up(&mut ctx))
                 .await
                 .unwrap_or_else(|_| cleanup::Cleanup {
-                    errors: vec![format!("the clean-up did not finish within {limit:?}")],
+                    errors: vec![format!(
+                        "the clean-up did not finish within {} s",
+                        limit.as_secs()
+                    )],
                     ..Default::default()
                 }),
         )

@@ -157,6 +157,9 @@ async fn run(args: RunArgs) -> i32 {
             for line in p2mls::console::summary_lines(&report.checks) {
                 println!("{line}");
             }
+            for line in p2mls::console::difference_lines(&report.differences) {
+                println!("{line}");
+            }
             if args.format.github() {
                 for line in p2mls::console::github_annotations(&report.checks) {
                     println!("{line}");

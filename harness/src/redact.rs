@@ -29,8 +29,9 @@ pub fn redact(text: &str) -> String {
                 j += 1;
             }
             let word: String = chars[start..j].iter().collect();
-            // Long runs are base64 blobs (which may hold '/'); shorter ones are path-like.
-            if word.len() >= 40 || !word.contains('/') {
+            // Long runs are base64 blobs (which may hold '/'), unless they read as a path: a
+            // route keeps its words and only its ids become placeholders.
+            if !path_like(&word) && (word.len() >= 40 || !word.contains('/')) {
                 out.push_str(&redact_word(&word));
             } else {
                 let parts: Vec<String> = word.split('/').map(redact_word).collect();
@@ -43,6 +44,17 @@ pub fn redact(text: &str) -> String {
         i += 1;
     }
     out
+}
+
+/// A run with '/' that has a lowercase word among its segments (`p2/mls/v1/groups/<id>`), which
+/// base64 practically never does, and no segment too long for a path.
+fn path_like(word: &str) -> bool {
+    let segments: Vec<&str> = word.split('/').collect();
+    segments.len() > 2
+        && segments
+            .iter()
+            .any(|s| s.len() >= 3 && s.chars().all(|c| c.is_ascii_lowercase()))
+        && segments.iter().all(|s| s.len() < 64)
 }
 
 fn redact_word(word: &str) -> String {
@@ -68,6 +80,20 @@ fn redact_word(word: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn routes_keep_their_words() {
+        let text = "curl -X POST http://127.0.0.1:4000/.p2/mls/v1/groups/81a999781f92e7d13df20a8e5b6fdc24/commits";
+        assert_eq!(
+            redact(text),
+            "curl -X POST http://127.0.0.1:<port>/.p2/mls/v1/groups/<id>/commits"
+        );
+        // A base64 blob with '/' is still one placeholder.
+        assert_eq!(
+            redact("AAAAB3NzaC1yc2EAAAADAQAB/AAABAQCx9Y+Z/abc1234567890QQ=="),
+            "<blob>"
+        );
+    }
 
     #[test]
     fn volatile_values_are_replaced() {

@@ -1,4 +1,5 @@
-//! Runs the selected checks in order, applies levels, and gates on `--expect`.
+//! Runs the selected checks (independent ones concurrently), applies levels, and gates on
+//! `--expect`.
 
 use crate::Error;
 use std::panic::AssertUnwindSafe;
@@ -9,6 +10,7 @@ use globset::{Glob, GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::check::{verdict_for, CheckResult, Evidence, Finding, Level, SpecFinding, Verdict};
+use crate::checks::context::Recorder;
 use crate::checks::{CheckDef, Ctx};
 
 /// A finished check.
@@ -25,6 +27,9 @@ pub struct CheckReport {
     pub spec_findings: Vec<SpecFinding>,
     #[serde(skip)]
     pub duration: Duration,
+    /// When the check started, since the run's first check started (the report's timeline).
+    #[serde(skip)]
+    pub started: Duration,
     /// Every exchange and frame of the check, kept in differential mode (`Ctx::capture`).
     #[serde(skip)]
     pub trace: Option<Evidence>,
@@ -81,121 +86,238 @@ async fn judge(def: &CheckDef, ctx: &mut Ctx) -> CheckResult {
 
 pub use crate::checks::context::CHECK_TIMEOUT;
 
-/// Told when each check starts and ends (the console's progress line).
-pub trait Observer: Sync {
-    /// Before check `index` (0-based) of `total` starts.
-    fn started(&self, index: usize, total: usize, id: &str);
-    /// After it ended with `report`.
-    fn ended(&self, index: usize, total: usize, report: &CheckReport);
+/// Where the run stands when a check starts or ends.
+pub struct Tally<'a> {
+    /// Checks that have ended.
+    pub done: usize,
+    pub total: usize,
+    /// Ids of the checks running now, in declaration order.
+    pub running: &'a [&'a str],
 }
 
-/// Runs `defs` against the context, telling `progress` as each check starts and ends.
+/// Told when each check starts and ends (the console's progress line). Checks run concurrently,
+/// so calls come in the order checks start and end, not in declaration order.
+pub trait Observer: Sync {
+    /// Before check `id` starts.
+    fn started(&self, tally: &Tally, id: &str);
+    /// After a check ended with `report`.
+    fn ended(&self, tally: &Tally, report: &CheckReport);
+}
+
+/// Checks running at once by default: the work is I/O-bound (requests, timers), and each check
+/// holds little memory.
+pub const DEFAULT_JOBS: usize = 8;
+
+/// Runs `defs` against the context, up to `jobs` at a time (0: `DEFAULT_JOBS`): a check starts
+/// once every check it conflicts with (`CheckDef::conflicts_with`) and that precedes it has ended;
+/// checks that wait on the target's timers precede the others, then declaration order decides. Reports come back in declaration order whatever the order of running.
 pub async fn run(
     ctx: &mut Ctx,
     defs: Vec<CheckDef>,
     strict: bool,
+    jobs: usize,
     progress: &dyn Observer,
 ) -> Vec<CheckReport> {
+    use futures_util::stream::{FuturesUnordered, StreamExt};
+
     let total = defs.len();
-    let mut reports = Vec::new();
-    for (index, def) in defs.into_iter().enumerate() {
-        progress.started(index, total, &def.id);
-        ctx.recorder.begin();
-        let started = Instant::now();
-        let limit = ctx.check_timeout;
-        let mut interrupt = ctx.interrupt.clone();
-        let result = if interrupt.as_ref().is_some_and(|i| *i.borrow()) {
-            Err(Finding::harness("not run: the run was interrupted"))
-        } else {
-            // A panic in a check (a harness bug a target's answer provoked) is that check's
-            // error, not the end of the run.
-            let guarded = AssertUnwindSafe(judge(&def, ctx)).catch_unwind();
-            let bounded = tokio::time::timeout(limit, guarded);
-            let interrupted = async {
-                match interrupt.as_mut() {
-                    Some(rx) => {
-                        let _ = rx.wait_for(|stop| *stop).await;
-                    }
-                    None => std::future::pending::<()>().await,
-                }
+    // 0 (a `RunArgs::default()`) is the default; one at a time runs in declaration order.
+    let jobs = if jobs == 0 { DEFAULT_JOBS } else { jobs };
+    let timers_first = jobs > 1;
+    let fresh_actors = ctx.registration_secret.is_some();
+    // Of two conflicting checks the one that waits on timers goes first, else the one declared
+    // first: a fixed precedence, so every run orders them alike.
+    let precedes = |j: usize, i: usize| (!defs[j].waits, j) < (!defs[i].waits, i);
+    let earlier_conflicts: Vec<Vec<usize>> = (0..total)
+        .map(|i| {
+            (0..total)
+                .filter(|&j| precedes(j, i) && defs[i].conflicts_with(&defs[j], fresh_actors))
+                .collect()
+        })
+        .collect();
+    let mut reports: Vec<Option<CheckReport>> = (0..total).map(|_| None).collect();
+    let mut started = vec![false; total];
+    let mut running_ids: Vec<usize> = Vec::new();
+    let mut in_flight = FuturesUnordered::new();
+    let mut done = 0;
+    let run_started = Instant::now();
+    loop {
+        let interrupted = ctx.interrupt.as_ref().is_some_and(|i| *i.borrow());
+        // Start what may start: timer-bound checks first, then in declaration order.
+        while in_flight.len() < jobs && !interrupted {
+            let ready = |i: &usize| {
+                !started[*i] && earlier_conflicts[*i].iter().all(|j| reports[*j].is_some())
             };
-            tokio::select! {
-                outcome = bounded => match outcome {
-                    Ok(Ok(result)) => result,
-                    Ok(Err(panic)) => Err(Finding::harness(format!(
-                        "check panicked: {}",
-                        panic_message(panic.as_ref())
-                    ))),
-                    Err(_) => Err(Finding::harness(format!(
-                        "check did not finish within {limit:?}"
-                    ))),
+            let next = (0..total)
+                .filter(ready)
+                .find(|&i| timers_first && defs[i].waits)
+                .or_else(|| (0..total).find(ready));
+            let Some(index) = next else { break };
+            started[index] = true;
+            running_ids.push(index);
+            running_ids.sort_unstable();
+            let ids: Vec<&str> = running_ids.iter().map(|&i| defs[i].id.as_str()).collect();
+            progress.started(
+                &Tally {
+                    done,
+                    total,
+                    running: &ids,
                 },
-                _ = interrupted => Err(Finding::harness("interrupted while running")),
+                &defs[index].id,
+            );
+            let def = defs[index].clone();
+            let fork = ctx.fork();
+            let offset = run_started.elapsed();
+            in_flight.push(async move {
+                let mut report = run_one(def, fork, strict).await;
+                report.started = offset;
+                (index, report)
+            });
+        }
+        let Some((index, report)) = in_flight.next().await else {
+            break;
+        };
+        done += 1;
+        running_ids.retain(|&i| i != index);
+        let ids: Vec<&str> = running_ids.iter().map(|&i| defs[i].id.as_str()).collect();
+        progress.ended(
+            &Tally {
+                done,
+                total,
+                running: &ids,
+            },
+            &report,
+        );
+        reports[index] = Some(report);
+    }
+    // What never started (the run was interrupted) is reported as not run.
+    defs.into_iter()
+        .zip(reports)
+        .map(|(def, report)| {
+            report.unwrap_or_else(|| {
+                finish(
+                    def,
+                    Err(Finding::harness("not run: the run was interrupted")),
+                    Recorder::default(),
+                    false,
+                    strict,
+                    Duration::ZERO,
+                )
+            })
+        })
+        .collect()
+}
+
+/// Runs one check on its own fork of the context, bounded by the check timeout and the run's
+/// interrupt.
+async fn run_one(def: CheckDef, mut ctx: Ctx, strict: bool) -> CheckReport {
+    let started = Instant::now();
+    let limit = ctx.check_timeout;
+    let mut interrupt = ctx.interrupt.clone();
+    let result = {
+        // A panic in a check (a harness bug a target's answer provoked) is that check's
+        // error, not the end of the run.
+        let guarded = AssertUnwindSafe(judge(&def, &mut ctx)).catch_unwind();
+        let bounded = tokio::time::timeout(limit, guarded);
+        let interrupted = async {
+            match interrupt.as_mut() {
+                Some(rx) => {
+                    let _ = rx.wait_for(|stop| *stop).await;
+                }
+                None => std::future::pending::<()>().await,
             }
         };
-        let verdict = verdict_for(&result, def.level, strict);
-        let rate_limited: Vec<String> = ctx
-            .recorder
-            .exchanges
-            .iter()
-            .flat_map(|x| {
-                let route = x
-                    .sent
-                    .as_ref()
-                    .map(|r| format!("{} {}", r.method, r.path))
-                    .unwrap_or_default();
-                x.retries.iter().map(move |r| format!("{route}: {r}"))
-            })
-            .collect();
-        let trace = ctx.capture.then(|| Evidence {
-            exchanges: ctx.recorder.exchanges.clone(),
-            transcript: ctx.recorder.transcript.snapshot(),
-            ..Evidence::default()
-        });
-        let (reason, evidence) = match result {
-            Ok(()) => (String::new(), None),
-            Err(finding) => {
-                let (reason, expected, observed) = match finding {
-                    Finding::Mismatch { expected, observed } => (
-                        format!("expected {expected}; observed {observed}"),
-                        expected,
-                        observed,
-                    ),
-                    Finding::Unsupported(why) => {
-                        (format!("unsupported: {why}"), String::new(), why)
-                    }
-                    Finding::Harness(why) => (format!("harness error: {why}"), String::new(), why),
-                };
-                let evidence = Evidence {
+        tokio::select! {
+            outcome = bounded => match outcome {
+                Ok(Ok(result)) => result,
+                Ok(Err(panic)) => Err(Finding::harness(format!(
+                    "check panicked: {}",
+                    panic_message(panic.as_ref())
+                ))),
+                Err(_) => Err(Finding::harness(format!(
+                    "check did not finish within {} s", limit.as_secs()
+                ))),
+            },
+            _ = interrupted => Err(Finding::harness("interrupted while running")),
+        }
+    };
+    let recorder = std::mem::take(&mut ctx.recorder);
+    finish(
+        def,
+        result,
+        recorder,
+        ctx.capture,
+        strict,
+        started.elapsed(),
+    )
+}
+
+/// The report of a check from its result and what it recorded.
+fn finish(
+    def: CheckDef,
+    result: CheckResult,
+    mut recorder: Recorder,
+    capture: bool,
+    strict: bool,
+    duration: Duration,
+) -> CheckReport {
+    let verdict = verdict_for(&result, def.level, strict);
+    let rate_limited: Vec<String> = recorder
+        .exchanges
+        .iter()
+        .flat_map(|x| {
+            let route = x
+                .sent
+                .as_ref()
+                .map(|r| format!("{} {}", r.method, r.path))
+                .unwrap_or_default();
+            x.retries.iter().map(move |r| format!("{route}: {r}"))
+        })
+        .collect();
+    let trace = capture.then(|| Evidence {
+        exchanges: recorder.exchanges.clone(),
+        transcript: recorder.transcript.snapshot(),
+        ..Evidence::default()
+    });
+    let (reason, evidence) = match result {
+        Ok(()) => (String::new(), None),
+        Err(finding) => {
+            let (reason, expected, observed) = match finding {
+                Finding::Mismatch { expected, observed } => (
+                    format!("expected {expected}; observed {observed}"),
                     expected,
                     observed,
-                    exchanges: std::mem::take(&mut ctx.recorder.exchanges),
-                    transcript: ctx.recorder.transcript.take(),
-                };
-                (reason, Some(evidence))
-            }
-        };
-        let spec_findings = std::mem::take(&mut ctx.recorder.spec_findings)
-            .into_iter()
-            .map(|f| SpecFinding {
-                check: def.id.clone(),
-                ..f
-            })
-            .collect();
-        let report = CheckReport {
-            trace,
-            def,
-            verdict,
-            reason,
-            evidence,
-            spec_findings,
-            duration: started.elapsed(),
-            rate_limited,
-        };
-        progress.ended(index, total, &report);
-        reports.push(report);
+                ),
+                Finding::Unsupported(why) => (format!("unsupported: {why}"), String::new(), why),
+                Finding::Harness(why) => (format!("harness error: {why}"), String::new(), why),
+            };
+            let evidence = Evidence {
+                expected,
+                observed,
+                exchanges: std::mem::take(&mut recorder.exchanges),
+                transcript: recorder.transcript.take(),
+            };
+            (reason, Some(evidence))
+        }
+    };
+    let spec_findings = std::mem::take(&mut recorder.spec_findings)
+        .into_iter()
+        .map(|f| SpecFinding {
+            check: def.id.clone(),
+            ..f
+        })
+        .collect();
+    CheckReport {
+        trace,
+        def,
+        verdict,
+        reason,
+        evidence,
+        spec_findings,
+        duration,
+        started: Duration::ZERO,
+        rate_limited,
     }
-    reports
 }
 
 fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {

@@ -125,3 +125,90 @@ pub fn serial_u64(cert: &X509Certificate<'_>) -> Option<u64> {
             .fold(0u64, |value, byte| (value << 8) | u64::from(*byte))
     })
 }
+
+/// One DER element (X.690): its tag, its whole encoding and its content. Only the definite
+/// lengths DER allows are read.
+fn der_element(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), Error> {
+    let short = || Error::Malformed("DER ends inside an element".into());
+    let (&tag, rest) = bytes.split_first().ok_or_else(short)?;
+    let (&first, rest) = rest.split_first().ok_or_else(short)?;
+    let (len, header) = if first < 0x80 {
+        (usize::from(first), 2)
+    } else {
+        let n = usize::from(first & 0x7f);
+        if n == 0 || n > 4 || rest.len() < n {
+            return Err(Error::Malformed("a DER length DER does not allow".into()));
+        }
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        (len, 2 + n)
+    };
+    let end = header.checked_add(len).filter(|&e| e <= bytes.len());
+    let end = end.ok_or_else(short)?;
+    Ok((tag, &bytes[..end], &bytes[header..end]))
+}
+
+/// The DER of the subject Name of a certificate (`der` a Certificate) or of a certification
+/// request (`der` a CertificationRequest), read by walking the structure by hand (RFC 5280
+/// §4.1, RFC 2986 §4): nothing the target or the ID-Cert builder uses reads it.
+pub fn subject_name_der(der: &[u8]) -> Result<Vec<u8>, Error> {
+    let (_, _, outer) = der_element(der)?;
+    let (_, _, info) = der_element(outer)?;
+    let mut fields = Vec::new();
+    let mut rest = info;
+    while !rest.is_empty() {
+        let (tag, whole, _) = der_element(rest)?;
+        fields.push((tag, whole));
+        rest = &rest[whole.len()..];
+    }
+    // A request: version, subject. A certificate: [0] version (explicit, optional), serial,
+    // signature, issuer, validity, subject.
+    let is_certificate = fields.len() > 4;
+    let index = if !is_certificate {
+        1
+    } else if fields.first().is_some_and(|(tag, _)| *tag == 0xa0) {
+        5
+    } else {
+        4
+    };
+    match fields.get(index) {
+        Some((0x30, whole)) => Ok(whole.to_vec()),
+        _ => Err(Error::Malformed(
+            "no subject Name where RFC 5280/2986 put it".into(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_subject_read_by_hand_is_the_one_x509_parser_reads() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["x.example".to_owned()]).expect("params");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "xenia");
+        params
+            .distinguished_name
+            .push(rcgen::DnType::OrganizationName, "p2mls");
+        let cert = params.self_signed(&key).expect("cert").der().to_vec();
+        let parsed = parse(&cert).expect("cert");
+        assert_eq!(
+            subject_name_der(&cert).expect("subject"),
+            parsed.subject().as_raw()
+        );
+        let csr = params.serialize_request(&key).expect("csr").der().to_vec();
+        let (_, request) =
+            x509_parser::certification_request::X509CertificationRequest::from_der(&csr)
+                .expect("csr");
+        assert_eq!(
+            subject_name_der(&csr).expect("subject"),
+            request.certification_request_info.subject.as_raw()
+        );
+        assert!(subject_name_der(&csr[..csr.len() / 2]).is_err());
+    }
+}

@@ -21,7 +21,9 @@ async fn not_passing_among(fault: Fault, only: &str) -> Vec<(String, Verdict)> {
     report
         .checks
         .iter()
-        .filter(|c| c.verdict != Verdict::Pass)
+        // The embedded server's short heartbeat interval makes this SHOULD non-strict whatever
+        // the fault (certify.rs checks it on its own).
+        .filter(|c| c.verdict != Verdict::Pass && c.def.id != "gateway.heartbeat-interval")
         .map(|c| (c.def.id.clone(), c.verdict))
         .collect()
 }

@@ -291,6 +291,37 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Session revocation (PROFILE.session-revoke) with the account's credentials and a hostile
+    /// query: a 4xx with the error body (or a 204 should the query name a session), never a 5xx.
+    #[test]
+    fn hostile_revocation_queries_get_4xx_with_an_error_body_never_5xx(
+        query in prop_oneof![
+            "[a-z_=&%0-9-]{0,40}",
+            prop::collection::vec(any::<u8>(), 0..40).prop_map(|b| format!("session_id={}", encode(&b))),
+            prop::collection::vec(any::<u8>(), 0..30).prop_map(|b| encode(&b)),
+        ],
+    ) {
+        let w = world();
+        let account = w.actor.account.as_ref().expect("a registered actor has its account");
+        let url = format!("{}/.p2/core/v1/session?{query}", w.base);
+        let (status, text) = w.rt.block_on(async {
+            let resp = w.client.delete(&url)
+                .bearer_auth(&account.token)
+                .header("X-P2-Sensitive-Solution", &account.password)
+                .send().await
+                .expect("the server answers");
+            (resp.status().as_u16(), resp.text().await.unwrap_or_default())
+        });
+        prop_assert!(status < 500, "{url} answered {status}: {text}");
+        if (400..500).contains(&status) {
+            prop_assert!(is_error_body(status, &url, &text), "{url} {status}: {text}");
+        }
+    }
+}
+
 #[test]
 fn the_group_survives_the_onslaught() {
     // Runs in the same process as the property above (order not guaranteed): either way the

@@ -227,6 +227,24 @@ async fn headless_chromium_renders_the_summary_and_the_failing_checks() {
         "no evidence block for {}",
         failing.def.id
     );
+    // The timeline: a bar per check on one time axis, and checks that overlapped (they run
+    // concurrently).
+    assert!(
+        dom.contains("<h2 id=\"timeline\">Timeline</h2>"),
+        "no timeline"
+    );
+    assert_eq!(
+        dom.matches("<div class=\"tl-row\" data-check=").count(),
+        report.checks.len(),
+        "timeline rows"
+    );
+    let overlapping = report.checks.iter().any(|a| {
+        report.checks.iter().any(|b| {
+            a.def.id != b.def.id && b.started >= a.started && b.started < a.started + a.duration
+        })
+    });
+    assert!(overlapping, "no two checks ran at the same time");
+    assert!(dom.contains("class=\"tl-bar v-fail\""), "no failing bar");
     assert!(dom.contains("Root causes"));
     assert!(dom.contains("<pre class=\"request\">curl "), "no curl line");
     // The hostile strings arrived as text: the browser built no script or img, and the title is

@@ -41,7 +41,13 @@ async fn a_full_run_against_a_low_rate_limit_passes_with_the_waiting_on_record()
     let not_passing: Vec<_> = report
         .checks
         .iter()
-        .filter(|c| c.verdict != Verdict::Pass && !c.def.id.starts_with("tls."))
+        // The server runs with the short 1.5 s heartbeat interval the heartbeat-request check
+        // needs, which its SHOULD check reports as outside the recommended range.
+        .filter(|c| {
+            c.verdict != Verdict::Pass
+                && !c.def.id.starts_with("tls.")
+                && c.def.id != "gateway.heartbeat-interval"
+        })
         .map(|c| format!("{}: {}", c.def.id, c.reason))
         .collect();
     assert_eq!(not_passing, Vec::<String>::new());

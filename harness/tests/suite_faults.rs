@@ -48,6 +48,8 @@ async fn each_suite_fault_fails_its_step_in_both_suites() {
         (Fault::FlipRelayedByte, "3-application-messages"),
         (Fault::ReorderCommits, "5-update-remove"),
         (Fault::IgnoreSuiteFilter, "1-keypackages"),
+        // The Add is signed and tagged by openmls, so only the suite rule refuses it.
+        (Fault::MixedSuites, "6-other-suite-refused"),
     ];
     for (fault, step) in cases {
         let found = verdicts(Some(fault)).await;

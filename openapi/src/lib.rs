@@ -15,7 +15,7 @@ pub const DEFAULT_SPEC: &str =
     include_str!("../../specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.1.yaml");
 pub const DEFAULT_SPEC_NAME: &str = "specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.1.yaml";
 /// Our restatement of the operations of polyproto-core v1.0-beta.3 that a run calls (ID-Certs,
-/// encrypted private key material).
+/// session revocation, encrypted private key material).
 pub const CORE_SPEC: &str =
     include_str!("../../specs/openapi/polyproto-core-v1.0-beta.3.openapi-3.1.yaml");
 pub const CORE_SPEC_NAME: &str = "specs/openapi/polyproto-core-v1.0-beta.3.openapi-3.1.yaml";
@@ -478,7 +478,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn core_spec_loads_the_seven_operations_a_run_calls() {
+    fn core_spec_loads_the_eight_operations_a_run_calls() {
         let spec = ApiSpec::core_spec();
         assert_eq!(spec.version, "v1.0-beta.3");
         let ids: Vec<&str> = spec.operations.keys().map(String::as_str).collect();
@@ -486,6 +486,7 @@ mod tests {
             ids,
             [
                 "Registered_deleteEncryptedPKM",
+                "Registered_deleteSession",
                 "Registered_encryptedPKMsizeLimit",
                 "Registered_getEncryptedPKM",
                 "Registered_newIdCert",

@@ -339,6 +339,16 @@ pub fn csr_with_flipped_signature(pem: &str) -> Result<String, Error> {
         .map_err(|e| Error::Generation(e.to_string()))
 }
 
+/// The same certificate with the last byte of its signature flipped: a root whose
+/// self-signature does not verify, for fault injection only. Returns (PEM, DER).
+pub fn cert_with_flipped_signature(der: &[u8]) -> Result<(String, Vec<u8>), Error> {
+    let mut der = der.to_vec();
+    *der.last_mut().ok_or(Error::Encoding("certificate"))? ^= 0x01;
+    let pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &der)
+        .map_err(|e| Error::Generation(e.to_string()))?;
+    Ok((pem, der))
+}
+
 /// Whether issued certificates follow polyproto-core §6.1.1.2.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertProfile {
@@ -439,14 +449,56 @@ impl ServerIdentity {
         })
     }
 
-    /// Signs an actor certificate for the already verified `csr`, with fresh extensions chosen by
-    /// the server (nothing requested beyond the pDN and key is copied).
+    /// Signs an actor certificate for the already verified `csr`, valid from a minute ago for
+    /// `validity_seconds` (never beyond the root), with fresh extensions chosen by the server
+    /// (nothing requested beyond the pDN and key is copied).
     pub fn issue(
         &self,
         csr: &VerifiedCsr,
         serial: &[u8],
         validity_seconds: i64,
     ) -> Result<(String, Vec<u8>), Error> {
+        let now = unix_now();
+        let not_after = now.saturating_add(validity_seconds.max(1) as u64);
+        self.issue_with(
+            csr,
+            serial,
+            (now.saturating_sub(60), not_after),
+            SubjectCopy::Verbatim,
+        )
+    }
+
+    /// As `issue`, with the validity given (UNIX seconds; notAfter never beyond the root's) and
+    /// the subject written as `subject` says.
+    pub fn issue_with(
+        &self,
+        csr: &VerifiedCsr,
+        serial: &[u8],
+        (not_before, not_after): (u64, u64),
+        subject: SubjectCopy,
+    ) -> Result<(String, Vec<u8>), Error> {
+        use der::Decode as _;
+        let subject = match subject {
+            // The CSR's subject Name as it came: decoding and encoding DER gives the same bytes,
+            // which is checked, so a CSR whose name is not DER is refused rather than rewritten.
+            SubjectCopy::Verbatim => {
+                let name = Name::from_der(&csr.subject_der).map_err(|e| {
+                    Error::InvalidCsr(format!("the subject is not a DER Name: {e}"))
+                })?;
+                if name.to_der()? != csr.subject_der {
+                    return Err(Error::InvalidCsr(
+                        "the subject is not in DER form (it would be re-encoded)".into(),
+                    ));
+                }
+                name
+            }
+            SubjectCopy::Reordered => {
+                let RdnSequence(mut rdns) = actor_dn(&csr.name)?;
+                let last = rdns.len() - 1;
+                rdns.swap(last - 1, last);
+                RdnSequence(rdns)
+            }
+        };
         let spki = decode_spki(&csr.subject_key)?;
         let (usage, ca) = if self.profile == CertProfile::Polyproto {
             (
@@ -460,20 +512,17 @@ impl ServerIdentity {
             )
         };
         let extensions = vec![usage, subject_key_identifier(&spki)?, ca];
-        let now = unix_now();
-        let not_after = now
-            .saturating_add(validity_seconds.max(1) as u64)
-            .min(self.not_after);
+        let not_after = not_after.min(self.not_after);
         let tbs = TbsCertificate {
             version: x509_cert::Version::V3,
             serial_number: SerialNumber::new(serial)?,
             signature: ed25519_algorithm(),
             issuer: self.subject.clone(),
             validity: Validity {
-                not_before: x509_time(unix_date(now.saturating_sub(60))?)?,
+                not_before: x509_time(unix_date(not_before)?)?,
                 not_after: x509_time(unix_date(not_after)?)?,
             },
-            subject: actor_dn(&csr.name)?,
+            subject,
             subject_public_key_info: spki,
             issuer_unique_id: None,
             subject_unique_id: None,
@@ -483,6 +532,16 @@ impl ServerIdentity {
     }
 }
 
+/// How an issued ID-Cert's subject is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectCopy {
+    /// The CSR's subject Name, byte for byte (PROFILE.idcert-issue).
+    Verbatim,
+    /// Written anew from the claims, with the common name before the uniqueIdentifier: the same
+    /// claims in other bytes, for fault injection only.
+    Reordered,
+}
+
 /// A CSR whose self-signature verified, whose pDN follows polyproto-core §6.1.1.1 and which
 /// requests nothing an actor certificate must not have (§6.1.1.2).
 pub struct VerifiedCsr {
@@ -490,6 +549,8 @@ pub struct VerifiedCsr {
     pub public_key: Vec<u8>,
     /// The CSR's SubjectPublicKeyInfo, DER: copied into the issued certificate.
     subject_key: Vec<u8>,
+    /// The CSR's subject Name, DER: the issued certificate's subject.
+    subject_der: Vec<u8>,
 }
 
 /// Parses a PEM ID-CSR and verifies every claim it makes: a strict Ed25519 self-signature (core
@@ -530,6 +591,7 @@ pub fn verify_csr_with(
         name: actor_name(&info.subject)?,
         public_key,
         subject_key: subject_key(&csr)?,
+        subject_der: info.subject.as_raw().to_vec(),
     })
 }
 
@@ -577,6 +639,7 @@ pub fn read_csr_unverified(pem: &str) -> Result<VerifiedCsr, Error> {
         name,
         public_key: info.subject_pki.subject_public_key.data.to_vec(),
         subject_key: subject_key(&csr)?,
+        subject_der: info.subject.as_raw().to_vec(),
     })
 }
 
@@ -782,6 +845,35 @@ mod tests {
         assert_eq!(info.name.fid(), "alice@example");
         assert_eq!(info.public_key, key(2).verifying_key().to_bytes().to_vec());
         assert!(!info.is_ca);
+    }
+
+    #[test]
+    fn the_subject_is_the_csrs_name_byte_for_byte_unless_a_fault_rewrites_it() {
+        let server = ServerIdentity::new("mls.example", &key(1)).expect("server");
+        let pem = build_csr(&alice(), &key(2)).expect("csr");
+        let csr = verify_csr(&pem).expect("verify");
+        let subject_of = |der: &[u8]| {
+            let (_, cert) = X509Certificate::from_der(der).expect("cert");
+            cert.subject().as_raw().to_vec()
+        };
+        let (_, der) = server.issue(&csr, &[5], 3600).expect("issue");
+        assert_eq!(subject_of(&der), csr.subject_der);
+        let now = unix_now();
+        let (_, der) = server
+            .issue_with(&csr, &[6], (now, now + 60), SubjectCopy::Reordered)
+            .expect("issue");
+        assert_ne!(subject_of(&der), csr.subject_der);
+        // The same claims, in other bytes.
+        assert_eq!(actor_name_of(&der).expect("claims"), csr.name);
+    }
+
+    #[test]
+    fn a_flipped_root_signature_no_longer_verifies() {
+        let server = ServerIdentity::new("example", &key(1)).expect("server");
+        let (pem, der) = cert_with_flipped_signature(&server.cert_der).expect("flip");
+        assert_eq!(cert_pem_to_der(&pem).expect("pem"), der);
+        let (_, cert) = X509Certificate::from_der(&der).expect("cert");
+        assert!(cert.verify_signature(None).is_err());
     }
 
     #[test]

@@ -24,6 +24,9 @@ pub const IDCERT: &str = "/.p2/core/v1/idcert";
 pub fn actor_idcerts(fid: &str) -> String {
     format!("{CORE_BASE}/idcert/actor/{fid}")
 }
+/// Core beta.3 `Registered_deleteSession`: `DELETE` with `?session_id=` revokes one of the
+/// caller's sessions (a sensitive action).
+pub const SESSION: &str = "/.p2/core/v1/session";
 /// Core: the home server's own ID-Cert.
 pub const SERVER_IDCERT: &str = "/.p2/core/v1/idcert/server";
 
@@ -37,7 +40,8 @@ pub const KEY_MATERIAL_SIZE: &str = "/.p2/core/v1/session/keymaterial/size";
 /// The header `KEY_MATERIAL_SIZE` answers with.
 pub const MAX_PAYLOAD_SIZE_HEADER: &str = "X-MAX-PAYLOAD-SIZE";
 
-/// Header carrying the second factor of a sensitive action (polyproto-core 4.1.2).
+/// Header carrying the second factor of a sensitive action (polyproto-core §4.2; the core API
+/// document links it as 4.1.2).
 pub const SENSITIVE_SOLUTION_HEADER: &str = "X-P2-Sensitive-Solution";
 
 // The polyproto-mls API of the OpenAPI document.

@@ -33,6 +33,10 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts);
         let no_auth = state.config.faults.contains(&Fault::NoAuth);
+        let revoked_too = state
+            .config
+            .faults
+            .contains(&Fault::RevokedTokenStillAccepted);
         if token.is_none() && !no_auth {
             return Err(ApiError::Unauthorized);
         }
@@ -40,7 +44,7 @@ impl FromRequestParts<AppState> for Caller {
             .store
             .tx(move |tx| {
                 let session = match token {
-                    Some(token) => tx.session_by_token(&token)?,
+                    Some(token) => tx.session_by_token(&token, revoked_too)?,
                     None => None,
                 };
                 let session = match (session, no_auth) {

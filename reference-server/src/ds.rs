@@ -153,7 +153,7 @@ pub fn accept_proposal(
         let kp = mls
             .check_embedded_key_package(&bytes[header.body_offset + 2..], kp_body)
             .map_err(|e| ApiError::bad(format!("keyPackage: {e}")))?;
-        if kp.suite != row.suite {
+        if kp.suite != row.suite && !mls.has(Fault::MixedSuites) {
             return Err(ApiError::bad(
                 "keyPackage is of another cipher suite than the group",
             ));

@@ -37,6 +37,29 @@ pub enum Fault {
     KeyMaterialDeleteWithoutSecondFactor,
     /// Key material elements over the announced size limit are stored instead of refused (413).
     KeyMaterialNoSizeLimit,
+    /// A revoked session's token is still accepted by the MLS API (core 6.1.4).
+    RevokedTokenStillAccepted,
+    /// Revoking a session leaves its open gateway connections open (instead of closing them with
+    /// 4003, core 3.2.5).
+    NoCloseOnRevoke,
+    /// A revoked session's ID-Cert is listed without `invalidatedAt` (core 6.4.1).
+    RevokedCertNotMarked,
+    /// The `cacheSignature` of an invalidated ID-Cert leaves `invalidatedAt` out of what it signs.
+    InvalidatedAtUnsigned,
+    /// A revoked session's id is never given out again: an ID-CSR for it answers 409.
+    NoSessionIdReuse,
+    /// Sessions are revoked without the X-P2-Sensitive-Solution second factor.
+    RevokeWithoutSecondFactor,
+    /// A revocation matches the session id among every actor's sessions, so one actor revokes
+    /// another's session of that id.
+    RevokeAnyActor,
+    /// No New Session event (core op 3) is ever sent.
+    NoNewSessionEvent,
+    /// The New Session event also goes to the new session itself (on its first identify).
+    NewSessionEventToNewSession,
+    /// New Session events reach only sessions connected when the session is issued: an offline
+    /// session is not told on identify or resume.
+    NoNewSessionBacklog,
     /// The gateway never confirms a successful identify.
     NoReady,
     /// The gateway closes every identify with 4004, a valid session token too.
@@ -90,6 +113,16 @@ pub enum Fault {
     CrashOnBadJson,
     /// ID-Certs break polyproto-core §6.1: the root without CA flags, actor certs with them.
     BrokenCertificates,
+    /// Actor ID-Certs are issued already expired (valid from two days ago to yesterday).
+    ExpiredActorCerts,
+    /// The root ID-Cert's self-signature does not verify (its last byte flipped); actor
+    /// certificates are still signed with the root's key.
+    BrokenRootSignature,
+    /// CacheableIDCert answers carry a cache window that ended an hour ago (correctly signed).
+    StaleCacheWindow,
+    /// Issued ID-Certs write the subject anew from its claims, common name before
+    /// uniqueIdentifier, instead of the CSR's subject Name bytes.
+    ReencodedSubject,
     /// Discovery without `ciphersuites` serves every suite instead of answering 400.
     DefaultCiphersuites,
     /// Discovery for an unknown actor answers 200 [] instead of 404.
@@ -104,6 +137,9 @@ pub enum Fault {
     AcceptOtherActor,
     /// KeyPackages of suites outside the registry are accepted.
     AcceptUnknownSuite,
+    /// An Add proposal may carry a KeyPackage of another suite than the group's: the
+    /// suite-mixing rule is skipped.
+    MixedSuites,
     /// KeyPackages naming an extension type outside RFC 9420's list and last_resort (a GREASE
     /// value, RFC 9420 §13.5) are refused instead of ignoring the unknown type.
     RefuseUnknownExtensions,
@@ -128,7 +164,8 @@ pub enum Fault {
     AcceptMalleableSignatures,
     /// An ID-CSR with a session id in use silently replaces that session instead of 409.
     SessionIdTakeover,
-    /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor.
+    /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor (revocations still
+    /// need it).
     NoSecondFactor,
     /// 400 answers carry a plain-text body instead of the profile's error object.
     PlainTextErrors,

@@ -1,5 +1,7 @@
-//! Where HTTP handlers hand `mls` events to gateway connections: the `Hub` routes them to the
-//! bounded queues of subscribed connections and keeps each session's event log for resume.
+//! Where HTTP handlers reach gateway connections: the `Hub` routes `mls` events to the bounded
+//! queues of subscribed connections and keeps each session's event log for resume, tells every
+//! identified connection of an actor about its new sessions (core op 3), and closes the
+//! connections of a revoked session.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -7,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use p2mls_protocol::gateway::NS_MLS;
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 /// Events kept per session for resume and heartbeat re-sends.
 pub const LOG_CAPACITY: usize = 1024;
@@ -46,6 +48,30 @@ pub fn lock_log(log: &EventLog) -> std::sync::MutexGuard<'_, SessionLog> {
     log.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// A new session of the connection's actor, for core op 3 (core 4.4): its number and ID-Cert.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub seq: i64,
+    pub cert_pem: String,
+}
+
+/// What an identified connection hears from the hub outside the `mls` channel.
+pub struct Registration {
+    /// New sessions of the actor (bounded; one that does not fit stays owed in the store and is
+    /// sent when the session next identifies or resumes).
+    pub new_sessions: mpsc::Receiver<NewSession>,
+    /// Turns `true` when the session is revoked: the connection closes with 4003.
+    pub revoked: watch::Receiver<bool>,
+}
+
+/// An identified connection, as the hub knows it.
+struct Identified {
+    token: String,
+    session: i64,
+    new_sessions: mpsc::Sender<NewSession>,
+    revoked: watch::Sender<bool>,
+}
+
 /// Routes `mls` events to subscribed connections and keeps per-session logs.
 #[derive(Default)]
 pub struct Hub {
@@ -64,6 +90,8 @@ struct HubInner {
     logs: HashMap<String, EventLog>,
     /// fid -> logs of subscribed sessions whose connection is gone, awaiting a resume.
     detached: HashMap<String, Vec<(String, EventLog)>>,
+    /// fid -> connection id -> identified connection.
+    identified: HashMap<String, HashMap<u64, Identified>>,
 }
 
 /// Counts a connection while alive.
@@ -155,6 +183,84 @@ impl Hub {
                 .entry(fid.to_owned())
                 .or_default()
                 .push((token.to_owned(), log));
+        }
+    }
+
+    /// An identified (or resumed) connection of session `session` joins its actor's connections:
+    /// it hears of the actor's new sessions and of its own session's revocation.
+    pub fn register(&self, fid: &str, connection: u64, token: &str, session: i64) -> Registration {
+        let (new_tx, new_rx) = mpsc::channel(QUEUE_CAPACITY);
+        let (revoked_tx, revoked_rx) = watch::channel(false);
+        self.lock()
+            .identified
+            .entry(fid.to_owned())
+            .or_default()
+            .insert(
+                connection,
+                Identified {
+                    token: token.to_owned(),
+                    session,
+                    new_sessions: new_tx,
+                    revoked: revoked_tx,
+                },
+            );
+        Registration {
+            new_sessions: new_rx,
+            revoked: revoked_rx,
+        }
+    }
+
+    /// The connection ended (or failed to identify after all).
+    pub fn unregister(&self, fid: &str, connection: u64) {
+        let mut inner = self.lock();
+        if let Some(map) = inner.identified.get_mut(fid) {
+            map.remove(&connection);
+            if map.is_empty() {
+                inner.identified.remove(fid);
+            }
+        }
+    }
+
+    /// Core 4.4: tells every identified connection of the actor, except those of the new session
+    /// itself, about the new session. A connection whose queue is full misses it here; the store
+    /// still owes it the event.
+    pub fn new_session(&self, fid: &str, new: &NewSession) {
+        let inner = self.lock();
+        for connection in inner
+            .identified
+            .get(fid)
+            .into_iter()
+            .flat_map(HashMap::values)
+        {
+            if connection.session != new.seq {
+                let _ = connection.new_sessions.try_send(new.clone());
+            }
+        }
+    }
+
+    /// The session of `token` was revoked: its connections close with 4003 (unless `keep_open`,
+    /// the fault that leaves them open) and nothing of it can be resumed.
+    pub fn revoke(&self, fid: &str, token: &str, keep_open: bool) {
+        let mut inner = self.lock();
+        inner.logs.remove(token);
+        if let Some(list) = inner.detached.get_mut(fid) {
+            list.retain(|(t, _)| t != token);
+            if list.is_empty() {
+                inner.detached.remove(fid);
+            }
+        }
+        if keep_open {
+            return;
+        }
+        for connection in inner
+            .identified
+            .get(fid)
+            .into_iter()
+            .flat_map(HashMap::values)
+        {
+            if connection.token == token {
+                connection.revoked.send_replace(true);
+            }
         }
     }
 

@@ -105,7 +105,7 @@ impl MlsContext {
         }
     }
 
-    fn has(&self, fault: Fault) -> bool {
+    pub fn has(&self, fault: Fault) -> bool {
         self.faults.contains(&fault)
     }
 

@@ -57,7 +57,11 @@ impl AppState {
         } else {
             CertProfile::Polyproto
         };
-        let identity = ServerIdentity::with_profile(&config.domain, &signing_key, profile)?;
+        let mut identity = ServerIdentity::with_profile(&config.domain, &signing_key, profile)?;
+        if config.faults.contains(&Fault::BrokenRootSignature) {
+            (identity.cert_pem, identity.cert_der) =
+                p2mls_protocol::idcert::cert_with_flipped_signature(&identity.cert_der)?;
+        }
         let mls = MlsContext::new(
             SuiteRegistry::new(config.hybrid_wire),
             identity.cert_der.clone(),

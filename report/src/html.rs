@@ -117,6 +117,12 @@ details { border: 1px solid #d0d7de; border-radius: 4px; margin: 0.5em 0; paddin
 details[open] { padding-bottom: 0.6em; }
 summary { cursor: pointer; }
 .warning { background: #ffebe9; border: 1px solid #cf222e; padding: 0.5em 0.8em; border-radius: 4px; }
+.timeline { margin: 0.6em 0; }
+.tl-row { display: flex; align-items: center; gap: 0.6em; font-size: 12px; line-height: 1.2; }
+.tl-row code { flex: 0 0 24em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; font-size: 11px; }
+.tl-track { flex: 1 1 auto; height: 0.7em; background: #f6f8fa; }
+.tl-bar { display: block; height: 100%; min-width: 2px; border: 1px solid #8c959f; box-sizing: border-box; }
+.tl-ms { flex: 0 0 5em; text-align: right; color: #57606a; }
 "#;
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use p2mls_protocol::wire;
 use reqwest::Method;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use crate::check::{CheckResult, Exchange, Finding, SpecFinding};
@@ -24,6 +24,9 @@ use crate::clients::tls::{Probe, TlsSettings};
 use crate::matchers::response::{self, Conformance};
 use crate::spec::ApiSpec;
 use crate::Error;
+
+/// State the checks build once and share, found by its type.
+type FixtureStore = std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>;
 
 pub const ALICE: usize = 0;
 pub const BOB: usize = 1;
@@ -72,45 +75,51 @@ impl Recorder {
     }
 }
 
+/// A check's view of the run. The runner gives each check a `fork` of the run's context: its own
+/// recorder and counters, and the run-wide state (ledger, fixtures, established group, gateway
+/// URL) behind shared handles, so checks can run concurrently.
 pub struct Ctx {
     pub http: Http,
-    pub spec: ApiSpec,
+    pub spec: Arc<ApiSpec>,
     pub registry: SuiteRegistry,
     pub actors: Vec<Actor>,
     /// The MLS suite of this run (0x0001 on the wire).
     pub suite: Ciphersuite,
     /// What the running check observed (created and collected by the runner).
     pub recorder: Recorder,
-    established: Option<Established>,
+    established: Arc<tokio::sync::Mutex<Option<Arc<Established>>>>,
     counter: u64,
     /// Keep every check's exchanges and frames (differential mode).
     pub capture: bool,
     /// State the checks build once and share (e.g. the suite runs), owned by the module that
     /// builds it and found by its type.
-    fixtures: std::collections::HashMap<std::any::TypeId, Box<dyn std::any::Any + Send>>,
+    fixtures: Arc<Mutex<FixtureStore>>,
     /// (gateway URL from the config, event timeout).
     pub gateway_config: (Option<String>, Duration),
-    gateway_url: Option<String>,
+    gateway_url: Arc<Mutex<Option<String>>>,
     /// Longest a single check may take (the runner's bound).
     pub check_timeout: Duration,
     /// The target config's trust anchors (HTTP and gateway connections).
     pub tls: TlsSettings,
     /// The handshake probe of an https:// target (None: plain http://).
-    pub tls_probe: Option<Probe>,
+    pub tls_probe: Option<Arc<Probe>>,
     /// Why no check but the TLS ones can run (the target's TLS is refused).
     pub blocked: Option<String>,
     /// What the run created on the target (for the clean-up).
-    pub ledger: crate::ledger::Ledger,
+    ledger: Arc<Mutex<crate::ledger::Ledger>>,
     /// Set when the run is interrupted (Ctrl-C): the runner stops, the clean-up still runs.
     pub interrupt: Option<tokio::sync::watch::Receiver<bool>>,
     /// The target's KeyPackage limit per session, when the config names it.
     pub keypackage_limit: Option<usize>,
     /// The registration secret (reference mode only).
     pub registration_secret: Option<String>,
+    /// What the names of actors the run registers start with (the config's `name_prefix`).
+    pub name_prefix: String,
 }
 
 impl Ctx {
     pub fn new(http: Http, spec: ApiSpec, registry: SuiteRegistry, actors: Vec<Actor>) -> Self {
+        let spec = Arc::new(spec);
         let transcript = Transcript::default();
         for actor in &actors {
             transcript.hide(&actor.token, &format!("TOKEN_{}", actor.label));
@@ -125,30 +134,70 @@ impl Ctx {
                 transcript,
                 ..Recorder::default()
             },
-            established: None,
+            established: Arc::default(),
             counter: 0,
-            fixtures: std::collections::HashMap::new(),
+            fixtures: Arc::default(),
             capture: false,
             gateway_config: (None, Duration::from_secs(5)),
-            gateway_url: None,
+            gateway_url: Arc::default(),
             check_timeout: CHECK_TIMEOUT,
             tls: TlsSettings::default(),
             tls_probe: None,
             blocked: None,
-            ledger: crate::ledger::Ledger::default(),
+            ledger: Arc::default(),
             interrupt: None,
             keypackage_limit: None,
             registration_secret: None,
+            name_prefix: String::new(),
         }
     }
 
-    /// The shared fixture of type `T`, created empty on first use.
-    pub fn fixture<T: Default + Send + 'static>(&mut self) -> &mut T {
-        self.fixtures
+    /// A context for one check: the run's shared state, a fresh recorder (its transcript keeps
+    /// the secrets it hides) and counters of its own.
+    pub fn fork(&self) -> Ctx {
+        Ctx {
+            http: self.http.clone(),
+            spec: self.spec.clone(),
+            registry: self.registry.clone(),
+            actors: self.actors.clone(),
+            suite: self.suite,
+            recorder: Recorder {
+                transcript: self.recorder.transcript.fresh(),
+                ..Recorder::default()
+            },
+            established: self.established.clone(),
+            counter: 0,
+            capture: self.capture,
+            fixtures: self.fixtures.clone(),
+            gateway_config: self.gateway_config.clone(),
+            gateway_url: self.gateway_url.clone(),
+            check_timeout: self.check_timeout,
+            tls: self.tls.clone(),
+            tls_probe: self.tls_probe.clone(),
+            blocked: self.blocked.clone(),
+            ledger: self.ledger.clone(),
+            interrupt: self.interrupt.clone(),
+            keypackage_limit: self.keypackage_limit,
+            registration_secret: self.registration_secret.clone(),
+            name_prefix: self.name_prefix.clone(),
+        }
+    }
+
+    /// What the run created on the target, for the clean-up (shared by every fork).
+    pub fn ledger(&self) -> MutexGuard<'_, crate::ledger::Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `f` on the shared fixture of type `T` (created empty on first use). A fixture that
+    /// must not change under a check is guarded by the checks' declared resources.
+    pub fn with_fixture<T: Default + Send + 'static, R>(&self, f: impl FnOnce(&mut T) -> R) -> R {
+        let mut store = self.fixtures.lock().unwrap_or_else(|p| p.into_inner());
+        let fixture = store
             .entry(std::any::TypeId::of::<T>())
             .or_insert_with(|| Box::new(T::default()))
             .downcast_mut::<T>()
-            .expect("fixtures are stored under their own type id")
+            .expect("fixtures are stored under their own type id");
+        f(fixture)
     }
 
     /// The polyproto identifier of this run's suite, as written in queries.
@@ -165,6 +214,9 @@ impl Ctx {
     /// Sends a request, recording it; a transport failure is the target's failure, a rate limit
     /// past the budget nobody's (`error`).
     pub async fn send(&mut self, req: ApiRequest) -> Result<ApiResponse, Finding> {
+        // Before sending: a check interrupted while its upload is in flight still leaves the
+        // packages in the ledger for the clean-up to drain.
+        self.record_upload(&req);
         let (result, exchange) = self.http.send(&req).await;
         self.recorder.exchanges.push(exchange);
         let response = result.map_err(http_finding)?;
@@ -172,55 +224,61 @@ impl Ctx {
         Ok(response)
     }
 
-    /// Notes in the ledger what an accepted request created (KeyPackages, groups).
+    /// Whether `req` is a request for the operation `op` of the document.
+    fn is_operation(&self, req: &ApiRequest, op: &str) -> bool {
+        self.spec.operation(op).is_some_and(|o| {
+            o.method.eq_ignore_ascii_case(req.method.as_str()) && o.path == req.path
+        })
+    }
+
+    /// Notes in the ledger the KeyPackages an upload may store (refused ones are never found by
+    /// the clean-up, so noting them does no harm).
+    fn record_upload(&mut self, req: &ApiRequest) {
+        if !self.is_operation(req, "keypackages_addKeyPackages") {
+            return;
+        }
+        let Auth::Bearer { token, .. } = &req.auth else {
+            return;
+        };
+        let Some(owner) = self.actors.iter().position(|a| &a.token == token) else {
+            return;
+        };
+        let body: Option<Value> = req
+            .body
+            .as_ref()
+            .and_then(|(_, bytes)| serde_json::from_slice(bytes).ok());
+        for kp in body
+            .as_ref()
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(id) = kp["id"].as_str() {
+                let last_resort = kp["lastResort"].as_bool() == Some(true);
+                self.ledger()
+                    .keypackages
+                    .push((owner, id.to_owned(), last_resort));
+            }
+        }
+    }
+
+    /// Notes in the ledger what an accepted request created (actors, groups).
     fn record_creation(&mut self, req: &ApiRequest, response: &ApiResponse) {
         if req.path == p2mls_protocol::routes::REGISTER && response.status == 201 {
             if let Some(fid) = response
                 .json()
                 .and_then(|b| b["fid"].as_str().map(str::to_owned))
             {
-                self.ledger.actors.push(fid);
+                self.ledger().actors.push(fid);
             }
             return;
         }
-        if response.status != 200 {
-            return;
-        }
-        let is = |op: &str| {
-            self.spec.operation(op).is_some_and(|o| {
-                o.method.eq_ignore_ascii_case(req.method.as_str()) && o.path == req.path
-            })
-        };
-        if is("keypackages_addKeyPackages") {
-            let Auth::Bearer { token, .. } = &req.auth else {
-                return;
-            };
-            let Some(owner) = self.actors.iter().position(|a| &a.token == token) else {
-                return;
-            };
-            let body: Option<Value> = req
-                .body
-                .as_ref()
-                .and_then(|(_, bytes)| serde_json::from_slice(bytes).ok());
-            for kp in body
-                .as_ref()
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                if let Some(id) = kp["id"].as_str() {
-                    let last_resort = kp["lastResort"].as_bool() == Some(true);
-                    self.ledger
-                        .keypackages
-                        .push((owner, id.to_owned(), last_resort));
-                }
-            }
-        } else if is("groups_createGroup") {
+        if response.status == 200 && self.is_operation(req, "groups_createGroup") {
             if let Some(id) = response
                 .json()
                 .and_then(|g| g["id"].as_str().map(str::to_owned))
             {
-                self.ledger.groups.push(id);
+                self.ledger().groups.push(id);
             }
         }
     }
@@ -317,6 +375,68 @@ impl Ctx {
         };
         self.send(ApiRequest::new(method, path, self.auth(by)))
             .await
+    }
+
+    /// A 404 that is to mean "no such resource" (a missing or foreign group, an unknown
+    /// actor). The document gives these 404s no body, so a bare 404 cannot tell a missing
+    /// resource from a missing route: when the body is not PROFILE.error-body's object, the
+    /// target is probed once (`mls_routes_served`), and a target that serves no route of the
+    /// mls API at all gets `unsupported` naming that cause instead of a pass.
+    pub async fn expect_not_found(&mut self, resp: &ApiResponse, what: &str) -> CheckResult {
+        expect_status(resp, &[404], what)?;
+        if is_error_body(resp) {
+            return Ok(());
+        }
+        match self.mls_routes_served().await? {
+            Ok(()) => Ok(()),
+            Err(probes) => Err(Finding::Unsupported(format!(
+                "the target serves no route of the mls API ({probes}), so its 404 here ({}) cannot tell a missing resource from a missing route",
+                snippet(&resp.text())
+            ))),
+        }
+    }
+
+    /// Whether the target serves any route under the mls API: requests that a server with the
+    /// routes answers with something other than 404 whatever its data (discovery and a group's
+    /// member list, both without a token, which the document secures: 401). Unauthenticated, so
+    /// the probe consumes no KeyPackage and touches no state other checks use. Asked once per
+    /// run; `Err` lists what every probe got.
+    pub async fn mls_routes_served(&mut self) -> Result<Result<(), String>, Finding> {
+        #[derive(Default)]
+        struct Probed(Option<Result<(), String>>);
+        if let Some(known) = self.with_fixture(|probed: &mut Probed| probed.0.clone()) {
+            return Ok(known);
+        }
+        let mut requests = Vec::new();
+        let own = self.fid(ALICE);
+        // 0x0A0A: a GREASE value of RFC 9420's cipher suite registry.
+        let query = format!("ciphersuites={}", format_code_point(0x0A0A));
+        if let Ok((method, path)) = self.route("keypackages_discoverKeyPackages", &[("fid", &own)])
+        {
+            requests.push(ApiRequest::new(
+                method,
+                format!("{path}?{query}"),
+                Auth::None,
+            ));
+        }
+        let group = self.unique("p2mls-probe-group");
+        if let Ok((method, path)) = self.route("members_getMembers", &[("groupId", &group)]) {
+            requests.push(ApiRequest::new(method, path, Auth::None));
+        }
+        let mut seen = Vec::new();
+        let mut served = false;
+        for req in requests {
+            let resp = self.send(req.clone()).await?;
+            // A 5xx may come from a proxy in front of nothing; 404 is the missing route.
+            served |= resp.status != 404 && resp.status < 500;
+            seen.push(format!(
+                "{} {} answered {}",
+                req.method, req.path, resp.status
+            ));
+        }
+        let known = if served { Ok(()) } else { Err(seen.join("; ")) };
+        self.with_fixture(|probed: &mut Probed| probed.0 = Some(known.clone()));
+        Ok(known)
     }
 
     /// Discovers and returns the list (200 with an array, or 204 read as empty).
@@ -577,22 +697,25 @@ impl Ctx {
         Ok((body, resp))
     }
 
-    /// The shared fixture: alice's group with bob added (created on first use).
-    pub async fn established(&mut self) -> Result<&Established, Finding> {
-        if self.established.is_none() {
-            let (mut group, _) = self.create_group(ALICE).await?;
-            let (_, resp) = self.propose_add(&mut group, BOB).await?;
-            expect_status(&resp, &[204], "the Add proposal to be accepted")?;
-            let (_, resp) = self.commit(&mut group).await?;
-            expect_status(&resp, &[200], "the commit to be accepted")?;
-            let welcome = resp
-                .json()
-                .ok_or_else(|| Finding::mismatch("a Welcome JSON body", resp.text()))?;
-            self.established = Some(Established { group, welcome });
+    /// The shared fixture: alice's group with bob added (created on first use; a check that
+    /// needs it while another creates it waits for that one).
+    pub async fn established(&mut self) -> Result<Arc<Established>, Finding> {
+        let cell = self.established.clone();
+        let mut slot = cell.lock().await;
+        if let Some(established) = slot.as_ref() {
+            return Ok(established.clone());
         }
-        self.established
-            .as_ref()
-            .ok_or_else(|| Finding::harness("fixture missing after creation"))
+        let (mut group, _) = self.create_group(ALICE).await?;
+        let (_, resp) = self.propose_add(&mut group, BOB).await?;
+        expect_status(&resp, &[204], "the Add proposal to be accepted")?;
+        let (_, resp) = self.commit(&mut group).await?;
+        expect_status(&resp, &[200], "the commit to be accepted")?;
+        let welcome = resp
+            .json()
+            .ok_or_else(|| Finding::mismatch("a Welcome JSON body", resp.text()))?;
+        let established = Arc::new(Established { group, welcome });
+        *slot = Some(established.clone());
+        Ok(established)
     }
 
     pub async fn established_id(&mut self) -> Result<String, Finding> {
@@ -629,16 +752,23 @@ const PROBE_SERVICE: &str = "p2mls-identify-probe";
 impl Ctx {
     /// The gateway URL: `GET /.p2/core/v1/gateway`, else the config's, else unsupported.
     pub async fn gateway_url(&mut self) -> Result<String, Finding> {
-        if let Some(url) = &self.gateway_url {
-            return Ok(url.clone());
+        let known = self
+            .gateway_url
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(url) = known {
+            return Ok(url);
         }
         let req = ApiRequest::new(Method::GET, p2mls_protocol::gateway::DISCOVERY, Auth::None);
+        let recorded = self.recorder.exchanges.len();
         let resp = self.send(req).await?;
         let discovered = resp
             .json()
             .filter(|_| resp.status == 200)
             .and_then(|v| v["url"].as_str().map(str::to_owned));
-        self.recorder.exchanges.clear();
+        // The discovery is the run's, not the check's evidence; what the check sent before stays.
+        self.recorder.exchanges.truncate(recorded);
         let url = discovered
             .or_else(|| self.gateway_config.0.clone())
             .ok_or_else(|| {
@@ -647,7 +777,7 @@ impl Ctx {
                         .into(),
                 )
             })?;
-        self.gateway_url = Some(url.clone());
+        *self.gateway_url.lock().unwrap_or_else(|p| p.into_inner()) = Some(url.clone());
         Ok(url)
     }
 
@@ -684,9 +814,20 @@ impl Ctx {
             self.counter
         );
         self.counter += 1;
-        let (mut client, _) = self.gateway(&label).await?;
         let token = self.actors[actor].token.clone();
-        client.identify(&token).await.map_err(Finding::harness)?;
+        self.identified_with(&token, &label).await
+    }
+
+    /// A connection named `label`, identified with the session token `token` (the ready event
+    /// received, or identify otherwise seen to be accepted). Events before that are kept in the
+    /// client's `skipped`.
+    pub async fn identified_with(
+        &mut self,
+        token: &str,
+        label: &str,
+    ) -> Result<GatewayClient, Finding> {
+        let (mut client, _) = self.gateway(label).await?;
+        client.identify(token).await.map_err(Finding::harness)?;
         // Our profile confirms identify with a ready event (core op 12); the text confirms
         // nothing. Without op 12, a request only an identified client may make (a service
         // channel action: before identify it closes with 4003) tells whether identify took.

@@ -8,9 +8,9 @@ use p2mls_protocol::gateway::{close, core_op, mls_op, NS_CORE, NS_MLS};
 use serde_json::{json, Value};
 
 use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
-use super::unit::{CheckDef, Fixture};
+use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
-use crate::clients::gateway::{GatewayClient, Incoming};
+use crate::clients::gateway::{close_code_text, GatewayClient, Incoming};
 
 /// The gateway checks: the gateway is not part of the OpenAPI document, so they are always listed.
 pub fn checks() -> Vec<CheckDef> {
@@ -18,76 +18,113 @@ pub fn checks() -> Vec<CheckDef> {
     use Fixture::*;
     let mut checks = vec![
         CheckDef::new("gateway.hello", Must, "The first frame is a hello with a heartbeat interval and s = 0")
-            .requires(&["CORE.3.2.hello", "CORE.3.2.envelope", "CORE.3.2.seq-numbering", "CORE.3.2.heartbeat-interval", "CORE.3.2.core-opcodes", "PROFILE.gateway-discovery"])
+            .requires(&["CORE.3.2.hello", "CORE.3.2.envelope", "CORE.3.2.seq-numbering", "CORE.3.2.core-opcodes", "PROFILE.gateway-discovery"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(hello(ctx))),
         CheckDef::new("gateway.identify", Must, "Identify with a session token is accepted: the socket stays open and a service channel request is answered, not closed with 4003")
             .requires(&["CORE.3.2.identify"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(identify(ctx))),
         CheckDef::new("gateway.ready", Profile, "Identify is confirmed with the ready event (core op 12) naming the actor")
             .requires(&["PROFILE.gateway-ready"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(ready(ctx))),
+        CheckDef::new("gateway.heartbeat-interval", Should, "The hello announces a heartbeat interval of 30 to 60 seconds")
+            .requires(&["CORE.3.2.heartbeat-interval"])
+            .needs(&[Actors, Gateway])
+            .isolated()
+            .judged_by(|ctx| Box::pin(heartbeat_interval(ctx))),
         CheckDef::new("gateway.heartbeat.ack", Must, "A heartbeat is acknowledged with an array of re-sent events")
             .requires(&["CORE.3.2.heartbeat-ack", "CORE.3.2.heartbeat-ack-payload", "CORE.3.2.heartbeat-payload", "CORE.3.2.heartbeat-ack-no-nesting"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(heartbeat_ack(ctx))),
         CheckDef::new("gateway.heartbeat.resend", Must, "Events listed in `except` are re-sent unchanged in the ACK")
             .requires(&["CORE.3.2.missed-resend"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(heartbeat_resend(ctx))),
         CheckDef::new("gateway.heartbeat.request", Should, "A silent client gets a heartbeat request, then a 4009 close")
             .requires(&["CORE.3.2.heartbeat-request-before-close", "CORE.3.2.heartbeat-timeout-close", "CORE.3.2.heartbeat-request", "CORE.3.2.heartbeat-request-payload", "CORE.3.2.close-4009-timeout"])
             .needs(&[Actors, Gateway])
+            .isolated()
+            .waits()
             .judged_by(|ctx| Box::pin(heartbeat_request(ctx))),
+        CheckDef::new("gateway.close.timeout", Must, "A silent client that is closed gets 4009, and any heartbeat request before it carries no data")
+            .requires(&["CORE.3.2.close-4009-timeout", "CORE.3.2.heartbeat-request-payload"])
+            .needs(&[Actors, Gateway])
+            .isolated()
+            .waits()
+            .judged_by(|ctx| Box::pin(timeout_close(ctx))),
         CheckDef::new("gateway.service.subscribe", Must, "Subscribing to `mls` is acknowledged with success")
             .requires(&["CORE.3.2.service-channel-subscribe", "CORE.3.2.service-channel-ack", "MLS.4.gateway-namespace", "MLS.4.subscribe"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(subscribe(ctx))),
         CheckDef::new("gateway.service.unsubscribe", Must, "Unsubscribing from `mls` is acknowledged with success")
             .requires(&["CORE.3.2.service-channel-unsubscribe", "CORE.3.2.service-channel-ack"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(unsubscribe(ctx))),
         CheckDef::new("gateway.service.unknown", Must, "An unknown service is refused with success false")
             .requires(&["CORE.3.2.service-channel-ack"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(unknown_service(ctx))),
         CheckDef::new("gateway.sequence", Must, "Sequence numbers start at 0 and grow by one per server message")
             .requires(&["CORE.3.2.seq-numbering"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(sequence(ctx))),
         CheckDef::new("gateway.resume", May, "A resumed session gets the events it missed while disconnected")
             .requires(&["CORE.3.2.resume", "CORE.3.2.resumed", "CORE.3.2.resumed-minimal"])
             .needs(&[Actors, Gateway])
+            .shares(&[Resource::KeyPackages(BOB)])
+            .owns(&[Resource::Gateway(BOB)])
+            .waits()
             .judged_by(|ctx| Box::pin(resume(ctx))),
         CheckDef::new("gateway.resume.rejected", Must, "A resume the server cannot serve is refused with a fitting close code (4000, 4007 or 4010), not served")
             .requires(&["CORE.3.2.resume-reject"])
             .needs(&[Actors, Gateway])
+            .shares(&[Resource::Gateway(BOB)])
             .judged_by(|ctx| Box::pin(resume_rejected(ctx, false))),
         CheckDef::new("gateway.resume.rejected-4010", Profile, "A resume the server cannot serve is closed with 4010 (Unresumeable)")
             .requires(&["PROFILE.resume-reject-4010"])
             .needs(&[Actors, Gateway])
+            .shares(&[Resource::Gateway(BOB)])
             .judged_by(|ctx| Box::pin(resume_rejected(ctx, true))),
         CheckDef::new("gateway.websocket.protocol-errors", Profile, "Reserved opcodes, RSV bits, unmasked or stray continuation frames and oversized pings get a close frame with 1002")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::ProtocolErrors))),
         CheckDef::new("gateway.websocket.invalid-utf8", Profile, "A text frame that is not UTF-8 gets a close frame with 1007 (or 4002)")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::InvalidUtf8))),
         CheckDef::new("gateway.websocket.frame-too-large", Profile, "A frame over 64 KiB gets a close frame with 1009")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::FrameTooLarge))),
         CheckDef::new("gateway.websocket.close-echo", Profile, "A client's close frame (1000) is echoed")
             .requires(&["PROFILE.gateway-websocket"])
             .needs(&[Actors, Gateway])
+            .isolated()
             .judged_by(|ctx| Box::pin(websocket(ctx, WireFault::CloseEcho))),
         CheckDef::new("gateway.mls.events", Profile, "Subscribed members receive proposal and commit events in order, invitees their Welcome")
             .requires(&["PROFILE.gateway-mls-events", "MLS.2.ds-distribute-messages", "MLS.4.gateway-namespace"])
             .needs(&[Actors, Gateway])
+            .shares(&[
+                Resource::KeyPackages(BOB),
+                Resource::KeyPackages(CAROL),
+                Resource::Gateway(BOB),
+                Resource::Gateway(CAROL),
+            ])
             .judged_by(|ctx| Box::pin(mls_events(ctx))),
     ];
     // Each close code the text names, provoked on its own connection.
@@ -136,6 +173,7 @@ pub fn checks() -> Vec<CheckDef> {
                 CheckDef::new(format!("gateway.close.{name}"), Must, title)
                     .requires(&["CORE.3.2.close-codes", requirement])
                     .needs(&[Actors, Gateway])
+                    .isolated()
                     .judged_by(move |ctx| Box::pin(close_code(ctx, provocation)))
             }),
     );
@@ -148,6 +186,30 @@ fn is(event: &Value, n: &str, op: u16) -> bool {
 
 fn mismatch<E: std::fmt::Display>(expected: &str) -> impl FnOnce(E) -> Finding + '_ {
     move |observed| Finding::mismatch(expected, observed.to_string())
+}
+
+/// The recommended heartbeat intervals (core 3.2.2), in milliseconds.
+const RECOMMENDED_INTERVAL_MS: std::ops::RangeInclusive<u64> = 30_000..=60_000;
+
+/// `gateway.heartbeat-interval`: the announced interval against the text's recommendation. A
+/// server may choose another (SHOULD), so outside the range is non-strict, whatever the reason
+/// (the embedded server's short default included).
+pub async fn heartbeat_interval(ctx: &mut Ctx) -> CheckResult {
+    let (client, hello) = ctx.gateway("probe#interval").await?;
+    client.close().await;
+    let Some(interval) = hello["d"]["heartbeat_interval"].as_u64() else {
+        return Err(Finding::mismatch(
+            "a hello with a numeric heartbeat_interval",
+            hello.to_string(),
+        ));
+    };
+    if !RECOMMENDED_INTERVAL_MS.contains(&interval) {
+        return Err(Finding::mismatch(
+            "a heartbeat interval of 30000 to 60000 ms (the recommended range)",
+            format!("{interval} ms"),
+        ));
+    }
+    Ok(())
 }
 
 pub async fn hello(ctx: &mut Ctx) -> CheckResult {
@@ -188,7 +250,7 @@ pub async fn ready(ctx: &mut Ctx) -> CheckResult {
         Some(seen) if seen.eq_ignore_ascii_case(&fid) => Ok(()),
         other => Err(Finding::mismatch(
             format!("the ready event naming the actor ({fid})"),
-            format!("fid {other:?}"),
+            format!("fid {}", other.unwrap_or("absent")),
         )),
     }
 }
@@ -248,7 +310,7 @@ pub async fn close_code(ctx: &mut Ctx, provocation: Provocation) -> CheckResult 
     if code != Some(expected) {
         return Err(Finding::mismatch(
             format!("close code {expected}"),
-            format!("close code {code:?}"),
+            format!("close code {}", close_code_text(code)),
         ));
     }
     Ok(())
@@ -354,10 +416,61 @@ pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
     if code != Some(close::TIMEOUT) {
         return Err(Finding::mismatch(
             "close code 4009",
-            format!("close code {code:?}"),
+            format!("close code {}", close_code_text(code)),
         ));
     }
     Ok(())
+}
+
+/// The MUST half of a silent client's end: whether or not the server asks for a heartbeat
+/// first (a SHOULD, `gateway.heartbeat.request`), a server that closes the connection does so
+/// with 4009 (core §3.2.5), and a heartbeat request it sends carries no data (core §3.2.3.9). A
+/// server that never closes a silent client breaks no MUST: `unsupported`.
+pub async fn timeout_close(ctx: &mut Ctx) -> CheckResult {
+    let (mut client, hello) = ctx.gateway("alice#timeout").await?;
+    let interval = hello["d"]["heartbeat_interval"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    if interval > MAX_WAIT_INTERVAL_MS {
+        return Err(Finding::Unsupported(format!(
+            "heartbeat interval {interval} ms is longer than the {MAX_WAIT_INTERVAL_MS} ms the harness waits; \
+             configure the target with a shorter one"
+        )));
+    }
+    let token = ctx.actors[ALICE].token.clone();
+    client.identify(&token).await.map_err(Finding::harness)?;
+    client.auto_heartbeat = false;
+    let patience = Duration::from_millis(interval * 6 + 4000);
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        match client.recv(left).await {
+            Incoming::Event(e) if is(&e, NS_CORE, core_op::HEARTBEAT_REQUEST) => {
+                if e["d"] != json!({}) {
+                    return Err(Finding::mismatch(
+                        "a heartbeat request with an empty d",
+                        e.to_string(),
+                    ));
+                }
+            }
+            Incoming::Event(_) => {}
+            Incoming::Closed(Some(close::TIMEOUT)) => return Ok(()),
+            Incoming::Closed(code) => {
+                return Err(Finding::mismatch(
+                    "close code 4009 for a client that sent no heartbeat",
+                    format!("close code {}", close_code_text(code)),
+                ))
+            }
+            Incoming::Malformed(text) => {
+                return Err(Finding::mismatch("gateway events", text));
+            }
+            Incoming::Timeout => {
+                return Err(Finding::Unsupported(format!(
+                "the server did not close a client silent for {patience:?}: no close code to judge"
+            )))
+            }
+        }
+    }
 }
 
 async fn service_ack(
@@ -492,7 +605,7 @@ pub async fn resume(ctx: &mut Ctx) -> CheckResult {
         Ok(resumed) => resumed,
         Err(e)
             if e.to_string()
-                .contains(&format!("code Some({})", close::UNRESUMEABLE)) =>
+                .contains(&format!("(code {})", close::UNRESUMEABLE)) =>
         {
             return Err(Finding::Unsupported(
                 "the target refuses to resume (4010); resuming is optional".into(),
@@ -548,7 +661,7 @@ pub async fn resume_rejected(ctx: &mut Ctx, exactly_4010: bool) -> CheckResult {
             Incoming::Timeout => {
                 return Err(Finding::mismatch(
                     "an unresumable session to be closed",
-                    format!("no close within {:?}", ctx.event_timeout()),
+                    format!("no close within {} ms", ctx.event_timeout().as_millis()),
                 ))
             }
         }
@@ -574,7 +687,7 @@ pub async fn resume_rejected(ctx: &mut Ctx, exactly_4010: bool) -> CheckResult {
             } else {
                 "a close code whose meaning fits a refused resume (4000, 4007 or 4010)"
             },
-            format!("close code {code:?}"),
+            format!("close code {}", close_code_text(code)),
         ));
     }
     Ok(())

@@ -10,7 +10,7 @@ use super::context::{
     commit_json, decode_welcome, expect_status, http_finding, snippet, Ctx, LiveGroup, ALICE, BOB,
     CAROL, GROUP_OPERATIONS,
 };
-use super::unit::{CheckDef, Fixture};
+use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
 use crate::spec::ApiSpec;
@@ -29,22 +29,27 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
         CheckDef::new("groups.members-after-commit", Profile, "After a commit that adds a member, the group lists both members and the new epoch")
             .requires(&["PROFILE.group-members", "PROFILE.commit-epoch", "PROFILE.group-create"])
             .needs(&[Actors, Group])
+            .shares(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(members_after_commit(ctx))),
         CheckDef::new("groups.welcome-joins", Must, "The Welcome the target returns lets the added member join with the same epoch authenticator")
             .requires(&["MLS.2.ds-distribute-messages", "PROFILE.commit-summary", "PROFILE.mls-message-field", "MLS.1.suite-default", "MLS.3.rfc9420-basis"])
             .needs(&[Actors, Group])
+            .shares(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(welcome_joins(ctx))),
         CheckDef::new("groups.member-fid-case-insensitive", Profile, "A member is found by its FID in another letter case and answered in lowercase")
             .requires(&["PROFILE.group-members"])
             .needs(&[Actors, Group])
+            .shares(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(member_fid_case(ctx))),
         CheckDef::new("groups.stale-commit-refused", Profile, "A different commit for a past epoch is refused with 409 and changes nothing")
             .requires(&["PROFILE.commit-epoch"])
             .needs(&[Actors])
+            .shares(&[Resource::KeyPackages(CAROL)])
             .judged_by(|ctx| Box::pin(stale_commit(ctx))),
         CheckDef::new("groups.concurrent-commits", Profile, "Of two different commits for one epoch sent at once, exactly one is accepted")
             .requires(&["PROFILE.commit-epoch"])
             .needs(&[Actors])
+            .shares(&[Resource::KeyPackages(CAROL)])
             .judged_by(|ctx| Box::pin(concurrent_commits(ctx))),
     ]
 }

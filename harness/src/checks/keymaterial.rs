@@ -33,22 +33,27 @@ pub fn checks() -> Vec<CheckDef> {
         CheckDef::new("keymaterial.upload-download", Must, "Encrypted private key material uploaded for two ID-Certs is downloaded as uploaded")
             .requires(&["CORE.6.3.upload-download"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(upload_download(ctx))),
         CheckDef::new("keymaterial.serials-filter", Must, "A download filtered by `serials` holds exactly the key material of those ID-Certs")
             .requires(&["CORE.6.3.serials-filter"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(serials_filter(ctx))),
         CheckDef::new("keymaterial.delete", Must, "Key material is deleted by serial number, and only with the second factor of a sensitive action")
             .requires(&["CORE.6.3.delete-sensitive"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(delete(ctx))),
         CheckDef::new("keymaterial.size-limit", Must, "Key material over the announced upload size is refused with 413 and not stored")
             .requires(&["CORE.6.3.size-limit"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(size_limit(ctx))),
         CheckDef::new("keymaterial.refusals", Profile, "Key material for no ID-Cert of the actor gets 404, for a serial stored already 409, each with an error body, and nothing changes")
             .requires(&["PROFILE.encrypted-pkm", "PROFILE.error-body"])
             .needs(&[Actors, Account])
+            .isolated()
             .judged_by(|ctx| Box::pin(refusals(ctx))),
     ]
 }
@@ -63,17 +68,22 @@ struct Owner {
 /// Registers an actor for one check and opens a second session, so that it holds two ID-Certs.
 async fn owner(ctx: &mut Ctx) -> Result<Owner, Finding> {
     let secret = super::registration::secret(ctx)?;
-    let actor = crate::clients::actors::register(&ctx.http, &secret, "pkm", &crate::random_hex(4))
+    let name = format!("{}pkm", ctx.name_prefix);
+    let actor = crate::clients::actors::register(&ctx.http, &secret, &name, &crate::random_hex(4))
         .await
         .map_err(|e| Finding::mismatch("a fresh actor with an ID-Cert", e.to_string()))?;
     let account = actor
         .account
         .clone()
         .ok_or_else(|| Finding::harness("a registered actor without its account"))?;
-    ctx.ledger.actors.push(actor.fid.clone());
-    ctx.ledger
-        .sessions
-        .push((actor.fid.clone(), actor.session_id.clone()));
+    ctx.recorder.transcript.hide(&actor.token, "TOKEN_PKM");
+    {
+        let mut ledger = ctx.ledger();
+        ledger.actors.push(actor.fid.clone());
+        ledger
+            .sessions
+            .push((actor.fid.clone(), actor.session_id.clone()));
+    }
     let session_id = format!("p2mls-{}", crate::random_hex(4));
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
     let csr = build_csr(&account.name(&session_id), &key).map_err(Finding::harness)?;
@@ -83,7 +93,7 @@ async fn owner(ctx: &mut Ctx) -> Result<Owner, Finding> {
         &[201],
         "an ID-Cert for a second session of the actor",
     )?;
-    ctx.ledger.sessions.push((actor.fid.clone(), session_id));
+    ctx.ledger().sessions.push((actor.fid.clone(), session_id));
     let pem = resp
         .json()
         .and_then(|b| b["id_cert"].as_str().map(str::to_owned))

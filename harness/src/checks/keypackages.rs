@@ -13,7 +13,7 @@ use p2mls_protocol::identifiers::format_code_point;
 use super::context::{
     decode_welcome, expect_error, expect_status, snippet, Ctx, ALICE, BOB, CAROL,
 };
-use super::unit::{CheckDef, Fixture};
+use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
 use crate::clients::http::ApiRequest;
 use crate::clients::mls::{key_package_json, x509_credential_content, KeyPackageOptions};
@@ -28,102 +28,129 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
     {
         return Vec::new();
     }
+    // Each check empties one actor's KeyPackages and counts what discovery hands out, so it owns
+    // that actor's KeyPackages while it runs.
     vec![
         CheckDef::new("keypackages.discover.one-time", Profile, "A discovered KeyPackage is handed out once, with the uploaded wire bytes")
             .requires(&["PROFILE.keypackage-one-time", "MLS.2.ds-keypackages", "MLS.2.ds-role", "PROFILE.mls-message-field"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(one_time(ctx))),
         CheckDef::new("keypackages.discover.last-resort", Profile, "The last-resort KeyPackage serves only when no other matches, and is kept")
             .requires(&["OAS.keypackages.last-resort", "PROFILE.keypackage-last-resort-kept"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(CAROL)])
             .judged_by(|ctx| Box::pin(last_resort(ctx))),
         CheckDef::new("keypackages.discover.concurrent-distinct", Profile, "Concurrent discoveries never hand out the same KeyPackage twice")
             .requires(&["PROFILE.keypackage-concurrent-distinct"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(concurrent(ctx))),
         CheckDef::new("keypackages.discover.filter-ciphersuites", Must, "Discovery returns only KeyPackages of the requested cipher suites")
             .requires(&["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(filter_suite(ctx))),
         CheckDef::new("keypackages.discover.filter-versions", Must, "Discovery returns only KeyPackages of the requested protocol versions")
             .requires(&["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(filter_version(ctx))),
         CheckDef::new("keypackages.discover.filter-extensions", Profile, "Discovery returns only KeyPackages supporting the requested extensions")
             .requires(&["OAS.keypackages.discover-filter", "PROFILE.identifier-strings"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(filter_extension(ctx))),
         CheckDef::new("keypackages.discover.empty", Profile, "A known actor without matching KeyPackages gets an empty answer")
             .requires(&["PROFILE.keypackage-discover-empty"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(discover_empty(ctx))),
         CheckDef::new("keypackages.discover.fid-case-insensitive", Profile, "Discovery finds an actor's KeyPackage by its FID in another letter case")
             .requires(&["PROFILE.keypackage-one-time"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(BOB)])
             .judged_by(|ctx| Box::pin(fid_case(ctx))),
         CheckDef::new("keypackages.discover.unknown-fid", Profile, "Discovery for an unknown actor answers 404")
             .requires(&["PROFILE.keypackage-discover-empty"])
             .needs(&[Actors])
+            .isolated()
             .judged_by(|ctx| Box::pin(unknown_fid(ctx))),
         CheckDef::new("keypackages.discover.exhaustion-limit", Profile, "One requester cannot drain another actor's one-time KeyPackages: past a limit it gets 429 with Retry-After, while other requesters are still served")
             .requires(&["PROFILE.keypackage-discovery-limit", "PROFILE.error-body"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(CAROL)])
+            .waits()
             .judged_by(|ctx| Box::pin(exhaustion_limit(ctx))),
         CheckDef::new("keypackages.discover.missing-ciphersuites", Must, "Discovery without the required ciphersuites parameter answers 400")
             .requires(&["OAS.keypackages.discover-filter", "PROFILE.bad-request-400"])
             .needs(&[Actors])
+            .isolated()
             .judged_by(|ctx| Box::pin(missing_suites(ctx))),
         CheckDef::new("keypackages.upload.reject-tampered-signature", Must, "A KeyPackage with a tampered signature is refused with its id and a reason")
             .requires(&["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation", "MLS.2.as-validate-credentials"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::TamperedSignature))),
         CheckDef::new("keypackages.upload.reject-malleable-signature", Must, "A KeyPackage whose signature carries S + L (the malleable form) is refused with its id and a reason")
             .requires(&["CORE.6.2.1.malleable-signatures-refused", "OAS.keypackages.upload-errors", "PROFILE.keypackage-validation"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::MalleableSignature))),
         CheckDef::new("keypackages.upload.reject-expired", Must, "A KeyPackage whose lifetime has ended is refused")
             .requires(&["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::Expired))),
         CheckDef::new("keypackages.upload.reject-foreign-credential", Must, "A KeyPackage whose ID-Cert another CA issued is refused")
             .requires(&["OAS.keypackages.upload-errors", "PROFILE.keypackage-credential", "MLS.2.as-validate-credentials", "MLS.2.as-attest-binding"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::ForeignCredential))),
         CheckDef::new("keypackages.upload.reject-unknown-suite", Profile, "A KeyPackage of a suite outside the registry is refused")
             .requires(&["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation", "PROFILE.suite-registry"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::UnknownSuite))),
         CheckDef::new("keypackages.upload.reject-summary-mismatch", Profile, "A KeyPackage whose JSON summary disagrees with its bytes is refused")
             .requires(&["PROFILE.keypackage-summary", "OAS.keypackages.upload-errors"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::SummaryMismatch))),
         CheckDef::new("keypackages.upload.reject-other-actor", Must, "A KeyPackage with another actor's credential is refused")
             .requires(&["PROFILE.keypackage-credential", "MLS.2.as-attest-binding"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::OtherActor))),
         CheckDef::new("keypackages.upload.batch-atomic", Profile, "A batch with one faulty KeyPackage stores none of its packages")
             .requires(&["PROFILE.keypackage-batch-atomic", "OAS.keypackages.upload-errors"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(batch_atomic(ctx))),
         CheckDef::new("keypackages.upload.x509-credential", Must, "A KeyPackage whose X.509 credential holds the ID-Cert and the root in RFC 9420 form is accepted")
             .requires(&["PROFILE.keypackage-credential", "MLS.3.rfc9420-basis", "MLS.2.as-validate-credentials"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(x509_chain(ctx))),
         CheckDef::new("keypackages.upload.reject-extra-prefix-credential", Profile, "A KeyPackage whose X.509 credential wraps its certificate list in an extra length prefix is refused")
             .requires(&["PROFILE.keypackage-credential", "OAS.keypackages.upload-errors"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::ExtraPrefixCredential))),
         CheckDef::new("keypackages.upload.reject-two-last-resort", Profile, "A batch with two last-resort KeyPackages of one client is refused and stores nothing")
             .requires(&["PROFILE.keypackage-batch-atomic", "PROFILE.keypackage-last-resort-kept"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(two_last_resorts(ctx))),
         CheckDef::new("keypackages.upload.limit-last-resort-swap", Profile, "At the KeyPackage limit one more package gets 413, but a new last-resort package replaces the stored one")
             .requires(&["PROFILE.keypackage-upload-limit", "PROFILE.keypackage-batch-atomic"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(CAROL)])
             .judged_by(|ctx| Box::pin(limit_swap(ctx))),
         CheckDef::new("keypackages.grease.join", Must, "A KeyPackage with GREASE values is accepted, handed out whole, and its owner joins a group")
             .requires(&["MLS.13.5-grease", "MLS.2.ds-keypackages"])
             .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(CAROL)])
             .judged_by(|ctx| Box::pin(grease_join(ctx))),
     ]
 }
@@ -343,7 +370,8 @@ pub async fn unknown_fid(ctx: &mut Ctx) -> CheckResult {
     let nobody = format!("{}@{domain}", ctx.unique("nobody"));
     let query = ctx.suite_query();
     let resp = ctx.discover(ALICE, &nobody, &query).await?;
-    expect_status(&resp, &[404], "an unknown actor is not found")
+    ctx.expect_not_found(&resp, "an unknown actor is not found")
+        .await
 }
 
 pub async fn missing_suites(ctx: &mut Ctx) -> CheckResult {
@@ -633,7 +661,12 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
     if retry_after.is_none() {
         return Err(Finding::mismatch(
             "the 429 with Retry-After",
-            format!("{:?}", refusal.headers),
+            refusal
+                .headers
+                .iter()
+                .map(|(k, v)| format!("{k}: {v}"))
+                .collect::<Vec<_>>()
+                .join("; "),
         ));
     }
     let body = refusal.json();
@@ -918,9 +951,7 @@ pub async fn grease_join(ctx: &mut Ctx) -> CheckResult {
         .build();
     let joined = StagedWelcome::new_from_welcome(&client.provider, &config, welcome, None)
         .and_then(|staged| staged.into_group(&client.provider))
-        .map_err(|e| {
-            Finding::mismatch("carol joins with her GREASE'd package", format!("{e:?}"))
-        })?;
+        .map_err(|e| Finding::mismatch("carol joins with her GREASE'd package", format!("{e}")))?;
     if joined.epoch_authenticator().as_slice() != group.mls.epoch_authenticator().as_slice() {
         return Err(Finding::mismatch(
             "carol and alice with the same epoch authenticator",

@@ -17,6 +17,7 @@ pub mod keypackages;
 pub mod operations;
 pub mod ratelimit;
 pub mod registration;
+pub mod sessions;
 pub mod suites;
 pub mod tls;
 pub mod unit;
@@ -26,7 +27,7 @@ use p2mls_protocol::suites::SuiteRegistry;
 
 use crate::spec::ApiSpec;
 pub use context::Ctx;
-pub use unit::{CheckDef, CheckFuture, Fixture};
+pub use unit::{Access, CheckDef, CheckFuture, Fixture, Resource};
 
 /// All checks for a spec, sorted by id.
 pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
@@ -36,6 +37,7 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
     checks.extend(idcert::checks());
     checks.extend(registration::checks());
     checks.extend(keymaterial::checks());
+    checks.extend(sessions::checks());
     checks.extend(gateway::checks());
     checks.extend(tls::checks());
     checks.extend(wellknown::checks());

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::context::{expect_status, is_error_body, snippet, Ctx, ALICE, BOB, CAROL};
-use super::unit::{CheckDef, CheckFuture, Fixture};
+use super::unit::{CheckDef, CheckFuture, Fixture, Resource};
 use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth};
 use crate::clients::mls::KeyPackageOptions;
@@ -181,11 +181,33 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
                 )
                 .requires(&requirements)
                 .needs(needs)
+                .shares(&keypackages_used(&op.id, aspect.suffix))
                 .judged_by(move |ctx| judge(ctx, id.clone())),
             );
         }
     }
     checks
+}
+
+/// The actors whose KeyPackages a check of `op` uploads and takes one of (see `success`); every
+/// check of a group's route may be the one that creates the established group, which adds bob.
+/// The requests the other aspects make are refused and change nothing.
+fn keypackages_used(op: &str, aspect: &str) -> Vec<Resource> {
+    let mut actors = Vec::new();
+    if aspect == "success" {
+        match op {
+            "groups_submitProposal" | "members_getProposals" | "groups_submitCommit" => {
+                actors.push(CAROL)
+            }
+            "keypackages_addKeyPackages" => actors.push(ALICE),
+            "keypackages_discoverKeyPackages" => actors.push(BOB),
+            _ => {}
+        }
+    }
+    if op.starts_with("members_") || (op.starts_with("groups_") && op != "groups_createGroup") {
+        actors.push(BOB);
+    }
+    actors.into_iter().map(Resource::KeyPackages).collect()
 }
 
 /// A well-formed request for `op` (schema-valid body, existing resources), sent as `caller`
@@ -291,6 +313,7 @@ pub async fn success(ctx: &mut Ctx, op: &str) -> CheckResult {
             }
             resp
         }
+        "members_getMember" => member_by_listed_id(ctx).await?,
         _ => {
             let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
             ctx.send(req).await?
@@ -303,6 +326,49 @@ pub async fn success(ctx: &mut Ctx, op: &str) -> CheckResult {
         .unwrap_or_default();
     expect_status(&resp, &documented, "a documented success status")?;
     ctx.conforms(op, &resp)
+}
+
+/// `members_getMember` for a member the listing names. The document leaves `memberId`
+/// undescribed; the one identifier it gives a member is `GroupMember.id` ("Unique identifier for
+/// the member"), so the member is asked for by the `id` that `members_getMembers` lists, and the
+/// answer must be that member. That the id is the FID is PROFILE.group-members
+/// (`groups.member-fid-case`), not assumed here.
+async fn member_by_listed_id(ctx: &mut Ctx) -> Result<ApiResponse, Finding> {
+    let group = ctx.established_id().await?;
+    let (method, path) = ctx.route("members_getMembers", &[("groupId", &group)])?;
+    let listing = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(ALICE)))
+        .await?;
+    expect_status(&listing, &[200], "the group's member list")?;
+    ctx.conforms("members_getMembers", &listing)?;
+    let members = listing
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .unwrap_or_default();
+    // The last listed member: with a creator and one added member, not just the caller.
+    let member_id = members
+        .last()
+        .and_then(|m| m["id"].as_str().map(str::to_owned))
+        .ok_or_else(|| {
+            Finding::mismatch(
+                "a member list with members and their ids",
+                snippet(&listing.text()),
+            )
+        })?;
+    let (method, path) = ctx.route(
+        "members_getMember",
+        &[("groupId", &group), ("memberId", &member_id)],
+    )?;
+    let resp = ctx
+        .send(ApiRequest::new(method, path, ctx.auth(ALICE)))
+        .await?;
+    if resp.status == 200 && resp.json().is_some_and(|m| m["id"] != member_id.as_str()) {
+        return Err(Finding::mismatch(
+            format!("the member with id {member_id:?}, as listed"),
+            snippet(&resp.text()),
+        ));
+    }
+    Ok(resp)
 }
 
 pub async fn missing_token(ctx: &mut Ctx, op: &str) -> CheckResult {
@@ -326,7 +392,8 @@ pub async fn not_found_missing(ctx: &mut Ctx, op: &str) -> CheckResult {
     let group = missing_group(ctx);
     let req = sample(ctx, op, ctx.auth(ALICE), Some(group)).await?;
     let resp = ctx.send(req).await?;
-    expect_status(&resp, &[404], "a missing group is not found")
+    ctx.expect_not_found(&resp, "a missing group is not found")
+        .await
 }
 
 /// Carol is in no group of alice's: she must get the 404 a missing group gets, body included.
@@ -334,7 +401,8 @@ pub async fn not_found_foreign(ctx: &mut Ctx, op: &str) -> CheckResult {
     let foreign = ctx.established_id().await?;
     let req = sample(ctx, op, ctx.auth(CAROL), Some(foreign.clone())).await?;
     let seen = ctx.send(req).await?;
-    expect_status(&seen, &[404], "another actor's group is not found")?;
+    ctx.expect_not_found(&seen, "another actor's group is not found")
+        .await?;
     let group = missing_group(ctx);
     let req = sample(ctx, op, ctx.auth(CAROL), Some(group.clone())).await?;
     let missing = ctx.send(req).await?;

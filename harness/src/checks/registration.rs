@@ -21,6 +21,7 @@ pub fn checks() -> Vec<CheckDef> {
         )
         .requires(&["PROFILE.actor-registration", "PROFILE.error-body"])
         .needs(&[Actors, Account])
+        .isolated()
         .judged_by(|ctx| Box::pin(names(ctx))),
         CheckDef::new(
             "registration.name-unique-any-case",
@@ -29,6 +30,7 @@ pub fn checks() -> Vec<CheckDef> {
         )
         .requires(&["CORE.5.local-name-unique"])
         .needs(&[Actors, Account])
+        .isolated()
         .judged_by(|ctx| Box::pin(name_unique_any_case(ctx))),
     ]
 }
@@ -69,14 +71,14 @@ pub async fn names(ctx: &mut Ctx) -> CheckResult {
 /// forbids is a second actor.
 pub async fn name_unique_any_case(ctx: &mut Ctx) -> CheckResult {
     let secret = secret(ctx)?;
-    let name = format!("p2mls-u-{}", crate::random_hex(4));
+    let name = format!("{}p2mls-u-{}", ctx.name_prefix, crate::random_hex(4));
     let resp = register(ctx, &secret, &name).await?;
     expect_status(
         &resp,
         &[201],
         &format!("the fresh name `{name}` to be registered"),
     )?;
-    let capitalised = format!("P{}", &name[1..]);
+    let capitalised = name.replacen("p2mls-u-", "p2mls-U-", 1);
     for (what, again) in [
         ("the same name again", name.clone()),
         ("the name in upper case", name.to_uppercase()),

@@ -24,7 +24,7 @@ use super::context::{
     commit_json, commit_json_bytes, decode_b64, decode_welcome, expect_status, proposal_json,
     proposal_json_bytes, snippet, Ctx, LiveGroup, ALICE, BOB, CAROL,
 };
-use super::unit::{CheckDef, Fixture};
+use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{ApiRequest, ApiResponse};
 use crate::clients::mls::{KeyPackageOptions, MlsClient};
@@ -103,6 +103,15 @@ pub fn checks(spec: &ApiSpec, registry: &SuiteRegistry) -> Vec<CheckDef> {
                 )
                 .requires(&requirements)
                 .needs(needs)
+                // The steps' own MLS clients upload and take the actors' KeyPackages: a package
+                // another client made could not be joined with.
+                .owns(&[
+                    Resource::SuiteRun(polyproto_id),
+                    Resource::KeyPackages(ALICE),
+                    Resource::KeyPackages(BOB),
+                    Resource::KeyPackages(CAROL),
+                    Resource::Gateway(BOB),
+                ])
                 .judged_by(move |ctx| judge(ctx, polyproto_id)),
             );
         }
@@ -163,7 +172,7 @@ pub struct RsView {
 }
 
 fn rs_err(what: &str) -> impl Fn(mls_rs::error::MlsError) -> Finding + '_ {
-    move |e| Finding::mismatch(what.to_owned(), format!("mls-rs: {e:?}"))
+    move |e| Finding::mismatch(what.to_owned(), format!("mls-rs: {e}"))
 }
 
 impl View {
@@ -298,7 +307,7 @@ impl View {
             }
             View::MlsRs(g) => {
                 let message = mls_rs::MlsMessage::from_bytes(package).map_err(|e| {
-                    Finding::mismatch("a KeyPackage MLSMessage", format!("mls-rs: {e:?}"))
+                    Finding::mismatch("a KeyPackage MLSMessage", format!("mls-rs: {e}"))
                 })?;
                 g.group
                     .propose_add(message, Vec::new())
@@ -462,7 +471,7 @@ impl SuiteRun {
                 actor.mls.cert_der.clone(),
                 backend,
             )
-            .map_err(|e| Finding::Unsupported(format!("{} cannot start: {e:?}", backend.name())))?;
+            .map_err(|e| Finding::Unsupported(format!("{} cannot start: {e}", backend.name())))?;
             if client.provider.crypto().supports(suite).is_err() {
                 return Err(Finding::Unsupported(format!(
                     "{} does not offer {suite:?}",
@@ -526,7 +535,7 @@ struct SuiteRuns(std::collections::BTreeMap<u16, SuiteRun>);
 
 /// Takes the suite's run out of the context (creating it), so that steps can borrow both.
 async fn take_run(ctx: &mut Ctx, id: u16) -> Result<SuiteRun, Finding> {
-    match ctx.fixture::<SuiteRuns>().0.remove(&id) {
+    match ctx.with_fixture(|runs: &mut SuiteRuns| runs.0.remove(&id)) {
         Some(run) => Ok(run),
         None => SuiteRun::new(ctx, id).await,
     }
@@ -537,7 +546,7 @@ macro_rules! with_run {
     ($ctx:ident, $id:expr, |$run:ident| $body:expr) => {{
         let mut $run = take_run($ctx, $id).await?;
         let result = $body;
-        $ctx.fixture::<SuiteRuns>().0.insert($id, $run);
+        $ctx.with_fixture(|runs: &mut SuiteRuns| runs.0.insert($id, $run));
         result
     }};
 }
@@ -552,7 +561,7 @@ fn parse_message(bytes: &[u8]) -> Result<ProtocolMessage, Finding> {
     MlsMessageIn::tls_deserialize_exact(bytes)
         .map_err(|e| Finding::mismatch("an MLSMessage", e.to_string()))?
         .try_into_protocol_message()
-        .map_err(|e| Finding::mismatch("a protocol message", format!("{e:?}")))
+        .map_err(|e| Finding::mismatch("a protocol message", format!("{e}")))
 }
 
 /// Processes a proposal or commit message in `group`; returns true when a commit was merged.
@@ -563,7 +572,7 @@ fn apply(group: &mut LiveGroup, bytes: &[u8], who: &str) -> Result<bool, Finding
         .map_err(|e| {
             Finding::mismatch(
                 format!("{who} processes the relayed message"),
-                format!("{e:?}"),
+                format!("{e}"),
             )
         })?;
     match processed.into_content() {
@@ -579,7 +588,7 @@ fn apply(group: &mut LiveGroup, bytes: &[u8], who: &str) -> Result<bool, Finding
                 .mls
                 .merge_staged_commit(&group.client.provider, *staged)
                 .map_err(|e| {
-                    Finding::mismatch(format!("{who} merges the commit"), format!("{e:?}"))
+                    Finding::mismatch(format!("{who} merges the commit"), format!("{e}"))
                 })?;
             Ok(true)
         }
@@ -828,7 +837,7 @@ fn join(
     let mls = StagedWelcome::new_from_welcome(&client.provider, &config, welcome, None)
         .and_then(|staged| staged.into_group(&client.provider))
         .map_err(|e| {
-            Finding::mismatch(format!("{label} joins from the Welcome"), format!("{e:?}"))
+            Finding::mismatch(format!("{label} joins from the Welcome"), format!("{e}"))
         })?;
     Ok(View::Openmls(LiveGroup {
         id: group_id.to_owned(),
@@ -1003,7 +1012,7 @@ fn decrypt(group: &mut LiveGroup, bytes: &[u8], who: &str) -> Result<Vec<u8>, Fi
         .map_err(|e| {
             Finding::mismatch(
                 format!("{who} decrypts the relayed message"),
-                format!("{e:?}"),
+                format!("{e}"),
             )
         })?;
     match processed.into_content() {
@@ -1269,21 +1278,19 @@ async fn other_suite_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .unwrap_or(0x0001);
     let other_suite = Ciphersuite::try_from(other_wire)
         .map_err(|_| Finding::Unsupported(format!("openmls lacks wire suite {other_wire:#06x}")))?;
-    // A sound Add of a package of this suite, with the package's bytes swapped for one of the
-    // other suite: only the DS's suite check stands between it and the group.
-    let carol = &run.clients[CAROL];
-    let same = carol
-        .key_package(run.suite, &KeyPackageOptions::default())
-        .map_err(Finding::harness)?;
+    // carol's KeyPackage of the other suite, sound in its own suite (it verifies there), in an
+    // Add that alice's openmls group frames, signs and tags as any proposal: openmls does not
+    // compare the package's suite with the group's when proposing, so the framing is right and
+    // only the DS's suite rule stands between the proposal and the group.
     let foreign = ctx.actors[CAROL]
         .mls
         .key_package(other_suite, &KeyPackageOptions::default())
         .map_err(Finding::harness)?;
-    let kp = crate::clients::mls::decode_key_package(&same).map_err(Finding::harness)?;
+    let kp = crate::clients::mls::decode_key_package(&foreign).map_err(Finding::harness)?;
     let crypto = openmls_rust_crypto::RustCrypto::default();
     let kp = kp
         .validate(&crypto, ProtocolVersion::Mls10)
-        .map_err(Finding::harness)?;
+        .map_err(|e| Finding::harness(format!("the other suite's KeyPackage: {e}")))?;
     let group = run.view(ALICE, "alice")?.openmls()?;
     let (message, _) = group
         .mls
@@ -1293,29 +1300,9 @@ async fn other_suite_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .mls
         .clear_pending_proposals(group.client.provider.storage())
         .map_err(Finding::harness)?;
-    let bytes = message.tls_serialize_detached().map_err(Finding::harness)?;
-    let (same_body, foreign_body) = (&same[4..], &foreign[4..]);
-    let at = bytes
-        .windows(same_body.len())
-        .position(|w| w == same_body)
-        .ok_or_else(|| Finding::harness("the KeyPackage is not inside the proposal"))?;
-    let mut spliced = bytes[..at].to_vec();
-    spliced.extend_from_slice(foreign_body);
-    spliced.extend_from_slice(&bytes[at + same_body.len()..]);
-    let (rest, _) = p2mls_protocol::wire::split_trailing_opaque(&spliced, 32)
-        .ok_or_else(|| Finding::harness("no tag"))?;
-    let (_, signature) = p2mls_protocol::wire::split_trailing_opaque(rest, 64)
-        .ok_or_else(|| Finding::harness("no signature"))?;
-    use base64::Engine as _;
-    use sha2::Digest as _;
-    let b64 = base64::engine::general_purpose::STANDARD;
-    let proposal = json!({
-        "id": hex::encode(sha2::Sha256::digest(&spliced)),
-        "type": "Add",
-        "keyPackage": crate::clients::mls::key_package_json(&foreign, &ctx.registry).map_err(Finding::harness)?,
-        "signature": b64.encode(signature),
-        "mlsMessage": b64.encode(&spliced),
-    });
+    let mut proposal = proposal_json(&message, "Add")?;
+    proposal["keyPackage"] =
+        crate::clients::mls::key_package_json(&foreign, &ctx.registry).map_err(Finding::harness)?;
     let group_id = group.id.clone();
     let (method, path) = ctx.route("groups_submitProposal", &[("groupId", &group_id)])?;
     let resp = ctx

@@ -39,7 +39,7 @@ fn chain_text(observation: &TlsObservation) -> String {
 
 /// `tls.certificate`: the chain leads to a configured anchor, is valid now and names the host.
 pub async fn certificate(ctx: &mut Ctx) -> CheckResult {
-    let Some(probe) = &ctx.tls_probe else {
+    let Some(probe) = ctx.tls_probe.as_deref() else {
         return Err(Finding::Unsupported(PLAIN_HTTP.into()));
     };
     match probe {
@@ -77,7 +77,7 @@ pub async fn certificate(ctx: &mut Ctx) -> CheckResult {
 
 /// `tls.http2`: offered `h2` and `http/1.1`, the server chooses `h2`.
 pub async fn http2(ctx: &mut Ctx) -> CheckResult {
-    let Some(probe) = &ctx.tls_probe else {
+    let Some(probe) = ctx.tls_probe.as_deref() else {
         return Err(Finding::Unsupported(format!(
             "{PLAIN_HTTP} (HTTP/2 is probed by ALPN)"
         )));

@@ -18,6 +18,7 @@ pub fn checks() -> Vec<CheckDef> {
     )
     .requires(&["CORE.3.1.well-known"])
     .needs(&[Fixture::Actors])
+    .isolated()
     .judged_by(|ctx| Box::pin(well_known(ctx)))]
 }
 

@@ -57,6 +57,7 @@ pub struct StaticActor {
 }
 
 /// One actor session the checks act as.
+#[derive(Clone)]
 pub struct Actor {
     /// Upper-case label used for the token in evidence (`$TOKEN_ALICE`).
     pub label: String,
@@ -107,6 +108,24 @@ impl Account {
             &format!("PASSWORD_{label}"),
         )
         .raw("text/plain", csr_pem)
+    }
+
+    /// `DELETE /.p2/core/v1/session?session_id=…` with this account's token and second factor
+    /// (PROFILE.session-revoke); `label` names both secrets in the evidence.
+    pub fn revoke_request(&self, label: &str, session_id: &str) -> ApiRequest {
+        ApiRequest::new(
+            Method::DELETE,
+            format!("{}?session_id={session_id}", routes::SESSION),
+            Auth::Bearer {
+                token: self.token.clone(),
+                label: format!("ACCOUNT_{label}"),
+            },
+        )
+        .secret_header(
+            routes::SENSITIVE_SOLUTION_HEADER,
+            &self.password,
+            &format!("PASSWORD_{label}"),
+        )
     }
 }
 

@@ -33,6 +33,21 @@ pub enum Direction {
     Note,
 }
 
+impl Direction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::Sent => "sent",
+            Direction::Received => "received",
+            Direction::Note => "note",
+        }
+    }
+}
+
+/// A close code as reports show it: the number, or that the close frame carried none.
+pub fn close_code_text(code: Option<u16>) -> String {
+    code.map_or_else(|| "no code".to_owned(), |c| c.to_string())
+}
+
 /// One line of a transcript.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TranscriptFrame {
@@ -98,6 +113,14 @@ impl Transcript {
             .clone()
     }
 
+    /// An empty transcript that hides the same secrets (one per concurrently running check).
+    pub fn fresh(&self) -> Transcript {
+        Transcript {
+            secrets: self.secrets.clone(),
+            ..Transcript::default()
+        }
+    }
+
     /// Takes the frames recorded so far and restarts the clock.
     pub fn take(&self) -> Vec<TranscriptFrame> {
         *self.started.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -126,6 +149,9 @@ pub struct GatewayClient {
     pub unsequenced: Vec<String>,
     /// Answer heartbeat requests (op 11) automatically while waiting for something else.
     pub auto_heartbeat: bool,
+    /// Events `expect` passed over while waiting for another, in order (a check that waits for
+    /// one event can still judge what came before it).
+    pub skipped: Vec<Value>,
     closed: bool,
 }
 
@@ -175,6 +201,7 @@ impl GatewayClient {
             received: Vec::new(),
             unsequenced: Vec::new(),
             auto_heartbeat: true,
+            skipped: Vec::new(),
             closed: false,
         })
     }
@@ -302,10 +329,12 @@ impl GatewayClient {
                     {
                         self.heartbeat(&[]).await?;
                     }
+                    self.skipped.push(event);
                 }
                 Incoming::Closed(code) => {
                     return Err(Error::Transport(format!(
-                        "connection closed (code {code:?}) before {what}"
+                        "connection closed (code {}) before {what}",
+                        close_code_text(code)
                     )))
                 }
                 Incoming::Malformed(text) => {

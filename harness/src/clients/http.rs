@@ -27,6 +27,14 @@ pub struct Exchange {
     pub retries: Vec<String>,
 }
 
+impl Exchange {
+    /// The status as reports show it: the number, or that no response came.
+    pub fn status_text(&self) -> String {
+        self.status
+            .map_or_else(|| "no response".to_owned(), |s| s.to_string())
+    }
+}
+
 /// Longest response body kept in evidence.
 const EVIDENCE_BODY_LIMIT: usize = 2048;
 /// Largest response body the harness reads at all: a hostile target cannot exhaust memory.

@@ -210,17 +210,17 @@ impl RsClient {
         self.client
             .generate_key_package_message(extensions, ExtensionList::new(), Some(now()))
             .and_then(|m| m.to_bytes())
-            .map_err(|e| Error::Malformed(format!("mls-rs KeyPackage: {e:?}")))
+            .map_err(|e| Error::Malformed(format!("mls-rs KeyPackage: {e}")))
     }
 
     /// Joins from a Welcome MLSMessage (the ratchet tree in its extension).
     pub fn join(&self, welcome: &[u8]) -> Result<Group<RsConfig>, Error> {
         let message =
-            MlsMessage::from_bytes(welcome).map_err(|e| Error::Malformed(format!("{e:?}")))?;
+            MlsMessage::from_bytes(welcome).map_err(|e| Error::Malformed(format!("{e}")))?;
         self.client
             .join_group(None, &message, Some(now()))
             .map(|(group, _)| group)
-            .map_err(|e| Error::Malformed(format!("{e:?}")))
+            .map_err(|e| Error::Malformed(format!("{e}")))
     }
 }
 
@@ -242,10 +242,10 @@ pub enum Processed {
 
 /// Processes a relayed MLSMessage in an mls-rs group.
 pub fn process(group: &mut Group<RsConfig>, bytes: &[u8]) -> Result<Processed, Error> {
-    let message = MlsMessage::from_bytes(bytes).map_err(|e| Error::Malformed(format!("{e:?}")))?;
+    let message = MlsMessage::from_bytes(bytes).map_err(|e| Error::Malformed(format!("{e}")))?;
     match group
         .process_incoming_message_with_time(message, now())
-        .map_err(|e| Error::Malformed(format!("{e:?}")))?
+        .map_err(|e| Error::Malformed(format!("{e}")))?
     {
         ReceivedMessage::Proposal(_) => Ok(Processed::Proposal),
         ReceivedMessage::Commit(_) => Ok(Processed::Commit),

@@ -339,6 +339,7 @@ mod tests {
             spec_findings: vec![finding.clone()],
             trace: None,
             duration: std::time::Duration::ZERO,
+            started: std::time::Duration::ZERO,
             rate_limited: Vec::new(),
         };
         let header = Header {

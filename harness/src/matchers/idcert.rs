@@ -25,6 +25,69 @@ pub fn signed_by(cert: &X509Certificate<'_>, issuer: &X509Certificate<'_>) -> Re
         })
 }
 
+/// `cert` is self-signed, checked with ed25519-dalek on the raw TBSCertificate bytes: a second
+/// verifier beside x509-parser's (`signed_by`), so a root whose signature only one library
+/// accepts is not taken.
+pub fn self_signature_problem(cert: &X509Certificate<'_>) -> Option<String> {
+    if cert.signature_algorithm.algorithm != OID_SIG_ED25519 {
+        return Some(format!(
+            "signature algorithm {} is not Ed25519",
+            cert.signature_algorithm.algorithm
+        ));
+    }
+    let key = match ed25519_key(cert)
+        .ok()
+        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+        .map(|k| ed25519_dalek::VerifyingKey::from_bytes(&k))
+    {
+        Some(Ok(key)) => key,
+        _ => return Some("the subject key is not an Ed25519 public key".into()),
+    };
+    let Ok(signature) = ed25519_dalek::Signature::from_slice(&cert.signature_value.data) else {
+        return Some(format!(
+            "the signature is {} bytes, not an Ed25519 signature",
+            cert.signature_value.data.len()
+        ));
+    };
+    let tbs: &[u8] = cert.tbs_certificate.as_ref();
+    key.verify_strict(tbs, &signature).err().map(|_| {
+        "the self-signature does not verify over the TBSCertificate (ed25519-dalek)".into()
+    })
+}
+
+/// The current UNIX time.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// `notBefore <= now <= notAfter` (core §6.1: receivers check the validity period).
+pub fn validity_problem(cert: &X509Certificate<'_>, now: i64) -> Option<String> {
+    let (from, until) = (cert.validity().not_before, cert.validity().not_after);
+    if from.timestamp() <= now && now <= until.timestamp() {
+        return None;
+    }
+    let when = if now < from.timestamp() {
+        "not yet valid"
+    } else {
+        "expired"
+    };
+    Some(format!(
+        "{when}: valid {from} to {until}, now is {}",
+        x509_parser::time::ASN1Time::from_timestamp(now)
+            .map_or_else(|_| now.to_string(), |t| t.to_string())
+    ))
+}
+
+/// A cache window (`cacheNotValidBefore`, `cacheNotValidAfter`, core §6.4) holds `now`, with a
+/// minute of leeway for clocks that differ.
+pub fn cache_window_problem(before: u64, after: u64, now: i64) -> Option<String> {
+    let now = u64::try_from(now).unwrap_or(0);
+    (now + 60 < before || now > after + 60 || before > after)
+        .then(|| format!("the cache window [{before}, {after}] does not hold now ({now})"))
+}
+
 /// What core §6.1.1.1 asks of an actor's pDN, for the actor `fid` in session `session_id`.
 /// Federation ids compare without regard to case (core §5).
 pub fn actor_claims_problems(claims: &PdnClaims, fid: &str, session_id: &str) -> Vec<String> {
@@ -56,6 +119,31 @@ pub fn actor_claims_problems(claims: &PdnClaims, fid: &str, session_id: &str) ->
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_flipped_signature_an_expired_period_and_a_stale_cache_window_are_seen() {
+        let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519).expect("key");
+        let mut params =
+            rcgen::CertificateParams::new(vec!["x.example".to_owned()]).expect("params");
+        params.not_before = rcgen::date_time_ymd(2000, 1, 1);
+        params.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        let mut der = params.self_signed(&key).expect("cert").der().to_vec();
+        let cert = parse(&der).expect("cert");
+        assert_eq!(self_signature_problem(&cert), None);
+        let expired = validity_problem(&cert, unix_now()).expect("expired");
+        assert!(expired.starts_with("expired"), "{expired}");
+        assert!(validity_problem(&cert, 978_000_000).is_none());
+        assert!(validity_problem(&cert, 900_000_000)
+            .expect("early")
+            .starts_with("not yet valid"));
+        *der.last_mut().expect("bytes") ^= 1;
+        let flipped = parse(&der).expect("cert");
+        assert!(self_signature_problem(&flipped).is_some());
+        assert_eq!(cache_window_problem(100, 200, 150), None);
+        assert!(cache_window_problem(100, 200, 300).is_some());
+        assert!(cache_window_problem(1000, 2000, 500).is_some());
+        assert!(cache_window_problem(200, 100, 150).is_some());
+    }
+
     use super::*;
     use crate::x509::{OID_DC, OID_UID, OID_UNIQUE_IDENTIFIER};
     use x509_parser::prelude::FromDer;
@@ -152,6 +240,8 @@ mod tests {
         let (one, two) = (parse(&one).expect("one"), parse(&two).expect("two"));
         assert!(signed_by(&one, &one).is_ok());
         assert!(signed_by(&one, &two).is_err());
+        assert_eq!(self_signature_problem(&one), None);
+        assert_eq!(validity_problem(&one, unix_now()), None);
         assert_eq!(ed25519_key(&one).map(|k| k.len()).ok(), Some(32));
     }
 }

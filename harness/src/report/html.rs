@@ -19,6 +19,7 @@ pub fn render(report: &Report) -> String {
     gate(report, &mut out);
     causes(report, &mut out);
     checks(report, &mut out);
+    timeline(report, &mut out);
     evidence(report, &mut out);
     cleanup(report, &mut out);
     differences(report, &mut out);
@@ -203,6 +204,49 @@ fn checks(report: &Report, out: &mut String) {
         ));
     }
     out.push_str("</tbody>\n</table>\n");
+}
+
+/// When each check ran and for how long, in the order they started: a bar per check on one time
+/// axis, so the checks that ran concurrently are seen side by side.
+fn timeline(report: &Report, out: &mut String) {
+    let mut order: Vec<&CheckReport> = report.checks.iter().collect();
+    order.sort_by_key(|c| (c.started, c.def.id.clone()));
+    let end = order
+        .iter()
+        .map(|c| c.started + c.duration)
+        .max()
+        .unwrap_or_default()
+        .as_secs_f64()
+        .max(0.001);
+    let most_at_once = order
+        .iter()
+        .map(|c| {
+            order
+                .iter()
+                .filter(|o| o.started <= c.started && c.started < o.started + o.duration)
+                .count()
+        })
+        .max()
+        .unwrap_or(0);
+    out.push_str(&format!(
+        "<h2 id=\"timeline\">Timeline</h2>\n<p>{} checks in {:.2} s, at most {most_at_once} at once.</p>\n<div class=\"timeline\">\n",
+        order.len(),
+        end
+    ));
+    for c in order {
+        let left = 100.0 * c.started.as_secs_f64() / end;
+        let width = (100.0 * c.duration.as_secs_f64() / end).max(0.2);
+        out.push_str(&format!(
+            "<div class=\"tl-row\" data-check=\"{id}\"><code>{id}</code><span class=\"tl-track\">\
+             <span class=\"tl-bar {class}\" style=\"margin-left:{left:.2}%;width:{width:.2}%\" \
+             title=\"{id}: {start} ms + {took} ms\"></span></span><span class=\"tl-ms\">{took} ms</span></div>\n",
+            id = escape(&c.def.id),
+            class = verdict_class(c.verdict),
+            start = c.started.as_millis(),
+            took = c.duration.as_millis(),
+        ));
+    }
+    out.push_str("</div>\n");
 }
 
 /// Per check that did not pass: requirements, expected vs observed, every exchange (curl line,

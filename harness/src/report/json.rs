@@ -32,6 +32,7 @@ pub fn render(report: &Report, deterministic: bool) -> Value {
                     }),
                 };
             } else {
+                v["started_ms"] = json!(c.started.as_millis() as u64);
                 v["duration_ms"] = json!(c.duration.as_millis() as u64);
                 if !c.rate_limited.is_empty() {
                     v["rate_limited"] = json!(c.rate_limited);

@@ -35,7 +35,12 @@ pub fn render(report: &Report) -> String {
             .map(|e| {
                 let mut d = format!("{}\n", c.reason);
                 for x in &e.exchanges {
-                    d.push_str(&format!("\n{}\n-> {:?}\n{}\n", x.request, x.status, x.body));
+                    d.push_str(&format!(
+                        "\n{}\n-> {}\n{}\n",
+                        x.request,
+                        x.status_text(),
+                        x.body
+                    ));
                 }
                 d
             })

@@ -156,8 +156,10 @@ pub fn render(report: &Report) -> String {
             ));
             for x in c.evidence.iter().flat_map(|e| &e.exchanges) {
                 out.push_str(&format!(
-                    "\n```\n{}\n-> {:?}\n{}\n```\n",
-                    x.request, x.status, x.body
+                    "\n```\n{}\n-> {}\n{}\n```\n",
+                    x.request,
+                    x.status_text(),
+                    x.body
                 ));
             }
         }

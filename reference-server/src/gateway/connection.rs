@@ -1,16 +1,18 @@
-//! One gateway connection: hello, identify or resume, heartbeats with re-sends, service channels
-//! and the `mls` events, with the close codes of polyproto-core §3.2.5.
+//! One gateway connection: hello, identify or resume, heartbeats with re-sends, service channels,
+//! the `mls` events and the actor's New Session events (core op 3), with the close codes of
+//! polyproto-core §3.2.5 (4003 when the session is revoked).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use p2mls_protocol::gateway::{close, core_op, NS_CORE, NS_MLS};
 use serde_json::{json, Value};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{sleep_until, Instant};
 
 use crate::faults::Fault;
-use crate::hub::{lock_log, EventLog, QUEUE_CAPACITY};
+use crate::hub::{lock_log, EventLog, NewSession, Registration, QUEUE_CAPACITY};
 use crate::state::AppState;
 
 /// Why a connection ends: a close code and a reason for the client.
@@ -27,6 +29,15 @@ struct Connection {
     id: u64,
     /// (fid, session token) once identified or resumed.
     identity: Option<(String, String)>,
+    /// The session's number once identified or resumed.
+    session: Option<i64>,
+    /// What the hub tells this connection once identified; `serve` takes it over.
+    registration: Option<Registration>,
+    /// The sessions this connection has announced (core op 3), so that one owed and also sent
+    /// live goes out once.
+    announced: HashSet<i64>,
+    /// The session was revoked: nothing of it is kept for a resume.
+    revoked: bool,
     /// This connection's log; it becomes the session's log on identify or resume.
     log: EventLog,
     last_heartbeat: Instant,
@@ -41,6 +52,10 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
     let mut conn = Connection {
         id: state.hub.connection_id(),
         identity: None,
+        session: None,
+        registration: None,
+        announced: HashSet::new(),
+        revoked: false,
         log: EventLog::default(),
         last_heartbeat: Instant::now(),
         requested_at: None,
@@ -63,14 +78,26 @@ pub async fn run(mut socket: WebSocket, state: AppState) {
             reason: Utf8Bytes::from_static(reason),
         };
         let _ = socket.send(Message::Close(Some(frame))).await;
+        // Wait a moment for the client's side of the closing handshake (RFC 6455 §7.1.1), reading
+        // what it still sends: closing the TCP socket with unread bytes in its buffer would make
+        // the kernel reset the connection and discard the close frame just written.
+        let _ = tokio::time::timeout(LINGER, async {
+            while let Some(Ok(_)) = socket.recv().await {}
+        })
+        .await;
     }
     if let Some((fid, token)) = &conn.identity {
-        let queue = queue.take();
+        conn.state.hub.unregister(fid, conn.id);
+        // A revoked session's events are not kept for a resume.
+        let queue = queue.take().filter(|_| !conn.revoked);
         conn.state
             .hub
             .detach(fid, conn.id, token, conn.log.clone(), queue);
     }
 }
+
+/// How long an erroring connection waits for the client's close before it ends.
+const LINGER: Duration = Duration::from_millis(500);
 
 impl Connection {
     fn has(&self, fault: Fault) -> bool {
@@ -109,7 +136,20 @@ impl Connection {
         let interval = Duration::from_millis(self.state.config.gateway.heartbeat_interval_ms);
         let grace = Duration::from_millis(self.state.config.gateway.heartbeat_grace_ms);
         let mut shutdown = self.state.hub.shutdown_signal();
+        let mut new_sessions: Option<mpsc::Receiver<NewSession>> = None;
+        let mut revoked: Option<watch::Receiver<bool>> = None;
         loop {
+            if let Some(registration) = self.registration.take() {
+                new_sessions = Some(registration.new_sessions);
+                revoked = Some(registration.revoked);
+            }
+            if revoked.as_ref().is_some_and(|r| *r.borrow()) {
+                self.revoked = true;
+                return Err(Closing(
+                    close::NOT_AUTHENTICATED,
+                    "the session has been invalidated",
+                ));
+            }
             if *shutdown.borrow_and_update() {
                 return Err(Closing(ws_close::GOING_AWAY, "the server is shutting down"));
             }
@@ -156,6 +196,12 @@ impl Connection {
                     None => return Err(Closing(close::UNKNOWN_ERROR, "too slow: event queue overflowed")),
                 },
                 _ = shutdown.changed() => {}
+                // The loop's head closes the connection once the flag is set.
+                _ = changed(&mut revoked), if revoked.is_some() => {}
+                announced = next_new_session(&mut new_sessions), if new_sessions.is_some() => match announced {
+                    Some(new) => self.announce(socket, new.seq, new.cert_pem).await?,
+                    None => new_sessions = None,
+                },
                 () = sleep_until(deadline) => {
                     if self.requested_at.is_some() || self.has(Fault::NoHeartbeatRequest) {
                         return Err(Closing(close::TIMEOUT, "no heartbeat in time"));
@@ -203,22 +249,27 @@ impl Connection {
         }
     }
 
-    /// The fid of a valid session token.
-    async fn session(&self, token: &str) -> Option<String> {
+    /// The fid and number of an active session's token.
+    async fn session(&self, token: &str) -> Option<(String, i64)> {
         let token = token.to_owned();
         self.state
             .store
-            .tx(move |tx| Ok(tx.session_by_token(&token)?.map(|session| session.fid)))
+            .tx(move |tx| {
+                Ok(tx
+                    .session_by_token(&token, false)?
+                    .map(|session| (session.fid, session.seq)))
+            })
             .await
             .ok()
             .flatten()
     }
 
+    /// The session a token names: (fid, token, session number).
     async fn authenticate(
         &self,
         d: &Value,
         what: &'static str,
-    ) -> Result<(String, String), Closing> {
+    ) -> Result<(String, String, i64), Closing> {
         if self.identity.is_some() {
             return Err(Closing(close::ALREADY_AUTHENTICATED, "already identified"));
         }
@@ -226,7 +277,7 @@ impl Connection {
             .get("token")
             .and_then(Value::as_str)
             .ok_or(Closing(close::INVALID_PAYLOAD, what))?;
-        let fid = self.session(token).await.ok_or(Closing(
+        let (fid, seq) = self.session(token).await.ok_or(Closing(
             close::INVALID_AUTHENTICATION,
             "invalid session token",
         ))?;
@@ -236,19 +287,100 @@ impl Connection {
                 "invalid session token",
             ));
         }
-        Ok((fid, token.to_owned()))
+        Ok((fid, token.to_owned(), seq))
+    }
+
+    /// Joins the actor's identified connections, then reads what the session is owed (core 4.4:
+    /// the New Session events of its absence). In that order, so that a session issued meanwhile
+    /// is either owed or announced live (or both: `announced` sends it once). A session revoked
+    /// between authentication and now closes with 4003.
+    async fn join(
+        &mut self,
+        fid: &str,
+        token: &str,
+        seq: i64,
+    ) -> Result<Vec<(i64, String)>, Closing> {
+        self.identity = Some((fid.to_owned(), token.to_owned()));
+        self.session = Some(seq);
+        self.registration = Some(self.state.hub.register(fid, self.id, token, seq));
+        let owed = self
+            .state
+            .store
+            .tx(move |tx| tx.owed_news(seq))
+            .await
+            .map_err(|_| Closing(close::UNKNOWN_ERROR, "storage failed"))?;
+        let Some(owed) = owed else {
+            self.revoked = true;
+            return Err(Closing(
+                close::NOT_AUTHENTICATED,
+                "the session has been invalidated",
+            ));
+        };
+        if self.has(Fault::NoNewSessionEvent) || self.has(Fault::NoNewSessionBacklog) {
+            return Ok(Vec::new());
+        }
+        owed.into_iter()
+            .map(|owed| {
+                p2mls_protocol::idcert::cert_der_to_pem(&owed.cert_der)
+                    .map(|pem| (owed.about, pem))
+                    .map_err(|_| Closing(close::UNKNOWN_ERROR, "a stored ID-Cert is unreadable"))
+            })
+            .collect()
+    }
+
+    /// The session was told about these sessions (store errors only delay: the events stay owed
+    /// and come again on the next identify).
+    async fn delivered(&mut self, about: Vec<i64>) {
+        let Some(seq) = self.session else {
+            return;
+        };
+        self.announced.extend(about.iter().copied());
+        if !about.is_empty() {
+            let _ = self
+                .state
+                .store
+                .tx(move |tx| tx.news_delivered(seq, &about))
+                .await;
+        }
+    }
+
+    /// Core op 3 about a new session of the actor, once per connection.
+    async fn announce(
+        &mut self,
+        socket: &mut WebSocket,
+        about: i64,
+        cert_pem: String,
+    ) -> Result<(), Closing> {
+        if self.announced.contains(&about) || self.has(Fault::NoNewSessionEvent) {
+            return Ok(());
+        }
+        self.send(
+            socket,
+            NS_CORE,
+            core_op::NEW_SESSION,
+            json!({ "cert": cert_pem }),
+        )
+        .await
+        .map_err(|()| send_failed())?;
+        self.delivered(vec![about]).await;
+        Ok(())
     }
 
     async fn identify(&mut self, socket: &mut WebSocket, d: &Value) -> Result<(), Closing> {
-        let (fid, token) = self.authenticate(d, "identify needs a token").await?;
+        let (fid, token, seq) = self.authenticate(d, "identify needs a token").await?;
         self.state.hub.attach(&fid, &token, self.log.clone());
-        self.identity = Some((fid.clone(), token));
-        if self.has(Fault::NoReady) {
-            return Ok(());
+        let owed = self.join(&fid, &token, seq).await?;
+        if !self.has(Fault::NoReady) {
+            self.send(socket, NS_CORE, core_op::READY, json!({ "fid": fid }))
+                .await
+                .map_err(|()| send_failed())?;
         }
-        self.send(socket, NS_CORE, core_op::READY, json!({ "fid": fid }))
-            .await
-            .map_err(|()| send_failed())
+        // Core 4.4: a client re-establishing its connection is told of the sessions issued in
+        // its absence; as live events, after the ready event.
+        for (about, pem) in owed {
+            self.announce(socket, about, pem).await?;
+        }
+        Ok(())
     }
 
     async fn resume(
@@ -256,7 +388,7 @@ impl Connection {
         socket: &mut WebSocket,
         d: &Value,
     ) -> Result<Option<QueueChange>, Closing> {
-        let (fid, token) = self.authenticate(d, "resume needs a token").await?;
+        let (fid, token, seq) = self.authenticate(d, "resume needs a token").await?;
         let since = d
             .get("s")
             .and_then(Value::as_u64)
@@ -266,7 +398,7 @@ impl Connection {
             .hub
             .log(&token)
             .ok_or(Closing(close::UNRESUMEABLE, "no connection to resume"))?;
-        let (missed, was_subscribed) = {
+        {
             let log = lock_log(&old);
             let oldest = log.entries.front().map_or(0, |(s, _)| *s);
             let outside = since >= log.next_s || since + 1 < oldest;
@@ -275,6 +407,18 @@ impl Connection {
                     close::UNRESUMEABLE,
                     "sequence number outside the kept events",
                 ));
+            }
+        }
+        // Core 4.4: the sessions issued while it was gone are among the missed events, each
+        // recorded in the old log under the next sequence number.
+        let owed = self.join(&fid, &token, seq).await?;
+        let (missed, was_subscribed) = {
+            let mut log = lock_log(&old);
+            for (_, pem) in &owed {
+                log.record(
+                    json!({ "n": NS_CORE, "op": core_op::NEW_SESSION, "d": { "cert": pem } }),
+                    0,
+                );
             }
             let missed: Vec<Value> = log
                 .entries
@@ -290,10 +434,11 @@ impl Connection {
             missed
         };
         self.state.hub.attach(&fid, &token, self.log.clone());
-        self.identity = Some((fid.clone(), token));
         self.send(socket, NS_CORE, core_op::RESUMED, Value::Array(missed))
             .await
             .map_err(|()| send_failed())?;
+        self.delivered(owed.into_iter().map(|(about, _)| about).collect())
+            .await;
         // A resumed session keeps its `mls` subscription.
         if !was_subscribed {
             return Ok(None);
@@ -429,6 +574,23 @@ fn transport_error(e: axum::Error) -> Option<Closing> {
             "WebSocket protocol error",
         )),
         _ => None,
+    }
+}
+
+async fn next_new_session(queue: &mut Option<mpsc::Receiver<NewSession>>) -> Option<NewSession> {
+    match queue {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Resolves when the watched flag changes; never once its sender is gone.
+async fn changed(flag: &mut Option<watch::Receiver<bool>>) {
+    let Some(rx) = flag else {
+        return std::future::pending().await;
+    };
+    if rx.changed().await.is_err() {
+        std::future::pending::<()>().await;
     }
 }
 

@@ -1,17 +1,20 @@
 //! The AS side of polyproto-core that polyproto-mls needs: the server's ID-Cert, ID-CSR signing,
-//! and our registration route (PROFILE.actor-registration).
+//! an actor's ID-Certs, session revocation (PROFILE.session-revoke), and our registration route
+//! (PROFILE.actor-registration).
 
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::Signer;
-use p2mls_protocol::idcert::{read_csr_unverified, verify_csr, verify_csr_with, VerifiedCsr};
+use p2mls_protocol::idcert::{
+    read_csr_unverified, verify_csr, verify_csr_with, SubjectCopy, VerifiedCsr,
+};
 use p2mls_protocol::routes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -19,13 +22,14 @@ use serde_json::{json, Value};
 use crate::config::random_token;
 use crate::error::ApiError;
 use crate::faults::Fault;
+use crate::hub::NewSession as Announcement;
 use crate::json::Json;
 use crate::lax_ed25519::Lax;
 use crate::state::AppState;
 use crate::store::NewSession;
 
 /// How long issued actor ID-Certs are valid.
-const ACTOR_CERT_SECONDS: i64 = 30 * 24 * 3600;
+const ACTOR_CERT_SECONDS: u64 = 30 * 24 * 3600;
 /// How long clients may cache the server's ID-Cert answer.
 const SERVER_CERT_CACHE_SECONDS: u64 = 3600;
 
@@ -36,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route(routes::SERVER_IDCERT, get(server_id_cert))
         .route(routes::WELL_KNOWN_CORE, get(well_known))
         .route(&routes::actor_idcerts("{fid}"), get(actor_id_certs))
+        .route(routes::SESSION, delete(revoke_session))
 }
 
 #[derive(Deserialize)]
@@ -122,7 +127,8 @@ async fn new_id_cert(
     }
     // The body is read only once the caller is authenticated (PROFILE.body-limit); a refused
     // one is drained, so that the refusal reaches the client.
-    let (local_name, fid) = match account(&state, &headers).await {
+    let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
+    let (local_name, fid) = match account(&state, &headers, no_second_factor).await {
         Ok(account) => account,
         Err(e) => {
             crate::json::drain(body).await;
@@ -174,36 +180,64 @@ async fn new_id_cert(
         serial[0] |= 0x01; // and no leading zero byte
         serial
     };
+    let now = unix_now();
+    // Faults: an expired certificate, a subject written anew.
+    let validity = if state.config.faults.contains(&Fault::ExpiredActorCerts) {
+        (now - 2 * 24 * 3600, now - 24 * 3600)
+    } else {
+        (now - 60, now + ACTOR_CERT_SECONDS)
+    };
+    let subject = if state.config.faults.contains(&Fault::ReencodedSubject) {
+        SubjectCopy::Reordered
+    } else {
+        SubjectCopy::Verbatim
+    };
     let (pem, der) = state
         .identity
-        .issue(&csr, &serial, ACTOR_CERT_SECONDS)
+        .issue_with(&csr, &serial, validity, subject)
         .map_err(|e| ApiError::bad(format!("cannot issue an ID-Cert for this ID-CSR: {e}")))?;
     // The session belongs to the caller's account (the verified CSR names the same actor).
     let session_token = random_token();
     let session_out = session_token.clone();
-    let takeover = state.config.faults.contains(&Fault::SessionIdTakeover);
-    state
+    let has = |fault| state.config.faults.contains(&fault);
+    let takeover = has(Fault::SessionIdTakeover);
+    let never_reuse = has(Fault::NoSessionIdReuse);
+    let owed_to_itself = has(Fault::NewSessionEventToNewSession);
+    let owner = fid.clone();
+    let seq = state
         .store
         .tx(move |tx| {
-            let in_use = tx.session_id_in_use(&fid, &csr.name.session_id)?;
+            let in_use = tx.session_id_in_use(&fid, &csr.name.session_id, never_reuse)?;
             if in_use && takeover {
-                tx.delete_session(&fid, &csr.name.session_id)?;
+                tx.revoke_session(&fid, &csr.name.session_id, revocation_time(), false)?;
             } else if in_use {
                 return Err(ApiError::Conflict(
                     "session_id_in_use",
                     "session id is in use: choose another".into(),
                 ));
             }
-            tx.insert_session(&NewSession {
-                token: &session_token,
-                fid: &fid,
-                session_id: &csr.name.session_id,
-                public_key: &csr.public_key,
-                cert_der: &der,
-                serial: serial.as_slice(),
-            })
+            tx.insert_session(
+                &NewSession {
+                    token: &session_token,
+                    fid: &fid,
+                    session_id: &csr.name.session_id,
+                    public_key: &csr.public_key,
+                    cert_der: &der,
+                    serial: serial.as_slice(),
+                },
+                owed_to_itself,
+            )
         })
         .await?;
+    // Core 4.4: the actor's other identified sessions hear of it now; the store owes it to the
+    // others until they come back.
+    if !has(Fault::NoNewSessionEvent) {
+        let announcement = Announcement {
+            seq,
+            cert_pem: pem.clone(),
+        };
+        state.hub.new_session(&owner, &announcement);
+    }
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({ "id_cert": pem, "token": session_out })),
@@ -227,9 +261,14 @@ fn verify(pem: &str, faults: &[Fault]) -> Result<VerifiedCsr, p2mls_protocol::Er
     }
 }
 
-/// The account an ID-CSR request authenticates as: its token (401), then its second factor
-/// (403). Returns (local name, fid).
-async fn account(state: &AppState, headers: &HeaderMap) -> Result<(String, String), ApiError> {
+/// The account a sensitive action (an ID-CSR, a revocation) authenticates as: its token (401),
+/// then its second factor (403; `no_second_factor` for the faults that skip it). Returns (local
+/// name, fid).
+async fn account(
+    state: &AppState,
+    headers: &HeaderMap,
+    no_second_factor: bool,
+) -> Result<(String, String), ApiError> {
     let token = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -247,7 +286,6 @@ async fn account(state: &AppState, headers: &HeaderMap) -> Result<(String, Strin
         .store
         .tx(move |tx| tx.account_by_token(&token)?.ok_or(ApiError::Unauthorized))
         .await?;
-    let no_second_factor = state.config.faults.contains(&Fault::NoSecondFactor);
     if !no_second_factor
         && solution
             .as_deref()
@@ -257,6 +295,53 @@ async fn account(state: &AppState, headers: &HeaderMap) -> Result<(String, Strin
         return Err(ApiError::SecondFactor);
     }
     Ok((account.local_name, account.fid))
+}
+
+/// `DELETE /.p2/core/v1/session?session_id=…` (core beta.3 `Registered_deleteSession`,
+/// PROFILE.session-revoke): revokes one of the caller's active sessions. Checked in the profile's
+/// order: account token (401), second factor (403), the session id (400), an active session of
+/// the caller's actor with that id (404). The session's token stops working, its gateway
+/// connections close with 4003, its ID-Cert is listed as invalidated (core 6.1.4, 6.4.1), and
+/// its id may be used again.
+async fn revoke_session(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    crate::params::Query(query): crate::params::Query<HashMap<String, String>>,
+) -> Result<StatusCode, ApiError> {
+    let has = |fault| state.config.faults.contains(&fault);
+    let (_, fid) = account(&state, &headers, has(Fault::RevokeWithoutSecondFactor)).await?;
+    let session_id = query
+        .get("session_id")
+        .filter(|id| (1..=32).contains(&id.len()) && id.is_ascii())
+        .cloned()
+        .ok_or_else(|| ApiError::bad("session_id must be a session id (1-32 IA5 characters)"))?;
+    let any_actor = has(Fault::RevokeAnyActor);
+    let owner = fid.clone();
+    let revoked = state
+        .store
+        .tx(move |tx| tx.revoke_session(&owner, &session_id, revocation_time(), any_actor))
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    // Under the fault the session may be another actor's: its connections are found by token.
+    let holder = if any_actor {
+        let token = revoked.token.clone();
+        state
+            .store
+            .tx(move |tx| Ok(tx.session_by_token(&token, true)?.map(|s| s.fid)))
+            .await?
+            .unwrap_or(fid)
+    } else {
+        fid
+    };
+    state
+        .hub
+        .revoke(&holder, &revoked.token, has(Fault::NoCloseOnRevoke));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Now, in UNIX seconds, as the store keeps revocation times.
+fn revocation_time() -> i64 {
+    i64::try_from(unix_now()).unwrap_or(i64::MAX)
 }
 
 /// Core 3.1: `{"api": "[actual domain name]/.p2/core/"}`, the actual domain being the host the
@@ -282,33 +367,55 @@ async fn well_known(
 
 async fn server_id_cert(State(state): State<AppState>) -> axum::Json<Value> {
     let pem = state.identity.cert_pem.clone();
-    axum::Json(cacheable(&state, &pem, &state.identity.serial_decimal()))
+    axum::Json(cacheable(
+        &state,
+        &pem,
+        &state.identity.serial_decimal(),
+        None,
+    ))
 }
 
-/// A CacheableIDCert (core 6.4, PROFILE.server-idcert): the PEM, a cache window from now, and
-/// hex of the root key's signature over the serial number and both bounds, in decimal.
-fn cacheable(state: &AppState, pem: &str, serial_decimal: &str) -> Value {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+/// A CacheableIDCert (core 6.4, PROFILE.server-idcert): the PEM, a cache window from now,
+/// `invalidatedAt` for a revoked one, and hex of the root key's signature over the serial number,
+/// both bounds and `invalidatedAt` if present, in decimal.
+fn cacheable(
+    state: &AppState,
+    pem: &str,
+    serial_decimal: &str,
+    invalidated_at: Option<i64>,
+) -> Value {
+    let mut now = unix_now();
+    if state.config.faults.contains(&Fault::StaleCacheWindow) {
+        now -= 2 * SERVER_CERT_CACHE_SECONDS;
+    }
     let until = now + SERVER_CERT_CACHE_SECONDS;
-    let cache_signature = if state.config.faults.contains(&Fault::CacheSignatureOverPem) {
+    let has = |fault| state.config.faults.contains(&fault);
+    let invalidated_at = invalidated_at.filter(|_| !has(Fault::RevokedCertNotMarked));
+    let cache_signature = if has(Fault::CacheSignatureOverPem) {
         let signed = format!("{pem}{now}{until}");
         B64.encode(state.signing_key.sign(signed.as_bytes()).to_bytes())
     } else {
-        let signed = format!("{serial_decimal}{now}{until}");
+        let signed_invalidation = invalidated_at
+            .filter(|_| !has(Fault::InvalidatedAtUnsigned))
+            .map_or(String::new(), |at| at.to_string());
+        let signed = format!("{serial_decimal}{now}{until}{signed_invalidation}");
         hex::encode(state.signing_key.sign(signed.as_bytes()).to_bytes())
     };
-    json!({
+    let mut answer = json!({
         "idCertPem": pem,
         "cacheNotValidBefore": now,
         "cacheNotValidAfter": until,
         "cacheSignature": cache_signature,
-    })
+    });
+    if let Some(at) = invalidated_at {
+        answer["invalidatedAt"] = json!(at);
+    }
+    answer
 }
 
 /// Core 6.1.3: the ID-Certs of a registered actor, for a point in time (`notBefore`, `notAfter`:
-/// certificates valid at some moment of that span) and a session (`session_id`).
+/// certificates valid at some moment of that span) and a session (`session_id`); those of revoked
+/// sessions too, with `invalidatedAt` (core 6.4.1).
 async fn actor_id_certs(
     State(state): State<AppState>,
     Path(fid): Path<String>,
@@ -358,10 +465,21 @@ async fn actor_id_certs(
         if wanted {
             let pem = p2mls_protocol::idcert::cert_der_to_pem(&cert.der)
                 .map_err(|e| ApiError::Internal(format!("a stored ID-Cert: {e}")))?;
-            out.push(cacheable(&state, &pem, &decimal(&cert.serial)));
+            out.push(cacheable(
+                &state,
+                &pem,
+                &decimal(&cert.serial),
+                cert.revoked_at,
+            ));
         }
     }
     Ok(axum::Json(out))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A big-endian unsigned integer in decimal (certificate serial numbers).

@@ -20,7 +20,7 @@ mod keypackages;
 mod relay;
 mod tx;
 
-pub use accounts::{Account, NewSession, Session};
+pub use accounts::{Account, IssuedCert, NewSession, OwedNews, Revoked, Session};
 pub use groups::{GroupRow, MemberRow};
 pub use keymaterial::KeyMaterial;
 pub use keypackages::KeyPackageSummary;
@@ -31,7 +31,8 @@ pub use tx::Tx;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_relay.sql"),
-    include_str!("../../migrations/0003_key_material.sql"),
+    include_str!("../../migrations/0003_sessions.sql"),
+    include_str!("../../migrations/0004_key_material.sql"),
 ];
 
 /// Shared handle to the database.
@@ -162,5 +163,85 @@ mod tests {
         assert_eq!(n, 1);
         drop(conn);
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn new_session<'a>(token: &'a str, session_id: &'a str, serial: &'a [u8]) -> NewSession<'a> {
+        NewSession {
+            token,
+            fid: "a@x",
+            session_id,
+            public_key: b"key",
+            cert_der: b"cert",
+            serial,
+        }
+    }
+
+    #[tokio::test]
+    async fn sessions_are_revoked_owed_their_news_and_their_ids_reused() {
+        let store = Store::open(None).expect("open");
+        store
+            .tx(|tx| {
+                tx.insert_actor("a", "a@x", "pw", "account")?;
+                let first = tx.insert_session(&new_session("t1", "s1", b"1"), false)?;
+                let second = tx.insert_session(&new_session("t2", "s2", b"2"), false)?;
+                // The first session is owed the news of the second, never the reverse.
+                let owed = tx.owed_news(first)?.expect("active");
+                assert_eq!(owed.iter().map(|n| n.about).collect::<Vec<_>>(), [second]);
+                assert!(tx.owed_news(second)?.expect("active").is_empty());
+                tx.news_delivered(first, &[second])?;
+                assert!(tx.owed_news(first)?.expect("active").is_empty());
+                // Revoked: the token stops working, the id is free, the certificate stays listed.
+                let revoked = tx.revoke_session("a@x", "s1", 1_700_000_000, false)?;
+                assert_eq!(revoked.map(|r| r.seq), Some(first));
+                assert!(tx.session_by_token("t1", false)?.is_none());
+                assert!(tx.session_by_token("t1", true)?.is_some());
+                assert!(tx.owed_news(first)?.is_none());
+                assert!(tx.revoke_session("a@x", "s1", 1, false)?.is_none());
+                assert!(!tx.session_id_in_use("a@x", "s1", false)?);
+                assert!(tx.session_id_in_use("a@x", "s1", true)?);
+                let again = tx.insert_session(&new_session("t3", "s1", b"3"), false)?;
+                assert!(tx.session_id_in_use("a@x", "s1", false)?);
+                // The second session hears of the new one; the revoked first one does not.
+                let owed = tx.owed_news(second)?.expect("active");
+                assert_eq!(owed.iter().map(|n| n.about).collect::<Vec<_>>(), [again]);
+                let listed: Vec<Option<i64>> = tx
+                    .actor_certs("A@X", false)?
+                    .iter()
+                    .map(|c| c.revoked_at)
+                    .collect();
+                assert_eq!(listed, [Some(1_700_000_000), None, None]);
+                Ok(())
+            })
+            .await
+            .expect("transaction");
+    }
+
+    #[test]
+    fn the_sessions_migration_keeps_every_session() {
+        let conn = Connection::open_in_memory().expect("open");
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .expect("pragma");
+        for (index, sql) in MIGRATIONS.iter().take(2).enumerate() {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+                index + 1
+            ))
+            .expect("old migrations");
+        }
+        conn.execute_batch(
+            "INSERT INTO actors VALUES ('a', 'a@x', 'pw', 'account');
+             INSERT INTO sessions VALUES ('t1', 'a@x', 's1', x'01', x'02', x'03');
+             INSERT INTO sessions VALUES ('t2', 'a@x', 's2', x'04', x'05', x'06');",
+        )
+        .expect("sessions of before");
+        migrate(&conn).expect("migrates");
+        let rows: Vec<(i64, String, Option<i64>)> = conn
+            .prepare("SELECT seq, token, revoked_at FROM sessions ORDER BY seq")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        assert_eq!(rows, [(1, "t1".into(), None), (2, "t2".into(), None)]);
     }
 }
