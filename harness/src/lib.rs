@@ -30,6 +30,7 @@ pub mod runner;
 pub mod target;
 pub mod test_ca;
 pub mod vectors;
+pub mod weak_ed25519;
 pub mod x509;
 
 use std::path::PathBuf;

@@ -113,6 +113,19 @@ pub fn ed25519_key(cert: &X509Certificate<'_>) -> Result<Vec<u8>, Error> {
     Ok(key)
 }
 
+/// The serial number as a uint64 (core beta.3's type for serial numbers), if it fits: the DER
+/// INTEGER's content without leading zero bytes, at most 8 bytes.
+pub fn serial_u64(cert: &X509Certificate<'_>) -> Option<u64> {
+    let raw = cert.raw_serial();
+    let start = raw.iter().position(|b| *b != 0).unwrap_or(raw.len());
+    let digits = &raw[start..];
+    (digits.len() <= 8).then(|| {
+        digits
+            .iter()
+            .fold(0u64, |value, byte| (value << 8) | u64::from(*byte))
+    })
+}
+
 /// One DER element (X.690): its tag, its whole encoding and its content. Only the definite
 /// lengths DER allows are read.
 fn der_element(bytes: &[u8]) -> Result<(u8, &[u8], &[u8]), Error> {

@@ -90,6 +90,126 @@ fn our_documents_are_structurally_equal_to_the_published_ones() {
     }
 }
 
+/// Our core beta.3 document restates the operations a run calls: each of its paths, schemas and
+/// security schemes is structurally the published one (text aside), it holds nothing the
+/// published one lacks, and none of its text is copied.
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn our_core_document_is_a_structurally_equal_part_of_the_published_one() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let ours = load(
+        &PathBuf::from(root).join("../specs/openapi/polyproto-core-v1.0-beta.3.openapi-3.1.yaml"),
+    );
+    let theirs = load(&shared().join("openapi-upstream/3.1.0/polyproto.core-v1.0-beta.3.yaml"));
+    let (ours_s, theirs_s) = (structure(&ours), structure(&theirs));
+    for key in ["openapi", "servers"] {
+        assert_eq!(ours_s[key], theirs_s[key], "{key} differs");
+    }
+    assert_eq!(ours["info"]["version"], theirs["info"]["version"]);
+    let paths = ours_s["paths"].as_object().expect("our paths");
+    assert!(!paths.is_empty());
+    for (path, item) in paths {
+        assert_eq!(
+            item, &theirs_s["paths"][path],
+            "{path} differs from the published document (or is not in it)"
+        );
+    }
+    for group in ["schemas", "securitySchemes"] {
+        for (name, value) in ours_s["components"][group].as_object().expect("components") {
+            assert_eq!(
+                value, &theirs_s["components"][group][name],
+                "components.{group}.{name} differs"
+            );
+        }
+    }
+    for tag in ours["tags"].as_array().expect("tags") {
+        assert!(
+            theirs["tags"].as_array().expect("tags").contains(tag),
+            "tag {tag} is not the published document's"
+        );
+    }
+    let mut theirs_text = Vec::new();
+    texts(&theirs, &mut theirs_text);
+    let mut ours_text = Vec::new();
+    texts(&ours, &mut ours_text);
+    for text in ours_text {
+        assert!(!theirs_text.contains(&text), "copied text: `{text}`");
+    }
+}
+
+/// Every `description`, `summary` and `title` string of a document.
+fn texts(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                match value {
+                    Value::String(text)
+                        if matches!(key.as_str(), "description" | "summary" | "title") =>
+                    {
+                        out.push(text.clone())
+                    }
+                    other => texts(other, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| texts(v, out)),
+        _ => {}
+    }
+}
+
+/// docs/TARGET.md says, for every operation of core beta.3, whether a run calls it or why an MLS
+/// home server need not serve it: each operationId of the published document is named there, and
+/// the file names none the document lacks.
+#[test]
+#[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
+fn target_md_accounts_for_every_core_operation() {
+    let doc = load(&shared().join("openapi-upstream/3.1.0/polyproto.core-v1.0-beta.3.yaml"));
+    let target = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/TARGET.md"),
+    )
+    .expect("docs/TARGET.md");
+    let mut ids = Vec::new();
+    for item in doc["paths"].as_object().expect("paths").values() {
+        for op in item.as_object().expect("path item").values() {
+            if let Some(id) = op["operationId"].as_str() {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    assert_eq!(ids.len(), 35, "core beta.3 has 35 operations");
+    let missing: Vec<&String> = ids
+        .iter()
+        .filter(|id| !target.contains(&format!("`{id}`")))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/TARGET.md does not account for {missing:?}"
+    );
+    // Names in backticks that look like operation ids must be the document's.
+    let named: Vec<&str> = target
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|w| {
+            [
+                "Registered_",
+                "Unregistered_",
+                "ResourceAddressingWithRelativeRoots_",
+            ]
+            .iter()
+            .any(|p| w.starts_with(p))
+        })
+        .collect();
+    let unknown: Vec<&&str> = named
+        .iter()
+        .filter(|w| !ids.iter().any(|id| id == *w))
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "docs/TARGET.md names operations core beta.3 lacks: {unknown:?}"
+    );
+}
+
 #[test]
 #[ignore = "needs ../shared: run by .ci/run with P2MLS_SHARED set"]
 fn every_published_document_loads() {

@@ -14,6 +14,11 @@ use thiserror::Error;
 pub const DEFAULT_SPEC: &str =
     include_str!("../../specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.1.yaml");
 pub const DEFAULT_SPEC_NAME: &str = "specs/openapi/polyproto-mls-v0.1.0-alpha.4.openapi-3.1.yaml";
+/// Our restatement of the operations of polyproto-core v1.0-beta.3 that a run calls (ID-Certs,
+/// session revocation, encrypted private key material).
+pub const CORE_SPEC: &str =
+    include_str!("../../specs/openapi/polyproto-core-v1.0-beta.3.openapi-3.1.yaml");
+pub const CORE_SPEC_NAME: &str = "specs/openapi/polyproto-core-v1.0-beta.3.openapi-3.1.yaml";
 
 const METHODS: &[&str] = &[
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
@@ -115,6 +120,13 @@ impl ApiSpec {
     pub fn default_spec() -> Self {
         Self::parse(DEFAULT_SPEC, DEFAULT_SPEC_NAME).unwrap_or_else(|e| {
             panic!("the embedded default spec is invalid (a build defect): {e}")
+        })
+    }
+
+    /// Our core beta.3 document (`CORE_SPEC`).
+    pub fn core_spec() -> Self {
+        Self::parse(CORE_SPEC, CORE_SPEC_NAME).unwrap_or_else(|e| {
+            panic!("the embedded core document is invalid (a build defect): {e}")
         })
     }
 
@@ -464,6 +476,38 @@ fn translate_oas30(schema: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn core_spec_loads_the_eight_operations_a_run_calls() {
+        let spec = ApiSpec::core_spec();
+        assert_eq!(spec.version, "v1.0-beta.3");
+        let ids: Vec<&str> = spec.operations.keys().map(String::as_str).collect();
+        assert_eq!(
+            ids,
+            [
+                "Registered_deleteEncryptedPKM",
+                "Registered_deleteSession",
+                "Registered_encryptedPKMsizeLimit",
+                "Registered_getEncryptedPKM",
+                "Registered_newIdCert",
+                "Registered_uploadEncryptedPKM",
+                "Unregistered_actorCerts",
+                "Unregistered_serverIdCert",
+            ]
+        );
+        let good = br#"[{"key_data": "MDo=", "serialNumber": 7, "encryptionAlgorithms": ["x"]}]"#;
+        let json = Some("application/json");
+        assert!(spec
+            .check_response("Registered_getEncryptedPKM", 200, json, good)
+            .is_ok());
+        let bad = br#"[{"key_data": "MDo=", "serialNumber": "7", "encryptionAlgorithms": []}]"#;
+        assert!(spec
+            .check_response("Registered_getEncryptedPKM", 200, json, bad)
+            .is_err());
+        assert!(spec
+            .check_response("Registered_uploadEncryptedPKM", 201, None, b"")
+            .is_ok());
+    }
 
     #[test]
     fn default_spec_loads_all_ten_operations() {

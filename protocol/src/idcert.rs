@@ -157,9 +157,14 @@ fn ed25519_algorithm() -> AlgorithmIdentifierOwned {
 }
 
 fn ed25519_spki(key: &ed25519_dalek::VerifyingKey) -> Result<SubjectPublicKeyInfoOwned, Error> {
+    ed25519_spki_bytes(key.as_bytes())
+}
+
+/// An Ed25519 SubjectPublicKeyInfo holding the 32 bytes as they are, whatever point they encode.
+fn ed25519_spki_bytes(key: &[u8; 32]) -> Result<SubjectPublicKeyInfoOwned, Error> {
     Ok(SubjectPublicKeyInfoOwned {
         algorithm: ed25519_algorithm(),
-        subject_public_key: BitString::from_bytes(key.as_bytes())?,
+        subject_public_key: BitString::from_bytes(key)?,
     })
 }
 
@@ -264,6 +269,33 @@ fn signed_csr(
         attributes,
     };
     let signature = sign(key, &info.to_der()?)?;
+    csr_pem(info, signature)
+}
+
+/// An ID-CSR (as `build_csr` makes it) for the 32 key bytes as given, signed by `sign` over the
+/// DER CertificationRequestInfo: for keys no `SigningKey` holds and signatures no signer makes
+/// (core 6.2.1's weak keys and malleable signatures, which a home server must refuse). `sign`
+/// reports a construction it could not make as an error.
+pub fn build_csr_signed_by(
+    name: &ActorName,
+    public_key: &[u8; 32],
+    sign: impl FnOnce(&[u8]) -> Result<[u8; 64], String>,
+) -> Result<String, Error> {
+    let mut attributes = SetOfVec::new();
+    attributes.insert(Attribute::try_from(ExtensionReq(vec![key_usage(
+        KeyUsages::DigitalSignature,
+    )?]))?)?;
+    let info = CertReqInfo {
+        version: x509_cert::request::Version::V1,
+        subject: actor_dn(name)?,
+        public_key: ed25519_spki_bytes(public_key)?,
+        attributes,
+    };
+    let signature = sign(&info.to_der()?).map_err(Error::Generation)?;
+    csr_pem(info, BitString::from_bytes(&signature)?)
+}
+
+fn csr_pem(info: CertReqInfo, signature: BitString) -> Result<String, Error> {
     let csr = CertReq {
         info,
         algorithm: ed25519_algorithm(),
@@ -521,28 +553,72 @@ pub struct VerifiedCsr {
     subject_der: Vec<u8>,
 }
 
-/// Parses a PEM ID-CSR and verifies every claim it makes: the self-signature, an Ed25519 key,
-/// the pDN (CN, UID = CN@domain, a valid session id, DCs) and no request for CA true or
-/// keyCertSign. Whether the claims fit the caller and this server is the server's part.
+/// Parses a PEM ID-CSR and verifies every claim it makes: a strict Ed25519 self-signature (core
+/// 6.2.1: no weak key, no malleable signature; `strict_ed25519`), the pDN (CN, UID = CN@domain,
+/// a valid session id, DCs) and no request for CA true or keyCertSign. Whether the claims fit the
+/// caller and this server is the server's part.
 pub fn verify_csr(pem: &str) -> Result<VerifiedCsr, Error> {
+    verify_csr_with(pem, &strict_ed25519)
+}
+
+/// How an ID-CSR's self-signature is verified: (public key, signed bytes, signature).
+pub type SignatureCheck<'a> = &'a dyn Fn(&[u8], &[u8], &[u8]) -> Result<(), Error>;
+
+/// `verify_csr` with another verification of the self-signature. Only the reference server's
+/// faults that verify laxly pass one other than `strict_ed25519`.
+pub fn verify_csr_with(
+    pem: &str,
+    check_signature: SignatureCheck<'_>,
+) -> Result<VerifiedCsr, Error> {
     let der = pem_contents(pem, "CERTIFICATE REQUEST")?;
     let (_, csr) = X509CertificationRequest::from_der(&der)
         .map_err(|_| Error::Encoding("certificate signing request"))?;
-    csr.verify_signature()
-        .map_err(|_| Error::InvalidCsr("the self-signature does not verify".into()))?;
-    if requests_ca(&csr) {
-        return Err(Error::RequestsCa);
-    }
     let info = &csr.certification_request_info;
     let public_key = ed25519_key(
         info.subject_pki.algorithm.algorithm.to_id_string().as_str(),
         &info.subject_pki.subject_public_key.data,
     )?;
+    if csr.signature_algorithm.algorithm.to_id_string() != ED25519.to_string() {
+        return Err(Error::InvalidCsr(
+            "the self-signature is not Ed25519".into(),
+        ));
+    }
+    check_signature(&public_key, info.raw, &csr.signature_value.data)?;
+    if requests_ca(&csr) {
+        return Err(Error::RequestsCa);
+    }
     Ok(VerifiedCsr {
         name: actor_name(&info.subject)?,
         public_key,
         subject_key: subject_key(&csr)?,
         subject_der: info.subject.as_raw().to_vec(),
+    })
+}
+
+/// Strict Ed25519 verification (core 6.2.1: malleable signatures and weak keys are refused): the
+/// key is a canonically encoded point of large order, and ed25519-dalek's `verify_strict` holds,
+/// which also refuses S >= L (the malleable form) and a small-order R.
+pub fn strict_ed25519(public_key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), Error> {
+    let bytes: [u8; 32] = public_key.try_into().map_err(|_| Error::NotEd25519)?;
+    let key = ed25519_dalek::VerifyingKey::from_bytes(&bytes)
+        .map_err(|_| Error::InvalidCsr("the Ed25519 key is not a curve point".into()))?;
+    if key.is_weak() {
+        return Err(Error::InvalidCsr(
+            "the Ed25519 key is a point of small order (a weak key)".into(),
+        ));
+    }
+    if key.to_edwards().compress().to_bytes() != bytes {
+        return Err(Error::InvalidCsr(
+            "the Ed25519 key is not canonically encoded".into(),
+        ));
+    }
+    let signature = ed25519_dalek::Signature::from_slice(signature)
+        .map_err(|_| Error::InvalidCsr("the self-signature is not 64 bytes".into()))?;
+    key.verify_strict(message, &signature).map_err(|_| {
+        Error::InvalidCsr(
+            "the self-signature does not verify strictly (core 6.2.1: S < L, R of large order)"
+                .into(),
+        )
     })
 }
 

@@ -30,6 +30,16 @@ pub const SESSION: &str = "/.p2/core/v1/session";
 /// Core: the home server's own ID-Cert.
 pub const SERVER_IDCERT: &str = "/.p2/core/v1/idcert/server";
 
+/// Core 6.3 (core beta.3's `Registered_uploadEncryptedPKM`, `Registered_getEncryptedPKM`,
+/// `Registered_deleteEncryptedPKM`): an actor's encrypted private key material; `GET` and
+/// `DELETE` take `serials`, comma-separated ID-Cert serial numbers.
+pub const KEY_MATERIAL: &str = "/.p2/core/v1/session/keymaterial";
+/// Core beta.3's `Registered_encryptedPKMsizeLimit`: the upload limit of `KEY_MATERIAL`, in
+/// bytes, in the `X-MAX-PAYLOAD-SIZE` header.
+pub const KEY_MATERIAL_SIZE: &str = "/.p2/core/v1/session/keymaterial/size";
+/// The header `KEY_MATERIAL_SIZE` answers with.
+pub const MAX_PAYLOAD_SIZE_HEADER: &str = "X-MAX-PAYLOAD-SIZE";
+
 /// Header carrying the second factor of a sensitive action (polyproto-core §4.2; the core API
 /// document links it as 4.1.2).
 pub const SENSITIVE_SOLUTION_HEADER: &str = "X-P2-Sensitive-Solution";

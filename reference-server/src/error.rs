@@ -38,6 +38,10 @@ pub enum ApiError {
     /// 413: the request body is over the server's limit (`payload_too_large`).
     #[error("the request body is over the limit of {0} bytes")]
     TooLarge(usize),
+    /// 413: an element of encrypted private key material is over the route's limit (core beta.3
+    /// `Registered_uploadEncryptedPKM`; `key_material_too_large`).
+    #[error("an element's key_data is over the limit of {0} bytes")]
+    KeyMaterialTooLarge(usize),
     /// A deliberately wrong status (fault injection only).
     #[error("{1}")]
     Injected(u16, &'static str),
@@ -113,6 +117,11 @@ impl IntoResponse for ApiError {
             Self::TooLarge(_) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 body("payload_too_large", &message),
+            )
+                .into_response(),
+            Self::KeyMaterialTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                body("key_material_too_large", &message),
             )
                 .into_response(),
             Self::Injected(status, _) => (

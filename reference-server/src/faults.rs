@@ -27,6 +27,16 @@ pub enum Fault {
     NoWellKnown,
     /// An actor's ID-Certs are not offered (the core 6.1.3 route answers 404).
     NoActorCerts,
+    /// Encrypted private key material is answered 201 on upload but never stored (core 6.3).
+    KeyMaterialLost,
+    /// Key material uploaded again for a serial number replaces the stored one (no 409).
+    KeyMaterialOverwrite,
+    /// Key material downloads ignore the `serials` filter and list everything.
+    KeyMaterialIgnoresSerials,
+    /// Key material is deleted without the second factor of a sensitive action (core 4.2).
+    KeyMaterialDeleteWithoutSecondFactor,
+    /// Key material elements over the announced size limit are stored instead of refused (413).
+    KeyMaterialNoSizeLimit,
     /// A revoked session's token is still accepted by the MLS API (core 6.1.4).
     RevokedTokenStillAccepted,
     /// Revoking a session leaves its open gateway connections open (instead of closing them with
@@ -146,6 +156,12 @@ pub enum Fault {
     /// ID-CSRs are signed as they come: no self-signature, pDN, CA-request, caller or domain
     /// check (breaks CORE.6.1.csr-verify).
     IssueUnverifiedCsr,
+    /// ID-CSRs whose Ed25519 key has small order or a non-canonical encoding are signed: the
+    /// self-signature is verified without core 6.2.1's refusal of weak keys.
+    AcceptWeakKeys,
+    /// ID-CSRs whose self-signature, and KeyPackages whose signature, carries S + L (the
+    /// malleable form) are accepted: S is reduced modulo L instead of being refused (core 6.2.1).
+    AcceptMalleableSignatures,
     /// An ID-CSR with a session id in use silently replaces that session instead of 409.
     SessionIdTakeover,
     /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor (revocations still
@@ -180,8 +196,12 @@ pub enum Fault {
     /// At the KeyPackage limit, replacing the last-resort package answers 413: the replacement
     /// is counted as an addition, not a swap.
     LastResortSwapOverLimit,
-    /// FIDs in discovery and member paths compare case-sensitively.
+    /// FIDs in discovery, member and ID-Cert lookup paths compare case-sensitively.
     FidCaseSensitive,
+    /// Registration accepts upper-case letters in names and compares names byte for byte, so
+    /// `Alice` and `alice` become two actors (core 5: local names are unique and FIDs
+    /// case-insensitive).
+    CaseSensitiveNames,
     /// Bodies sent to a group's routes are parsed before visibility is checked, so a
     /// non-member's malformed body gets 400 instead of the 404 (PROFILE.error-body's order).
     ValidateBeforeVisibility,

@@ -21,6 +21,7 @@ pub mod faults;
 pub mod gateway;
 pub mod hub;
 pub mod json;
+pub mod lax_ed25519;
 pub mod middleware;
 pub mod mls;
 pub mod params;
@@ -45,6 +46,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(routes::core::router())
         .merge(routes::keypackages::router())
+        .merge(routes::keymaterial::router())
         .merge(routes::groups::router())
         .merge(routes::relay::router())
         .merge(gateway::router())

@@ -974,6 +974,12 @@ pub fn expect_status(resp: &ApiResponse, expected: &[u16], what: &str) -> CheckR
     Ok(response::status(resp, expected, what)?)
 }
 
+/// Any client error (4xx): what the text asks for where it says "refused" and names no status
+/// (`matchers::response::client_error`).
+pub fn expect_client_error(resp: &ApiResponse, what: &str) -> CheckResult {
+    Ok(response::client_error(resp, what)?)
+}
+
 /// An error answer: the status and a PROFILE.error-body (`matchers::response::error_answer`).
 pub fn expect_error(resp: &ApiResponse, status: u16, what: &str) -> CheckResult {
     Ok(response::error_answer(resp, status, what)?)

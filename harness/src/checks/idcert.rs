@@ -8,19 +8,21 @@ use ed25519_dalek::SigningKey;
 // Building ID-CSRs (requests) with the shared format code is fine; judging what the target
 // answers is done with `matchers::idcert` only.
 use p2mls_protocol::idcert::{
-    build_csr, build_csr_requesting, build_csr_with_bare_ca_attributes, csr_with_flipped_signature,
+    build_csr, build_csr_requesting, build_csr_signed_by, build_csr_with_bare_ca_attributes,
+    csr_with_flipped_signature,
 };
 use p2mls_protocol::routes;
 use reqwest::Method;
 use serde::Serialize;
 use x509_parser::prelude::{X509Certificate, X509Version};
 
-use super::context::{expect_error, expect_status, Ctx, ALICE, BOB};
+use super::context::{expect_client_error, expect_error, expect_status, Ctx, ALICE, BOB};
 use super::unit::{CheckDef, Fixture};
 use crate::check::{CheckResult, Finding};
 use crate::clients::actors::Account;
 use crate::clients::http::{ApiRequest, Auth};
 use crate::matchers::idcert as judge;
+use crate::weak_ed25519;
 
 /// The ID-Cert checks: the served root, the issued actor certificates and ID-CSR refusals.
 pub fn checks() -> Vec<CheckDef> {
@@ -37,6 +39,11 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors])
             .isolated()
             .judged_by(|ctx| Box::pin(actor_lookup(ctx))),
+        CheckDef::new("idcert.actor-lookup.fid-any-case", Must, "An actor's ID-Certs are found by its FID in another letter case")
+            .requires(&["CORE.5.fid-case-insensitive"])
+            .needs(&[Actors])
+            .isolated()
+            .judged_by(|ctx| Box::pin(actor_lookup_any_case(ctx))),
         CheckDef::new("idcert.actor-certs", Must, "The ID-Certs the AS issued bind each actor session to its key per polyproto-core 6.1")
             .requires(&["CORE.6.1.x509-v3", "CORE.6.1.pdn-actor-cn", "CORE.6.1.pdn-uid-fid", "CORE.6.1.pdn-session-id", "CORE.6.1.pdn-dc", "CORE.6.1.dc-issuer-subject-equal", "CORE.6.1.serial-unique", "CORE.6.1.validity-within-root", "CORE.6.1.session-id-format", "CORE.6.1.actor-not-ca", "CORE.6.1.actor-key-usage", "CORE.6.1.critical-extensions", "MLS.2.as-generate-credentials", "MLS.2.as-attest-binding", "MLS.2.as-role", "PROFILE.idcert-issue"])
             .needs(&[Actors, Account])
@@ -62,6 +69,16 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors, Account])
             .isolated()
             .judged_by(|ctx| Box::pin(refuse_forged_csr(ctx, CsrForgery::RequestsCa))),
+        CheckDef::new("idcert.csr.weak-key", Must, "An ID-CSR whose Ed25519 key has small order, in any encoding, is refused with a client error")
+            .requires(&["CORE.6.2.1.weak-keys-refused", "CORE.6.1.csr-verify"])
+            .needs(&[Actors, Account])
+            .isolated()
+            .judged_by(|ctx| Box::pin(refuse_weak_key_csr(ctx))),
+        CheckDef::new("idcert.csr.malleable-signature", Must, "An ID-CSR whose self-signature carries S + L (the malleable form) is refused with a client error")
+            .requires(&["CORE.6.2.1.malleable-signatures-refused", "CORE.6.1.csr-verify"])
+            .needs(&[Actors, Account])
+            .isolated()
+            .judged_by(|ctx| Box::pin(refuse_malleable_csr(ctx))),
         CheckDef::new("idcert.csr.session-id-in-use", Must, "An ID-CSR for a session id in use is refused with 409, not taken over")
             .requires(&["CORE.6.1.session-id-unique", "PROFILE.idcert-issue", "PROFILE.error-body"])
             .needs(&[Actors, Account])
@@ -462,6 +479,53 @@ pub async fn refuse_forged_csr(ctx: &mut Ctx, forgery: CsrForgery) -> CheckResul
     Ok(())
 }
 
+/// Core 6.2.1: weak public keys are refused. alice asks for ID-Certs of keys of small order (the
+/// neutral element, order 2, order 8, and the neutral element encoded non-canonically), each
+/// ID-CSR self-signed without a private key in the way only such keys allow
+/// (`weak_ed25519::sign_with_weak_key`, proven to pass a lax verifier). Any client error is the
+/// refusal; an ID-Cert for such a key would vouch for signatures anyone can make.
+pub async fn refuse_weak_key_csr(ctx: &mut Ctx) -> CheckResult {
+    let account = account_of(ctx, ALICE)?;
+    for key in weak_ed25519::weak_keys() {
+        let (session_id, _) = fresh_session();
+        let pem = build_csr_signed_by(&account.name(&session_id), &key.bytes, |info| {
+            weak_ed25519::sign_with_weak_key(&key.bytes, info)
+        })
+        .map_err(|e| Finding::harness(format!("{}: {e}", key.what)))?;
+        let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+        record_session(ctx, &resp, &account, &session_id);
+        expect_client_error(
+            &resp,
+            &format!(
+                "an ID-CSR for {} ({}) to be refused",
+                key.what,
+                hex::encode(key.bytes)
+            ),
+        )?;
+    }
+    Ok(())
+}
+
+/// Core 6.2.1: malleable signatures are refused. alice's ID-CSR for a fresh key, its
+/// self-signature (R, S) replaced by (R, S + L): the same scalar modulo L, so a verifier that
+/// reduces S accepts it (`weak_ed25519::malleate` proves it), while S >= L is not canonical.
+pub async fn refuse_malleable_csr(ctx: &mut Ctx) -> CheckResult {
+    use ed25519_dalek::Signer;
+    let account = account_of(ctx, ALICE)?;
+    let (session_id, key) = fresh_session();
+    let public = key.verifying_key().to_bytes();
+    let pem = build_csr_signed_by(&account.name(&session_id), &public, |info| {
+        weak_ed25519::malleate(&public, info, key.sign(info).to_bytes())
+    })
+    .map_err(Finding::harness)?;
+    let resp = ctx.send(account.id_csr_request("ALICE", pem)).await?;
+    record_session(ctx, &resp, &account, &session_id);
+    expect_client_error(
+        &resp,
+        "an ID-CSR whose self-signature has S + L (S >= L) to be refused",
+    )
+}
+
 /// Core 6.1.3: the home server offers an actor's ID-Certs on request, also for a given time
 /// (`GET /.p2/core/v1/idcert/actor/{fid}`, core beta.3, with `session_id`, `notBefore` and
 /// `notAfter`). Alice's current certificate is among them, for her session and for now, and is
@@ -485,35 +549,7 @@ pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
     ];
     for (query, expected) in asks {
         let path = format!("{}{query}", routes::actor_idcerts(&fid));
-        let resp = ctx
-            .send(ApiRequest::new(Method::GET, path, Auth::None))
-            .await?;
-        expect_status(&resp, &[200], "the actor's ID-Certs")?;
-        let listed = resp
-            .json()
-            .and_then(|v| v.as_array().cloned())
-            .ok_or_else(|| {
-                Finding::mismatch("a JSON array of CacheableIDCert objects", resp.text())
-            })?;
-        let mut found = false;
-        for entry in &listed {
-            let der = entry["idCertPem"]
-                .as_str()
-                .and_then(|pem| judge::pem_to_der(pem).ok())
-                .ok_or_else(|| {
-                    Finding::mismatch("idCertPem holding a PEM certificate", entry.to_string())
-                })?;
-            // Each entry is a CacheableIDCert: its cache window holds now and its
-            // cacheSignature verifies with the root's key (core 6.4, PROFILE.server-idcert).
-            let problems = cache_problems(entry, &parse(&der)?, &root);
-            if !problems.is_empty() {
-                return Err(Finding::mismatch(
-                    format!("a CacheableIDCert for `{query}` with a current, signed cache window"),
-                    problems.join("; "),
-                ));
-            }
-            found |= der == mine;
-        }
+        let (count, found) = lists_cert(ctx, path, &mine, &root, &query).await?;
         if found != expected {
             return Err(Finding::mismatch(
                 format!(
@@ -521,14 +557,79 @@ pub async fn actor_lookup(ctx: &mut Ctx) -> CheckResult {
                     if expected { "in" } else { "not in" }
                 ),
                 format!(
-                    "{} certificate(s), hers {}",
-                    listed.len(),
+                    "{count} certificate(s), hers {}",
                     if found { "among them" } else { "not" }
                 ),
             ));
         }
     }
     Ok(())
+}
+
+/// Core 5: FIDs are case-insensitive, so alice's ID-Certs are found by her FID written in upper
+/// case, and with only the domain in upper case (core 6.1.3's lookup route).
+pub async fn actor_lookup_any_case(ctx: &mut Ctx) -> CheckResult {
+    let fid = ctx.fid(ALICE);
+    let mine = ctx.actors[ALICE].mls.cert_der.clone();
+    let (local, domain) = fid.split_once('@').unwrap_or((fid.as_str(), ""));
+    let root_der = server_root(ctx).await?;
+    let root = parse(&root_der)?;
+    for written in [
+        fid.to_uppercase(),
+        format!("{local}@{}", domain.to_uppercase()),
+    ] {
+        if written == fid {
+            continue;
+        }
+        let path = routes::actor_idcerts(&written);
+        let (count, found) = lists_cert(ctx, path, &mine, &root, &written).await?;
+        if !found {
+            return Err(Finding::mismatch(
+                format!("alice's current ID-Cert among those of `{written}` (her FID `{fid}`)"),
+                format!("{count} certificate(s), hers not among them"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Asks the ID-Cert lookup route (`path`, for `asked` in findings) and tells how many
+/// certificates it listed and whether `cert` (DER) is one of them. Anything but 200 with an array
+/// of CacheableIDCert, each with a current cache window and a cacheSignature that verifies with
+/// the root's key (core 6.4, PROFILE.server-idcert), is a mismatch.
+async fn lists_cert(
+    ctx: &mut Ctx,
+    path: String,
+    cert: &[u8],
+    root: &X509Certificate<'_>,
+    asked: &str,
+) -> Result<(usize, bool), Finding> {
+    let resp = ctx
+        .send(ApiRequest::new(Method::GET, path, Auth::None))
+        .await?;
+    expect_status(&resp, &[200], "the actor's ID-Certs")?;
+    let listed = resp
+        .json()
+        .and_then(|v| v.as_array().cloned())
+        .ok_or_else(|| Finding::mismatch("a JSON array of CacheableIDCert objects", resp.text()))?;
+    let mut found = false;
+    for entry in &listed {
+        let der = entry["idCertPem"]
+            .as_str()
+            .and_then(|pem| judge::pem_to_der(pem).ok())
+            .ok_or_else(|| {
+                Finding::mismatch("idCertPem holding a PEM certificate", entry.to_string())
+            })?;
+        let problems = cache_problems(entry, &parse(&der)?, root);
+        if !problems.is_empty() {
+            return Err(Finding::mismatch(
+                format!("a CacheableIDCert for `{asked}` with a current, signed cache window"),
+                problems.join("; "),
+            ));
+        }
+        found |= der == cert;
+    }
+    Ok((listed.len(), found))
 }
 
 /// PROFILE.idcert-issue: the subject of the issued ID-Cert is the CSR's pDN as it came, the

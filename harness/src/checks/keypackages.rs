@@ -92,6 +92,11 @@ pub fn checks(spec: &ApiSpec) -> Vec<CheckDef> {
             .needs(&[Actors])
             .owns(&[Resource::KeyPackages(ALICE)])
             .judged_by(|ctx| Box::pin(reject(ctx, Defect::TamperedSignature))),
+        CheckDef::new("keypackages.upload.reject-malleable-signature", Must, "A KeyPackage whose signature carries S + L (the malleable form) is refused with its id and a reason")
+            .requires(&["CORE.6.2.1.malleable-signatures-refused", "OAS.keypackages.upload-errors", "PROFILE.keypackage-validation"])
+            .needs(&[Actors])
+            .owns(&[Resource::KeyPackages(ALICE)])
+            .judged_by(|ctx| Box::pin(reject(ctx, Defect::MalleableSignature))),
         CheckDef::new("keypackages.upload.reject-expired", Must, "A KeyPackage whose lifetime has ended is refused")
             .requires(&["OAS.keypackages.upload-errors", "PROFILE.keypackage-validation"])
             .needs(&[Actors])
@@ -383,6 +388,9 @@ pub async fn missing_suites(ctx: &mut Ctx) -> CheckResult {
 #[derive(Debug, Clone, Copy)]
 pub enum Defect {
     TamperedSignature,
+    /// The KeyPackage signature (R, S) as (R, S + L): valid for a verifier that reduces S
+    /// modulo L, refused by a strict one (core 6.2.1).
+    MalleableSignature,
     Expired,
     ForeignCredential,
     UnknownSuite,
@@ -410,6 +418,13 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
             let mut bytes = super::context::decode_b64(&kp["mlsMessage"])?;
             let last = bytes.len() - 1;
             bytes[last] ^= 0x01;
+            key_package_json(&bytes, &registry).map_err(Finding::harness)
+        }
+        Defect::MalleableSignature => {
+            let kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
+            let mut bytes = super::context::decode_b64(&kp["mlsMessage"])?;
+            let key = ctx.actors[ALICE].mls.key.0.verifying_key().to_bytes();
+            malleate_key_package(&mut bytes, &key).map_err(Finding::harness)?;
             key_package_json(&bytes, &registry).map_err(Finding::harness)
         }
         Defect::Expired => ctx.key_package(
@@ -466,6 +481,29 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
             key_package_json(&bytes, &registry).map_err(Finding::harness)
         }
     }
+}
+
+/// Replaces the signature of a KeyPackage MLSMessage by its malleable form (R, S + L), proven by
+/// `weak_ed25519::malleate` to pass a lax verification. An MLSMessage holding a KeyPackage is
+/// version and wire format (4 bytes), the KeyPackageTBS, then `signature<V>` (64 bytes behind
+/// the 2-byte length 0x4040), signed over SignContent {"MLS 1.0 KeyPackageTBS", TBS} (RFC 9420
+/// §5.1.2, §10).
+fn malleate_key_package(bytes: &mut [u8], key: &[u8; 32]) -> Result<(), String> {
+    let n = bytes.len();
+    if n < 70 || bytes[n - 66..n - 64] != [0x40, 0x40] {
+        return Err("the KeyPackage does not end in a 64-byte signature".into());
+    }
+    let tbs = &bytes[4..n - 66];
+    let label = b"MLS 1.0 KeyPackageTBS";
+    let mut content = crate::clients::mls::varint(label.len());
+    content.extend_from_slice(label);
+    content.extend(crate::clients::mls::varint(tbs.len()));
+    content.extend_from_slice(tbs);
+    let mut signature = [0u8; 64];
+    signature.copy_from_slice(&bytes[n - 64..]);
+    let malleable = crate::weak_ed25519::malleate(key, &content, signature)?;
+    bytes[n - 64..].copy_from_slice(&malleable);
+    Ok(())
 }
 
 /// The pDN claims of a certificate of ours, read without verifying its issuer (with the

@@ -12,6 +12,7 @@ pub mod engine;
 pub mod gateway;
 pub mod groups;
 pub mod idcert;
+pub mod keymaterial;
 pub mod keypackages;
 pub mod operations;
 pub mod ratelimit;
@@ -35,6 +36,7 @@ pub fn catalogue(spec: &ApiSpec) -> Vec<CheckDef> {
     checks.extend(groups::checks(spec));
     checks.extend(idcert::checks());
     checks.extend(registration::checks());
+    checks.extend(keymaterial::checks());
     checks.extend(sessions::checks());
     checks.extend(gateway::checks());
     checks.extend(tls::checks());

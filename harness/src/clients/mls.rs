@@ -205,7 +205,7 @@ pub fn x509_chain_of(content: &[u8]) -> Option<Vec<Vec<u8>>> {
 }
 
 /// An RFC 9420 §2.1.2 variable-length integer in its shortest form (lengths below 2^30).
-fn varint(len: usize) -> Vec<u8> {
+pub(crate) fn varint(len: usize) -> Vec<u8> {
     match len {
         0..=0x3F => vec![len as u8],
         0x40..=0x3FFF => vec![0x40 | (len >> 8) as u8, len as u8],

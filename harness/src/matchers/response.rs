@@ -27,6 +27,18 @@ pub fn status(resp: &ApiResponse, expected: &[u16], what: &str) -> Result<(), Mi
     })
 }
 
+/// The answer is a client error (4xx): a refusal whose status the text leaves open. A 2xx, a
+/// 3xx and a 5xx are mismatches.
+pub fn client_error(resp: &ApiResponse, what: &str) -> Result<(), Mismatch> {
+    if (400..500).contains(&resp.status) {
+        return Ok(());
+    }
+    Err(Mismatch {
+        expected: format!("a client error, 4xx ({what})"),
+        observed: format!("status {}: {}", resp.status, snippet(&resp.text())),
+    })
+}
+
 /// The answer has the status and a PROFILE.error-body object `{error, message}` (non-empty
 /// strings).
 pub fn error_answer(resp: &ApiResponse, expected: u16, what: &str) -> Result<(), Mismatch> {

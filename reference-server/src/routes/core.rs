@@ -12,7 +12,9 @@ use axum::Router;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::Signer;
-use p2mls_protocol::idcert::{read_csr_unverified, verify_csr, SubjectCopy};
+use p2mls_protocol::idcert::{
+    read_csr_unverified, verify_csr, verify_csr_with, SubjectCopy, VerifiedCsr,
+};
 use p2mls_protocol::routes;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -22,6 +24,7 @@ use crate::error::ApiError;
 use crate::faults::Fault;
 use crate::hub::NewSession as Announcement;
 use crate::json::Json;
+use crate::lax_ed25519::Lax;
 use crate::state::AppState;
 use crate::store::NewSession;
 
@@ -49,13 +52,18 @@ struct Registration {
 
 /// PROFILE.actor-registration's one rule for local names: `^[a-z0-9._%+-]{1,64}$` (the local
 /// part of core §5's FID pattern, limited to 64 characters).
-fn valid_local_name(name: &str, narrow: bool) -> bool {
+fn valid_local_name(name: &str, faults: &[Fault]) -> bool {
     // Fault: the rule the server had before issue 14, `[a-z0-9_.-]{1,32}`.
+    let narrow = faults.contains(&Fault::NarrowNames);
+    let upper = faults.contains(&Fault::CaseSensitiveNames);
     let (max, extra) = if narrow { (32, "_-.") } else { (64, "._%+-") };
     (1..=max).contains(&name.len())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || extra.contains(c))
+        && name.chars().all(|c| {
+            c.is_ascii_lowercase()
+                || (upper && c.is_ascii_uppercase())
+                || c.is_ascii_digit()
+                || extra.contains(c)
+        })
 }
 
 async fn register(
@@ -68,8 +76,7 @@ async fn register(
     ) {
         return Err(ApiError::RegistrationDenied);
     }
-    let narrow = state.config.faults.contains(&Fault::NarrowNames);
-    if !valid_local_name(&body.name, narrow) {
+    if !valid_local_name(&body.name, &state.config.faults) {
         return Err(ApiError::bad(
             "name must be 1-64 characters of a-z, 0-9, ., _, %, + or -",
         ));
@@ -80,10 +87,12 @@ async fn register(
     let fid = format!("{}@{}", body.name, state.config.domain);
     let token = random_token();
     let (fid_out, token_out) = (fid.clone(), token.clone());
+    // Core 5: a local name is unique on this server, and FIDs are case-insensitive.
+    let case_sensitive = state.config.faults.contains(&Fault::CaseSensitiveNames);
     state
         .store
         .tx(move |tx| {
-            if tx.local_name_taken(&body.name)? {
+            if tx.local_name_taken(&body.name, case_sensitive)? {
                 return Err(ApiError::Conflict(
                     "name_taken",
                     format!("name `{}` is taken", body.name),
@@ -133,7 +142,7 @@ async fn new_id_cert(
     let csr = if unverified {
         read_csr_unverified(body)
     } else {
-        match verify_csr(body) {
+        match verify(body, &state.config.faults) {
             // The fault looks for a CA request in extensionRequest only, as this server once did.
             Err(p2mls_protocol::Error::RequestsCa)
                 if state
@@ -164,7 +173,8 @@ async fn new_id_cert(
     }
     let serial = {
         use rand::RngCore;
-        let mut serial = [0u8; 16];
+        // 8 bytes: core beta.3 types serial numbers as uint64 (EncryptedPKM, invalidation).
+        let mut serial = [0u8; 8];
         rand::rngs::OsRng.fill_bytes(&mut serial);
         serial[0] &= 0x7F; // positive INTEGER
         serial[0] |= 0x01; // and no leading zero byte
@@ -233,6 +243,22 @@ async fn new_id_cert(
         axum::Json(json!({ "id_cert": pem, "token": session_out })),
     )
         .into_response())
+}
+
+/// `verify_csr`, or under the faults that lift a refusal of core 6.2.1 the same checks with a lax
+/// verification of the self-signature.
+fn verify(pem: &str, faults: &[Fault]) -> Result<VerifiedCsr, p2mls_protocol::Error> {
+    let lax = Lax {
+        weak_keys: faults.contains(&Fault::AcceptWeakKeys),
+        malleable: faults.contains(&Fault::AcceptMalleableSignatures),
+    };
+    if lax.weak_keys || lax.malleable {
+        verify_csr_with(pem, &|key, message, signature| {
+            lax.verify(key, message, signature)
+        })
+    } else {
+        verify_csr(pem)
+    }
 }
 
 /// The account a sensitive action (an ID-CSR, a revocation) authenticates as: its token (401),
@@ -411,9 +437,16 @@ async fn actor_id_certs(
     };
     let (from, until) = (bound("notBefore")?, bound("notAfter")?);
     let lookup = fid.clone();
+    // Core 5: FIDs compare case-insensitively.
+    let case_sensitive = state.config.faults.contains(&Fault::FidCaseSensitive);
     let (known, certs) = state
         .store
-        .tx(move |tx| Ok((tx.actor_fid(&lookup, false)?, tx.actor_certs(&lookup)?)))
+        .tx(move |tx| {
+            Ok((
+                tx.actor_fid(&lookup, case_sensitive)?,
+                tx.actor_certs(&lookup, case_sensitive)?,
+            ))
+        })
         .await?;
     if known.is_none() {
         return Err(ApiError::NotFound);
@@ -468,6 +501,6 @@ fn decimal(bytes: &[u8]) -> String {
 }
 
 /// Compares secrets without an early exit on the first differing byte.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -4,5 +4,6 @@
 pub mod core;
 pub mod group_access;
 pub mod groups;
+pub mod keymaterial;
 pub mod keypackages;
 pub mod relay;

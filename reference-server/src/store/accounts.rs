@@ -68,14 +68,21 @@ impl Tx<'_> {
         Ok(())
     }
 
-    pub fn local_name_taken(&self, local_name: &str) -> Result<bool, ApiError> {
+    /// Whether a local name is registered, in any letter case (core 5); `case_sensitive` only
+    /// for the fault that compares names byte for byte.
+    pub fn local_name_taken(
+        &self,
+        local_name: &str,
+        case_sensitive: bool,
+    ) -> Result<bool, ApiError> {
+        let sql = if case_sensitive {
+            "SELECT 1 FROM actors WHERE local_name = ?1"
+        } else {
+            "SELECT 1 FROM actors WHERE local_name = ?1 COLLATE NOCASE"
+        };
         Ok(self
             .0
-            .query_row(
-                "SELECT 1 FROM actors WHERE local_name = ?1",
-                [local_name],
-                |_| Ok(()),
-            )
+            .query_row(sql, [local_name], |_| Ok(()))
             .optional()?
             .is_some())
     }
@@ -108,6 +115,16 @@ impl Tx<'_> {
                     })
                 },
             )
+            .optional()?)
+    }
+
+    /// The second factor of an actor's sensitive actions (its registration password).
+    pub fn actor_password(&self, fid: &str) -> Result<Option<String>, ApiError> {
+        Ok(self
+            .0
+            .query_row("SELECT password FROM actors WHERE fid = ?1", [fid], |r| {
+                r.get(0)
+            })
             .optional()?)
     }
 
@@ -171,12 +188,20 @@ impl Tx<'_> {
             .is_some())
     }
 
-    /// The ID-Certs of an actor's sessions, revoked ones included, oldest first.
-    pub fn actor_certs(&self, fid: &str) -> Result<Vec<IssuedCert>, ApiError> {
-        let mut statement = self.0.prepare(
+    /// The ID-Certs of an actor's sessions, revoked ones included, oldest first;
+    /// `case_sensitive` only for the fault that compares FIDs byte for byte.
+    pub fn actor_certs(
+        &self,
+        fid: &str,
+        case_sensitive: bool,
+    ) -> Result<Vec<IssuedCert>, ApiError> {
+        let sql = if case_sensitive {
+            "SELECT cert_der, serial, revoked_at FROM sessions WHERE fid = ?1 ORDER BY seq"
+        } else {
             "SELECT cert_der, serial, revoked_at FROM sessions \
-             WHERE fid = ?1 COLLATE NOCASE ORDER BY seq",
-        )?;
+             WHERE fid = ?1 COLLATE NOCASE ORDER BY seq"
+        };
+        let mut statement = self.0.prepare(sql)?;
         let rows = statement.query_map([fid], |r| {
             Ok(IssuedCert {
                 der: r.get(0)?,

@@ -4,7 +4,7 @@
 //!
 //! All SQL of the server lives in this module: handlers open a transaction with `Store::tx` and
 //! call named queries on its `Tx`, one file per table family (`accounts`, `keypackages`,
-//! `groups`, `relay`). JSON columns come back parsed.
+//! `groups`, `relay`, `keymaterial`). JSON columns come back parsed.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -15,12 +15,14 @@ use crate::error::ApiError;
 
 mod accounts;
 mod groups;
+mod keymaterial;
 mod keypackages;
 mod relay;
 mod tx;
 
 pub use accounts::{Account, IssuedCert, NewSession, OwedNews, Revoked, Session};
 pub use groups::{GroupRow, MemberRow};
+pub use keymaterial::KeyMaterial;
 pub use keypackages::KeyPackageSummary;
 pub use relay::MessageRow;
 pub use tx::Tx;
@@ -30,6 +32,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_initial.sql"),
     include_str!("../../migrations/0002_relay.sql"),
     include_str!("../../migrations/0003_sessions.sql"),
+    include_str!("../../migrations/0004_key_material.sql"),
 ];
 
 /// Shared handle to the database.
@@ -202,7 +205,7 @@ mod tests {
                 let owed = tx.owed_news(second)?.expect("active");
                 assert_eq!(owed.iter().map(|n| n.about).collect::<Vec<_>>(), [again]);
                 let listed: Vec<Option<i64>> = tx
-                    .actor_certs("A@X")?
+                    .actor_certs("A@X", false)?
                     .iter()
                     .map(|c| c.revoked_at)
                     .collect();
