@@ -26,6 +26,9 @@ pub async fn enforce(State(state): State<AppState>, req: Request, next: Next) ->
         if let Err(wait) = limiter.take(&token, Instant::now()) {
             // Retry-After has whole seconds: round up, never 0.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            // Read what the client is still sending, so that the 429 reaches it (see
+            // `json::drain`): a large upload refused unread would end in a reset instead.
+            crate::json::drain(req.into_body()).await;
             return ApiError::RateLimited(seconds.max(1)).into_response();
         }
     }
