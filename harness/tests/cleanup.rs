@@ -157,22 +157,26 @@ async fn a_run_interrupted_halfway_still_cleans_up() {
     );
     let cleanup = report.cleanup.expect("the clean-up ran");
     assert_eq!(cleanup.errors, Vec::<String>::new());
-    // The run's three actors carry the config's prefix (and so do the actors
-    // `ratelimit.session-burst` and the `sessions.*` checks register, if they ran); checks run
-    // concurrently, so `registration.names` may have registered its own 64-character name (which
-    // has no room for a prefix) before the interrupt.
-    let checks_own = |fid: &&str| fid.starts_with("ci-burst-") || fid.starts_with("ci-sess-");
+    // The run's three actors carry the config's prefix, and so do the actors checks register
+    // for themselves (`ratelimit.session-burst`, `sessions.*`, `keymaterial.*`, ...) if they ran
+    // before the interrupt; only `registration.names` registers a 64-character name, which has
+    // no room for a prefix.
+    let run_actor = |fid: &&str| {
+        ["ci-alice-", "ci-bob-", "ci-carol-"]
+            .iter()
+            .any(|p| fid.starts_with(p))
+    };
     let (actors, others): (Vec<&str>, Vec<&str>) = cleanup
         .left
         .iter()
         .filter(|i| i.kind == "actor")
         .map(|i| i.id.as_str())
-        .partition(|fid| fid.starts_with("ci-") && !checks_own(fid));
+        .partition(run_actor);
     assert_eq!(actors.len(), 3, "{:?}", cleanup.left);
     assert!(
         others
             .iter()
-            .all(|fid| fid.starts_with("p2mls.") || checks_own(fid)),
+            .all(|fid| fid.starts_with("ci-") || fid.starts_with("p2mls.")),
         "{others:?}"
     );
     assert!(cleanup.left.iter().any(|i| i.kind == "session"));
