@@ -74,6 +74,9 @@ pub enum Fault {
     AckWithoutResend,
     /// A silent client is closed without a heartbeat request first.
     NoHeartbeatRequest,
+    /// No allowance for a heartbeat's travel time: a heartbeat due at the interval that arrives
+    /// later is too late (the connection is closed with 4009 right at the interval).
+    NoHeartbeatGrace,
     /// Service channel ACKs lack the `success` field.
     AckWithoutSuccess,
     /// Unknown services are acknowledged as subscribed.

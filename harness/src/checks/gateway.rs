@@ -37,6 +37,12 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors, Gateway])
             .isolated()
             .judged_by(|ctx| Box::pin(heartbeat_interval(ctx))),
+        CheckDef::new("gateway.heartbeat.late", Must, "A heartbeat that arrives 250 ms after the interval ran out is acknowledged, not closed")
+            .requires(&["CORE.3.2.heartbeat-latency"])
+            .needs(&[Actors, Gateway])
+            .isolated()
+            .waits()
+            .judged_by(|ctx| Box::pin(heartbeat_late(ctx))),
         CheckDef::new("gateway.heartbeat.ack", Must, "A heartbeat is acknowledged with an array of re-sent events")
             .requires(&["CORE.3.2.heartbeat-ack", "CORE.3.2.heartbeat-ack-payload", "CORE.3.2.heartbeat-payload", "CORE.3.2.heartbeat-ack-no-nesting"])
             .needs(&[Actors, Gateway])
@@ -374,6 +380,53 @@ pub async fn heartbeat_resend(ctx: &mut Ctx) -> CheckResult {
             ack.to_string(),
         ));
     }
+    Ok(())
+}
+
+/// How late after the interval `gateway.heartbeat.late` sends its heartbeat: about a round trip
+/// across a continent, the travel time the server must allow for.
+const LATE_BY: Duration = Duration::from_millis(250);
+
+/// `gateway.heartbeat.late`: the client stays silent for the whole interval and a bit (its
+/// heartbeat was sent on time and spent `LATE_BY` on the way); the server must take it, not
+/// close. A heartbeat request in between is the server allowing for it too.
+pub async fn heartbeat_late(ctx: &mut Ctx) -> CheckResult {
+    let (mut client, hello) = ctx.gateway("alice#late").await?;
+    let started = tokio::time::Instant::now();
+    let interval = hello["d"]["heartbeat_interval"]
+        .as_u64()
+        .unwrap_or(u64::MAX);
+    if interval > MAX_WAIT_INTERVAL_MS {
+        return Err(Finding::Unsupported(format!(
+            "heartbeat interval {interval} ms is longer than the {MAX_WAIT_INTERVAL_MS} ms the harness waits; \
+             configure the target with a shorter one"
+        )));
+    }
+    client.auto_heartbeat = false;
+    let due = started + Duration::from_millis(interval) + LATE_BY;
+    // Read what comes until the late heartbeat is due: a close here is the failure.
+    loop {
+        let left = due.saturating_duration_since(tokio::time::Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        match client.recv(left).await {
+            Incoming::Closed(code) => {
+                return Err(Finding::mismatch(
+                    format!(
+                        "the connection open {} ms after the interval ran out, for a heartbeat on its way",
+                        LATE_BY.as_millis()
+                    ),
+                    format!("closed with code {}", close_code_text(code)),
+                ))
+            }
+            Incoming::Timeout => break,
+            Incoming::Event(_) | Incoming::Malformed(_) => {}
+        }
+    }
+    client.heartbeat(&[]).await.map_err(Finding::harness)?;
+    ack(&mut client, ctx.event_timeout()).await?;
+    client.close().await;
     Ok(())
 }
 

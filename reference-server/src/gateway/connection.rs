@@ -134,7 +134,11 @@ impl Connection {
         queue: &mut Option<mpsc::Receiver<Value>>,
     ) -> Result<(), Closing> {
         let interval = Duration::from_millis(self.state.config.gateway.heartbeat_interval_ms);
-        let grace = Duration::from_millis(self.state.config.gateway.heartbeat_grace_ms);
+        let grace = if self.has(Fault::NoHeartbeatGrace) {
+            Duration::ZERO
+        } else {
+            Duration::from_millis(self.state.config.gateway.heartbeat_grace_ms)
+        };
         let mut shutdown = self.state.hub.shutdown_signal();
         let mut new_sessions: Option<mpsc::Receiver<NewSession>> = None;
         let mut revoked: Option<watch::Receiver<bool>> = None;
