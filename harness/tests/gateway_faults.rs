@@ -41,6 +41,7 @@ async fn every_gateway_fault_is_caught_by_its_checks() {
             Fault::NoHeartbeatAck,
             &[
                 "gateway.heartbeat.ack",
+                "gateway.heartbeat.late",
                 "gateway.heartbeat.resend",
                 "gateway.sequence",
             ],
@@ -49,6 +50,7 @@ async fn every_gateway_fault_is_caught_by_its_checks() {
         (Fault::UnknownServiceAccepted, &["gateway.service.unknown"]),
         (Fault::ResumeEmpty, &["gateway.resume"]),
         (Fault::DropMlsEvents, &["gateway.mls.events"]),
+        (Fault::NoHeartbeatGrace, &["gateway.heartbeat.late"]),
     ];
     for (fault, expected) in cases {
         let found = not_passing(*fault).await;
