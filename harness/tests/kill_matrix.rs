@@ -53,6 +53,7 @@ const PROFILE_ONLY: &[&str] = &[
     "partial-batch",
     "reencoded-subject",
     "reorder-commits",
+    "session-id-in-use-as400",
     "two-last-resorts",
     "unknown-fid-empty",
     "upload-error-object",

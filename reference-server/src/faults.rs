@@ -167,6 +167,9 @@ pub enum Fault {
     AcceptMalleableSignatures,
     /// An ID-CSR with a session id in use silently replaces that session instead of 409.
     SessionIdTakeover,
+    /// An ID-CSR with a session id in use is refused with 400 instead of PROFILE's 409 (still a
+    /// refusal, so only the profile's exact answer breaks).
+    SessionIdInUseAs400,
     /// ID-CSRs are signed without the X-P2-Sensitive-Solution second factor (revocations still
     /// need it).
     NoSecondFactor,

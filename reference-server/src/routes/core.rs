@@ -201,6 +201,7 @@ async fn new_id_cert(
     let session_out = session_token.clone();
     let has = |fault| state.config.faults.contains(&fault);
     let takeover = has(Fault::SessionIdTakeover);
+    let in_use_as_400 = has(Fault::SessionIdInUseAs400);
     let never_reuse = has(Fault::NoSessionIdReuse);
     let owed_to_itself = has(Fault::NewSessionEventToNewSession);
     let owner = fid.clone();
@@ -210,6 +211,8 @@ async fn new_id_cert(
             let in_use = tx.session_id_in_use(&fid, &csr.name.session_id, never_reuse)?;
             if in_use && takeover {
                 tx.revoke_session(&fid, &csr.name.session_id, revocation_time(), false)?;
+            } else if in_use && in_use_as_400 {
+                return Err(ApiError::bad("session id is in use: choose another"));
             } else if in_use {
                 return Err(ApiError::Conflict(
                     "session_id_in_use",
