@@ -76,6 +76,9 @@ async fn main() {
     let mut config = p2mls_reference_server::Config::ephemeral(secret);
     config.gateway.heartbeat_interval_ms = p2mls::EMBEDDED_HEARTBEAT_MS;
     config.gateway.heartbeat_grace_ms = p2mls::EMBEDDED_HEARTBEAT_MS / 2;
+    // The limits the embedded server runs with, so the rate-limit checks have something to find.
+    p2mls::embedded_limits(&mut config);
+    let keypackage_limit = config.keypackage_limit;
     let server = p2mls_reference_server::spawn(config).await.expect("server");
     let upstream: std::net::SocketAddr = server
         .url()
@@ -89,7 +92,7 @@ async fn main() {
     std::fs::write(
         dir.join("target.toml"),
         format!(
-            "event_timeout_ms = 10000\n[actors]\nmode = \"reference\"\nregistration_secret = \"{secret}\"\n"
+            "event_timeout_ms = 10000\nkeypackage_limit = {keypackage_limit}\n[actors]\nmode = \"reference\"\nregistration_secret = \"{secret}\"\n"
         ),
     )
     .expect("write");
@@ -121,12 +124,14 @@ async fn main() {
                     .count();
             }
         }
-        let not_passing: Vec<&str> = report
+        let not_passing: Vec<String> = report
             .checks
             .iter()
             .filter(|c| c.verdict != p2mls::check::Verdict::Pass)
-            .map(|c| c.def.id.as_str())
+            .map(|c| format!("{} ({}): {}", c.def.id, c.verdict.as_str(), c.reason))
             .collect();
+        let mut longest: Vec<&p2mls::runner::CheckReport> = report.checks.iter().collect();
+        longest.sort_by_key(|c| std::cmp::Reverse(c.duration));
         println!(
             "| {} ms | {jobs} | {} | {requests} | {frames} | {:.1} s | {:.1} s |",
             one_way.as_millis(),
@@ -134,8 +139,14 @@ async fn main() {
             wall.as_secs_f64(),
             (requests as u32 * one_way * 2).as_secs_f64(),
         );
-        if !not_passing.is_empty() {
-            println!("(not passing at {jobs} at once: {not_passing:?})");
+        let longest: Vec<String> = longest
+            .iter()
+            .take(5)
+            .map(|c| format!("{} {:.1} s", c.def.id, c.duration.as_secs_f64()))
+            .collect();
+        println!("(longest checks at {jobs} at once: {})", longest.join(", "));
+        for line in not_passing {
+            println!("(not passing at {jobs} at once: {line})");
         }
     }
     server.stop().await;

@@ -603,6 +603,7 @@ pub const DISCOVERY_LIMIT_MAX: usize = 100;
 /// no other check needs, since the limit holds for the rest of the target's window.)
 pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
     const BATCH: usize = 50;
+    const DISCOVERIES_AT_ONCE: usize = 8;
     ctx.drain(CAROL).await?;
     let fid = ctx.fid(CAROL);
     let (method, path) = ctx.route("keypackages_discoverKeyPackages", &[("fid", &fid)])?;
@@ -614,32 +615,44 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
             .map(|_| ctx.key_package(CAROL, &KeyPackageOptions::default()))
             .collect::<Result<Vec<_>, _>>()?;
         ctx.upload_ok(CAROL, packages).await?;
+        // Discoveries go out in rounds of a few at once, so that a target far away is not
+        // given the time of a hundred round trips to refill a limit that is a rate.
+        let request = ApiRequest::new(method.clone(), path.clone(), ctx.auth(BOB)).without_retry();
         loop {
-            let request =
-                ApiRequest::new(method.clone(), path.clone(), ctx.auth(BOB)).without_retry();
-            // Only the last answers matter as evidence; a hundred discoveries would bury them.
-            ctx.recorder.exchanges.clear();
-            let resp = ctx.send(request).await?;
-            if resp.status == 429 {
-                refused = Some(resp);
+            let round: Vec<_> = (0..DISCOVERIES_AT_ONCE)
+                .map(|_| {
+                    let (http, request) = (ctx.http.clone(), request.clone());
+                    tokio::spawn(async move { http.send(&request).await })
+                })
+                .collect();
+            let mut used_up = false;
+            for task in round {
+                let (result, exchange) = task.await.map_err(Finding::harness)?;
+                // Only the last answers matter as evidence; a hundred discoveries would bury them.
+                ctx.recorder.exchanges.clear();
+                ctx.recorder.exchanges.push(exchange);
+                let resp = result.map_err(super::context::http_finding)?;
+                if resp.status == 429 {
+                    refused.get_or_insert(resp);
+                    continue;
+                }
+                expect_status(&resp, &[200], "discovery to answer 200 or 429")?;
+                let one_time = resp
+                    .json()
+                    .and_then(|v| v.as_array().cloned())
+                    .unwrap_or_default()
+                    .iter()
+                    .filter(|kp| kp["lastResort"].as_bool() != Some(true))
+                    .count();
+                used_up |= one_time == 0;
+                consumed += one_time;
+            }
+            if refused.is_some() || consumed > DISCOVERY_LIMIT_MAX {
                 break 'stock;
             }
-            expect_status(&resp, &[200], "discovery to answer 200 or 429")?;
-            let list = resp
-                .json()
-                .and_then(|v| v.as_array().cloned())
-                .unwrap_or_default();
-            let one_time = list
-                .iter()
-                .filter(|kp| kp["lastResort"].as_bool() != Some(true))
-                .count();
-            if one_time == 0 {
+            if used_up {
                 // This batch is used up: upload the next.
                 continue 'stock;
-            }
-            consumed += one_time;
-            if consumed > DISCOVERY_LIMIT_MAX {
-                break 'stock;
             }
         }
     }
