@@ -130,6 +130,9 @@ async fn reports_show_numbers_and_routes_not_debug_formatting() {
 async fn a_server_answering_without_a_token_fails_the_auth_checks() {
     let args = RunArgs {
         embedded_faults: vec![Fault::NoAuth],
+        // One check at a time: under a fault a check can change what a concurrent one sees,
+        // and which checks a fault fails is judged as the kill matrix judges it.
+        jobs: 1,
         ..Default::default()
     };
     let (report, code) = certify(args).await;
@@ -161,6 +164,9 @@ async fn a_server_answering_without_a_token_fails_the_auth_checks() {
 async fn a_server_handing_out_a_keypackage_twice_fails_the_one_time_checks() {
     let args = RunArgs {
         embedded_faults: vec![Fault::KeypackageReuse],
+        // One check at a time: under a fault a check can change what a concurrent one sees,
+        // and which checks a fault fails is judged as the kill matrix judges it.
+        jobs: 1,
         ..Default::default()
     };
     let (report, code) = certify(args).await;
@@ -268,6 +274,9 @@ async fn expected_failures_do_not_fail_the_gate_but_stale_ones_are_reported() {
     .expect("write");
     let args = RunArgs {
         embedded_faults: vec![Fault::KeypackageReuse],
+        // One check at a time: under a fault a check can change what a concurrent one sees,
+        // and which checks a fault fails is judged as the kill matrix judges it.
+        jobs: 1,
         expect: Some(expect),
         // The one-time hand-out is our profile's rule: only the profile gate counts it.
         gate: GateLevel::Profile,

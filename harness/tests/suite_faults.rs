@@ -9,6 +9,9 @@ async fn verdicts(fault: Option<Fault>) -> Vec<(String, Verdict)> {
     let args = RunArgs {
         only: vec!["suites.*".into()],
         embedded_faults: fault.into_iter().collect(),
+        // One check at a time: under a fault a check can change what a concurrent one sees,
+        // and which checks a fault fails is judged as the kill matrix judges it.
+        jobs: 1,
         ..Default::default()
     };
     let RunOutput::Certified(report) = p2mls::run(&args).await.expect("runs") else {
