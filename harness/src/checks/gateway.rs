@@ -393,15 +393,7 @@ const LATE_BY: Duration = Duration::from_millis(250);
 pub async fn heartbeat_late(ctx: &mut Ctx) -> CheckResult {
     let (mut client, hello) = ctx.gateway("alice#late").await?;
     let started = tokio::time::Instant::now();
-    let interval = hello["d"]["heartbeat_interval"]
-        .as_u64()
-        .unwrap_or(u64::MAX);
-    if interval > MAX_WAIT_INTERVAL_MS {
-        return Err(Finding::Unsupported(format!(
-            "heartbeat interval {interval} ms is longer than the {MAX_WAIT_INTERVAL_MS} ms the harness waits; \
-             configure the target with a shorter one"
-        )));
-    }
+    let interval = waitable_interval(&hello)?;
     client.auto_heartbeat = false;
     let due = started + Duration::from_millis(interval) + LATE_BY;
     // Read what comes until the late heartbeat is due: a close here is the failure.
@@ -433,8 +425,8 @@ pub async fn heartbeat_late(ctx: &mut Ctx) -> CheckResult {
 /// Longest heartbeat interval the harness waits through.
 const MAX_WAIT_INTERVAL_MS: u64 = 10_000;
 
-pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
-    let (mut client, hello) = ctx.gateway("alice#silent").await?;
+/// The hello's heartbeat interval, if the timer checks can wait it out (else `unsupported`).
+fn waitable_interval(hello: &Value) -> Result<u64, Finding> {
     let interval = hello["d"]["heartbeat_interval"]
         .as_u64()
         .unwrap_or(u64::MAX);
@@ -444,6 +436,12 @@ pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
              configure the target with a shorter one"
         )));
     }
+    Ok(interval)
+}
+
+pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
+    let (mut client, hello) = ctx.gateway("alice#silent").await?;
+    let interval = waitable_interval(&hello)?;
     let token = ctx.actors[ALICE].token.clone();
     client.identify(&token).await.map_err(Finding::harness)?;
     client.auto_heartbeat = false;
@@ -481,15 +479,7 @@ pub async fn heartbeat_request(ctx: &mut Ctx) -> CheckResult {
 /// server that never closes a silent client breaks no MUST: `unsupported`.
 pub async fn timeout_close(ctx: &mut Ctx) -> CheckResult {
     let (mut client, hello) = ctx.gateway("alice#timeout").await?;
-    let interval = hello["d"]["heartbeat_interval"]
-        .as_u64()
-        .unwrap_or(u64::MAX);
-    if interval > MAX_WAIT_INTERVAL_MS {
-        return Err(Finding::Unsupported(format!(
-            "heartbeat interval {interval} ms is longer than the {MAX_WAIT_INTERVAL_MS} ms the harness waits; \
-             configure the target with a shorter one"
-        )));
-    }
+    let interval = waitable_interval(&hello)?;
     let token = ctx.actors[ALICE].token.clone();
     client.identify(&token).await.map_err(Finding::harness)?;
     client.auto_heartbeat = false;
@@ -633,6 +623,31 @@ async fn add_to_fresh_group(
     Ok((group, welcome))
 }
 
+/// The Resumed event (core op 10) a resume is answered with; a 4010 close instead is the
+/// target declining to resume, which the text leaves optional (`unsupported`).
+pub async fn expect_resumed(
+    client: &mut GatewayClient,
+    timeout: Duration,
+) -> Result<Value, Finding> {
+    match client
+        .expect(timeout, "a resumed event (core op 10)", |e| {
+            is(e, NS_CORE, core_op::RESUMED)
+        })
+        .await
+    {
+        Ok(resumed) => Ok(resumed),
+        Err(e)
+            if e.to_string()
+                .contains(&format!("(code {})", close::UNRESUMEABLE)) =>
+        {
+            Err(Finding::Unsupported(
+                "the target refuses to resume (4010); resuming is optional".into(),
+            ))
+        }
+        Err(e) => Err(Finding::mismatch("a resumed event", e)),
+    }
+}
+
 pub async fn resume(ctx: &mut Ctx) -> CheckResult {
     let mut first = ctx.identified(BOB).await?;
     let d = service_ack(ctx, &mut first, "subscribe", NS_MLS).await?;
@@ -649,24 +664,9 @@ pub async fn resume(ctx: &mut Ctx) -> CheckResult {
         .await
         .map_err(Finding::harness)?;
     let timeout = ctx.event_timeout();
-    let outcome = second
-        .expect(timeout, "a resumed event (core op 10)", |e| {
-            is(e, NS_CORE, core_op::RESUMED)
-        })
-        .await;
-    let resumed = match outcome {
-        Ok(resumed) => resumed,
-        Err(e)
-            if e.to_string()
-                .contains(&format!("(code {})", close::UNRESUMEABLE)) =>
-        {
-            return Err(Finding::Unsupported(
-                "the target refuses to resume (4010); resuming is optional".into(),
-            ));
-        }
-        Err(e) => return Err(Finding::mismatch("a resumed event", e)),
-    };
+    let resumed = expect_resumed(&mut second, timeout).await;
     second.close().await;
+    let resumed = resumed?;
     let replayed = resumed["d"].as_array().cloned().unwrap_or_default();
     let welcome = replayed
         .iter()

@@ -802,24 +802,9 @@ pub async fn on_resume(ctx: &mut Ctx) -> CheckResult {
             .send_core(core_op::RESUME, json!({ "s": last, "token": a.token }))
             .await
             .map_err(Finding::harness)?;
-        let resumed = second
-            .expect(ctx.event_timeout(), "a Resumed event (core op 10)", |e| {
-                e["n"] == NS_CORE && e["op"] == core_op::RESUMED
-            })
-            .await;
+        let resumed = super::gateway::expect_resumed(&mut second, ctx.event_timeout()).await;
         second.close().await;
-        let resumed = match resumed {
-            Ok(resumed) => resumed,
-            Err(e)
-                if e.to_string()
-                    .contains(&format!("(code {})", close::UNRESUMEABLE)) =>
-            {
-                return Err(Finding::Unsupported(
-                    "the target refuses to resume (4010); resuming is optional".into(),
-                ));
-            }
-            Err(e) => return Err(Finding::mismatch("a Resumed event", e.to_string())),
-        };
+        let resumed = resumed?;
         let replayed = resumed["d"].as_array().cloned().unwrap_or_default();
         let event = replayed
             .iter()
