@@ -53,6 +53,10 @@ const PROFILE_ONLY: &[&str] = &[
     "partial-batch",
     "reencoded-subject",
     "reorder-commits",
+    // The text lets a server refuse who revokes whose session only by implication, and
+    // reusing a session id is a MAY: our profile's `sessions.revoke.refusals` judges both.
+    "revoke-any-actor",
+    "no-session-id-reuse",
     "session-id-in-use-as400",
     "two-last-resorts",
     "unknown-fid-empty",
