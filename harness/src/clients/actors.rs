@@ -94,28 +94,22 @@ impl Account {
     /// `POST /.p2/core/v1/idcert` with this account's token and second factor
     /// (PROFILE.idcert-issue); `label` names both secrets in the evidence.
     pub fn id_csr_request(&self, label: &str, csr_pem: String) -> ApiRequest {
-        ApiRequest::new(
-            Method::POST,
-            routes::IDCERT,
-            Auth::Bearer {
-                token: self.token.clone(),
-                label: format!("ACCOUNT_{label}"),
-            },
-        )
-        .secret_header(
-            routes::SENSITIVE_SOLUTION_HEADER,
-            &self.password,
-            &format!("PASSWORD_{label}"),
-        )
-        .raw("text/plain", csr_pem)
+        self.sensitive_request(Method::POST, routes::IDCERT.to_owned(), label)
+            .raw("text/plain", csr_pem)
     }
 
     /// `DELETE /.p2/core/v1/session?session_id=…` with this account's token and second factor
     /// (PROFILE.session-revoke); `label` names both secrets in the evidence.
     pub fn revoke_request(&self, label: &str, session_id: &str) -> ApiRequest {
+        let path = format!("{}?session_id={session_id}", routes::SESSION);
+        self.sensitive_request(Method::DELETE, path, label)
+    }
+
+    /// A sensitive action (core 4.1.2): the account's token and its second factor.
+    fn sensitive_request(&self, method: Method, path: String, label: &str) -> ApiRequest {
         ApiRequest::new(
-            Method::DELETE,
-            format!("{}?session_id={session_id}", routes::SESSION),
+            method,
+            path,
             Auth::Bearer {
                 token: self.token.clone(),
                 label: format!("ACCOUNT_{label}"),
