@@ -8,7 +8,6 @@ use p2mls_report::html::{escape, page, summary, verdict_class, verdict_label};
 
 use super::Report;
 use crate::check::Verdict;
-use crate::clients::gateway::Direction;
 use crate::runner::CheckReport;
 
 pub fn render(report: &Report) -> String {
@@ -318,11 +317,7 @@ fn evidence(report: &Report, out: &mut String) {
                  <th>ms</th><th>connection</th><th>direction</th><th>payload</th></tr></thead>\n<tbody>\n",
             );
             for f in &e.transcript {
-                let direction = match f.direction {
-                    Direction::Sent => "sent",
-                    Direction::Received => "received",
-                    Direction::Note => "note",
-                };
+                let direction = f.direction.as_str();
                 out.push_str(&format!(
                     "<tr><td>{}</td><td>{}</td><td>{direction}</td><td><code>{}</code></td></tr>\n",
                     f.at_ms,
