@@ -45,14 +45,20 @@ async fn every_gateway_fault_is_caught_by_its_checks() {
             &[
                 "gateway.heartbeat.ack",
                 "gateway.heartbeat.late",
+                "gateway.heartbeat.priority",
                 "gateway.heartbeat.resend",
                 "gateway.sequence",
             ],
         ),
         (Fault::AckWithoutResend, &["gateway.heartbeat.resend"]),
+        (Fault::MissedBehindPending, &["gateway.heartbeat.priority"]),
         (Fault::UnknownServiceAccepted, &["gateway.service.unknown"]),
         (Fault::ResumeEmpty, &["gateway.resume"]),
-        (Fault::DropMlsEvents, &["gateway.mls.events"]),
+        // The relayed messages never arrive: nothing to order the ACK against.
+        (
+            Fault::DropMlsEvents,
+            &["gateway.heartbeat.priority", "gateway.mls.events"],
+        ),
         (Fault::NoHeartbeatGrace, &["gateway.heartbeat.late"]),
     ];
     for (fault, expected) in cases {

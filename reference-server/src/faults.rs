@@ -72,6 +72,9 @@ pub enum Fault {
     NoHeartbeatAck,
     /// Heartbeat ACKs never re-send the events listed in `except`.
     AckWithoutResend,
+    /// A heartbeat whose `except` lists missed events is answered only after every `mls` event
+    /// queued for the connection has been sent: the re-sends wait behind other events.
+    MissedBehindPending,
     /// A silent client is closed without a heartbeat request first.
     NoHeartbeatRequest,
     /// No allowance for a heartbeat's travel time: a heartbeat due at the interval that arrives

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use crate::check::{CheckResult, Exchange, Finding, SpecFinding};
 use crate::clients::actors::Actor;
-use crate::clients::gateway::{GatewayClient, Transcript};
+use crate::clients::gateway::{GatewayClient, NarrowTcp, Transcript};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth, Http};
 use crate::clients::mls::{capabilities, key_package_json, KeyPackageOptions, MlsClient};
 use crate::clients::tls::{Probe, TlsSettings};
@@ -829,14 +829,24 @@ impl Ctx {
 
     /// Opens a gateway connection named `label` and reads the hello.
     pub async fn gateway(&mut self, label: &str) -> Result<(GatewayClient, Value), Finding> {
+        self.gateway_with_tcp(label, None).await
+    }
+
+    /// Like `gateway`, on a narrow TCP connection when `narrow` is given.
+    pub async fn gateway_with_tcp(
+        &mut self,
+        label: &str,
+        narrow: Option<NarrowTcp>,
+    ) -> Result<(GatewayClient, Value), Finding> {
         let url = self.gateway_url().await?;
         let transcript = self.recorder.transcript.clone();
-        let mut client = GatewayClient::connect_with_tls(
+        let mut client = GatewayClient::connect_with_tcp(
             &url,
             label,
             transcript,
             self.http.timeout(),
             &self.tls,
+            narrow,
         )
         .await
         .map_err(|e| Finding::mismatch("a WebSocket connection to the gateway", e))?;
@@ -850,6 +860,15 @@ impl Ctx {
 
     /// A connection of `actor`, identified (the ready event received).
     pub async fn identified(&mut self, actor: usize) -> Result<GatewayClient, Finding> {
+        self.identified_with_tcp(actor, None).await
+    }
+
+    /// Like `identified`, on a narrow TCP connection when `narrow` is given.
+    pub async fn identified_with_tcp(
+        &mut self,
+        actor: usize,
+        narrow: Option<NarrowTcp>,
+    ) -> Result<GatewayClient, Finding> {
         let label = format!(
             "{}#{}",
             self.actors[actor].label.to_lowercase(),
@@ -857,7 +876,8 @@ impl Ctx {
         );
         self.counter += 1;
         let token = self.actors[actor].token.clone();
-        self.identified_with(&token, &label).await
+        let (client, _) = self.gateway_with_tcp(&label, narrow).await?;
+        self.identify_on(client, &token).await
     }
 
     /// A connection named `label`, identified with the session token `token` (the ready event
@@ -868,7 +888,16 @@ impl Ctx {
         token: &str,
         label: &str,
     ) -> Result<GatewayClient, Finding> {
-        let (mut client, _) = self.gateway(label).await?;
+        let (client, _) = self.gateway(label).await?;
+        self.identify_on(client, token).await
+    }
+
+    /// Identifies an open connection with the session token `token`, as `identified_with` does.
+    async fn identify_on(
+        &mut self,
+        mut client: GatewayClient,
+        token: &str,
+    ) -> Result<GatewayClient, Finding> {
         client.identify(token).await.map_err(Finding::harness)?;
         // Our profile confirms identify with a ready event (core op 12); the text confirms
         // nothing. Without op 12, a request only an identified client may make (a service

@@ -5,12 +5,15 @@
 use std::time::Duration;
 
 use p2mls_protocol::gateway::{close, core_op, mls_op, NS_CORE, NS_MLS};
+use p2mls_protocol::routes;
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
 use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
-use crate::clients::gateway::{close_code_text, GatewayClient, Incoming};
+use crate::clients::gateway::{close_code_text, GatewayClient, Incoming, NarrowTcp};
+use crate::clients::http::ApiRequest;
 
 /// The gateway checks: the gateway is not part of the OpenAPI document, so they are always listed.
 pub fn checks() -> Vec<CheckDef> {
@@ -53,6 +56,12 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors, Gateway])
             .isolated()
             .judged_by(|ctx| Box::pin(heartbeat_resend(ctx))),
+        CheckDef::new("gateway.heartbeat.priority", Must, "Events re-sent for `except` go out ahead of events still waiting to be sent: the heartbeat ACK overtakes relayed messages queued before it")
+            .requires(&["CORE.3.2.missed-priority"])
+            .needs(&[Actors, Gateway])
+            .shares(&[Resource::KeyPackages(BOB)])
+            .owns(&[Resource::Gateway(BOB)])
+            .judged_by(|ctx| Box::pin(heartbeat_priority(ctx))),
         CheckDef::new("gateway.heartbeat.request", Should, "A silent client gets a heartbeat request, then a 4009 close")
             .requires(&["CORE.3.2.heartbeat-request-before-close", "CORE.3.2.heartbeat-timeout-close", "CORE.3.2.heartbeat-request", "CORE.3.2.heartbeat-request-payload", "CORE.3.2.close-4009-timeout"])
             .needs(&[Actors, Gateway])
@@ -381,6 +390,180 @@ pub async fn heartbeat_resend(ctx: &mut Ctx) -> CheckResult {
         ));
     }
     Ok(())
+}
+
+/// bob's connection in `gateway.heartbeat.priority`: once he stops reading, the target's writes
+/// stall after a few of the messages below (on loopback after about 130 KB, where a full-sized
+/// connection buffers megabytes). The kernel may round the sizes.
+const PRIORITY_TCP: NarrowTcp = NarrowTcp {
+    receive_buffer: 4096,
+    segment_size: 536,
+};
+/// The plaintext of each message relayed in `gateway.heartbeat.priority` (its event, base64 in
+/// JSON, stays under the 64 KiB frame cap of PROFILE.gateway-limits).
+const PRIORITY_MESSAGE_BYTES: usize = 32 * 1024;
+/// Messages relayed to bob before his heartbeat, while he does not read: more bytes than the
+/// kernel buffers of the narrow connection hold (about 4 messages on loopback), so that most are
+/// still queued at the target. Far fewer than a connection's queue holds (256 in the reference
+/// server, PROFILE.gateway-limits).
+const PRIORITY_BEFORE: usize = 16;
+/// Messages relayed after the heartbeat has reached the target (bob still not reading). Each
+/// relay is an HTTP round trip to the target, so by the last one the heartbeat has long arrived.
+const PRIORITY_AFTER: usize = 8;
+/// How long bob's heartbeat is given to reach the target before the later messages are relayed.
+const PRIORITY_SETTLE: Duration = Duration::from_millis(200);
+/// Received frames longer than this are shortened in the check's transcript.
+const PRIORITY_TRANSCRIPT_LIMIT: usize = 400;
+
+/// Where the heartbeat ACK came among the relayed messages, as bob read them.
+#[derive(Default)]
+struct AckPosition {
+    /// Messages relayed before the heartbeat that came before the ACK, and after it.
+    before_ack: usize,
+    after_ack: usize,
+    /// The same for the messages relayed after the heartbeat had reached the target.
+    later_before_ack: usize,
+    later_after_ack: usize,
+    ack_seen: bool,
+}
+
+/// `gateway.heartbeat.priority` (core 3.2.6: missed events go out before other events). bob
+/// subscribes on a connection with a small receive window and stops reading. alice relays large
+/// application messages to him, more than the kernel buffers between the two hold, so that the
+/// target's writes stall with messages still queued. bob sends a heartbeat whose `except` names
+/// an event he did receive; once it has reached the target, alice relays a few more messages, and
+/// bob reads again. Every message relayed after the heartbeat arrived is "other events" the
+/// target had queued while the re-send was owed: a target that sends all of them before the ACK
+/// did not put the re-send first, whatever its buffers. A target that does answers before the
+/// later messages (and, when its writes stalled, before the rest of the earlier ones too). Whether
+/// the ACK carries the event is `gateway.heartbeat.resend`'s to judge; this check judges when it
+/// comes.
+pub async fn heartbeat_priority(ctx: &mut Ctx) -> CheckResult {
+    let (mut group, _) = add_to_fresh_group(ctx, BOB).await?;
+    let mut bob = ctx.identified_with_tcp(BOB, Some(PRIORITY_TCP)).await?;
+    bob.transcript_limit = PRIORITY_TRANSCRIPT_LIMIT;
+    let timeout = ctx.event_timeout();
+    let acked = service_ack(ctx, &mut bob, "subscribe", NS_MLS).await?;
+    expect_success(&acked, "subscribe")?;
+    // Any event bob did receive can be asked for again.
+    let missed = bob
+        .received
+        .last()
+        .copied()
+        .ok_or_else(|| Finding::mismatch("a sequence number on the events before", "none"))?;
+    // bob reads nothing from here until all messages are relayed.
+    let mut relayed = std::collections::HashMap::new();
+    for i in 0..PRIORITY_BEFORE {
+        relayed.insert(relay_large_message(ctx, &mut group, i).await?, false);
+    }
+    bob.heartbeat(&[missed]).await.map_err(Finding::harness)?;
+    tokio::time::sleep(PRIORITY_SETTLE).await;
+    for i in PRIORITY_BEFORE..PRIORITY_BEFORE + PRIORITY_AFTER {
+        relayed.insert(relay_large_message(ctx, &mut group, i).await?, true);
+    }
+    let mut seen = AckPosition::default();
+    let total = PRIORITY_BEFORE + PRIORITY_AFTER;
+    loop {
+        let counted =
+            seen.before_ack + seen.after_ack + seen.later_before_ack + seen.later_after_ack;
+        if seen.ack_seen && counted == total {
+            break;
+        }
+        match bob.recv(timeout).await {
+            Incoming::Event(e) if is(&e, NS_CORE, core_op::HEARTBEAT_ACK) => seen.ack_seen = true,
+            Incoming::Event(e) if is(&e, NS_MLS, mls_op::APPLICATION) => {
+                let later = e["d"]["mlsMessage"]
+                    .as_str()
+                    .and_then(|m| relayed.get(m).copied());
+                match (later, seen.ack_seen) {
+                    (None, _) => {}
+                    (Some(false), false) => seen.before_ack += 1,
+                    (Some(false), true) => seen.after_ack += 1,
+                    (Some(true), false) => seen.later_before_ack += 1,
+                    (Some(true), true) => seen.later_after_ack += 1,
+                }
+            }
+            Incoming::Event(_) | Incoming::Malformed(_) => {}
+            Incoming::Closed(code) => {
+                return Err(Finding::mismatch(
+                    "bob's connection open while he reads what was relayed to him",
+                    format!("closed with code {}", close_code_text(code)),
+                ))
+            }
+            Incoming::Timeout => break,
+        }
+    }
+    bob.close().await;
+    let AckPosition {
+        before_ack,
+        after_ack,
+        later_before_ack,
+        later_after_ack,
+        ack_seen,
+    } = seen;
+    let relayed_text = format!(
+        "{PRIORITY_BEFORE} messages of {PRIORITY_MESSAGE_BYTES} bytes relayed before the heartbeat and {PRIORITY_AFTER} after it reached the target; bob's receive buffer {} bytes, segments {} bytes",
+        PRIORITY_TCP.receive_buffer, PRIORITY_TCP.segment_size
+    );
+    if !ack_seen {
+        return Err(Finding::mismatch(
+            format!("a heartbeat ACK re-sending event s = {missed}"),
+            format!(
+                "none within {} ms of the last frame ({relayed_text})",
+                timeout.as_millis()
+            ),
+        ));
+    }
+    if after_ack + later_after_ack > 0 {
+        return Ok(());
+    }
+    if later_before_ack < PRIORITY_AFTER {
+        return Err(Finding::mismatch(
+            format!("bob to receive the {total} messages relayed to him"),
+            format!(
+                "{} within {} ms of the last frame",
+                before_ack + later_before_ack,
+                timeout.as_millis()
+            ),
+        ));
+    }
+    Err(Finding::mismatch(
+        format!("the heartbeat ACK re-sending event s = {missed} ahead of the messages queued for bob, at least of those relayed after the heartbeat reached the target"),
+        format!("the ACK after all of them ({relayed_text})"),
+    ))
+}
+
+/// alice relays her `index`th large application message to the group (PROFILE.message-relay);
+/// returns its base64 `mlsMessage`, which the members' events carry unchanged.
+async fn relay_large_message(
+    ctx: &mut Ctx,
+    group: &mut super::context::LiveGroup,
+    index: usize,
+) -> Result<String, Finding> {
+    use openmls::prelude::tls_codec::Serialize as _;
+    let text = format!("{index:04} {}", "x".repeat(PRIORITY_MESSAGE_BYTES));
+    let message = group
+        .mls
+        .create_message(&group.client.provider, &group.client.key, text.as_bytes())
+        .map_err(Finding::harness)?
+        .tls_serialize_detached()
+        .map_err(Finding::harness)?;
+    let message = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, message);
+    let req = ApiRequest::new(
+        Method::POST,
+        routes::group_messages(&group.id),
+        ctx.auth(ALICE),
+    )
+    .json(&json!({ "mlsMessage": message }));
+    let resp = ctx.send(req).await?;
+    if resp.status == 404 || resp.status == 405 {
+        return Err(Finding::Unsupported(
+            "the target has no message relay route (PROFILE.message-relay) to send bob events with"
+                .into(),
+        ));
+    }
+    expect_status(&resp, &[204], "the application message to be relayed")?;
+    Ok(message)
 }
 
 /// How late after the interval `gateway.heartbeat.late` sends its heartbeat: about a round trip

@@ -9,7 +9,8 @@ use futures_util::{SinkExt, StreamExt};
 use p2mls_protocol::gateway::{core_op, NS_CORE};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -128,6 +129,72 @@ impl Transcript {
     }
 }
 
+/// A TCP connection on which a client that stops reading holds back the server's writes after
+/// little data: a small receive buffer (the window the client offers) and a small maximum segment
+/// size, announced in the SYN (the server's kernel sizes its send buffer in segments, so that
+/// stays small too: on loopback, whose segments are 64 KiB, megabytes otherwise).
+#[derive(Debug, Clone, Copy)]
+pub struct NarrowTcp {
+    pub receive_buffer: u32,
+    pub segment_size: u32,
+}
+
+/// A TCP connection to the URI's host and port (80 or 443 by default), narrow when asked.
+async fn tcp_connect(
+    uri: &tokio_tungstenite::tungstenite::http::Uri,
+    narrow: Option<NarrowTcp>,
+) -> Result<TcpStream, String> {
+    let host = uri
+        .host()
+        .map(|h| h.trim_matches(['[', ']']))
+        .ok_or("the URL names no host")?;
+    let port = uri
+        .port_u16()
+        .or(match uri.scheme_str() {
+            Some("wss") => Some(443),
+            Some("ws") => Some(80),
+            _ => None,
+        })
+        .ok_or("the URL is neither ws:// nor wss://")?;
+    let io = |e: std::io::Error| e.to_string();
+    let mut last = format!("{host} resolves to no address");
+    for addr in tokio::net::lookup_host((host, port)).await.map_err(io)? {
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(io)?;
+        if let Some(narrow) = narrow {
+            socket
+                .set_recv_buffer_size(narrow.receive_buffer)
+                .map_err(io)?;
+            // socket2 offers TCP_MAXSEG on Unix only; elsewhere the receive buffer alone narrows.
+            #[cfg(unix)]
+            socket2::SockRef::from(&socket)
+                .set_tcp_mss(narrow.segment_size)
+                .map_err(io)?;
+        }
+        match socket.connect(addr).await {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = io(e),
+        }
+    }
+    Err(last)
+}
+
+/// `text`, or its first `limit` bytes (at a character boundary) and how long it was.
+fn shortened(text: &str, limit: usize) -> String {
+    if text.len() <= limit {
+        return text.to_owned();
+    }
+    let end = (0..=limit)
+        .rev()
+        .find(|i| text.is_char_boundary(*i))
+        .unwrap_or(0);
+    format!("{}… ({} bytes)", &text[..end], text.len())
+}
+
 /// What arrived.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
@@ -152,6 +219,9 @@ pub struct GatewayClient {
     /// Events `expect` passed over while waiting for another, in order (a check that waits for
     /// one event can still judge what came before it).
     pub skipped: Vec<Value>,
+    /// Received frames longer than this are shortened in the transcript (a check that has the
+    /// target send megabytes keeps its evidence readable).
+    pub transcript_limit: usize,
     closed: bool,
 }
 
@@ -178,21 +248,40 @@ impl GatewayClient {
         timeout: Duration,
         tls: &TlsSettings,
     ) -> Result<Self, Error> {
+        Self::connect_with_tcp(url, name, transcript, timeout, tls, None).await
+    }
+
+    /// Like `connect_with_tls`, on a narrow TCP connection when `narrow` is given.
+    pub async fn connect_with_tcp(
+        url: &str,
+        name: &str,
+        transcript: Transcript,
+        timeout: Duration,
+        tls: &TlsSettings,
+        narrow: Option<NarrowTcp>,
+    ) -> Result<Self, Error> {
         let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
             .max_message_size(Some(MAX_FRAME))
             .max_frame_size(Some(MAX_FRAME));
-        let (ws, _) = tokio::time::timeout(
-            timeout,
-            tokio_tungstenite::connect_async_tls_with_config(
-                url,
+        let connector = Some(tokio_tungstenite::Connector::Rustls(tls.ws_config()));
+        let handshake = async {
+            let request = url
+                .into_client_request()
+                .map_err(|e| format!("not a WebSocket URL: {e}"))?;
+            let stream = tcp_connect(request.uri(), narrow).await?;
+            tokio_tungstenite::client_async_tls_with_config(
+                request,
+                stream,
                 Some(config),
-                false,
-                Some(tokio_tungstenite::Connector::Rustls(tls.ws_config())),
-            ),
-        )
-        .await
-        .map_err(|_| Error::Transport(format!("connecting to {url} timed out")))?
-        .map_err(|e| Error::Transport(format!("cannot connect to {url}: {e}")))?;
+                connector,
+            )
+            .await
+            .map_err(|e| e.to_string())
+        };
+        let (ws, _) = tokio::time::timeout(timeout, handshake)
+            .await
+            .map_err(|_| Error::Transport(format!("connecting to {url} timed out")))?
+            .map_err(|e| Error::Transport(format!("cannot connect to {url}: {e}")))?;
         transcript.push(name, Direction::Note, format!("open {url}"));
         Ok(Self {
             ws,
@@ -202,6 +291,7 @@ impl GatewayClient {
             unsequenced: Vec::new(),
             auto_heartbeat: true,
             skipped: Vec::new(),
+            transcript_limit: usize::MAX,
             closed: false,
         })
     }
@@ -285,8 +375,11 @@ impl GatewayClient {
                     return Incoming::Closed(code);
                 }
                 Some(Ok(Message::Text(text))) => {
-                    self.transcript
-                        .push(&self.name, Direction::Received, text.to_string());
+                    self.transcript.push(
+                        &self.name,
+                        Direction::Received,
+                        shortened(text.as_str(), self.transcript_limit),
+                    );
                     let Ok(event) = serde_json::from_str::<Value>(text.as_str()) else {
                         return Incoming::Malformed(text.to_string());
                     };

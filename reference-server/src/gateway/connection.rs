@@ -126,6 +126,32 @@ impl Connection {
             .map_err(|_| ())
     }
 
+    /// Sends one `mls` event taken from the connection's queue.
+    async fn send_event(&mut self, socket: &mut WebSocket, event: &Value) -> Result<(), Closing> {
+        if self.has(Fault::DropMlsEvents) {
+            return Ok(());
+        }
+        let op = event["op"]
+            .as_u64()
+            .and_then(|o| u16::try_from(o).ok())
+            .unwrap_or(0);
+        self.send(socket, NS_MLS, op, event["d"].clone())
+            .await
+            .map_err(|()| send_failed())
+    }
+
+    /// Fault `missed-behind-pending`: sends every event queued so far, before anything else.
+    async fn drain(
+        &mut self,
+        socket: &mut WebSocket,
+        queue: &mut Option<mpsc::Receiver<Value>>,
+    ) -> Result<(), Closing> {
+        while let Some(event) = queue.as_mut().and_then(|rx| rx.try_recv().ok()) {
+            self.send_event(socket, &event).await?;
+        }
+        Ok(())
+    }
+
     /// `queue` is the `mls` event queue while subscribed (the hub holds its sender and drops it
     /// when the queue overflows).
     async fn serve(
@@ -161,7 +187,12 @@ impl Connection {
                 None => self.last_heartbeat + interval + grace,
                 Some(at) => at + grace,
             };
+            // Biased, the client's frames first: a heartbeat that asks for missed events is read,
+            // and its ACK with the re-sends goes out, before the queued events (core 3.2.6:
+            // missed events take priority over other events). A client that floods frames only
+            // delays its own events; the loop's head still sees shutdown and revocation.
             tokio::select! {
+                biased;
                 frame = socket.recv() => match frame {
                     None => return Ok(()),
                     Some(Err(e)) => return match transport_error(e) {
@@ -179,24 +210,22 @@ impl Connection {
                         }
                         return Ok(());
                     }
-                    Some(Ok(Message::Text(text))) => match self.handle(socket, text.as_str()).await? {
+                    Some(Ok(Message::Text(text))) => {
+                        if self.has(Fault::MissedBehindPending) && asks_for_missed(text.as_str()) {
+                            self.drain(socket, queue).await?;
+                        }
+                        match self.handle(socket, text.as_str()).await? {
                         Some(QueueChange::Subscribe(rx)) => *queue = Some(rx),
                         Some(QueueChange::Unsubscribe) => *queue = None,
                         None => {}
-                    },
+                    }},
                     Some(Ok(Message::Binary(_))) => {
                         return Err(Closing(close::INVALID_PAYLOAD, "binary frames are not gateway events"));
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
                 },
                 event = next_event(queue), if queue.is_some() => match event {
-                    Some(event) => {
-                        if self.has(Fault::DropMlsEvents) {
-                            continue;
-                        }
-                        let op = event["op"].as_u64().and_then(|o| u16::try_from(o).ok()).unwrap_or(0);
-                        self.send(socket, NS_MLS, op, event["d"].clone()).await.map_err(|()| send_failed())?;
-                    }
+                    Some(event) => self.send_event(socket, &event).await?,
                     None => return Err(Closing(close::UNKNOWN_ERROR, "too slow: event queue overflowed")),
                 },
                 _ = shutdown.changed() => {}
@@ -603,6 +632,18 @@ async fn next_event(queue: &mut Option<mpsc::Receiver<Value>>) -> Option<Value> 
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
+}
+
+/// Whether a client frame is a heartbeat whose `except` lists events (a glance for the fault
+/// `missed-behind-pending`; `handle` judges the frame).
+fn asks_for_missed(text: &str) -> bool {
+    serde_json::from_str::<Value>(text).is_ok_and(|event| {
+        event["n"] == NS_CORE
+            && event["op"] == core_op::HEARTBEAT
+            && event["d"]["except"]
+                .as_array()
+                .is_some_and(|except| !except.is_empty())
+    })
 }
 
 fn is_heartbeat_ack(event: &Value) -> bool {
