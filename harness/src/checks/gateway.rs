@@ -56,7 +56,7 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors, Gateway])
             .isolated()
             .judged_by(|ctx| Box::pin(heartbeat_resend(ctx))),
-        CheckDef::new("gateway.heartbeat.priority", Must, "Events re-sent for `except` go out ahead of events still waiting to be sent: the heartbeat ACK overtakes relayed messages queued before it")
+        CheckDef::new("gateway.heartbeat.priority", Must, "The heartbeat ACK with the events re-sent for `except` goes out ahead of other events queued while it is owed")
             .requires(&["CORE.3.2.missed-priority"])
             .needs(&[Actors, Gateway])
             .shares(&[Resource::KeyPackages(BOB)])
