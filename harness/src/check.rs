@@ -81,6 +81,22 @@ impl Finding {
     pub fn harness(message: impl std::fmt::Display) -> Self {
         Finding::Harness(message.to_string())
     }
+
+    /// The finding of a check whose prerequisite `step` (something it needs but does not judge)
+    /// ended with `self`: the check's own rule was never tried. A target failure there makes it
+    /// `unsupported`, "not reached", with the cause (the step's own check judges the failure);
+    /// a harness failure stays the harness's `error`.
+    pub fn not_reached(self, step: &str) -> Self {
+        match self {
+            Finding::Mismatch { expected, observed } => Finding::Unsupported(format!(
+                "not reached: {step} failed on the target: expected {expected}; observed {observed}"
+            )),
+            Finding::Unsupported(why) => {
+                Finding::Unsupported(format!("not reached: {step} is unsupported: {why}"))
+            }
+            Finding::Harness(why) => Finding::Harness(format!("{step} failed: {why}")),
+        }
+    }
 }
 
 /// The result of a check function.
@@ -101,6 +117,24 @@ pub fn verdict_for(result: &CheckResult, level: Level, strict: bool) -> Verdict 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_prerequisite_is_not_reached_on_the_target_and_an_error_in_the_harness() {
+        let target = Finding::mismatch("status 200", "status 404").not_reached("group creation");
+        assert_eq!(
+            verdict_for(&Err(target.clone()), Level::Must, false),
+            Verdict::Unsupported
+        );
+        assert_eq!(
+            target.to_string(),
+            "unsupported: not reached: group creation failed on the target: expected status 200; observed status 404"
+        );
+        let harness = Finding::harness("openmls refused").not_reached("group creation");
+        assert_eq!(
+            verdict_for(&Err(harness), Level::Must, false),
+            Verdict::Error
+        );
+    }
 
     #[test]
     fn should_failures_are_non_strict_unless_strict() {

@@ -140,9 +140,14 @@ pub fn checks() -> Vec<CheckDef> {
 const OID_DC: &str = "0.9.2342.19200300.100.1.25";
 const OID_CN: &str = "2.5.4.3";
 
-/// Fetches and parses the server's root ID-Cert (DER).
+/// Fetches and parses the server's root ID-Cert (DER) for a check that judges something else
+/// with it: when the target does not give it, that check is not reached (the root's own check
+/// judges the answer).
 pub(crate) async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
-    Ok(server_root_answer(ctx).await?.1)
+    let (_, der) = server_root_answer(ctx)
+        .await
+        .map_err(|f| f.not_reached("fetching the server's root ID-Cert"))?;
+    Ok(der)
 }
 
 /// The server's ID-Cert answer (the JSON) and its certificate (DER).

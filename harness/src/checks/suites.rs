@@ -695,14 +695,7 @@ async fn ensure_joined(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
             result
         }
     };
-    joined.map_err(|cause| match cause {
-        Finding::Harness(why) => {
-            Finding::harness(format!("prerequisite step 2-group-join failed: {why}"))
-        }
-        target => Finding::Unsupported(format!(
-            "not reached: prerequisite step 2-group-join failed on the target: {target}"
-        )),
-    })
+    joined.map_err(|cause| cause.not_reached("prerequisite step 2-group-join"))
 }
 
 async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
