@@ -513,9 +513,7 @@ async fn certify(
     for actor in ctx.actors.iter().filter(|a| a.account.is_some()) {
         let mut ledger = ctx.ledger();
         ledger.actors.push(actor.fid.clone());
-        ledger
-            .sessions
-            .push((actor.fid.clone(), actor.session_id.clone()));
+        ledger.opened(&actor.fid, &actor.session_id, actor.account.as_ref());
     }
     let results = runner::run(&mut ctx, defs, mode.strict, mode.jobs, &mode.progress).await;
     // Bounded like a check: a target that stops answering cannot hold the run's end.

@@ -446,10 +446,8 @@ pub(crate) fn record_session(
     session_id: &str,
 ) {
     if resp.status == 201 {
-        ctx.ledger().sessions.push((
-            format!("{}@{}", account.local_name, account.domain),
-            session_id.to_owned(),
-        ));
+        let fid = format!("{}@{}", account.local_name, account.domain);
+        ctx.ledger().opened(&fid, session_id, Some(account));
     }
 }
 
