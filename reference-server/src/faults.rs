@@ -118,6 +118,8 @@ pub enum Fault {
     BrokenCertificates,
     /// Actor ID-Certs are issued already expired (valid from two days ago to yesterday).
     ExpiredActorCerts,
+    /// Actor ID-Certs are issued for 90 days (core 6.1.3 says at most 60).
+    LongLivedActorCerts,
     /// The root ID-Cert's self-signature does not verify (its last byte flipped); actor
     /// certificates are still signed with the root's key.
     BrokenRootSignature,

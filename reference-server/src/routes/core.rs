@@ -28,7 +28,8 @@ use crate::lax_ed25519::Lax;
 use crate::state::AppState;
 use crate::store::NewSession;
 
-/// How long issued actor ID-Certs are valid.
+/// How long issued actor ID-Certs are valid: within core 6.1.3's 60 days (SHOULD), counting
+/// the minute of clock skew notBefore allows.
 const ACTOR_CERT_SECONDS: u64 = 30 * 24 * 3600;
 /// How long clients may cache the server's ID-Cert answer.
 const SERVER_CERT_CACHE_SECONDS: u64 = 3600;
@@ -184,6 +185,8 @@ async fn new_id_cert(
     // Faults: an expired certificate, a subject written anew.
     let validity = if state.config.faults.contains(&Fault::ExpiredActorCerts) {
         (now - 2 * 24 * 3600, now - 24 * 3600)
+    } else if state.config.faults.contains(&Fault::LongLivedActorCerts) {
+        (now - 60, now + 90 * 24 * 3600)
     } else {
         (now - 60, now + ACTOR_CERT_SECONDS)
     };
