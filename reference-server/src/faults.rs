@@ -25,6 +25,10 @@ pub enum Fault {
     UnsequencedServiceAck,
     /// `/.well-known/polyproto-core` is not served (404).
     NoWellKnown,
+    /// `/.well-known/polyproto-core` names the host the client asked (`[visible domain]/.p2/core/`
+    /// when asked at the visible domain) instead of the configured actual domain, where alone the
+    /// API is served (core 3.1, item 4).
+    WellKnownWrongApi,
     /// An actor's ID-Certs are not offered (the core 6.1.3 route answers 404).
     NoActorCerts,
     /// Encrypted private key material is answered 201 on upload but never stored (core 6.3).
@@ -118,6 +122,8 @@ pub enum Fault {
     BrokenCertificates,
     /// Actor ID-Certs are issued already expired (valid from two days ago to yesterday).
     ExpiredActorCerts,
+    /// Actor ID-Certs are issued for 90 days (core 6.1.3 says at most 60).
+    LongLivedActorCerts,
     /// The root ID-Cert's self-signature does not verify (its last byte flipped); actor
     /// certificates are still signed with the root's key.
     BrokenRootSignature,

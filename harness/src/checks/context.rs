@@ -115,6 +115,8 @@ pub struct Ctx {
     pub registration_secret: Option<String>,
     /// What the names of actors the run registers start with (the config's `name_prefix`).
     pub name_prefix: String,
+    /// Where the visible domain serves its well-known document (the config's `visible_url`).
+    pub visible_url: Option<String>,
 }
 
 impl Ctx {
@@ -149,6 +151,7 @@ impl Ctx {
             keypackage_limit: None,
             registration_secret: None,
             name_prefix: String::new(),
+            visible_url: None,
         }
     }
 
@@ -180,6 +183,7 @@ impl Ctx {
             keypackage_limit: self.keypackage_limit,
             registration_secret: self.registration_secret.clone(),
             name_prefix: self.name_prefix.clone(),
+            visible_url: self.visible_url.clone(),
         }
     }
 
@@ -222,6 +226,14 @@ impl Ctx {
         let response = result.map_err(http_finding)?;
         self.record_creation(&req, &response);
         Ok(response)
+    }
+
+    /// Sends a request to another origin than the target's (core 3.1: the visible domain, the
+    /// API it names), recording it like any other.
+    pub async fn send_at(&mut self, base: &str, req: ApiRequest) -> Result<ApiResponse, Finding> {
+        let (result, exchange) = self.http.at(base).send(&req).await;
+        self.recorder.exchanges.push(exchange);
+        result.map_err(http_finding)
     }
 
     /// Whether `req` is a request for the operation `op` of the document.
