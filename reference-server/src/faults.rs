@@ -62,6 +62,10 @@ pub enum Fault {
     NoNewSessionBacklog,
     /// The gateway never confirms a successful identify.
     NoReady,
+    /// The profile's relay routes are not served (PROFILE.welcome-delivery, .commit-history,
+    /// .message-relay): `GET /welcomes`, `GET .../commits` and `.../messages` answer the 404 of
+    /// an unknown route. The routes of the OpenAPI document stay.
+    NoRelayRoutes,
     /// The gateway closes every identify with 4004, a valid session token too.
     RefuseIdentify,
     /// Every gateway close uses 4000 instead of the specific code.

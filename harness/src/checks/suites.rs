@@ -6,7 +6,9 @@
 //! Welcomes, commits and application messages cross implementations in both directions.
 //!
 //! Steps are numbered and run in order; a later step selected alone runs the group-join step
-//! first, and reports an error (not a failure) when that prerequisite failed.
+//! first, and reports "not reached" with the cause when that prerequisite failed (`ensure_joined`).
+//! The relay routes are the profile's (`RelayRoute`): a target without one is `unsupported` for
+//! the MUST steps and fails the PROFILE steps.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -699,6 +701,10 @@ async fn ensure_joined(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         Finding::Harness(why) => {
             Finding::harness(format!("prerequisite step 2-group-join failed: {why}"))
         }
+        // A PROFILE step fails when what the profile defines kept it from running.
+        Finding::ProfileMissing(why) => Finding::ProfileMissing(format!(
+            "not reached: prerequisite step 2-group-join needs what the target lacks: {why}"
+        )),
         target => Finding::Unsupported(format!(
             "not reached: prerequisite step 2-group-join failed on the target: {target}"
         )),
@@ -849,15 +855,62 @@ fn join(
     }))
 }
 
+/// The profile's delivery routes (specs/PROFILE.md section 6), which the OpenAPI document
+/// lacks: a target without one cannot be judged by the text's checks that need it
+/// (`unsupported`) and fails the PROFILE checks (`Finding::ProfileMissing`).
+#[derive(Clone, Copy)]
+enum RelayRoute {
+    Welcomes,
+    CommitHistory,
+    MessageRelay,
+}
+
+impl RelayRoute {
+    fn mechanism(self) -> &'static str {
+        match self {
+            RelayRoute::Welcomes => "Welcome delivery route (PROFILE.welcome-delivery)",
+            RelayRoute::CommitHistory => "commit history route (PROFILE.commit-history)",
+            RelayRoute::MessageRelay => "message relay route (PROFILE.message-relay)",
+        }
+    }
+
+    /// Err when `resp` shows the route is not served: a 405, or a 404 that cannot be the
+    /// group's (no group in the path, or `caller` still sees the group), so that a member's
+    /// 404 is the route's and not the ambiguous one of a group.
+    async fn served(
+        self,
+        ctx: &mut Ctx,
+        resp: &ApiResponse,
+        caller: usize,
+        group_id: Option<&str>,
+    ) -> CheckResult {
+        let missing = match (resp.status, group_id) {
+            (405, _) | (404, None) => true,
+            (404, Some(group_id)) => {
+                let (method, path) = ctx.route("groups_getGroup", &[("groupId", group_id)])?;
+                let group = ctx
+                    .send(ApiRequest::new(method, path, ctx.auth(caller)))
+                    .await?;
+                group.status == 200
+            }
+            _ => false,
+        };
+        if missing {
+            return Err(Finding::ProfileMissing(format!(
+                "the target has no {} (it answers {})",
+                self.mechanism(),
+                resp.status
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The caller's Welcome for `group_id` from the profile route.
 async fn fetch_welcome(ctx: &mut Ctx, actor: usize, group_id: &str) -> Result<Value, Finding> {
     let req = ApiRequest::new(Method::GET, routes::WELCOMES.to_owned(), ctx.auth(actor));
     let resp = ctx.send(req).await?;
-    if resp.status == 404 || resp.status == 405 {
-        return Err(Finding::Unsupported(
-            "the target has no Welcome delivery route (PROFILE.welcome-delivery)".into(),
-        ));
-    }
+    RelayRoute::Welcomes.served(ctx, &resp, actor, None).await?;
     expect_status(&resp, &[200], "the Welcome list")?;
     resp.json()
         .and_then(|list| list.as_array().cloned())
@@ -960,14 +1013,13 @@ async fn send_message(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize, text: &st
     let bytes = group.encrypt(text)?;
     let path = routes::group_messages(group.id());
     let body = json!({ "mlsMessage": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes) });
+    let group_id = group.id().to_owned();
     let resp = ctx
         .send(ApiRequest::new(Method::POST, path, ctx.auth(actor)).json(&body))
         .await?;
-    if resp.status == 404 || resp.status == 405 {
-        return Err(Finding::Unsupported(
-            "the target has no message relay route (PROFILE.message-relay)".into(),
-        ));
-    }
+    RelayRoute::MessageRelay
+        .served(ctx, &resp, actor, Some(&group_id))
+        .await?;
     expect_status(&resp, &[204], "the application message to be relayed")
 }
 
@@ -988,6 +1040,9 @@ async fn fetch_messages(
     );
     let resp = ctx
         .send(ApiRequest::new(Method::GET, path, ctx.auth(actor)))
+        .await?;
+    RelayRoute::MessageRelay
+        .served(ctx, &resp, actor, Some(&group_id))
         .await?;
     expect_status(&resp, &[200], "the relayed messages")?;
     let mut out = Vec::new();
@@ -1128,11 +1183,9 @@ async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResul
     let resp = ctx
         .send(ApiRequest::new(Method::GET, path, ctx.auth(actor)))
         .await?;
-    if resp.status == 405 {
-        return Err(Finding::Unsupported(
-            "the target has no commit history route (PROFILE.commit-history)".into(),
-        ));
-    }
+    RelayRoute::CommitHistory
+        .served(ctx, &resp, actor, Some(&id))
+        .await?;
     expect_status(&resp, &[200], "the commits since the member's epoch")?;
     let label = ctx.actors[actor].label.clone();
     for commit in resp
