@@ -123,3 +123,57 @@ async fn without_relay_routes_the_text_is_unsupported_and_the_profile_fails() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_mls_message_the_text_is_unsupported_and_the_profile_fails() {
+    let found = outcomes(Fault::NoMlsMessage).await;
+    assert_eq!(found.text_broken(), Vec::<String>::new());
+    assert_eq!(found.any_error(), Vec::<&str>::new());
+    let missing = "carries no mlsMessage (PROFILE.";
+    // Checks of the text that need the bytes of a discovered KeyPackage cannot judge.
+    let unsupported = found.with(Level::Must, Verdict::Unsupported);
+    let needing_bytes = per_suite(&["1-keypackages", "2-group-join"])
+        .into_iter()
+        .chain(
+            [
+                "keypackages.upload.x509-credential",
+                "keypackages.grease.join",
+                "groups.welcome-joins",
+            ]
+            .map(str::to_owned),
+        );
+    for id in needing_bytes {
+        assert!(unsupported.contains(id.as_str()), "{id}: {unsupported:?}");
+    }
+    for id in &unsupported {
+        assert!(
+            found.reason(id).contains(missing),
+            "{id}: {}",
+            found.reason(id)
+        );
+    }
+    // The discovered KeyPackage's schema is the document's: its check still passes.
+    assert!(found
+        .with(Level::Must, Verdict::Pass)
+        .contains("keypackages_discoverKeyPackages.success"));
+    // The PROFILE checks that judge the bytes fail, naming the member.
+    let failing = found.with(Level::Profile, Verdict::Fail);
+    let judging_bytes = per_suite(&[
+        "3-application-messages",
+        "4-stale-commit",
+        "5-update-remove",
+        "6-other-suite-refused",
+    ])
+    .into_iter()
+    .chain(["keypackages.discover.one-time", "gateway.mls.events"].map(str::to_owned));
+    for id in judging_bytes {
+        assert!(failing.contains(id.as_str()), "{id}: {failing:?}");
+    }
+    for id in &failing {
+        assert!(
+            found.reason(id).contains(missing),
+            "{id}: {}",
+            found.reason(id)
+        );
+    }
+}

@@ -23,8 +23,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::context::{
-    commit_json, commit_json_bytes, decode_b64, decode_welcome, expect_status, proposal_json,
-    proposal_json_bytes, snippet, Ctx, LiveGroup, ALICE, BOB, CAROL,
+    commit_json, commit_json_bytes, decode_welcome, expect_status, mls_message, proposal_json,
+    proposal_json_bytes, snippet, Ctx, LiveGroup, MlsObject, ALICE, BOB, CAROL,
 };
 use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding, Level};
@@ -623,7 +623,10 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
             let by = (actor + 1) % 3;
             let list = ctx.discover_list(by, actor, &query).await?;
             let got = list.first().cloned().unwrap_or(Value::Null);
-            if list.len() != 1 || got["mlsMessage"] != expected["mlsMessage"] {
+            let same_bytes = list.len() == 1
+                && mls_message(&got, MlsObject::KeyPackage)?
+                    == mls_message(expected, MlsObject::KeyPackage)?;
+            if !same_bytes {
                 return Err(Finding::mismatch(
                     format!(
                         "the uploaded package {} with its exact wire bytes",
@@ -658,10 +661,14 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
                 &format!("ciphersuites={}", format_code_point(other)),
             )
             .await?;
-        if let Some(kp) = list
-            .iter()
-            .find(|kp| super::keypackages::suite_of(ctx, kp) != Some(other))
-        {
+        let mut wrong = None;
+        for kp in &list {
+            if super::keypackages::suite_of(ctx, kp)? != Some(other) {
+                wrong = Some(kp);
+                break;
+            }
+        }
+        if let Some(kp) = wrong {
             return Err(Finding::mismatch(
                 format!(
                     "only {} packages for ciphersuites={}",
@@ -757,7 +764,7 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .upload_and_discover(BOB, CAROL, &bob_package, &query)
         .await?;
     let carol = run.view(CAROL, "carol")?;
-    let proposal = carol.propose_add(&decode_b64(&kp_json["mlsMessage"])?)?;
+    let proposal = carol.propose_add(&mls_message(&kp_json, MlsObject::KeyPackage)?)?;
     let mut proposal = proposal_json_bytes(&proposal, "Add")?;
     proposal["keyPackage"] = kp_json;
     let resp = submit_proposal(ctx, carol, &proposal).await?;
@@ -780,7 +787,9 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .map_err(|e| Finding::mismatch("bob's Welcome over the gateway", e))?;
     bob_socket.close().await;
     let welcome = fetch_welcome(ctx, BOB, &group_id).await?;
-    if event["d"]["welcome"]["mlsMessage"] != welcome["mlsMessage"] {
+    if mls_message(&event["d"]["welcome"], MlsObject::Welcome)?
+        != mls_message(&welcome, MlsObject::Welcome)?
+    {
         return Err(Finding::mismatch(
             "the same Welcome over HTTP and over the gateway",
             "two different Welcome messages",
@@ -807,7 +816,7 @@ async fn learn_proposals(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> Che
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
     {
-        let bytes = decode_b64(&p["mlsMessage"])?;
+        let bytes = mls_message(&p, MlsObject::Proposal)?;
         run.view(actor, "the member")?.apply(&bytes, &label)?;
     }
     Ok(())
@@ -823,7 +832,7 @@ fn join(
 ) -> Result<View, Finding> {
     let label = &ctx.actors[actor].label;
     if let (Some(rs), CAROL) = (&run.carol_rs, actor) {
-        let bytes = decode_b64(&welcome["mlsMessage"])?;
+        let bytes = mls_message(welcome, MlsObject::Welcome)?;
         let group = rs.join(&bytes).map_err(|e| {
             Finding::mismatch(format!("{label} (mls-rs) joins from the Welcome"), e)
         })?;
@@ -1054,7 +1063,7 @@ async fn fetch_messages(
         run.read[actor] = run.read[actor].max(m["seq"].as_i64().unwrap_or(-1));
         out.push((
             m["sender"].as_str().unwrap_or("").to_owned(),
-            decode_b64(&m["mlsMessage"])?,
+            mls_message(&m, MlsObject::RelayedMessage)?,
         ));
     }
     Ok(out)
@@ -1193,7 +1202,7 @@ async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResul
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
     {
-        let bytes = decode_b64(&commit["mlsMessage"])?;
+        let bytes = mls_message(&commit, MlsObject::Commit)?;
         run.view(actor, "the member")?.apply(&bytes, &label)?;
     }
     Ok(())

@@ -137,6 +137,9 @@ pub async fn rewrite(
     if relayed && has(Fault::FlipRelayedByte) {
         edit(&mut value, &mut flip_last_byte);
     }
+    if has(Fault::NoMlsMessage) {
+        crate::faults::strip_mls_message(&mut value);
+    }
     let mut response = axum::Json(value).into_response();
     *response.status_mut() = parts.status;
     response
