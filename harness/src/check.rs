@@ -45,6 +45,10 @@ pub enum Finding {
     Mismatch { expected: String, observed: String },
     /// The target lacks what the check needs (with the reason).
     Unsupported(String),
+    /// The target lacks a mechanism only our profile defines (a relay route, the `mlsMessage`
+    /// member), with the reason naming it: `unsupported` for a check of the text, which cannot
+    /// require it, and `fail` for a PROFILE check, for which the missing mechanism is a failure.
+    ProfileMissing(String),
     /// The harness itself failed.
     Harness(String),
 }
@@ -56,6 +60,7 @@ impl std::fmt::Display for Finding {
                 write!(f, "expected {expected}; observed {observed}")
             }
             Finding::Unsupported(why) => write!(f, "unsupported: {why}"),
+            Finding::ProfileMissing(why) => write!(f, "missing profile mechanism: {why}"),
             Finding::Harness(why) => write!(f, "harness error: {why}"),
         }
     }
@@ -94,6 +99,10 @@ impl Finding {
             Finding::Unsupported(why) => {
                 Finding::Unsupported(format!("not reached: {step} is unsupported: {why}"))
             }
+            // A PROFILE check still fails when what the profile defines kept it from running.
+            Finding::ProfileMissing(why) => Finding::ProfileMissing(format!(
+                "not reached: {step} needs what the target lacks: {why}"
+            )),
             Finding::Harness(why) => Finding::Harness(format!("{step} failed: {why}")),
         }
     }
@@ -103,13 +112,14 @@ impl Finding {
 pub type CheckResult = Result<(), Finding>;
 
 /// Turns a finding into a verdict by the check's level: a broken SHOULD is non-strict, unless
-/// `--strict` makes SHOULDs count.
+/// `--strict` makes SHOULDs count; a missing profile mechanism fails PROFILE checks only.
 pub fn verdict_for(result: &CheckResult, level: Level, strict: bool) -> Verdict {
     match result {
         Ok(()) => Verdict::Pass,
         Err(Finding::Mismatch { .. }) if level == Level::Should && !strict => Verdict::NonStrict,
         Err(Finding::Mismatch { .. }) => Verdict::Fail,
-        Err(Finding::Unsupported(_)) => Verdict::Unsupported,
+        Err(Finding::ProfileMissing(_)) if level == Level::Profile => Verdict::Fail,
+        Err(Finding::Unsupported(_) | Finding::ProfileMissing(_)) => Verdict::Unsupported,
         Err(Finding::Harness(_)) => Verdict::Error,
     }
 }
@@ -148,5 +158,14 @@ mod tests {
         assert_eq!(verdict_for(&Ok(()), Level::Must, false), Verdict::Pass);
         let harness: CheckResult = Err(Finding::harness("x"));
         assert_eq!(verdict_for(&harness, Level::Must, false), Verdict::Error);
+    }
+
+    #[test]
+    fn a_missing_profile_mechanism_fails_only_profile_checks() {
+        let missing: CheckResult = Err(Finding::ProfileMissing("no relay route".into()));
+        assert_eq!(verdict_for(&missing, Level::Profile, false), Verdict::Fail);
+        for level in [Level::Must, Level::Should, Level::May] {
+            assert_eq!(verdict_for(&missing, level, true), Verdict::Unsupported);
+        }
     }
 }

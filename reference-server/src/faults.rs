@@ -66,6 +66,14 @@ pub enum Fault {
     NoNewSessionBacklog,
     /// The gateway never confirms a successful identify.
     NoReady,
+    /// The profile's relay routes are not served (PROFILE.welcome-delivery, .commit-history,
+    /// .message-relay): `GET /welcomes`, `GET .../commits` and `.../messages` answer the 404 of
+    /// an unknown route. The routes of the OpenAPI document stay.
+    NoRelayRoutes,
+    /// No `mlsMessage` member (PROFILE.mls-message-field, PROFILE.message-relay) in any answer
+    /// or gateway event: discovered KeyPackages, proposals, commits, Welcomes, relayed messages.
+    /// Requests are accepted as before.
+    NoMlsMessage,
     /// The gateway closes every identify with 4004, a valid session token too.
     RefuseIdentify,
     /// Every gateway close uses 4000 instead of the specific code.
@@ -229,4 +237,20 @@ pub enum Fault {
     AbruptProtocolErrors,
     /// A client's close frame is not echoed; the connection is just dropped.
     NoCloseEcho,
+}
+
+/// The member the `no-mls-message` fault leaves out of answers and gateway events.
+const MLS_MESSAGE: &str = "mlsMessage";
+
+/// Removes `mlsMessage` from every JSON object in `value`, at any depth (the `no-mls-message`
+/// fault, for answers and gateway events alike).
+pub fn strip_mls_message(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove(MLS_MESSAGE);
+            map.values_mut().for_each(strip_mls_message);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_mls_message),
+        _ => {}
+    }
 }

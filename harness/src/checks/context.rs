@@ -663,7 +663,7 @@ impl Ctx {
         group: &mut LiveGroup,
         kp_json: Value,
     ) -> Result<(Value, ApiResponse), Finding> {
-        let bytes = decode_b64(&kp_json["mlsMessage"])?;
+        let bytes = mls_message(&kp_json, MlsObject::KeyPackage)?;
         let kp_in = crate::clients::mls::decode_key_package(&bytes).map_err(|e| {
             Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string())
         })?;
@@ -1009,7 +1009,7 @@ pub use crate::matchers::response::{is_error_body, snippet};
 
 /// The Welcome in a JSON object's base64 `mlsMessage`.
 pub fn decode_welcome(object: &Value) -> Result<Welcome, Finding> {
-    let bytes = decode_b64(&object["mlsMessage"])?;
+    let bytes = mls_message(object, MlsObject::Welcome)?;
     match MlsMessageIn::tls_deserialize_exact(&bytes)
         .map_err(|e| Finding::mismatch("a Welcome MLSMessage", e.to_string()))?
         .extract()
@@ -1022,11 +1022,59 @@ pub fn decode_welcome(object: &Value) -> Result<Welcome, Finding> {
     }
 }
 
-pub fn decode_b64(value: &Value) -> Result<Vec<u8>, Finding> {
+/// The kinds of JSON object that carry MLS bytes in `mlsMessage`, for the finding when one does
+/// not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlsObject {
+    KeyPackage,
+    Proposal,
+    Commit,
+    Welcome,
+    RelayedMessage,
+}
+
+impl MlsObject {
+    fn name(self) -> &'static str {
+        match self {
+            MlsObject::KeyPackage => "KeyPackage",
+            MlsObject::Proposal => "Proposal",
+            MlsObject::Commit => "Commit",
+            MlsObject::Welcome => "Welcome",
+            MlsObject::RelayedMessage => "relayed message",
+        }
+    }
+
+    /// The profile rule that gives the object its `mlsMessage`.
+    fn rule(self) -> &'static str {
+        match self {
+            MlsObject::RelayedMessage => "PROFILE.message-relay",
+            _ => "PROFILE.mls-message-field",
+        }
+    }
+}
+
+/// The MLS bytes of a JSON object: the base64 of its `mlsMessage`, which only our profile adds
+/// (PROFILE.mls-message-field), so every read of MLS bytes from the target goes through here.
+/// Without the member nothing that needs the bytes can proceed: `Finding::ProfileMissing`, which
+/// makes a check of the text `unsupported` and fails a PROFILE check. A member that is there but
+/// not base64 is the target's mismatch.
+pub fn mls_message(object: &Value, kind: MlsObject) -> Result<Vec<u8>, Finding> {
+    let Some(value) = object.get("mlsMessage") else {
+        return Err(Finding::ProfileMissing(format!(
+            "the target's {} carries no mlsMessage ({})",
+            kind.name(),
+            kind.rule()
+        )));
+    };
     value
         .as_str()
         .and_then(|s| B64.decode(s).ok())
-        .ok_or_else(|| Finding::mismatch("a base64 mlsMessage", value.to_string()))
+        .ok_or_else(|| {
+            Finding::mismatch(
+                format!("the {}'s mlsMessage in base64", kind.name()),
+                value.to_string(),
+            )
+        })
 }
 
 /// Percent-encodes a path segment (fids contain `@`).

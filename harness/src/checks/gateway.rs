@@ -7,7 +7,7 @@ use std::time::Duration;
 use p2mls_protocol::gateway::{close, core_op, mls_op, NS_CORE, NS_MLS};
 use serde_json::{json, Value};
 
-use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
+use super::context::{expect_status, mls_message, Ctx, MlsObject, ALICE, BOB, CAROL};
 use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
 use crate::clients::gateway::{close_code_text, GatewayClient, Incoming};
@@ -758,7 +758,7 @@ pub async fn mls_events(ctx: &mut Ctx) -> CheckResult {
     expect_status(&resp, &[204], "the proposal to be accepted")?;
     let (commit, resp) = ctx.commit(&mut group).await?;
     expect_status(&resp, &[200], "the commit to be accepted")?;
-    let welcome = resp.json().unwrap_or(Value::Null);
+    let welcome = mls_message(&resp.json().unwrap_or(Value::Null), MlsObject::Welcome)?;
     let timeout = ctx.event_timeout();
     let group_id = group.id.clone();
     bob.expect(timeout, "the proposal event (mls op 0)", |e| {
@@ -781,13 +781,18 @@ pub async fn mls_events(ctx: &mut Ctx) -> CheckResult {
     .map_err(mismatch(
         "bob to receive the commit event after the proposal event",
     ))?;
-    carol
+    let event = carol
         .expect(timeout, "the Welcome event (mls op 2)", |e| {
-            is(e, NS_MLS, mls_op::WELCOME)
-                && e["d"]["welcome"]["mlsMessage"] == welcome["mlsMessage"]
+            is(e, NS_MLS, mls_op::WELCOME) && e["d"]["groupId"] == group_id.as_str()
         })
         .await
         .map_err(mismatch("carol to receive her Welcome"))?;
+    if mls_message(&event["d"]["welcome"], MlsObject::Welcome)? != welcome {
+        return Err(Finding::mismatch(
+            "carol's Welcome event to carry the Welcome the commit answered",
+            "another Welcome",
+        ));
+    }
     bob.close().await;
     carol.close().await;
     Ok(())
