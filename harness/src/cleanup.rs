@@ -3,14 +3,16 @@
 //!
 //! The ledger is filled where things are created: `Ctx::send` sees every accepted KeyPackage
 //! upload and group creation, actor bootstrap the registered actors and their sessions, the
-//! ID-CSR checks the extra sessions they open. The published API removes nothing directly, but
-//! discovery consumes one-time KeyPackages: the clean-up drains every suite of every actor that
-//! uploaded. Everything else is listed as left on the target, with the reason.
+//! ID-CSR checks the extra sessions they open. Discovery consumes one-time KeyPackages: the
+//! clean-up drains every suite of every actor that uploaded. Sessions of actors the run
+//! registered are revoked (core beta.3's `DELETE /.p2/core/v1/session`, with the account's
+//! token and second factor); sessions of configured actors are the user's and stay. Everything
+//! else is listed as left on the target, with the reason.
 
 use std::collections::BTreeSet;
 
 use crate::checks::Ctx;
-use crate::ledger::item;
+use crate::ledger::{item, OpenSession};
 pub use crate::ledger::{Cleanup, Item, Ledger};
 
 /// Discoveries per actor and suite before the clean-up gives up (the profile's upload limit is
@@ -82,17 +84,49 @@ pub async fn clean_up(ctx: &mut Ctx) -> Cleanup {
             "no route of the API deletes a group or lets its last members leave",
         ));
     }
-    for (fid, session) in &ledger.sessions {
-        cleanup.left.push(item(
-            "session",
-            &format!("{fid}/{session}"),
-            "no route of the API the harness uses revokes a session",
-        ));
+    // After the draining, which still needs the actors' sessions.
+    for session in &ledger.sessions {
+        revoke(ctx, session, &mut cleanup).await;
     }
+    ctx.recorder.exchanges.clear();
     for fid in &ledger.actors {
         cleanup
             .left
             .push(item("actor", fid, "no route of the API deletes an actor"));
     }
     cleanup
+}
+
+/// Revokes a session the run opened for an actor it registered; lists it as left otherwise.
+async fn revoke(ctx: &mut Ctx, session: &OpenSession, cleanup: &mut Cleanup) {
+    let id = format!("{}/{}", session.fid, session.session_id);
+    let Some(account) = &session.account else {
+        cleanup.left.push(item(
+            "session",
+            &id,
+            "a session of a configured actor: the harness has no account to revoke it with",
+        ));
+        return;
+    };
+    let req = account.revoke_request("CLEANUP", &session.session_id);
+    match ctx.send(req).await {
+        Ok(resp) if (200..300).contains(&resp.status) => cleanup.removed.push(item(
+            "session",
+            &id,
+            &format!("revoked (DELETE {})", p2mls_protocol::routes::SESSION),
+        )),
+        Ok(resp) if matches!(resp.status, 404 | 405) => cleanup.left.push(item(
+            "session",
+            &id,
+            &format!(
+                "the target does not serve DELETE {} (answered {})",
+                p2mls_protocol::routes::SESSION,
+                resp.status
+            ),
+        )),
+        Ok(resp) => cleanup
+            .errors
+            .push(format!("revoking session {id}: answered {}", resp.status)),
+        Err(e) => cleanup.errors.push(format!("revoking session {id}: {e}")),
+    }
 }

@@ -3,17 +3,39 @@
 
 use serde::Serialize;
 
+use crate::clients::actors::Account;
+
 /// What the run created on the target.
 #[derive(Debug, Default, Clone)]
 pub struct Ledger {
     /// Actors the run registered (reference mode): fids.
     pub actors: Vec<String>,
-    /// Sessions the run opened: (fid, session id).
-    pub sessions: Vec<(String, String)>,
+    /// Sessions the run opened.
+    pub sessions: Vec<OpenSession>,
     /// Groups the run created: ids.
     pub groups: Vec<String>,
     /// KeyPackages the target accepted: (uploader's actor index, id, last resort).
     pub keypackages: Vec<(usize, String, bool)>,
+}
+
+/// A session the run opened, with the account that can revoke it when the harness registered
+/// the actor (reference mode).
+#[derive(Debug, Clone)]
+pub struct OpenSession {
+    pub fid: String,
+    pub session_id: String,
+    pub account: Option<Account>,
+}
+
+impl Ledger {
+    /// Notes a session the target opened for the run.
+    pub fn opened(&mut self, fid: &str, session_id: &str, account: Option<&Account>) {
+        self.sessions.push(OpenSession {
+            fid: fid.to_owned(),
+            session_id: session_id.to_owned(),
+            account: account.cloned(),
+        });
+    }
 }
 
 /// One thing on the target.

@@ -339,7 +339,18 @@ async fn start_embedded(
         ))
     })?;
     server_config.tls = Some(identity);
-    let server = p2mls_reference_server::spawn(server_config)
+    // Core 3.1 with a visible domain other than the actual one: the ID-Certs and FIDs name
+    // `localhost`, the API is served at `127.0.0.1:PORT`, and `localhost:PORT` (the same
+    // listener) answers only the well-known document pointing there.
+    let listener = tokio::net::TcpListener::bind(server_config.listen)
+        .await
+        .map_err(|e| Error::Usage(format!("cannot start the embedded server: {e}")))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| Error::Usage(format!("cannot start the embedded server: {e}")))?
+        .port();
+    server_config.actual_domain = Some(format!("127.0.0.1:{port}"));
+    let server = p2mls_reference_server::spawn_on(listener, server_config)
         .await
         .map_err(|e| Error::Usage(format!("cannot start the embedded server: {e}")))?;
     let config = TargetConfig {
@@ -354,6 +365,7 @@ async fn start_embedded(
         retry_budget_seconds: 120,
         rate_per_second: None,
         keypackage_limit: Some(server.keypackage_limit),
+        visible_url: None,
         actors: ActorSource::Reference {
             registration_secret: secret,
             name_prefix: String::new(),
@@ -497,6 +509,7 @@ async fn certify(
     );
     ctx.capture = mode.capture;
     ctx.keypackage_limit = config.keypackage_limit;
+    ctx.visible_url = config.visible_url.clone();
     if let ActorSource::Reference {
         registration_secret,
         name_prefix,
@@ -513,9 +526,7 @@ async fn certify(
     for actor in ctx.actors.iter().filter(|a| a.account.is_some()) {
         let mut ledger = ctx.ledger();
         ledger.actors.push(actor.fid.clone());
-        ledger
-            .sessions
-            .push((actor.fid.clone(), actor.session_id.clone()));
+        ledger.opened(&actor.fid, &actor.session_id, actor.account.as_ref());
     }
     let results = runner::run(&mut ctx, defs, mode.strict, mode.jobs, &mode.progress).await;
     // Bounded like a check: a target that stops answering cannot hold the run's end.

@@ -252,6 +252,9 @@ async fn run_one(def: CheckDef, mut ctx: Ctx, strict: bool) -> CheckReport {
     )
 }
 
+/// What a PROFILE check failed for a missing profile mechanism expected.
+const PROFILE_MECHANISM: &str = "the mechanism specs/PROFILE.md defines";
+
 /// The report of a check from its result and what it recorded.
 fn finish(
     def: CheckDef,
@@ -288,7 +291,15 @@ fn finish(
                     expected,
                     observed,
                 ),
-                Finding::Unsupported(why) => (format!("unsupported: {why}"), String::new(), why),
+                // A PROFILE check fails for it: the profile's mechanism was expected.
+                Finding::ProfileMissing(why) if def.level == Level::Profile => (
+                    format!("expected {PROFILE_MECHANISM}; observed {why}"),
+                    PROFILE_MECHANISM.to_owned(),
+                    why,
+                ),
+                Finding::Unsupported(why) | Finding::ProfileMissing(why) => {
+                    (format!("unsupported: {why}"), String::new(), why)
+                }
                 Finding::Harness(why) => (format!("harness error: {why}"), String::new(), why),
             };
             let evidence = Evidence {

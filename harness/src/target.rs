@@ -51,6 +51,11 @@ pub struct TargetConfig {
     /// it the limit check is unsupported.
     #[serde(default)]
     pub keypackage_limit: Option<usize>,
+    /// Base URL at which the visible domain (the domain of the actors' FIDs) serves
+    /// `/.well-known/polyproto-core` (core 3.1). Default: the target's scheme and the visible
+    /// domain; a loopback visible domain (`localhost`) of a loopback target on the target's port.
+    #[serde(default)]
+    pub visible_url: Option<String>,
     pub actors: ActorSource,
     /// Trust anchors resolved at load time (embedded runs set them directly).
     #[serde(skip)]
@@ -105,6 +110,14 @@ impl TargetConfig {
             if command.is_empty() {
                 return Err(Error::Config(format!(
                     "{}: command mode needs a command",
+                    path.display()
+                )));
+            }
+        }
+        if let Some(url) = &config.visible_url {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(Error::Config(format!(
+                    "{}: visible_url {url:?} must be an http:// or https:// URL",
                     path.display()
                 )));
             }
@@ -187,6 +200,29 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("name_prefix"));
+        let visible = dir.join("visible.toml");
+        std::fs::write(
+            &visible,
+            "visible_url = 'https://example.com'\n[actors]\nmode = 'reference'\nregistration_secret = 's'\n",
+        )
+        .expect("write");
+        assert_eq!(
+            TargetConfig::load(&visible)
+                .expect("loads")
+                .visible_url
+                .as_deref(),
+            Some("https://example.com")
+        );
+        let schemeless = dir.join("schemeless.toml");
+        std::fs::write(
+            &schemeless,
+            "visible_url = 'example.com'\n[actors]\nmode = 'reference'\nregistration_secret = 's'\n",
+        )
+        .expect("write");
+        assert!(TargetConfig::load(&schemeless)
+            .unwrap_err()
+            .to_string()
+            .contains("visible_url"));
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

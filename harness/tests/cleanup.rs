@@ -1,6 +1,6 @@
-//! Nothing left behind: the clean-up consumes the one-time KeyPackages a run uploaded (the only
-//! removal the published API offers) and lists what it cannot remove; a run interrupted halfway
-//! still cleans up. Verified from outside, by an observer actor of its own.
+//! Nothing left behind: the clean-up consumes the one-time KeyPackages a run uploaded, revokes
+//! the sessions of the actors it registered, and lists what it cannot remove; a run interrupted
+//! halfway still cleans up. Verified from outside, by an observer actor of its own.
 
 use std::time::Duration;
 
@@ -63,6 +63,7 @@ async fn uploaded_one_time_keypackages_are_consumed_and_the_rest_is_listed() {
     };
     let actors = obtain(&http, &source, "clean1").await.expect("actors");
     let fid = actors[BOB].fid.clone();
+    let bob = actors[BOB].clone();
     let mut ctx = Ctx::new(
         http.clone(),
         ApiSpec::default_spec(),
@@ -88,6 +89,8 @@ async fn uploaded_one_time_keypackages_are_consumed_and_the_rest_is_listed() {
     );
     ctx.upload_ok(BOB, packages).await.expect("upload");
     assert_eq!(ctx.ledger().keypackages.len(), 6);
+    ctx.ledger()
+        .opened(&bob.fid, &bob.session_id, bob.account.as_ref());
     let cleanup = p2mls::cleanup::clean_up(&mut ctx).await;
     assert_eq!(cleanup.errors, Vec::<String>::new());
     let consumed: Vec<_> = cleanup
@@ -106,12 +109,27 @@ async fn uploaded_one_time_keypackages_are_consumed_and_the_rest_is_listed() {
         "{:?}",
         cleanup.left
     );
-    // From outside: nothing one-time is left.
+    assert!(
+        cleanup.removed.iter().any(|i| i.kind == "session"
+            && i.id == format!("{}/{}", bob.fid, bob.session_id)
+            && i.note.starts_with("revoked")),
+        "{:?}",
+        cleanup.removed
+    );
+    // From outside: nothing one-time is left, and bob's session token is refused.
     let observers = obtain(&http, &source, "watch1").await.expect("observer");
     assert_eq!(
         one_time_left(&http, &observers[ALICE].token, &fid).await,
         Vec::<String>::new()
     );
+    let (result, _) = http
+        .send(&ApiRequest::new(
+            reqwest::Method::GET,
+            format!("/.p2/mls/v1/keypackages/{fid}?ciphersuites=0x0001"),
+            Auth::Literal(bob.token.clone()),
+        ))
+        .await;
+    assert_eq!(result.expect("an answer").status, 401);
     server.stop().await;
 }
 
@@ -179,7 +197,13 @@ async fn a_run_interrupted_halfway_still_cleans_up() {
             .all(|fid| fid.starts_with("ci-") || fid.starts_with("p2mls.")),
         "{others:?}"
     );
-    assert!(cleanup.left.iter().any(|i| i.kind == "session"));
+    // The run's sessions (its actors registered them) are revoked, none is left.
+    assert!(cleanup.removed.iter().any(|i| i.kind == "session"));
+    assert!(
+        cleanup.left.iter().all(|i| i.kind != "session"),
+        "{:?}",
+        cleanup.left
+    );
     let http = Http::new(&server.url(), Duration::from_secs(10)).expect("http");
     let observers = obtain(
         &http,

@@ -49,6 +49,12 @@ const PROFILE_ONLY: &[&str] = &[
     "no-discovery-limit",
     "no-rate-limit",
     "no-ready",
+    // The relay routes of specs/PROFILE.md section 6 are the profile's; without them the
+    // steps of the text that need one are `unsupported` (harness/tests/profile_faults.rs).
+    "no-relay-routes",
+    // `mlsMessage` is the profile's member: without it the checks of the text that need MLS
+    // bytes from the target are `unsupported` (harness/tests/profile_faults.rs).
+    "no-mls-message",
     "oversized-as400",
     "partial-batch",
     "reencoded-subject",

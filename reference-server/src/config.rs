@@ -42,6 +42,12 @@ pub struct ServeArgs {
     /// DC component per label. Default: localhost.
     #[arg(long, env = "P2MLS_DOMAIN")]
     pub domain: Option<String>,
+    /// Where this server is actually served (`host` or `host:port`) when that is not --domain,
+    /// the visible domain on its ID-Certs and FIDs (core 3.1): `/.well-known/polyproto-core`
+    /// then names `[actual-domain]/.p2/core/`, and requests addressed to the visible domain get
+    /// only that document. Default: none (served under --domain).
+    #[arg(long, env = "P2MLS_ACTUAL_DOMAIN")]
+    pub actual_domain: Option<String>,
     /// Shared secret that gates actor registration. Generated and printed when absent.
     #[arg(long, env = "P2MLS_REGISTRATION_SECRET", hide_env_values = true)]
     pub registration_secret: Option<String>,
@@ -108,7 +114,10 @@ pub struct Config {
     pub listen: SocketAddr,
     /// None: in-memory storage.
     pub db: Option<PathBuf>,
+    /// The visible domain: on ID-Certs (the issuer's DCs) and in FIDs.
     pub domain: String,
+    /// Where the API is actually served (`host[:port]`) when that is not `domain` (core 3.1).
+    pub actual_domain: Option<String>,
     pub registration_secret: String,
     /// Where the registration secret came from, for the start-up message.
     pub secret_source: &'static str,
@@ -155,6 +164,7 @@ impl Config {
             listen: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
             db: None,
             domain: "localhost".into(),
+            actual_domain: None,
             registration_secret: registration_secret.into(),
             secret_source: "set by the embedding program",
             hybrid_wire: p2mls_protocol::suites::HYBRID_PQS_DEFAULT_WIRE,
@@ -193,6 +203,10 @@ impl Config {
             .or(file.domain)
             .unwrap_or_else(|| "localhost".into());
         p2mls_protocol::idcert::check_domain(&domain)?;
+        let actual_domain = args.actual_domain.or(file.actual_domain);
+        if let Some(actual) = &actual_domain {
+            check_actual_domain(actual)?;
+        }
         // Paths in the file are relative to the file, like every config a person writes.
         let relative_to_file = |path: PathBuf| match args.config.as_deref().and_then(Path::parent) {
             Some(dir) if path.is_relative() => dir.join(path),
@@ -239,6 +253,7 @@ impl Config {
                 Some(args.db.or(file.db).unwrap_or_else(|| "p2mls.sqlite".into()))
             },
             domain,
+            actual_domain,
             registration_secret,
             secret_source,
             hybrid_wire: args
@@ -286,6 +301,25 @@ impl Config {
     }
 }
 
+/// An actual domain is a host with an optional port, nothing more: the well-known document
+/// writes it in front of `/.p2/core/`.
+fn check_actual_domain(actual: &str) -> anyhow::Result<()> {
+    let authority: axum::http::uri::Authority = actual
+        .parse()
+        .map_err(|_| anyhow::anyhow!("actual-domain `{actual}` is not a host[:port]"))?;
+    if authority.as_str().contains('@') || authority.host().is_empty() {
+        anyhow::bail!("actual-domain `{actual}` is not a host[:port]");
+    }
+    Ok(())
+}
+
+/// The host of `host[:port]` (a `Host` header, an actual domain), without the port.
+pub fn host_of(authority: &str) -> String {
+    authority
+        .parse::<axum::http::uri::Authority>()
+        .map_or_else(|_| authority.to_owned(), |a| a.host().to_owned())
+}
+
 /// 32 random bytes as hex: tokens, secrets, ids.
 pub fn random_token() -> String {
     use rand::RngCore;
@@ -297,6 +331,31 @@ pub fn random_token() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_actual_domain_is_a_host_with_an_optional_port() {
+        let with = |actual: &str| {
+            Config::resolve(ServeArgs {
+                in_memory: true,
+                actual_domain: Some(actual.into()),
+                ..Default::default()
+            })
+        };
+        for good in ["mls.example.com", "mls.example.com:8443", "127.0.0.1:80"] {
+            assert_eq!(with(good).expect(good).actual_domain.as_deref(), Some(good));
+        }
+        for bad in [
+            "https://mls.example.com",
+            "mls.example.com/api",
+            "user@host",
+            "",
+        ] {
+            let error = with(bad).expect_err(bad).to_string();
+            assert!(error.contains("host[:port]"), "{bad}: {error}");
+        }
+        assert_eq!(host_of("Mls.Example.com:8443"), "Mls.Example.com");
+        assert_eq!(host_of("localhost"), "localhost");
+    }
 
     #[test]
     fn tls_files_go_together_and_bad_ones_are_refused_with_their_name() {

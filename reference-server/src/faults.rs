@@ -25,6 +25,10 @@ pub enum Fault {
     UnsequencedServiceAck,
     /// `/.well-known/polyproto-core` is not served (404).
     NoWellKnown,
+    /// `/.well-known/polyproto-core` names the host the client asked (`[visible domain]/.p2/core/`
+    /// when asked at the visible domain) instead of the configured actual domain, where alone the
+    /// API is served (core 3.1, item 4).
+    WellKnownWrongApi,
     /// An actor's ID-Certs are not offered (the core 6.1.3 route answers 404).
     NoActorCerts,
     /// Encrypted private key material is answered 201 on upload but never stored (core 6.3).
@@ -62,6 +66,14 @@ pub enum Fault {
     NoNewSessionBacklog,
     /// The gateway never confirms a successful identify.
     NoReady,
+    /// The profile's relay routes are not served (PROFILE.welcome-delivery, .commit-history,
+    /// .message-relay): `GET /welcomes`, `GET .../commits` and `.../messages` answer the 404 of
+    /// an unknown route. The routes of the OpenAPI document stay.
+    NoRelayRoutes,
+    /// No `mlsMessage` member (PROFILE.mls-message-field, PROFILE.message-relay) in any answer
+    /// or gateway event: discovered KeyPackages, proposals, commits, Welcomes, relayed messages.
+    /// Requests are accepted as before.
+    NoMlsMessage,
     /// The gateway closes every identify with 4004, a valid session token too.
     RefuseIdentify,
     /// Every gateway close uses 4000 instead of the specific code.
@@ -121,6 +133,8 @@ pub enum Fault {
     BrokenCertificates,
     /// Actor ID-Certs are issued already expired (valid from two days ago to yesterday).
     ExpiredActorCerts,
+    /// Actor ID-Certs are issued for 90 days (core 6.1.3 says at most 60).
+    LongLivedActorCerts,
     /// The root ID-Cert's self-signature does not verify (its last byte flipped); actor
     /// certificates are still signed with the root's key.
     BrokenRootSignature,
@@ -226,4 +240,20 @@ pub enum Fault {
     AbruptProtocolErrors,
     /// A client's close frame is not echoed; the connection is just dropped.
     NoCloseEcho,
+}
+
+/// The member the `no-mls-message` fault leaves out of answers and gateway events.
+const MLS_MESSAGE: &str = "mlsMessage";
+
+/// Removes `mlsMessage` from every JSON object in `value`, at any depth (the `no-mls-message`
+/// fault, for answers and gateway events alike).
+pub fn strip_mls_message(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.remove(MLS_MESSAGE);
+            map.values_mut().for_each(strip_mls_message);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_mls_message),
+        _ => {}
+    }
 }

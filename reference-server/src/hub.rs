@@ -80,6 +80,8 @@ pub struct Hub {
     inner: Mutex<HubInner>,
     /// Set once when the server stops: every connection closes with 1001 (going away).
     shutdown: tokio::sync::watch::Sender<bool>,
+    /// The `no-mls-message` fault: events go out without their `mlsMessage` members.
+    without_mls_message: bool,
 }
 
 #[derive(Default)]
@@ -104,6 +106,14 @@ impl Drop for Permit {
 }
 
 impl Hub {
+    /// A hub whose events carry no `mlsMessage` (the `no-mls-message` fault).
+    pub fn without_mls_message() -> Self {
+        Self {
+            without_mls_message: true,
+            ..Self::default()
+        }
+    }
+
     pub fn admit(self: &Arc<Self>, max: usize) -> Option<Permit> {
         let previous = self.connections.fetch_add(1, Ordering::SeqCst);
         if previous >= max {
@@ -271,7 +281,10 @@ impl Hub {
 
     /// Queues an `mls` event for every subscribed connection of these actors. Connections whose
     /// queue is full are dropped from the hub (their task then closes them).
-    pub fn publish(&self, fids: &[String], op: u16, data: Value) {
+    pub fn publish(&self, fids: &[String], op: u16, mut data: Value) {
+        if self.without_mls_message {
+            crate::faults::strip_mls_message(&mut data);
+        }
         let event = json!({ "n": NS_MLS, "op": op, "d": data });
         let mut inner = self.lock();
         for fid in fids {
@@ -297,5 +310,28 @@ impl Hub {
 
     pub fn connections(&self) -> usize {
         self.connections.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_mls_message_events_lose_the_member_at_every_depth() {
+        for (hub, kept) in [(Hub::default(), true), (Hub::without_mls_message(), false)] {
+            let (tx, mut rx) = mpsc::channel(4);
+            hub.subscribe("bob@example.com", 1, tx);
+            let data = json!({
+                "groupId": "g", "mlsMessage": "AAAA",
+                "welcome": { "epoch": 1, "mlsMessage": "AAAA" },
+            });
+            hub.publish(&["bob@example.com".to_owned()], 2, data);
+            let event = rx.recv().await.expect("an event");
+            assert_eq!(event["d"]["groupId"], "g");
+            assert_eq!(event["d"]["welcome"]["epoch"], 1);
+            assert_eq!(event["d"].get("mlsMessage").is_some(), kept);
+            assert_eq!(event["d"]["welcome"].get("mlsMessage").is_some(), kept);
+        }
     }
 }

@@ -59,6 +59,10 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             middleware::rate_limit::enforce,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            middleware::visible_domain::discovery_only,
+        ))
         .layer(axum::middleware::from_fn(log_request))
         .layer(axum::extract::DefaultBodyLimit::max(json::BODY_LIMIT))
         .with_state(state)
@@ -124,6 +128,15 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
+    spawn_on(listener, config).await
+}
+
+/// Serves in the background on a bound listener (`config.listen` is not used): for an embedding
+/// program that needs the port before the configuration, e.g. to name it in `actual_domain`.
+pub async fn spawn_on(
+    listener: tokio::net::TcpListener,
+    config: Config,
+) -> anyhow::Result<RunningServer> {
     let addr = listener.local_addr()?;
     let registration_secret = config.registration_secret.clone();
     let domain = config.domain.clone();
@@ -165,8 +178,12 @@ pub async fn serve_forever(args: ServeArgs) -> anyhow::Result<()> {
     let source = config.secret_source;
     let secret = config.registration_secret.clone();
     let db = config.db.clone();
+    let actual_domain = config.actual_domain.clone();
     let server = spawn(config).await?;
     println!("p2mls reference server for domain `{}`", server.domain);
+    if let Some(actual) = &actual_domain {
+        println!("served under the actual domain `{actual}` (core 3.1)");
+    }
     println!("serving {}", server.url());
     match db {
         Some(path) => println!("storage: SQLite file {}", path.display()),

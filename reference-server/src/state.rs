@@ -75,7 +75,13 @@ impl AppState {
             .discovery_limit
             .filter(|_| !config.faults.contains(&Fault::NoDiscoveryLimit))
             .map(|limit| Arc::new(DiscoveryLimiter::new(limit)));
+        let hub = Arc::new(if config.faults.contains(&Fault::NoMlsMessage) {
+            Hub::without_mls_message()
+        } else {
+            Hub::default()
+        });
         Ok(Self {
+            hub,
             limiter,
             discovery_limiter,
             config: Arc::new(config),
@@ -83,7 +89,6 @@ impl AppState {
             identity: Arc::new(identity),
             signing_key: Arc::new(signing_key),
             mls: Arc::new(mls),
-            hub: Arc::default(),
         })
     }
 }

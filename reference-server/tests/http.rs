@@ -176,3 +176,49 @@ async fn a_server_for_a_multi_label_domain_certifies_its_actors() {
     assert_eq!(info.issuer_domain, "mls.example.com");
     assert_eq!(info.public_key, key.verifying_key().to_bytes());
 }
+
+/// Core 3.1 with `actual_domain`: the well-known names the actual domain's API whatever host is
+/// asked; requests addressed to the visible domain get that document only, the actual domain
+/// everything.
+#[tokio::test]
+async fn an_actual_domain_is_named_by_the_well_known_and_alone_serves_the_api() {
+    let mut config = Config::ephemeral("s3cret");
+    config.domain = "example.test".into();
+    config.actual_domain = Some("mls.example.test:8443".into());
+    let state = AppState::new(config).await.expect("state");
+    let get = |host: &str, path: &str| {
+        Request::get(path)
+            .header("host", host)
+            .body(Body::empty())
+            .expect("request")
+    };
+    for host in ["example.test", "EXAMPLE.test:443", "mls.example.test:8443"] {
+        let (status, _, body) = call(&state, get(host, "/.well-known/polyproto-core")).await;
+        assert_eq!(status, StatusCode::OK, "{host}: {body}");
+        assert_eq!(
+            body, r#"{"api":"mls.example.test:8443/.p2/core/"}"#,
+            "{host}"
+        );
+    }
+    let server_cert = "/.p2/core/v1/idcert/server";
+    let (status, _, _) = call(&state, get("example.test", server_cert)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, body) = call(&state, get("mls.example.test:8443", server_cert)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Without `actual_domain` the well-known names the host asked, as before.
+#[tokio::test]
+async fn without_an_actual_domain_the_well_known_names_the_host_asked() {
+    let state = state().await;
+    let (status, _, body) = call(
+        &state,
+        Request::get("/.well-known/polyproto-core")
+            .header("host", "localhost:8080")
+            .body(Body::empty())
+            .expect("request"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, r#"{"api":"localhost:8080/.p2/core/"}"#);
+}

@@ -115,6 +115,8 @@ pub struct Ctx {
     pub registration_secret: Option<String>,
     /// What the names of actors the run registers start with (the config's `name_prefix`).
     pub name_prefix: String,
+    /// Where the visible domain serves its well-known document (the config's `visible_url`).
+    pub visible_url: Option<String>,
 }
 
 impl Ctx {
@@ -149,6 +151,7 @@ impl Ctx {
             keypackage_limit: None,
             registration_secret: None,
             name_prefix: String::new(),
+            visible_url: None,
         }
     }
 
@@ -180,6 +183,7 @@ impl Ctx {
             keypackage_limit: self.keypackage_limit,
             registration_secret: self.registration_secret.clone(),
             name_prefix: self.name_prefix.clone(),
+            visible_url: self.visible_url.clone(),
         }
     }
 
@@ -222,6 +226,14 @@ impl Ctx {
         let response = result.map_err(http_finding)?;
         self.record_creation(&req, &response);
         Ok(response)
+    }
+
+    /// Sends a request to another origin than the target's (core 3.1: the visible domain, the
+    /// API it names), recording it like any other.
+    pub async fn send_at(&mut self, base: &str, req: ApiRequest) -> Result<ApiResponse, Finding> {
+        let (result, exchange) = self.http.at(base).send(&req).await;
+        self.recorder.exchanges.push(exchange);
+        result.map_err(http_finding)
     }
 
     /// Whether `req` is a request for the operation `op` of the document.
@@ -651,7 +663,7 @@ impl Ctx {
         group: &mut LiveGroup,
         kp_json: Value,
     ) -> Result<(Value, ApiResponse), Finding> {
-        let bytes = decode_b64(&kp_json["mlsMessage"])?;
+        let bytes = mls_message(&kp_json, MlsObject::KeyPackage)?;
         let kp_in = crate::clients::mls::decode_key_package(&bytes).map_err(|e| {
             Finding::mismatch("a KeyPackage MLSMessage in mlsMessage", e.to_string())
         })?;
@@ -740,8 +752,16 @@ impl Ctx {
     }
 
     /// The shared fixture: alice's group with bob added (created on first use; a check that
-    /// needs it while another creates it waits for that one).
+    /// needs it while another creates it waits for that one). The checks that use it judge
+    /// something else, so a target failure while building it leaves them "not reached"; the
+    /// steps themselves are judged by the operation checks (`groups_createGroup.success`, ...).
     pub async fn established(&mut self) -> Result<Arc<Established>, Finding> {
+        self.build_established()
+            .await
+            .map_err(|f| f.not_reached("the shared group (alice creates it and adds bob)"))
+    }
+
+    async fn build_established(&mut self) -> Result<Arc<Established>, Finding> {
         let cell = self.established.clone();
         let mut slot = cell.lock().await;
         if let Some(established) = slot.as_ref() {
@@ -1018,7 +1038,7 @@ pub use crate::matchers::response::{is_error_body, snippet};
 
 /// The Welcome in a JSON object's base64 `mlsMessage`.
 pub fn decode_welcome(object: &Value) -> Result<Welcome, Finding> {
-    let bytes = decode_b64(&object["mlsMessage"])?;
+    let bytes = mls_message(object, MlsObject::Welcome)?;
     match MlsMessageIn::tls_deserialize_exact(&bytes)
         .map_err(|e| Finding::mismatch("a Welcome MLSMessage", e.to_string()))?
         .extract()
@@ -1031,11 +1051,59 @@ pub fn decode_welcome(object: &Value) -> Result<Welcome, Finding> {
     }
 }
 
-pub fn decode_b64(value: &Value) -> Result<Vec<u8>, Finding> {
+/// The kinds of JSON object that carry MLS bytes in `mlsMessage`, for the finding when one does
+/// not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MlsObject {
+    KeyPackage,
+    Proposal,
+    Commit,
+    Welcome,
+    RelayedMessage,
+}
+
+impl MlsObject {
+    fn name(self) -> &'static str {
+        match self {
+            MlsObject::KeyPackage => "KeyPackage",
+            MlsObject::Proposal => "Proposal",
+            MlsObject::Commit => "Commit",
+            MlsObject::Welcome => "Welcome",
+            MlsObject::RelayedMessage => "relayed message",
+        }
+    }
+
+    /// The profile rule that gives the object its `mlsMessage`.
+    fn rule(self) -> &'static str {
+        match self {
+            MlsObject::RelayedMessage => "PROFILE.message-relay",
+            _ => "PROFILE.mls-message-field",
+        }
+    }
+}
+
+/// The MLS bytes of a JSON object: the base64 of its `mlsMessage`, which only our profile adds
+/// (PROFILE.mls-message-field), so every read of MLS bytes from the target goes through here.
+/// Without the member nothing that needs the bytes can proceed: `Finding::ProfileMissing`, which
+/// makes a check of the text `unsupported` and fails a PROFILE check. A member that is there but
+/// not base64 is the target's mismatch.
+pub fn mls_message(object: &Value, kind: MlsObject) -> Result<Vec<u8>, Finding> {
+    let Some(value) = object.get("mlsMessage") else {
+        return Err(Finding::ProfileMissing(format!(
+            "the target's {} carries no mlsMessage ({})",
+            kind.name(),
+            kind.rule()
+        )));
+    };
     value
         .as_str()
         .and_then(|s| B64.decode(s).ok())
-        .ok_or_else(|| Finding::mismatch("a base64 mlsMessage", value.to_string()))
+        .ok_or_else(|| {
+            Finding::mismatch(
+                format!("the {}'s mlsMessage in base64", kind.name()),
+                value.to_string(),
+            )
+        })
 }
 
 /// Percent-encodes a path segment (fids contain `@`).

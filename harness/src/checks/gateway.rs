@@ -9,7 +9,7 @@ use p2mls_protocol::routes;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use super::context::{expect_status, Ctx, ALICE, BOB, CAROL};
+use super::context::{expect_status, mls_message, Ctx, MlsObject, ALICE, BOB, CAROL};
 use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
 use crate::clients::gateway::{close_code_text, GatewayClient, Incoming, NarrowTcp};
@@ -439,7 +439,9 @@ struct AckPosition {
 /// the ACK carries the event is `gateway.heartbeat.resend`'s to judge; this check judges when it
 /// comes.
 pub async fn heartbeat_priority(ctx: &mut Ctx) -> CheckResult {
-    let (mut group, _) = add_to_fresh_group(ctx, BOB).await?;
+    let (mut group, _) = add_to_fresh_group(ctx, BOB)
+        .await
+        .map_err(|e| e.not_reached("a group with bob in it"))?;
     let mut bob = ctx.identified_with_tcp(BOB, Some(PRIORITY_TCP)).await?;
     bob.transcript_limit = PRIORITY_TRANSCRIPT_LIMIT;
     let timeout = ctx.event_timeout();
@@ -485,9 +487,15 @@ pub async fn heartbeat_priority(ctx: &mut Ctx) -> CheckResult {
                 }
             }
             Incoming::Event(e) if is(&e, NS_MLS, mls_op::APPLICATION) => {
-                let later = e["d"]["mlsMessage"]
-                    .as_str()
-                    .and_then(|m| relayed.get(m).copied());
+                // Which message it is, bob tells by its bytes (PROFILE.message-relay).
+                let bytes = match mls_message(&e["d"], MlsObject::RelayedMessage) {
+                    Ok(bytes) => bytes,
+                    Err(unknown) => {
+                        bob.close().await;
+                        return Err(unknown);
+                    }
+                };
+                let later = relayed.get(&bytes).copied();
                 if later.is_some() {
                     due = tokio::time::Instant::now() + timeout;
                 }
@@ -549,21 +557,21 @@ pub async fn heartbeat_priority(ctx: &mut Ctx) -> CheckResult {
 }
 
 /// alice relays her `index`th large application message to the group (PROFILE.message-relay);
-/// returns its base64 `mlsMessage`, which the members' events carry unchanged.
+/// returns its bytes, which the members' events carry unchanged.
 async fn relay_large_message(
     ctx: &mut Ctx,
     group: &mut super::context::LiveGroup,
     index: usize,
-) -> Result<String, Finding> {
+) -> Result<Vec<u8>, Finding> {
     use openmls::prelude::tls_codec::Serialize as _;
     let text = format!("{index:04} {}", "x".repeat(PRIORITY_MESSAGE_BYTES));
-    let message = group
+    let bytes = group
         .mls
         .create_message(&group.client.provider, &group.client.key, text.as_bytes())
         .map_err(Finding::harness)?
         .tls_serialize_detached()
         .map_err(Finding::harness)?;
-    let message = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, message);
+    let message = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes);
     let req = ApiRequest::new(
         Method::POST,
         routes::group_messages(&group.id),
@@ -571,14 +579,16 @@ async fn relay_large_message(
     )
     .json(&json!({ "mlsMessage": message }));
     let resp = ctx.send(req).await?;
+    // The group was just made and alice is in it: a 404 is the route's.
     if resp.status == 404 || resp.status == 405 {
-        return Err(Finding::Unsupported(
-            "the target has no message relay route (PROFILE.message-relay) to send bob events with"
-                .into(),
-        ));
+        return Err(Finding::ProfileMissing(format!(
+            "the target has no message relay route (PROFILE.message-relay) to send bob events with (it answers {})",
+            resp.status
+        )));
     }
-    expect_status(&resp, &[204], "the application message to be relayed")?;
-    Ok(message)
+    expect_status(&resp, &[204], "the application message to be relayed")
+        .map_err(|e| e.not_reached("relaying messages to bob"))?;
+    Ok(bytes)
 }
 
 /// How late after the interval `gateway.heartbeat.late` sends its heartbeat: about a round trip
@@ -956,7 +966,7 @@ pub async fn mls_events(ctx: &mut Ctx) -> CheckResult {
     expect_status(&resp, &[204], "the proposal to be accepted")?;
     let (commit, resp) = ctx.commit(&mut group).await?;
     expect_status(&resp, &[200], "the commit to be accepted")?;
-    let welcome = resp.json().unwrap_or(Value::Null);
+    let welcome = mls_message(&resp.json().unwrap_or(Value::Null), MlsObject::Welcome)?;
     let timeout = ctx.event_timeout();
     let group_id = group.id.clone();
     bob.expect(timeout, "the proposal event (mls op 0)", |e| {
@@ -979,13 +989,18 @@ pub async fn mls_events(ctx: &mut Ctx) -> CheckResult {
     .map_err(mismatch(
         "bob to receive the commit event after the proposal event",
     ))?;
-    carol
+    let event = carol
         .expect(timeout, "the Welcome event (mls op 2)", |e| {
-            is(e, NS_MLS, mls_op::WELCOME)
-                && e["d"]["welcome"]["mlsMessage"] == welcome["mlsMessage"]
+            is(e, NS_MLS, mls_op::WELCOME) && e["d"]["groupId"] == group_id.as_str()
         })
         .await
         .map_err(mismatch("carol to receive her Welcome"))?;
+    if mls_message(&event["d"]["welcome"], MlsObject::Welcome)? != welcome {
+        return Err(Finding::mismatch(
+            "carol's Welcome event to carry the Welcome the commit answered",
+            "another Welcome",
+        ));
+    }
     bob.close().await;
     carol.close().await;
     Ok(())

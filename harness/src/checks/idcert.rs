@@ -49,6 +49,11 @@ pub fn checks() -> Vec<CheckDef> {
             .needs(&[Actors, Account])
             .isolated()
             .judged_by(|ctx| Box::pin(actor_certs(ctx))),
+        CheckDef::new("idcert.actor-cert-lifetime", Should, "The actor ID-Certs the server issued are valid for at most 60 days")
+            .requires(&["CORE.6.1.3.actor-cert-lifetime"])
+            .needs(&[Actors])
+            .isolated()
+            .judged_by(|ctx| Box::pin(actor_cert_lifetime(ctx))),
         CheckDef::new("idcert.csr.other-actor", Must, "An ID-CSR whose common name is another actor's is refused, and no ID-Cert is issued")
             .requires(&["CORE.6.1.csr-verify", "CORE.6.1.pdn-actor-cn", "MLS.2.as-attest-binding"])
             .needs(&[Actors, Account])
@@ -140,9 +145,14 @@ pub fn checks() -> Vec<CheckDef> {
 const OID_DC: &str = "0.9.2342.19200300.100.1.25";
 const OID_CN: &str = "2.5.4.3";
 
-/// Fetches and parses the server's root ID-Cert (DER).
+/// Fetches and parses the server's root ID-Cert (DER) for a check that judges something else
+/// with it: when the target does not give it, that check is not reached (the root's own check
+/// judges the answer).
 pub(crate) async fn server_root(ctx: &mut Ctx) -> Result<Vec<u8>, Finding> {
-    Ok(server_root_answer(ctx).await?.1)
+    let (_, der) = server_root_answer(ctx)
+        .await
+        .map_err(|f| f.not_reached("fetching the server's root ID-Cert"))?;
+    Ok(der)
 }
 
 /// The server's ID-Cert answer (the JSON) and its certificate (DER).
@@ -407,6 +417,43 @@ pub async fn actor_certs(ctx: &mut Ctx) -> CheckResult {
     }
 }
 
+/// Core 6.1.3's longest actor ID-Cert lifetime.
+const ACTOR_CERT_MAX_SECONDS: i64 = 60 * 24 * 3600;
+
+/// Core 6.1.3 (SHOULD): notAfter - notBefore of every actor ID-Cert of the run is at most 60
+/// days. The certificates are those the harness's sessions hold: issued to it by ID-CSR, or
+/// given by the target config (static and command actors, issued by the target all the same).
+pub async fn actor_cert_lifetime(ctx: &mut Ctx) -> CheckResult {
+    let mut problems = Vec::new();
+    for actor in &ctx.actors {
+        let cert = parse(&actor.mls.cert_der)?;
+        let validity = cert.validity();
+        let seconds = validity.not_after.timestamp() - validity.not_before.timestamp();
+        if seconds > ACTOR_CERT_MAX_SECONDS {
+            problems.push(format!(
+                "{}: valid for {} ({} to {})",
+                actor.fid,
+                days_text(seconds),
+                validity.not_before,
+                validity.not_after
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(Finding::mismatch(
+            "actor ID-Certs valid for at most 60 days",
+            problems.join("; "),
+        ))
+    }
+}
+
+/// A span of seconds as days, to a tenth.
+fn days_text(seconds: i64) -> String {
+    format!("{:.1} days", seconds as f64 / 86_400.0)
+}
+
 /// A forged ID-CSR: each breaks one claim a home server must verify before signing
 /// (polyproto-core §6.1; PROFILE.idcert-issue checks 1–4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -441,10 +488,8 @@ pub(crate) fn record_session(
     session_id: &str,
 ) {
     if resp.status == 201 {
-        ctx.ledger().sessions.push((
-            format!("{}@{}", account.local_name, account.domain),
-            session_id.to_owned(),
-        ));
+        let fid = format!("{}@{}", account.local_name, account.domain);
+        ctx.ledger().opened(&fid, session_id, Some(account));
     }
 }
 

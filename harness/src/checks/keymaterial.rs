@@ -80,9 +80,7 @@ async fn owner(ctx: &mut Ctx) -> Result<Owner, Finding> {
     {
         let mut ledger = ctx.ledger();
         ledger.actors.push(actor.fid.clone());
-        ledger
-            .sessions
-            .push((actor.fid.clone(), actor.session_id.clone()));
+        ledger.opened(&actor.fid, &actor.session_id, Some(&account));
     }
     let session_id = format!("p2mls-{}", crate::random_hex(4));
     let key = SigningKey::generate(&mut rand::rngs::OsRng);
@@ -93,7 +91,7 @@ async fn owner(ctx: &mut Ctx) -> Result<Owner, Finding> {
         &[201],
         "an ID-Cert for a second session of the actor",
     )?;
-    ctx.ledger().sessions.push((actor.fid.clone(), session_id));
+    ctx.ledger().opened(&actor.fid, &session_id, Some(&account));
     let pem = resp
         .json()
         .and_then(|b| b["id_cert"].as_str().map(str::to_owned))

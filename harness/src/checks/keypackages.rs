@@ -11,7 +11,8 @@ use openmls::prelude::{MlsGroupJoinConfig, StagedWelcome, PURE_PLAINTEXT_WIRE_FO
 use p2mls_protocol::identifiers::format_code_point;
 
 use super::context::{
-    decode_welcome, expect_error, expect_status, snippet, Ctx, ALICE, BOB, CAROL,
+    decode_welcome, expect_error, expect_status, mls_message, snippet, Ctx, MlsObject, ALICE, BOB,
+    CAROL,
 };
 use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding};
@@ -190,14 +191,13 @@ pub async fn one_time(ctx: &mut Ctx) -> CheckResult {
             ));
         }
     }
-    let uploaded: BTreeSet<String> = [&first, &second]
-        .iter()
-        .map(|kp| kp["mlsMessage"].to_string())
-        .collect();
-    let got: BTreeSet<String> = handed_out
-        .iter()
-        .map(|kp| kp["mlsMessage"].to_string())
-        .collect();
+    let bytes = |list: &[&Value]| -> Result<BTreeSet<Vec<u8>>, Finding> {
+        list.iter()
+            .map(|kp| mls_message(kp, MlsObject::KeyPackage))
+            .collect()
+    };
+    let uploaded = bytes(&[&first, &second])?;
+    let got = bytes(&handed_out.iter().collect::<Vec<_>>())?;
     if uploaded != got {
         return Err(Finding::mismatch(
             "each uploaded package handed out once, with the uploaded wire bytes",
@@ -287,16 +287,20 @@ pub async fn concurrent(ctx: &mut Ctx) -> CheckResult {
 async fn filtered_out(
     ctx: &mut Ctx,
     query: String,
-    allowed: impl Fn(&Ctx, &Value) -> bool,
+    allowed: impl Fn(&Ctx, &Value) -> Result<bool, Finding>,
 ) -> CheckResult {
     ctx.drain(BOB).await?;
     let kp = ctx.key_package(BOB, &KeyPackageOptions::default())?;
     ctx.upload_ok(BOB, vec![kp.clone()]).await?;
     let list = ctx.discover_list(ALICE, BOB, &query).await?;
-    if let Some(wrong) = list
-        .iter()
-        .find(|found| found["id"] == kp["id"] || !allowed(ctx, found))
-    {
+    let mut wrong = None;
+    for found in &list {
+        if found["id"] == kp["id"] || !allowed(ctx, found)? {
+            wrong = Some(found);
+            break;
+        }
+    }
+    if let Some(wrong) = wrong {
         return Err(Finding::mismatch(
             format!("no KeyPackage outside the filter `{query}`"),
             format!("{} among {:?}", wrong["id"], ids(&list)),
@@ -313,12 +317,21 @@ async fn filtered_out(
     Ok(())
 }
 
-/// The polyproto suite id of a discovered package, read from its bytes.
-pub(crate) fn suite_of(ctx: &Ctx, kp: &Value) -> Option<u16> {
-    let bytes = super::context::decode_b64(&kp["mlsMessage"]).ok()?;
-    let kp_in = crate::clients::mls::decode_key_package(&bytes).ok()?;
+/// The polyproto suite id of a discovered package, read from its bytes (None when they are no
+/// KeyPackage).
+pub(crate) fn suite_of(ctx: &Ctx, kp: &Value) -> Result<Option<u16>, Finding> {
+    let bytes = match mls_message(kp, MlsObject::KeyPackage) {
+        Ok(bytes) => bytes,
+        // Without the bytes the suite cannot be judged at all.
+        Err(missing @ Finding::ProfileMissing(_)) => return Err(missing),
+        // Bytes that are not base64 are no package of any suite.
+        Err(_) => return Ok(None),
+    };
+    let Ok(kp_in) = crate::clients::mls::decode_key_package(&bytes) else {
+        return Ok(None);
+    };
     let wire = u16::from(kp_in.into_unchecked().ciphersuite());
-    Some(ctx.registry.polyproto_id_for_wire(wire))
+    Ok(Some(ctx.registry.polyproto_id_for_wire(wire)))
 }
 
 pub async fn filter_suite(ctx: &mut Ctx) -> CheckResult {
@@ -331,19 +344,22 @@ pub async fn filter_suite(ctx: &mut Ctx) -> CheckResult {
         "ciphersuites={}",
         p2mls_protocol::identifiers::format_code_point(other)
     );
-    filtered_out(ctx, query, move |ctx, kp| suite_of(ctx, kp) == Some(other)).await
+    filtered_out(ctx, query, move |ctx, kp| {
+        Ok(suite_of(ctx, kp)? == Some(other))
+    })
+    .await
 }
 
 pub async fn filter_version(ctx: &mut Ctx) -> CheckResult {
     let query = format!("{}&versions=0x0002", ctx.suite_query());
     // No package of any version 2 exists: anything returned breaks the filter.
-    filtered_out(ctx, query, |_, _| false).await
+    filtered_out(ctx, query, |_, _| Ok(false)).await
 }
 
 pub async fn filter_extension(ctx: &mut Ctx) -> CheckResult {
     // 0xF0A0 is in the private-use range: no package of ours supports it.
     let query = format!("{}&extensions=0xF0A0", ctx.suite_query());
-    filtered_out(ctx, query, |_, _| false).await
+    filtered_out(ctx, query, |_, _| Ok(false)).await
 }
 
 pub async fn discover_empty(ctx: &mut Ctx) -> CheckResult {
@@ -415,14 +431,14 @@ fn faulty(ctx: &Ctx, defect: Defect) -> Result<Value, Finding> {
             // Flip a bit of the KeyPackage signature and describe the tampered bytes, so that the
             // JSON agrees with them and only the signature is wrong.
             let kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
-            let mut bytes = super::context::decode_b64(&kp["mlsMessage"])?;
+            let mut bytes = mls_message(&kp, MlsObject::KeyPackage)?;
             let last = bytes.len() - 1;
             bytes[last] ^= 0x01;
             key_package_json(&bytes, &registry).map_err(Finding::harness)
         }
         Defect::MalleableSignature => {
             let kp = ctx.key_package(ALICE, &KeyPackageOptions::default())?;
-            let mut bytes = super::context::decode_b64(&kp["mlsMessage"])?;
+            let mut bytes = mls_message(&kp, MlsObject::KeyPackage)?;
             let key = ctx.actors[ALICE].mls.key.0.verifying_key().to_bytes();
             malleate_key_package(&mut bytes, &key).map_err(Finding::harness)?;
             key_package_json(&bytes, &registry).map_err(Finding::harness)
@@ -730,7 +746,10 @@ pub async fn x509_chain(ctx: &mut Ctx) -> CheckResult {
     )?;
     let query = ctx.suite_query();
     let list = ctx.discover_list(BOB, ALICE, &query).await?;
-    if list.len() != 1 || list[0]["mlsMessage"] != kp["mlsMessage"] {
+    let same_bytes = list.len() == 1
+        && mls_message(&list[0], MlsObject::KeyPackage)?
+            == mls_message(&kp, MlsObject::KeyPackage)?;
+    if !same_bytes {
         return Err(Finding::mismatch(
             format!("the uploaded package {} with its bytes", kp["id"]),
             format!("{:?}", ids(&list)),
@@ -917,7 +936,9 @@ pub async fn grease_join(ctx: &mut Ctx) -> CheckResult {
     let query = ctx.suite_query();
     let found = ctx.discover_list(ALICE, CAROL, &query).await?;
     let got = found.first().cloned().unwrap_or(Value::Null);
-    if found.len() != 1 || got["mlsMessage"] != kp["mlsMessage"] {
+    let same_bytes = found.len() == 1
+        && mls_message(&got, MlsObject::KeyPackage)? == mls_message(&kp, MlsObject::KeyPackage)?;
+    if !same_bytes {
         return Err(Finding::mismatch(
             "the GREASE'd package with its exact wire bytes",
             format!("{} package(s), first {}", found.len(), got["id"]),

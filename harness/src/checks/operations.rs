@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 
-use super::context::{expect_status, is_error_body, snippet, Ctx, ALICE, BOB, CAROL};
+use super::context::{expect_status, is_error_body, snippet, Ctx, LiveGroup, ALICE, BOB, CAROL};
 use super::unit::{CheckDef, CheckFuture, Fixture, Resource};
 use crate::check::{CheckResult, Finding, Level};
 use crate::clients::http::{ApiRequest, ApiResponse, Auth};
@@ -259,13 +259,12 @@ pub async fn success(ctx: &mut Ctx, op: &str) -> CheckResult {
     let resp = match op {
         "groups_createGroup" => ctx.create_group(ALICE).await?.1,
         "groups_submitProposal" => {
-            let (mut group, _) = ctx.create_group(ALICE).await?;
+            let mut group = new_group(ctx).await?;
             ctx.propose_add(&mut group, CAROL).await?.1
         }
         "members_getProposals" => {
-            let (mut group, _) = ctx.create_group(ALICE).await?;
-            let (proposal, resp) = ctx.propose_add(&mut group, CAROL).await?;
-            expect_status(&resp, &[204], "the proposal to be accepted")?;
+            let mut group = new_group(ctx).await?;
+            let proposal = pending_add(ctx, &mut group).await?;
             let req = sample(ctx, op, ctx.auth(ALICE), Some(group.id.clone())).await?;
             let resp = ctx.send(req).await?;
             ctx.conforms(op, &resp)?;
@@ -285,9 +284,8 @@ pub async fn success(ctx: &mut Ctx, op: &str) -> CheckResult {
             resp
         }
         "groups_submitCommit" => {
-            let (mut group, _) = ctx.create_group(ALICE).await?;
-            let (_, resp) = ctx.propose_add(&mut group, CAROL).await?;
-            expect_status(&resp, &[204], "the proposal to be accepted")?;
+            let mut group = new_group(ctx).await?;
+            pending_add(ctx, &mut group).await?;
             ctx.commit(&mut group).await?.1
         }
         "keypackages_addKeyPackages" => {
@@ -296,7 +294,9 @@ pub async fn success(ctx: &mut Ctx, op: &str) -> CheckResult {
         }
         "keypackages_discoverKeyPackages" => {
             let kp = ctx.key_package(BOB, &KeyPackageOptions::default())?;
-            ctx.upload_ok(BOB, vec![kp]).await?;
+            ctx.upload_ok(BOB, vec![kp])
+                .await
+                .map_err(|f| f.not_reached("bob's KeyPackage upload"))?;
             let req = sample(ctx, op, ctx.auth(ALICE), None).await?;
             let resp = ctx.send(req).await?;
             ctx.conforms(op, &resp)?;
@@ -339,8 +339,9 @@ async fn member_by_listed_id(ctx: &mut Ctx) -> Result<ApiResponse, Finding> {
     let listing = ctx
         .send(ApiRequest::new(method, path, ctx.auth(ALICE)))
         .await?;
-    expect_status(&listing, &[200], "the group's member list")?;
-    ctx.conforms("members_getMembers", &listing)?;
+    expect_status(&listing, &[200], "the group's member list")
+        .and_then(|()| ctx.conforms("members_getMembers", &listing))
+        .map_err(|f| f.not_reached("the group's member list (members_getMembers)"))?;
     let members = listing
         .json()
         .and_then(|v| v.as_array().cloned())
@@ -369,6 +370,24 @@ async fn member_by_listed_id(ctx: &mut Ctx) -> Result<ApiResponse, Finding> {
         ));
     }
     Ok(resp)
+}
+
+/// A group of alice's made for a check that judges another operation on it.
+async fn new_group(ctx: &mut Ctx) -> Result<LiveGroup, Finding> {
+    let (group, _) = ctx
+        .create_group(ALICE)
+        .await
+        .map_err(|f| f.not_reached("creating a group for the check (groups_createGroup)"))?;
+    Ok(group)
+}
+
+/// Alice's accepted proposal to add carol to `group`, made for a check that judges another
+/// operation.
+async fn pending_add(ctx: &mut Ctx, group: &mut LiveGroup) -> Result<Value, Finding> {
+    let (proposal, resp) = ctx.propose_add(group, CAROL).await?;
+    expect_status(&resp, &[204], "the proposal to be accepted")
+        .map_err(|f| f.not_reached("alice's Add proposal (groups_submitProposal)"))?;
+    Ok(proposal)
 }
 
 pub async fn missing_token(ctx: &mut Ctx, op: &str) -> CheckResult {

@@ -54,9 +54,7 @@ async fn bursting_session(ctx: &mut Ctx) -> Result<Auth, Finding> {
     {
         let mut ledger = ctx.ledger();
         ledger.actors.push(actor.fid.clone());
-        ledger
-            .sessions
-            .push((actor.fid.clone(), actor.session_id.clone()));
+        ledger.opened(&actor.fid, &actor.session_id, actor.account.as_ref());
     }
     Ok(Auth::Bearer {
         token: actor.token,

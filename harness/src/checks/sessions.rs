@@ -260,7 +260,7 @@ impl Opened {
         let fid = &self.fid;
         ctx.ledger()
             .sessions
-            .retain(|(f, s)| !(f.eq_ignore_ascii_case(fid) && s == session_id));
+            .retain(|s| !(s.fid.eq_ignore_ascii_case(fid) && s.session_id == session_id));
     }
 
     /// Revokes what is still active. Best effort and out of the evidence: a target without the

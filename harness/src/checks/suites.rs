@@ -6,7 +6,9 @@
 //! Welcomes, commits and application messages cross implementations in both directions.
 //!
 //! Steps are numbered and run in order; a later step selected alone runs the group-join step
-//! first, and reports an error (not a failure) when that prerequisite failed.
+//! first, and reports "not reached" with the cause when that prerequisite failed (`ensure_joined`).
+//! The relay routes are the profile's (`RelayRoute`): a target without one is `unsupported` for
+//! the MUST steps and fails the PROFILE steps.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -21,8 +23,8 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use super::context::{
-    commit_json, commit_json_bytes, decode_b64, decode_welcome, expect_status, proposal_json,
-    proposal_json_bytes, snippet, Ctx, LiveGroup, ALICE, BOB, CAROL,
+    commit_json, commit_json_bytes, decode_welcome, expect_status, mls_message, proposal_json,
+    proposal_json_bytes, snippet, Ctx, LiveGroup, MlsObject, ALICE, BOB, CAROL,
 };
 use super::unit::{CheckDef, Fixture, Resource};
 use crate::check::{CheckResult, Finding, Level};
@@ -621,7 +623,10 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
             let by = (actor + 1) % 3;
             let list = ctx.discover_list(by, actor, &query).await?;
             let got = list.first().cloned().unwrap_or(Value::Null);
-            if list.len() != 1 || got["mlsMessage"] != expected["mlsMessage"] {
+            let same_bytes = list.len() == 1
+                && mls_message(&got, MlsObject::KeyPackage)?
+                    == mls_message(expected, MlsObject::KeyPackage)?;
+            if !same_bytes {
                 return Err(Finding::mismatch(
                     format!(
                         "the uploaded package {} with its exact wire bytes",
@@ -656,10 +661,14 @@ async fn keypackages_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
                 &format!("ciphersuites={}", format_code_point(other)),
             )
             .await?;
-        if let Some(kp) = list
-            .iter()
-            .find(|kp| super::keypackages::suite_of(ctx, kp) != Some(other))
-        {
+        let mut wrong = None;
+        for kp in &list {
+            if super::keypackages::suite_of(ctx, kp)? != Some(other) {
+                wrong = Some(kp);
+                break;
+            }
+        }
+        if let Some(kp) = wrong {
             return Err(Finding::mismatch(
                 format!(
                     "only {} packages for ciphersuites={}",
@@ -695,14 +704,7 @@ async fn ensure_joined(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
             result
         }
     };
-    joined.map_err(|cause| match cause {
-        Finding::Harness(why) => {
-            Finding::harness(format!("prerequisite step 2-group-join failed: {why}"))
-        }
-        target => Finding::Unsupported(format!(
-            "not reached: prerequisite step 2-group-join failed on the target: {target}"
-        )),
-    })
+    joined.map_err(|cause| cause.not_reached("prerequisite step 2-group-join"))
 }
 
 async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
@@ -751,7 +753,7 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .upload_and_discover(BOB, CAROL, &bob_package, &query)
         .await?;
     let carol = run.view(CAROL, "carol")?;
-    let proposal = carol.propose_add(&decode_b64(&kp_json["mlsMessage"])?)?;
+    let proposal = carol.propose_add(&mls_message(&kp_json, MlsObject::KeyPackage)?)?;
     let mut proposal = proposal_json_bytes(&proposal, "Add")?;
     proposal["keyPackage"] = kp_json;
     let resp = submit_proposal(ctx, carol, &proposal).await?;
@@ -774,7 +776,9 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .map_err(|e| Finding::mismatch("bob's Welcome over the gateway", e))?;
     bob_socket.close().await;
     let welcome = fetch_welcome(ctx, BOB, &group_id).await?;
-    if event["d"]["welcome"]["mlsMessage"] != welcome["mlsMessage"] {
+    if mls_message(&event["d"]["welcome"], MlsObject::Welcome)?
+        != mls_message(&welcome, MlsObject::Welcome)?
+    {
         return Err(Finding::mismatch(
             "the same Welcome over HTTP and over the gateway",
             "two different Welcome messages",
@@ -801,7 +805,7 @@ async fn learn_proposals(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> Che
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
     {
-        let bytes = decode_b64(&p["mlsMessage"])?;
+        let bytes = mls_message(&p, MlsObject::Proposal)?;
         run.view(actor, "the member")?.apply(&bytes, &label)?;
     }
     Ok(())
@@ -817,7 +821,7 @@ fn join(
 ) -> Result<View, Finding> {
     let label = &ctx.actors[actor].label;
     if let (Some(rs), CAROL) = (&run.carol_rs, actor) {
-        let bytes = decode_b64(&welcome["mlsMessage"])?;
+        let bytes = mls_message(welcome, MlsObject::Welcome)?;
         let group = rs.join(&bytes).map_err(|e| {
             Finding::mismatch(format!("{label} (mls-rs) joins from the Welcome"), e)
         })?;
@@ -849,15 +853,62 @@ fn join(
     }))
 }
 
+/// The profile's delivery routes (specs/PROFILE.md section 6), which the OpenAPI document
+/// lacks: a target without one cannot be judged by the text's checks that need it
+/// (`unsupported`) and fails the PROFILE checks (`Finding::ProfileMissing`).
+#[derive(Clone, Copy)]
+enum RelayRoute {
+    Welcomes,
+    CommitHistory,
+    MessageRelay,
+}
+
+impl RelayRoute {
+    fn mechanism(self) -> &'static str {
+        match self {
+            RelayRoute::Welcomes => "Welcome delivery route (PROFILE.welcome-delivery)",
+            RelayRoute::CommitHistory => "commit history route (PROFILE.commit-history)",
+            RelayRoute::MessageRelay => "message relay route (PROFILE.message-relay)",
+        }
+    }
+
+    /// Err when `resp` shows the route is not served: a 405, or a 404 that cannot be the
+    /// group's (no group in the path, or `caller` still sees the group), so that a member's
+    /// 404 is the route's and not the ambiguous one of a group.
+    async fn served(
+        self,
+        ctx: &mut Ctx,
+        resp: &ApiResponse,
+        caller: usize,
+        group_id: Option<&str>,
+    ) -> CheckResult {
+        let missing = match (resp.status, group_id) {
+            (405, _) | (404, None) => true,
+            (404, Some(group_id)) => {
+                let (method, path) = ctx.route("groups_getGroup", &[("groupId", group_id)])?;
+                let group = ctx
+                    .send(ApiRequest::new(method, path, ctx.auth(caller)))
+                    .await?;
+                group.status == 200
+            }
+            _ => false,
+        };
+        if missing {
+            return Err(Finding::ProfileMissing(format!(
+                "the target has no {} (it answers {})",
+                self.mechanism(),
+                resp.status
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// The caller's Welcome for `group_id` from the profile route.
 async fn fetch_welcome(ctx: &mut Ctx, actor: usize, group_id: &str) -> Result<Value, Finding> {
     let req = ApiRequest::new(Method::GET, routes::WELCOMES.to_owned(), ctx.auth(actor));
     let resp = ctx.send(req).await?;
-    if resp.status == 404 || resp.status == 405 {
-        return Err(Finding::Unsupported(
-            "the target has no Welcome delivery route (PROFILE.welcome-delivery)".into(),
-        ));
-    }
+    RelayRoute::Welcomes.served(ctx, &resp, actor, None).await?;
     expect_status(&resp, &[200], "the Welcome list")?;
     resp.json()
         .and_then(|list| list.as_array().cloned())
@@ -960,14 +1011,13 @@ async fn send_message(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize, text: &st
     let bytes = group.encrypt(text)?;
     let path = routes::group_messages(group.id());
     let body = json!({ "mlsMessage": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &bytes) });
+    let group_id = group.id().to_owned();
     let resp = ctx
         .send(ApiRequest::new(Method::POST, path, ctx.auth(actor)).json(&body))
         .await?;
-    if resp.status == 404 || resp.status == 405 {
-        return Err(Finding::Unsupported(
-            "the target has no message relay route (PROFILE.message-relay)".into(),
-        ));
-    }
+    RelayRoute::MessageRelay
+        .served(ctx, &resp, actor, Some(&group_id))
+        .await?;
     expect_status(&resp, &[204], "the application message to be relayed")
 }
 
@@ -989,6 +1039,9 @@ async fn fetch_messages(
     let resp = ctx
         .send(ApiRequest::new(Method::GET, path, ctx.auth(actor)))
         .await?;
+    RelayRoute::MessageRelay
+        .served(ctx, &resp, actor, Some(&group_id))
+        .await?;
     expect_status(&resp, &[200], "the relayed messages")?;
     let mut out = Vec::new();
     for m in resp
@@ -999,7 +1052,7 @@ async fn fetch_messages(
         run.read[actor] = run.read[actor].max(m["seq"].as_i64().unwrap_or(-1));
         out.push((
             m["sender"].as_str().unwrap_or("").to_owned(),
-            decode_b64(&m["mlsMessage"])?,
+            mls_message(&m, MlsObject::RelayedMessage)?,
         ));
     }
     Ok(out)
@@ -1128,11 +1181,9 @@ async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResul
     let resp = ctx
         .send(ApiRequest::new(Method::GET, path, ctx.auth(actor)))
         .await?;
-    if resp.status == 405 {
-        return Err(Finding::Unsupported(
-            "the target has no commit history route (PROFILE.commit-history)".into(),
-        ));
-    }
+    RelayRoute::CommitHistory
+        .served(ctx, &resp, actor, Some(&id))
+        .await?;
     expect_status(&resp, &[200], "the commits since the member's epoch")?;
     let label = ctx.actors[actor].label.clone();
     for commit in resp
@@ -1140,7 +1191,7 @@ async fn catch_up(ctx: &mut Ctx, run: &mut SuiteRun, actor: usize) -> CheckResul
         .and_then(|v| v.as_array().cloned())
         .unwrap_or_default()
     {
-        let bytes = decode_b64(&commit["mlsMessage"])?;
+        let bytes = mls_message(&commit, MlsObject::Commit)?;
         run.view(actor, "the member")?.apply(&bytes, &label)?;
     }
     Ok(())

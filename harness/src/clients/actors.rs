@@ -81,6 +81,16 @@ pub struct Account {
     pub password: String,
 }
 
+/// The secrets stay out of debug output.
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("local_name", &self.local_name)
+            .field("domain", &self.domain)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Account {
     /// The pDN claims of a session of this account.
     pub fn name(&self, session_id: &str) -> ActorName {

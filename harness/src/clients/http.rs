@@ -236,6 +236,14 @@ impl Http {
         tokio::time::sleep_until(start).await;
     }
 
+    /// The same client (trust anchors, pacing, retry policy) for another origin.
+    pub fn at(&self, base: &str) -> Http {
+        Http {
+            base: base.trim_end_matches('/').to_owned(),
+            ..self.clone()
+        }
+    }
+
     pub fn base(&self) -> &str {
         &self.base
     }

@@ -215,10 +215,11 @@ impl Connection {
                             self.drain(socket, queue).await?;
                         }
                         match self.handle(socket, text.as_str()).await? {
-                        Some(QueueChange::Subscribe(rx)) => *queue = Some(rx),
-                        Some(QueueChange::Unsubscribe) => *queue = None,
-                        None => {}
-                    }},
+                            Some(QueueChange::Subscribe(rx)) => *queue = Some(rx),
+                            Some(QueueChange::Unsubscribe) => *queue = None,
+                            None => {}
+                        }
+                    }
                     Some(Ok(Message::Binary(_))) => {
                         return Err(Closing(close::INVALID_PAYLOAD, "binary frames are not gateway events"));
                     }

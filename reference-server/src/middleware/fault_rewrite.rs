@@ -24,6 +24,9 @@ pub async fn rewrite(
     }
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
+    if faults.contains(&Fault::NoRelayRoutes) && is_relay_route(&method, &path) {
+        return ApiError::NotFound.into_response();
+    }
     let response = next.run(req).await;
     let status = response.status();
     let has = |f: Fault| faults.contains(&f);
@@ -134,9 +137,27 @@ pub async fn rewrite(
     if relayed && has(Fault::FlipRelayedByte) {
         edit(&mut value, &mut flip_last_byte);
     }
+    if has(Fault::NoMlsMessage) {
+        crate::faults::strip_mls_message(&mut value);
+    }
     let mut response = axum::Json(value).into_response();
     *response.status_mut() = parts.status;
     response
+}
+
+/// The profile's delivery routes (specs/PROFILE.md section 6), which the OpenAPI document lacks:
+/// the Welcome list, the commit history (`GET` of the path where the document's `POST` submits
+/// commits) and the message relay (both methods).
+fn is_relay_route(method: &axum::http::Method, path: &str) -> bool {
+    let under_group = |suffix: &str| {
+        path.strip_prefix(routes::GROUPS)
+            .and_then(|rest| rest.strip_prefix('/'))
+            .and_then(|rest| rest.split_once('/'))
+            .is_some_and(|(group, rest)| !group.is_empty() && rest == suffix)
+    };
+    path == routes::WELCOMES
+        || under_group("messages")
+        || (method == axum::http::Method::GET && under_group("commits"))
 }
 
 /// Flips the last byte of an object's base64 `mlsMessage`, if it has one.

@@ -3,3 +3,4 @@
 
 pub mod fault_rewrite;
 pub mod rate_limit;
+pub mod visible_domain;

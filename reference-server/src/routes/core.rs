@@ -28,7 +28,8 @@ use crate::lax_ed25519::Lax;
 use crate::state::AppState;
 use crate::store::NewSession;
 
-/// How long issued actor ID-Certs are valid.
+/// How long issued actor ID-Certs are valid: within core 6.1.3's 60 days (SHOULD), counting
+/// the minute of clock skew notBefore allows.
 const ACTOR_CERT_SECONDS: u64 = 30 * 24 * 3600;
 /// How long clients may cache the server's ID-Cert answer.
 const SERVER_CERT_CACHE_SECONDS: u64 = 3600;
@@ -184,6 +185,8 @@ async fn new_id_cert(
     // Faults: an expired certificate, a subject written anew.
     let validity = if state.config.faults.contains(&Fault::ExpiredActorCerts) {
         (now - 2 * 24 * 3600, now - 24 * 3600)
+    } else if state.config.faults.contains(&Fault::LongLivedActorCerts) {
+        (now - 60, now + 90 * 24 * 3600)
     } else {
         (now - 60, now + ACTOR_CERT_SECONDS)
     };
@@ -347,8 +350,8 @@ fn revocation_time() -> i64 {
     i64::try_from(unix_now()).unwrap_or(i64::MAX)
 }
 
-/// Core 3.1: `{"api": "[actual domain name]/.p2/core/"}`, the actual domain being the host the
-/// client asked (this server serves its API itself).
+/// Core 3.1: `{"api": "[actual domain name]/.p2/core/"}`, the actual domain being the one
+/// configured, else the host the client asked (this server serves its API itself).
 async fn well_known(
     State(state): State<AppState>,
     uri: axum::http::Uri,
@@ -357,12 +360,14 @@ async fn well_known(
     if state.config.faults.contains(&Fault::NoWellKnown) {
         return Err(ApiError::NotFound);
     }
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.as_str().to_owned()))
-        .unwrap_or_else(|| state.config.domain.clone());
+    let asked = || {
+        crate::middleware::visible_domain::requested_host(&uri, &headers)
+            .unwrap_or_else(|| state.config.domain.clone())
+    };
+    let host = match &state.config.actual_domain {
+        Some(actual) if !state.config.faults.contains(&Fault::WellKnownWrongApi) => actual.clone(),
+        _ => asked(),
+    };
     Ok(axum::Json(
         json!({ "api": format!("{host}{}", routes::CORE_API) }),
     ))
