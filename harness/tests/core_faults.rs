@@ -2,30 +2,15 @@
 //! makes exactly the check of that rule stop passing.
 
 use p2mls::check::Verdict;
-use p2mls::{RunArgs, RunOutput};
+use p2mls::RunArgs;
 use p2mls_reference_server::faults::Fault;
 
 mod common;
 
-/// Checks among `only` that do not pass under `faults`, run one at a time as the kill matrix
-/// runs them.
 async fn not_passing_among(faults: Vec<Fault>, only: &str) -> Vec<(String, Verdict)> {
-    let args = RunArgs {
-        only: vec![only.into()],
-        embedded_faults: faults,
-        jobs: 1,
-        ..Default::default()
-    };
-    let RunOutput::Certified(report) = p2mls::run(&args).await.expect("runs") else {
-        panic!("expected a report");
-    };
-    assert!(!report.checks.is_empty(), "{only} selects checks");
-    report
-        .checks
-        .iter()
-        .filter(|c| c.verdict != Verdict::Pass)
-        .map(|c| (c.def.id.clone(), c.verdict))
-        .collect()
+    let (found, ran) = common::not_passing_under(faults, only).await;
+    assert!(ran > 0, "{only} selects checks");
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

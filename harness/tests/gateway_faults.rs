@@ -2,32 +2,21 @@
 //! checks that depend on that rule fail.
 
 use p2mls::check::Verdict;
-use p2mls::{RunArgs, RunOutput};
 use p2mls_reference_server::faults::Fault;
+
+mod common;
 
 async fn not_passing(fault: Fault) -> Vec<(String, Verdict)> {
     not_passing_among(fault, "gateway.*").await
 }
 
 async fn not_passing_among(fault: Fault, only: &str) -> Vec<(String, Verdict)> {
-    let args = RunArgs {
-        only: vec![only.into()],
-        embedded_faults: vec![fault],
-        // One check at a time: under a fault a check can change what a concurrent one sees,
-        // and which checks a fault fails is judged as the kill matrix judges it.
-        jobs: 1,
-        ..Default::default()
-    };
-    let RunOutput::Certified(report) = p2mls::run(&args).await.expect("runs") else {
-        panic!("expected a report");
-    };
-    report
-        .checks
-        .iter()
+    let (found, _) = common::not_passing_under(vec![fault], only).await;
+    found
+        .into_iter()
         // The embedded server's short heartbeat interval makes this SHOULD non-strict whatever
         // the fault (certify.rs checks it on its own).
-        .filter(|c| c.verdict != Verdict::Pass && c.def.id != "gateway.heartbeat-interval")
-        .map(|c| (c.def.id.clone(), c.verdict))
+        .filter(|(id, _)| id != "gateway.heartbeat-interval")
         .collect()
 }
 

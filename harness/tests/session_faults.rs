@@ -2,28 +2,14 @@
 //! each fault of those rules fails exactly the checks that depend on it.
 
 use p2mls::check::Verdict;
-use p2mls::{RunArgs, RunOutput};
 use p2mls_reference_server::faults::Fault;
 
+mod common;
+
 async fn not_passing(faults: Vec<Fault>) -> Vec<(String, Verdict)> {
-    let args = RunArgs {
-        only: vec!["sessions.*".into()],
-        embedded_faults: faults,
-        // One check at a time: under a fault a check can change what a concurrent one sees,
-        // and which checks a fault fails is judged as the kill matrix judges it.
-        jobs: 1,
-        ..Default::default()
-    };
-    let RunOutput::Certified(report) = p2mls::run(&args).await.expect("runs") else {
-        panic!("expected a report");
-    };
-    assert_eq!(report.checks.len(), 13, "the session checks");
-    report
-        .checks
-        .iter()
-        .filter(|c| c.verdict != Verdict::Pass)
-        .map(|c| (c.def.id.clone(), c.verdict))
-        .collect()
+    let (found, ran) = common::not_passing_under(faults, "sessions.*").await;
+    assert_eq!(ran, 13, "the session checks");
+    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

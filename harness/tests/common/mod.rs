@@ -94,6 +94,30 @@ pub async fn certify(args: RunArgs) -> (Report, i32) {
     }
 }
 
+/// The checks among `only` that do not pass against the embedded server with `faults`, with
+/// their verdicts, in declaration order; and how many checks ran. One check at a time: under a
+/// fault a check can change what a concurrent one sees, and which checks a fault fails is judged
+/// as the kill matrix judges it.
+pub async fn not_passing_under(
+    faults: Vec<p2mls_reference_server::faults::Fault>,
+    only: &str,
+) -> (Vec<(String, p2mls::check::Verdict)>, usize) {
+    let args = RunArgs {
+        only: vec![only.into()],
+        embedded_faults: faults,
+        jobs: 1,
+        ..Default::default()
+    };
+    let (report, _) = certify(args).await;
+    let found = report
+        .checks
+        .iter()
+        .filter(|c| c.verdict != p2mls::check::Verdict::Pass)
+        .map(|c| (c.def.id.clone(), c.verdict))
+        .collect();
+    (found, report.checks.len())
+}
+
 /// A target config `target.toml` in `dir`: `extra` lines, then reference-mode actors registered
 /// with `secret`.
 pub fn reference_target_config(dir: &Path, secret: &str, extra: &str) -> PathBuf {
