@@ -961,11 +961,17 @@ pub async fn mls_events(ctx: &mut Ctx) -> CheckResult {
     let mut carol = ctx.identified(CAROL).await?;
     let d = service_ack(ctx, &mut carol, "subscribe", NS_MLS).await?;
     expect_success(&d, "subscribe")?;
-    let (mut group, _) = add_to_fresh_group(ctx, BOB).await?;
-    let (proposal, resp) = ctx.propose_add(&mut group, CAROL).await?;
-    expect_status(&resp, &[204], "the proposal to be accepted")?;
-    let (commit, resp) = ctx.commit(&mut group).await?;
-    expect_status(&resp, &[200], "the commit to be accepted")?;
+    let steps = async {
+        let (mut group, _) = add_to_fresh_group(ctx, BOB).await?;
+        let (proposal, resp) = ctx.propose_add(&mut group, CAROL).await?;
+        expect_status(&resp, &[204], "the proposal to be accepted")?;
+        let (commit, resp) = ctx.commit(&mut group).await?;
+        expect_status(&resp, &[200], "the commit to be accepted")?;
+        Ok::<_, Finding>((group, proposal, commit, resp))
+    };
+    // A rate-limited target can make these steps wait longer than a heartbeat interval: both
+    // connections stay alive meanwhile.
+    let (group, proposal, commit, resp) = bob.alive_during(carol.alive_during(steps)).await?;
     let welcome = mls_message(&resp.json().unwrap_or(Value::Null), MlsObject::Welcome)?;
     let timeout = ctx.event_timeout();
     let group_id = group.id.clone();

@@ -726,48 +726,54 @@ async fn group_join_step(ctx: &mut Ctx, run: &mut SuiteRun) -> CheckResult {
         .await
         .map_err(|e| Finding::mismatch("bob's subscription", e))?;
 
-    // Alice (openmls) creates the group and adds carol: alice's Welcome brings carol in.
-    let (mut group, _) = ctx
-        .create_group_with(ALICE, run.clients[ALICE].clone(), run.suite)
-        .await?;
-    let carol_package = run.key_package(CAROL, false)?;
-    let (_, resp) = ctx
-        .propose_add_package(&mut group, CAROL, &carol_package)
-        .await?;
-    expect_status(&resp, &[204], "the Add proposal for carol to be accepted")?;
-    let (_, resp) = ctx.commit(&mut group).await?;
-    expect_status(
-        &resp,
-        &[200],
-        "the commit adding carol to answer its Welcome",
-    )?;
-    let group_id = group.id.clone();
-    run.groups[ALICE] = Some(View::Openmls(group));
-    let welcome = fetch_welcome(ctx, CAROL, &group_id).await?;
-    let carol = join(ctx, run, CAROL, &group_id, &welcome)?;
-    run.groups[CAROL] = Some(carol);
+    // The HTTP steps can wait out a rate-limited target for longer than a heartbeat interval:
+    // bob's connection stays alive meanwhile.
+    let steps = async {
+        // Alice (openmls) creates the group and adds carol: alice's Welcome brings carol in.
+        let (mut group, _) = ctx
+            .create_group_with(ALICE, run.clients[ALICE].clone(), run.suite)
+            .await?;
+        let carol_package = run.key_package(CAROL, false)?;
+        let (_, resp) = ctx
+            .propose_add_package(&mut group, CAROL, &carol_package)
+            .await?;
+        expect_status(&resp, &[204], "the Add proposal for carol to be accepted")?;
+        let (_, resp) = ctx.commit(&mut group).await?;
+        expect_status(
+            &resp,
+            &[200],
+            "the commit adding carol to answer its Welcome",
+        )?;
+        let group_id = group.id.clone();
+        run.groups[ALICE] = Some(View::Openmls(group));
+        let welcome = fetch_welcome(ctx, CAROL, &group_id).await?;
+        let carol = join(ctx, run, CAROL, &group_id, &welcome)?;
+        run.groups[CAROL] = Some(carol);
 
-    // Carol adds bob: carol's Welcome brings bob in (over HTTP and the gateway).
-    let bob_package = run.key_package(BOB, false)?;
-    let kp_json = ctx
-        .upload_and_discover(BOB, CAROL, &bob_package, &query)
-        .await?;
-    let carol = run.view(CAROL, "carol")?;
-    let proposal = carol.propose_add(&mls_message(&kp_json, MlsObject::KeyPackage)?)?;
-    let mut proposal = proposal_json_bytes(&proposal, "Add")?;
-    proposal["keyPackage"] = kp_json;
-    let resp = submit_proposal(ctx, carol, &proposal).await?;
-    expect_status(&resp, &[204], "carol's Add proposal for bob to be accepted")?;
-    // Alice learns the proposal from the target's pending list before carol commits it.
-    learn_proposals(ctx, run, ALICE).await?;
-    let carol = run.view(CAROL, "carol")?;
-    let (commit, welcome) = carol.stage_commit()?;
-    let resp = submit_commit(ctx, carol, &commit, welcome.as_deref()).await?;
-    expect_status(
-        &resp,
-        &[200],
-        "carol's commit adding bob to answer its Welcome",
-    )?;
+        // Carol adds bob: carol's Welcome brings bob in (over HTTP and the gateway).
+        let bob_package = run.key_package(BOB, false)?;
+        let kp_json = ctx
+            .upload_and_discover(BOB, CAROL, &bob_package, &query)
+            .await?;
+        let carol = run.view(CAROL, "carol")?;
+        let proposal = carol.propose_add(&mls_message(&kp_json, MlsObject::KeyPackage)?)?;
+        let mut proposal = proposal_json_bytes(&proposal, "Add")?;
+        proposal["keyPackage"] = kp_json;
+        let resp = submit_proposal(ctx, carol, &proposal).await?;
+        expect_status(&resp, &[204], "carol's Add proposal for bob to be accepted")?;
+        // Alice learns the proposal from the target's pending list before carol commits it.
+        learn_proposals(ctx, run, ALICE).await?;
+        let carol = run.view(CAROL, "carol")?;
+        let (commit, welcome) = carol.stage_commit()?;
+        let resp = submit_commit(ctx, carol, &commit, welcome.as_deref()).await?;
+        expect_status(
+            &resp,
+            &[200],
+            "carol's commit adding bob to answer its Welcome",
+        )?;
+        Ok::<_, Finding>(group_id)
+    };
+    let group_id = bob_socket.alive_during(steps).await?;
     let event = bob_socket
         .expect(timeout, "the Welcome event (mls op 2)", |e| {
             e["n"] == NS_MLS && e["op"] == mls_op::WELCOME && e["d"]["groupId"] == group_id.as_str()

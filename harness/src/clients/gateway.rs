@@ -206,6 +206,13 @@ pub enum Incoming {
     Timeout,
 }
 
+/// How long one read of `alive_during` waits before it looks again (its work may end first).
+const HELD_READ: Duration = Duration::from_secs(3600);
+
+fn is_heartbeat_request(event: &Value) -> bool {
+    event["n"] == NS_CORE && event["op"] == core_op::HEARTBEAT_REQUEST
+}
+
 pub struct GatewayClient {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     name: String,
@@ -222,6 +229,8 @@ pub struct GatewayClient {
     /// Received frames longer than this are shortened in the transcript (a check that has the
     /// target send megabytes keeps its evidence readable).
     pub transcript_limit: usize,
+    /// What arrived during `alive_during`, for `recv` to return first, in order.
+    held: std::collections::VecDeque<Incoming>,
     closed: bool,
 }
 
@@ -292,6 +301,7 @@ impl GatewayClient {
             auto_heartbeat: true,
             skipped: Vec::new(),
             transcript_limit: usize::MAX,
+            held: std::collections::VecDeque::new(),
             closed: false,
         })
     }
@@ -338,8 +348,39 @@ impl GatewayClient {
         .await
     }
 
-    /// The next frame within `timeout`.
+    /// Runs `work` (the check's own HTTP steps, say) while keeping this connection alive:
+    /// heartbeat requests are answered as `expect` answers them (when `auto_heartbeat`), and
+    /// every other frame that arrives meanwhile is held for `recv`, in order. So a check that
+    /// holds a connection across slow steps (a rate-limited target makes it wait out 429s) is
+    /// not closed for a missed heartbeat.
+    pub async fn alive_during<T>(&mut self, work: impl std::future::Future<Output = T>) -> T {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                incoming = self.read(HELD_READ), if !self.closed => match incoming {
+                    Incoming::Timeout => {}
+                    Incoming::Event(event) if self.auto_heartbeat && is_heartbeat_request(&event) => {
+                        // A failed send shows as the close the next read reports.
+                        let _ = self.heartbeat(&[]).await;
+                        self.skipped.push(event);
+                    }
+                    other => self.held.push_back(other),
+                },
+            }
+        }
+    }
+
+    /// The next frame within `timeout`: what `alive_during` held first.
     pub async fn recv(&mut self, timeout: Duration) -> Incoming {
+        if let Some(held) = self.held.pop_front() {
+            return held;
+        }
+        self.read(timeout).await
+    }
+
+    /// The next frame from the connection within `timeout`.
+    async fn read(&mut self, timeout: Duration) -> Incoming {
         if self.closed {
             return Incoming::Closed(None);
         }
@@ -416,10 +457,7 @@ impl GatewayClient {
             match self.recv(left).await {
                 Incoming::Event(event) if wanted(&event) => return Ok(event),
                 Incoming::Event(event) => {
-                    if self.auto_heartbeat
-                        && event["n"] == NS_CORE
-                        && event["op"] == core_op::HEARTBEAT_REQUEST
-                    {
+                    if self.auto_heartbeat && is_heartbeat_request(&event) {
                         self.heartbeat(&[]).await?;
                     }
                     self.skipped.push(event);
