@@ -492,6 +492,26 @@ impl Ctx {
         Ok(())
     }
 
+    /// Sends `request` `times` times at once; the answers in sending order, unrecorded (the
+    /// caller keeps what is evidence).
+    pub async fn send_at_once(
+        &self,
+        request: &ApiRequest,
+        times: usize,
+    ) -> Result<Vec<(Result<ApiResponse, crate::Error>, Exchange)>, Finding> {
+        let tasks: Vec<_> = (0..times)
+            .map(|_| {
+                let (http, request) = (self.http.clone(), request.clone());
+                tokio::spawn(async move { http.send(&request).await })
+            })
+            .collect();
+        let mut answers = Vec::with_capacity(times);
+        for task in tasks {
+            answers.push(task.await.map_err(Finding::harness)?);
+        }
+        Ok(answers)
+    }
+
     /// Discovers `owner`'s packages (as `owner`) until none or only the last resort is left,
     /// showing each answer to `seen` first. Discoveries go out a few at once, so that draining
     /// a target far away costs a round trip per few packages, not per package.
@@ -516,15 +536,8 @@ impl Ctx {
         let mut previous: Option<Value> = None;
         let mut handed_out = 0;
         while handed_out <= MOST {
-            let round: Vec<_> = (0..AT_ONCE)
-                .map(|_| {
-                    let (http, request) = (self.http.clone(), request.clone());
-                    tokio::spawn(async move { http.send(&request).await })
-                })
-                .collect();
             let mut drained = false;
-            for task in round {
-                let (result, exchange) = task.await.map_err(Finding::harness)?;
+            for (result, exchange) in self.send_at_once(&request, AT_ONCE).await? {
                 self.recorder.exchanges.push(exchange);
                 let resp = result.map_err(http_finding)?;
                 let list = if resp.status == 204 {

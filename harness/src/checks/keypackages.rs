@@ -635,15 +635,8 @@ pub async fn exhaustion_limit(ctx: &mut Ctx) -> CheckResult {
         // given the time of a hundred round trips to refill a limit that is a rate.
         let request = ApiRequest::new(method.clone(), path.clone(), ctx.auth(BOB)).without_retry();
         loop {
-            let round: Vec<_> = (0..DISCOVERIES_AT_ONCE)
-                .map(|_| {
-                    let (http, request) = (ctx.http.clone(), request.clone());
-                    tokio::spawn(async move { http.send(&request).await })
-                })
-                .collect();
             let mut used_up = false;
-            for task in round {
-                let (result, exchange) = task.await.map_err(Finding::harness)?;
+            for (result, exchange) in ctx.send_at_once(&request, DISCOVERIES_AT_ONCE).await? {
                 // Only the last answers matter as evidence; a hundred discoveries would bury them.
                 ctx.recorder.exchanges.clear();
                 ctx.recorder.exchanges.push(exchange);
