@@ -85,8 +85,32 @@ pub async fn clean_up(ctx: &mut Ctx) -> Cleanup {
         ));
     }
     // After the draining, which still needs the actors' sessions.
+    let mut not_found = Vec::new();
     for session in &ledger.sessions {
-        revoke(ctx, session, &mut cleanup).await;
+        if let Some(id) = revoke(ctx, session, &mut cleanup).await {
+            not_found.push(id);
+        }
+    }
+    // A 404 cannot tell a session already gone (a check interrupted after revoking it) from a
+    // route the target does not serve; the other revocations can.
+    let route_served = cleanup.removed.iter().any(|i| i.kind == "session");
+    for id in not_found {
+        if route_served {
+            cleanup.removed.push(item(
+                "session",
+                &id,
+                "already gone: its revocation answered 404 where others succeeded",
+            ));
+        } else {
+            cleanup.left.push(item(
+                "session",
+                &id,
+                &format!(
+                    "the target does not serve DELETE {} (answered 404)",
+                    p2mls_protocol::routes::SESSION
+                ),
+            ));
+        }
     }
     ctx.recorder.exchanges.clear();
     for fid in &ledger.actors {
@@ -98,7 +122,8 @@ pub async fn clean_up(ctx: &mut Ctx) -> Cleanup {
 }
 
 /// Revokes a session the run opened for an actor it registered; lists it as left otherwise.
-async fn revoke(ctx: &mut Ctx, session: &OpenSession, cleanup: &mut Cleanup) {
+/// Returns the session's id when the target answered 404, which the caller sorts out.
+async fn revoke(ctx: &mut Ctx, session: &OpenSession, cleanup: &mut Cleanup) -> Option<String> {
     let id = format!("{}/{}", session.fid, session.session_id);
     let Some(account) = &session.account else {
         cleanup.left.push(item(
@@ -106,7 +131,7 @@ async fn revoke(ctx: &mut Ctx, session: &OpenSession, cleanup: &mut Cleanup) {
             &id,
             "a session of a configured actor: the harness has no account to revoke it with",
         ));
-        return;
+        return None;
     };
     let req = account.revoke_request("CLEANUP", &session.session_id);
     match ctx.send(req).await {
@@ -115,13 +140,13 @@ async fn revoke(ctx: &mut Ctx, session: &OpenSession, cleanup: &mut Cleanup) {
             &id,
             &format!("revoked (DELETE {})", p2mls_protocol::routes::SESSION),
         )),
-        Ok(resp) if matches!(resp.status, 404 | 405) => cleanup.left.push(item(
+        Ok(resp) if resp.status == 404 => return Some(id),
+        Ok(resp) if resp.status == 405 => cleanup.left.push(item(
             "session",
             &id,
             &format!(
-                "the target does not serve DELETE {} (answered {})",
-                p2mls_protocol::routes::SESSION,
-                resp.status
+                "the target does not serve DELETE {} (answered 405)",
+                p2mls_protocol::routes::SESSION
             ),
         )),
         Ok(resp) => cleanup
@@ -129,4 +154,5 @@ async fn revoke(ctx: &mut Ctx, session: &OpenSession, cleanup: &mut Cleanup) {
             .push(format!("revoking session {id}: answered {}", resp.status)),
         Err(e) => cleanup.errors.push(format!("revoking session {id}: {e}")),
     }
+    None
 }
